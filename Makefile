@@ -1,0 +1,31 @@
+# Two commands (README): `make run` installs and starts the dashboard; `make test` installs and
+# runs every test. Both create ./.venv with Python 3.11 on first use.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install browser clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium for the end-to-end tests (Playwright uses it; it downloads no browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: $(STAMP)
+	$(BIN)/streamlit run app.py
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest
+
+clean-venv:
+	rm -rf $(VENV)
