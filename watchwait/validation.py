@@ -1,0 +1,260 @@
+"""One validator for the form, the Python API and cohort files.
+
+:func:`check_cell` is the single rule: it turns one raw value into a typed value or a
+:class:`~watchwait.errors.FieldIssue` whose message names the column, the value and what is
+allowed. :func:`validate_record` applies it to a dict; :func:`validate_frame` applies the same
+rules column by column to a whole file (vectorised, then :func:`check_cell` writes the message for
+each bad cell), reports every bad row at once, and returns nothing usable when any row is bad.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from watchwait.errors import CohortFileError, FieldIssue, RecordError
+from watchwait.schema import BY_NAME, COLUMNS, FALSE_WORDS, FIELDS, RADIOMICS_PREFIX, REQUIRED, TRUE_WORDS, Field
+
+_MISSING = object()
+
+
+def is_blank(value: object) -> bool:
+    """A blank cell means *not available*: None, NaN, pandas NA, or an empty/whitespace string."""
+    if value is None or value is pd.NA:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip() == ""
+
+
+def _issue(field: Field, value: object) -> FieldIssue:
+    shown = value if not isinstance(value, str) else value.strip()
+    return FieldIssue(field.name, value, f"{field.name} must be {field.allowed()}; got {shown!r} instead.")
+
+
+def check_cell(field: Field, value: object) -> tuple[object, FieldIssue | None]:
+    """Typed value (None = not available) or an issue, for one cell of one field."""
+    if is_blank(value):
+        if field.required:
+            return None, FieldIssue(field.name, value, f"{field.name} is required ({field.allowed()}); got a blank cell.")
+        return None, None
+    kind = field.kind
+    if kind == "boolean":
+        if isinstance(value, bool | np.bool_):
+            return bool(value), None
+        if isinstance(value, int | np.integer) and value in (0, 1):
+            return bool(value), None
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in TRUE_WORDS:
+                return True, None
+            if word in FALSE_WORDS:
+                return False, None
+        return None, _issue(field, value)
+    if kind == "category":
+        if isinstance(value, str) and value.strip() in field.categories:
+            return value.strip(), None
+        return None, _issue(field, value)
+    if kind in ("integer", "number"):
+        if isinstance(value, bool | np.bool_):
+            return None, _issue(field, value)
+        try:
+            number = float(value.strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None, _issue(field, value)
+        if not math.isfinite(number) or number < field.low or number > field.high:  # type: ignore[operator]
+            return None, _issue(field, value)
+        if kind == "integer":
+            if number != int(number):
+                return None, _issue(field, value)
+            return int(number), None
+        return number, None
+    if kind == "text" and field.pattern:
+        if isinstance(value, str) and re.fullmatch(field.pattern, value.strip()):
+            return value.strip(), None
+        return None, _issue(field, value)
+    return (value.strip() if isinstance(value, str) else str(value)), None
+
+
+def _check_extra(name: str, value: object) -> tuple[object, FieldIssue | None]:
+    """Extra columns are kept and ignored, except precomputed radiomic features, which must be numbers."""
+    if not name.startswith(RADIOMICS_PREFIX) or is_blank(value):
+        return (None if is_blank(value) else value), None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        return None, FieldIssue(name, value, f"{name} must be a finite number (a radiomic feature); got {value!r} instead.")
+    return number, None
+
+
+def validate_record(record: Mapping[str, object]) -> dict[str, object]:
+    """Validate one patient record (a missing key or None = not available).
+
+    Returns a dict with every data-dictionary column (typed; None where not available) plus any
+    extra keys. Raises :class:`RecordError` listing every invalid field.
+    """
+    if not isinstance(record, Mapping):
+        raise RecordError([FieldIssue("record", record, f"a patient record must be a mapping of column to value; got {type(record).__name__} instead.")])
+    out: dict[str, object] = {}
+    issues: list[FieldIssue] = []
+    for field in FIELDS:
+        value, issue = check_cell(field, record.get(field.name))
+        out[field.name] = value
+        if issue:
+            issues.append(issue)
+    for name, raw in record.items():
+        if name in BY_NAME:
+            continue
+        value, issue = _check_extra(str(name), raw)
+        out[str(name)] = value
+        if issue:
+            issues.append(issue)
+    if issues:
+        raise RecordError(issues)
+    return out
+
+
+# ----------------------------------------------------------------------------- files
+
+def _vector_bad(field: Field, raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Typed column and a mask of invalid cells, with exactly :func:`check_cell`'s rules."""
+    text = raw.astype("string").str.strip().fillna("")
+    blank = (text == "").to_numpy()
+    kind = field.kind
+    if kind in ("integer", "number"):
+        num = pd.to_numeric(text.where(~blank, None), errors="coerce").astype("float64")
+        values = num.to_numpy()
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(values) & (values >= field.low) & (values <= field.high)
+            if kind == "integer":
+                ok &= values == np.floor(values)
+        bad = ~blank & ~ok
+        typed = pd.Series(np.where(blank | bad, np.nan, values), index=raw.index, dtype="float64")
+    elif kind == "boolean":
+        low = text.str.lower()
+        is_true = low.isin(TRUE_WORDS).to_numpy()
+        is_false = low.isin(FALSE_WORDS).to_numpy()
+        bad = ~blank & ~is_true & ~is_false
+        typed = pd.Series(np.where(is_true, 1.0, np.where(is_false, 0.0, np.nan)), index=raw.index)
+    elif kind == "category":
+        ok = text.isin(field.categories).to_numpy()
+        bad = ~blank & ~ok
+        typed = pd.Series(np.where(ok, text.to_numpy(dtype=object), None), index=raw.index, dtype=object)
+    else:
+        if field.pattern:
+            ok = text.str.fullmatch(field.pattern).fillna(False).to_numpy(dtype=bool)
+            bad = ~blank & ~ok
+        else:
+            bad = np.zeros(len(text), dtype=bool)
+        typed = pd.Series(np.where(blank | bad, None, text.to_numpy(dtype=object)), index=raw.index, dtype=object)
+    if field.required:
+        bad = bad | blank
+    return typed, bad
+
+
+def validate_frame(raw: pd.DataFrame, source: str = "cohort file") -> pd.DataFrame:
+    """Validate a whole cohort (cells as read from CSV) and return it typed.
+
+    Typed frame: numbers and integers as float64 (NaN = not available), booleans as 1.0/0.0/NaN,
+    categories and text as Python objects (None = not available); every data-dictionary column is
+    present; extra columns are kept. Raises :class:`RecordError` listing every bad cell with its
+    row (spreadsheet numbering: header = row 1) when any row is bad; nothing is returned then.
+    """
+    missing_required = [c for c in REQUIRED if c not in raw.columns]
+    if missing_required:
+        raise CohortFileError(
+            f"{source}: the required column{'s' if len(missing_required) > 1 else ''} "
+            f"{', '.join(missing_required)} {'are' if len(missing_required) > 1 else 'is'} missing from the header. "
+            f"Every cohort file needs: {', '.join(REQUIRED)} (see the data dictionary)."
+        )
+    raw = raw.reset_index(drop=True)
+    typed: dict[str, pd.Series] = {}
+    issues: list[FieldIssue] = []
+    for field in FIELDS:
+        if field.name not in raw.columns:
+            typed[field.name] = pd.Series(
+                np.nan if field.kind in ("integer", "number", "boolean") else None,
+                index=raw.index, dtype="float64" if field.kind in ("integer", "number", "boolean") else object)
+            continue
+        col, bad = _vector_bad(field, raw[field.name])
+        typed[field.name] = col
+        for i in np.flatnonzero(bad):
+            value = raw[field.name].iloc[i]
+            _, issue = check_cell(field, value)
+            assert issue is not None, (field.name, value)  # vector and cell rules must agree
+            issues.append(FieldIssue(field.name, value, issue.message, row=int(i) + 2))
+    if "patient_id" in raw.columns:
+        ids = typed["patient_id"]
+        dup = ids.notna() & ids.duplicated(keep="first")
+        for i in np.flatnonzero(dup.to_numpy()):
+            issues.append(FieldIssue("patient_id", ids.iloc[i],
+                                     f"patient_id must be unique within a file; got {ids.iloc[i]!r} again "
+                                     f"(first on row {int(np.flatnonzero((ids == ids.iloc[i]).to_numpy())[0]) + 2}).",
+                                     row=int(i) + 2))
+    for name in raw.columns:
+        if name in BY_NAME:
+            continue
+        if str(name).startswith(RADIOMICS_PREFIX):
+            text = raw[name].astype("string").str.strip().fillna("")
+            num = pd.to_numeric(text.where(text != "", None), errors="coerce").astype("float64")
+            bad = (text != "").to_numpy() & ~np.isfinite(num.to_numpy())
+            for i in np.flatnonzero(bad):
+                _, issue = _check_extra(name, raw[name].iloc[i])
+                issues.append(FieldIssue(name, raw[name].iloc[i], issue.message, row=int(i) + 2))  # type: ignore[union-attr]
+            typed[name] = num
+        else:
+            typed[name] = raw[name]
+    if issues:
+        issues.sort(key=lambda i: (i.row or 0, COLUMNS.index(i.column) if i.column in BY_NAME else 999))
+        raise RecordError(issues, context=source)
+    return pd.DataFrame(typed)
+
+
+def read_cohort(path: str | os.PathLike | io.IOBase, source: str | None = None) -> pd.DataFrame:
+    """Read and validate a cohort CSV (UTF-8, header row, comma, '.' decimal).
+
+    Raises :class:`CohortFileError` when the file cannot be read as a cohort at all, and
+    :class:`RecordError` (every bad cell, with rows) when any row breaks the data dictionary.
+    """
+    name = source or (Path(path).name if isinstance(path, str | os.PathLike) else "uploaded file")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
+    except FileNotFoundError:
+        raise CohortFileError(f"{name}: no such file.") from None
+    except UnicodeDecodeError:
+        raise CohortFileError(f"{name}: not UTF-8 text; save the cohort as CSV UTF-8.") from None
+    except pd.errors.EmptyDataError:
+        raise CohortFileError(f"{name}: the file is empty; a cohort file needs a header row and one row per patient.") from None
+    except pd.errors.ParserError as exc:
+        raise CohortFileError(f"{name}: not a readable comma-separated file ({str(exc).strip()}).") from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    return validate_frame(raw, source=name)
+
+
+def frame_to_records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """Typed frame rows back to records (booleans as True/False, blanks as None)."""
+    records = []
+    bool_cols = [f.name for f in FIELDS if f.kind == "boolean"]
+    int_cols = [f.name for f in FIELDS if f.kind == "integer"]
+    for row in frame.to_dict(orient="records"):
+        rec: dict[str, object] = {}
+        for k, v in row.items():
+            if is_blank(v):
+                rec[k] = None
+            elif k in bool_cols:
+                rec[k] = bool(v)
+            elif k in int_cols:
+                rec[k] = int(v)
+            else:
+                rec[k] = v
+        records.append(rec)
+    return records
