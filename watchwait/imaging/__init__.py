@@ -1,0 +1,40 @@
+"""Imaging: DICOM MR series, tumour ROI masks, de-identification and radiomics (no UI).
+
+Modules (import what you need; heavy libraries load only with the module that uses them):
+
+* :mod:`.dicom_io` - :func:`load_series`, :func:`list_series`, :class:`Series`
+* :mod:`.deid` - PS3.15 Annex E basic profile, applied by the reader on ingest
+* :mod:`.roi` - :func:`load_roi` (DICOM SEG, RTSTRUCT, NIfTI) -> :class:`RoiMask`
+* :mod:`.radiomics` - :func:`extract_features`, :func:`delta_features`, :func:`extract_cohort`
+* :mod:`.ibsi` - IBSI name mapping and known differences
+* :mod:`.synthetic` - synthetic baseline/restaging MR pairs and DICOM/SEG writers
+* :mod:`.cli` - the ``radiomics`` subcommand (:func:`register`, :func:`run`)
+
+Every user-caused problem raises :class:`watchwait.errors.ImagingError` (or a subclass in
+:mod:`.errors`) with a message naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+from .dicom_io import Series, SeriesInfo, list_series, load_series
+from .errors import (
+    DicomFileError,
+    GeometryMismatchError,
+    ImagingError,
+    RadiomicsError,
+    RoiError,
+    SeriesError,
+)
+
+__all__ = [
+    "Series",
+    "SeriesInfo",
+    "load_series",
+    "list_series",
+    "ImagingError",
+    "DicomFileError",
+    "SeriesError",
+    "RoiError",
+    "GeometryMismatchError",
+    "RadiomicsError",
+]

@@ -1,0 +1,385 @@
+"""Read one DICOM MR series (a file, a folder or a .zip) into a 3-D array with its geometry.
+
+Steps, in order: parse every file (pydicom); de-identify each data set at once
+(:mod:`watchwait.imaging.deid`); set aside what is not an MR/CT image (listed in the warnings);
+group by Series Instance UID and choose one series (the caller's, else the one with most
+slices); take each plane's geometry (single-frame attributes, or the functional groups of
+multi-frame Enhanced MR); sort the planes by their position along the slice normal
+``n = row_dir x col_dir`` (never by Instance Number); check that orientation, matrix size and
+pixel spacing agree; decode the pixels (compressed transfer syntaxes through the pylibjpeg
+plugins) and apply Rescale Slope/Intercept; drop duplicated positions whose pixels are
+identical (with a warning) and refuse different ones; refuse gaps (a step larger than 1.5x
+the median step) unless ``allow_gaps``.
+
+What is safe to skip: files that are not DICOM, not images, or belong to another series are
+skipped and listed in :attr:`Series.warnings`. A file of the chosen series that cannot be read
+is skipped only when another file supplies the same slice; otherwise the series would be
+incomplete and loading fails with the file's own message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from ._frames import Frame, check_image_object, decode, frames_of
+from ._reading import ReadResult, read_all
+from .deid import Deidentifier, burned_in_warning, default_deidentifier
+from .errors import DicomFileError, ImagingError, SeriesError
+
+__all__ = ["Series", "SeriesInfo", "load_series", "list_series"]
+
+logger = logging.getLogger(__name__)
+
+GAP_FACTOR = 1.5  # a step > 1.5 x the median step means missing slices
+DUPLICATE_TOL_MM = 0.01  # two planes closer than this along the normal are the same slice
+ORIENTATION_TOL = 1e-4
+SPACING_RTOL = 1e-4
+
+
+@dataclass(frozen=True, eq=False)
+class Series:
+    """A de-identified 3-D image series.
+
+    ``array`` is indexed (z, y, x): z along the slice normal (increasing position), y down the
+    rows (Image Orientation column direction), x along the columns (row direction).
+    ``direction`` holds the 3x3 direction cosines row-major as SimpleITK does: column j is the
+    patient-space (LPS) direction of index axis j (x, y, z). ``origin`` is the patient position
+    (x, y, z) of the centre of voxel [0, 0, 0]. UIDs are the de-identified ones.
+    """
+
+    array: np.ndarray
+    spacing: tuple[float, float, float]  # (z, y, x) mm
+    origin: tuple[float, float, float]
+    direction: tuple[float, ...]
+    sop_instance_uids: tuple[str, ...]  # one per slice, in z order
+    frame_numbers: tuple[int | None, ...]  # 1-based frame of a multi-frame object, else None
+    slice_positions: tuple[float, ...]  # mm along the normal, one per slice
+    frame_of_reference_uid: str | None
+    series_instance_uid: str
+    study_instance_uid: str | None
+    series_number: int | None
+    modality: str
+    patient_pseudonym: str
+    evenly_spaced: bool
+    warnings: tuple[str, ...]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.array.shape)  # type: ignore[return-value]
+
+    @property
+    def row_direction(self) -> np.ndarray:
+        """Patient-space direction of increasing x (column index)."""
+        return np.array(self.direction, dtype=float).reshape(3, 3)[:, 0]
+
+    @property
+    def column_direction(self) -> np.ndarray:
+        """Patient-space direction of increasing y (row index)."""
+        return np.array(self.direction, dtype=float).reshape(3, 3)[:, 1]
+
+    @property
+    def normal(self) -> np.ndarray:
+        """Patient-space direction of increasing z (slice index)."""
+        return np.array(self.direction, dtype=float).reshape(3, 3)[:, 2]
+
+    def to_sitk(self) -> sitk.Image:
+        """The volume as a SimpleITK image with the same geometry."""
+        image = sitk.GetImageFromArray(self.array)
+        image.SetSpacing(tuple(float(s) for s in self.spacing[::-1]))
+        image.SetOrigin(self.origin)
+        image.SetDirection(self.direction)
+        return image
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """One series found in an input, for the caller to choose from."""
+
+    series_instance_uid: str  # de-identified
+    series_number: int | None
+    modality: str
+    n_files: int
+    n_planes: int
+
+
+def list_series(source: str | Path, *, deidentifier: Deidentifier | None = None) -> list[SeriesInfo]:
+    """The MR/CT image series in ``source``, most planes first."""
+    groups, _ = _scan(Path(source), deidentifier or default_deidentifier())
+    return sorted((_info(uid, results) for uid, results in groups.items()),
+                  key=lambda s: (-s.n_planes, s.series_number or 0, s.series_instance_uid))
+
+
+def load_series(
+    source: str | Path,
+    *,
+    series_uid: str | None = None,
+    series_number: int | None = None,
+    allow_gaps: bool = False,
+    deidentifier: Deidentifier | None = None,
+) -> Series:
+    """Load one series from a DICOM file, a folder (searched recursively) or a .zip.
+
+    ``series_uid`` (original or de-identified) or ``series_number`` choose among several
+    series; by default the one with most planes is loaded and the others are named in the
+    warnings. ``allow_gaps`` turns missing slices into a warning (the result then has
+    ``evenly_spaced=False`` and radiomics refuses it).
+    """
+    source = Path(source)
+    deid = deidentifier or default_deidentifier()
+    groups, skipped = _scan(source, deid)
+    warnings = [str(r.error) for r in skipped]
+    if not groups:
+        raise _nothing_to_load(source, skipped)
+    uid = _choose(groups, series_uid, series_number, deid, warnings)
+    chosen = groups[uid]
+    for result in chosen:
+        warnings.extend(result.notes)
+    try:
+        series = _assemble(chosen, uid, allow_gaps, warnings)
+    except ImagingError as exc:
+        if len(groups) > 1 and series_uid is None and series_number is None:
+            raise SeriesError(f"{exc} (in series {uid}, the largest of the {len(groups)} series found; "
+                              "choose another with series_uid or series_number)") from None
+        raise
+    logger.info("loaded series %s: %d slices of %d x %d, %d warning(s)", uid,
+                *series.array.shape, len(series.warnings))
+    return series
+
+
+def _scan(source: Path, deid: Deidentifier) -> tuple[dict[str, list[ReadResult]], list[ReadResult]]:
+    """Read, de-identify and sort the files into image series and skipped files."""
+    groups: dict[str, list[ReadResult]] = defaultdict(list)
+    skipped: list[ReadResult] = []
+    for result in read_all(source):
+        if result.dataset is not None:
+            deid.apply(result.dataset)
+            try:
+                check_image_object(result.dataset, result.name)
+            except DicomFileError as exc:
+                result.error = exc
+        if result.error is not None:
+            skipped.append(result)
+            continue
+        uid = str(result.dataset.get("SeriesInstanceUID", "") or "(no Series Instance UID)")  # type: ignore[union-attr]
+        groups[uid].append(result)
+    logger.info("read %d file(s): %d image series, %d file(s) skipped",
+                sum(map(len, groups.values())) + len(skipped), len(groups), len(skipped))
+    return dict(groups), skipped
+
+
+def _nothing_to_load(source: Path, skipped: list[ReadResult]) -> ImagingError:
+    if len(skipped) == 1 and skipped[0].error is not None:
+        return skipped[0].error
+    if not skipped:
+        return SeriesError(f"{source.name}: no files found")
+    reasons = "\n".join(f"  - {r.error}" for r in skipped[:20])
+    more = f"\n  ... and {len(skipped) - 20} more" if len(skipped) > 20 else ""
+    return SeriesError(f"{source.name}: no MR or CT image series found; {len(skipped)} file(s) "
+                       f"skipped:\n{reasons}{more}")
+
+
+def _info(uid: str, results: list[ReadResult]) -> SeriesInfo:
+    ds = results[0].dataset
+    assert ds is not None
+    planes = 0
+    for r in results:
+        try:
+            planes += int(str(r.dataset.get("NumberOfFrames", 1) or 1))  # type: ignore[union-attr]
+        except ValueError:
+            planes += 1
+    number = ds.get("SeriesNumber")
+    return SeriesInfo(uid, int(number) if number not in (None, "") else None,
+                      str(ds.get("Modality", "")), len(results), planes)
+
+
+def _choose(groups: dict[str, list[ReadResult]], series_uid: str | None, series_number: int | None,
+            deid: Deidentifier, warnings: list[str]) -> str:
+    infos = sorted((_info(u, r) for u, r in groups.items()),
+                   key=lambda s: (-s.n_planes, s.series_number or 0, s.series_instance_uid))
+    listing = ", ".join(f"{i.series_instance_uid} (number {i.series_number}, {i.modality}, "
+                        f"{i.n_planes} planes)" for i in infos)
+    if series_uid is not None:
+        for uid in (series_uid, deid.uid(series_uid)):
+            if uid in groups:
+                return uid
+        raise SeriesError(f"series {series_uid} not found; available: {listing}")
+    if series_number is not None:
+        matches = [i for i in infos if i.series_number == series_number]
+        if len(matches) != 1:
+            raise SeriesError(f"{len(matches)} series with number {series_number}; available: {listing}")
+        return matches[0].series_instance_uid
+    if len(infos) > 1:
+        others = ", ".join(f"{i.series_instance_uid} ({i.modality}, {i.n_planes} planes)" for i in infos[1:])
+        warnings.append(f"{len(infos)} series present; loaded {infos[0].series_instance_uid} "
+                        f"({infos[0].n_planes} planes, the most); others: {others}")
+    return infos[0].series_instance_uid
+
+
+def _assemble(results: list[ReadResult], uid: str, allow_gaps: bool, warnings: list[str]) -> Series:
+    frames: list[Frame] = []
+    for r in results:
+        assert r.dataset is not None
+        frames.extend(frames_of(r.dataset, r.name))  # a broken file of this series: raise
+        note = burned_in_warning(r.dataset)
+        if note and note not in warnings:
+            warnings.append(note)
+        if str(r.dataset.get("LossyImageCompression", "")) == "01":
+            msg = "lossy-compressed pixel data: texture features may differ from the original"
+            if msg not in warnings:
+                warnings.append(msg)
+    ref = frames[0]
+    _check_consistent(frames, ref)
+    normal = ref.normal
+    frames.sort(key=lambda f: (float(f.position @ normal), f.name, f.index or 0))
+    planes = _decode_all(frames)
+    frames, pixels = _drop_duplicates(frames, planes, normal, warnings)
+    positions = np.array([float(f.position @ normal) for f in frames])
+    _check_stacked(frames, normal, ref)
+    evenly = _check_gaps(frames, positions, allow_gaps, warnings)
+    array = np.stack(pixels).astype(np.float32)
+    dz = _slice_spacing(positions, ref, warnings)
+    ds = ref.ds
+    direction = np.column_stack([ref.row_dir, ref.col_dir, normal])
+    number = ds.get("SeriesNumber")
+    return Series(
+        array=array,
+        spacing=(dz, ref.pixel_spacing[0], ref.pixel_spacing[1]),
+        origin=tuple(float(v) for v in frames[0].position),  # type: ignore[arg-type]
+        direction=tuple(float(v) for v in direction.ravel()),
+        sop_instance_uids=tuple(f.sop_uid for f in frames),
+        frame_numbers=tuple(None if f.index is None else f.index + 1 for f in frames),
+        slice_positions=tuple(float(p) for p in positions),
+        frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "")) or None,
+        series_instance_uid=uid,
+        study_instance_uid=str(ds.get("StudyInstanceUID", "")) or None,
+        series_number=int(number) if number not in (None, "") else None,
+        modality=str(ds.get("Modality", "")),
+        patient_pseudonym=str(ds.get("PatientID", "")),
+        evenly_spaced=evenly,
+        warnings=tuple(w for w in warnings if w),
+    )
+
+
+def _check_consistent(frames: list[Frame], ref: Frame) -> None:
+    ref_iop = np.concatenate([ref.row_dir, ref.col_dir])
+    for f in frames[1:]:
+        iop = np.concatenate([f.row_dir, f.col_dir])
+        if np.max(np.abs(iop - ref_iop)) > ORIENTATION_TOL:
+            raise SeriesError(f"inconsistent orientation in the series: {ref.name} has "
+                              f"{np.round(ref_iop, 5).tolist()}, {f.name} has {np.round(iop, 5).tolist()}")
+        if (f.rows, f.cols) != (ref.rows, ref.cols):
+            raise SeriesError(f"inconsistent image size in the series: {ref.name} is {ref.rows} x "
+                              f"{ref.cols}, {f.name} is {f.rows} x {f.cols}")
+        if not np.allclose(f.pixel_spacing, ref.pixel_spacing, rtol=SPACING_RTOL, atol=0):
+            raise SeriesError(f"inconsistent pixel spacing in the series: {ref.name} has "
+                              f"{list(ref.pixel_spacing)} mm, {f.name} has {list(f.pixel_spacing)} mm")
+
+
+def _decode_all(frames: list[Frame]) -> list[np.ndarray | DicomFileError]:
+    """Rescaled planes, or the decoding error, per frame (each object decoded once)."""
+    cache: dict[int, np.ndarray | DicomFileError] = {}
+    out: list[np.ndarray | DicomFileError] = []
+    for f in frames:
+        key = id(f.ds)
+        if key not in cache:
+            try:
+                cache[key] = decode(f.ds, f.name)
+            except DicomFileError as exc:
+                cache[key] = exc
+        stored = cache[key]
+        if isinstance(stored, DicomFileError):
+            out.append(stored)
+            continue
+        plane = stored[f.index or 0]
+        if plane.shape != (f.rows, f.cols):
+            out.append(DicomFileError(f.name, f"decoded pixel array is {plane.shape}, expected "
+                                              f"{(f.rows, f.cols)} from Rows/Columns"))
+            continue
+        out.append(plane.astype(np.float64) * f.slope + f.intercept)
+    return out
+
+
+def _drop_duplicates(frames: list[Frame], planes: list[np.ndarray | DicomFileError], normal: np.ndarray,
+                     warnings: list[str]) -> tuple[list[Frame], list[np.ndarray]]:
+    """One plane per position: identical duplicates and unreadable duplicates are dropped."""
+    kept_frames: list[Frame] = []
+    kept: list[np.ndarray] = []
+    i = 0
+    while i < len(frames):
+        j = i + 1
+        z = float(frames[i].position @ normal)
+        while j < len(frames) and float(frames[j].position @ normal) - z < DUPLICATE_TOL_MM:
+            j += 1
+        group = list(zip(frames[i:j], planes[i:j]))
+        good = [(f, p) for f, p in group if not isinstance(p, DicomFileError)]
+        if not good:
+            raise group[0][1]  # type: ignore[misc]  # the only copy of this slice is unreadable
+        first_f, first_p = good[0]
+        for f, p in group:
+            if f is first_f:
+                continue
+            if isinstance(p, DicomFileError):
+                warnings.append(f"{p}; skipped: {first_f.name} has the same slice")
+            elif np.array_equal(p, first_p):
+                warnings.append(f"{_where(f)}: duplicate of {_where(first_f)} (same position "
+                                f"{z:.2f} mm, identical pixels); skipped")
+            else:
+                raise SeriesError(f"{_where(first_f)} and {_where(f)} are at the same position "
+                                  f"({z:.2f} mm along the normal) but hold different pixels "
+                                  "(several echoes, b-values or time points in one series?)")
+        kept_frames.append(first_f)
+        kept.append(first_p)  # type: ignore[arg-type]
+        i = j
+    return kept_frames, kept
+
+
+def _where(f: Frame) -> str:
+    return f.name if f.index is None else f"{f.name} frame {f.index + 1}"
+
+
+def _check_stacked(frames: list[Frame], normal: np.ndarray, ref: Frame) -> None:
+    """Every slice origin must lie on the line through the first one along the normal."""
+    origin = frames[0].position
+    tol = 0.05 * min(ref.pixel_spacing)
+    for f in frames[1:]:
+        offset = f.position - origin
+        inplane = offset - (offset @ normal) * normal
+        if np.linalg.norm(inplane) > tol:
+            raise SeriesError(f"{_where(f)} is shifted {np.linalg.norm(inplane):.2f} mm in-plane from "
+                              f"{_where(frames[0])}: slices are not stacked along the normal (tilted "
+                              "or sheared acquisition is not supported)")
+
+
+def _check_gaps(frames: list[Frame], positions: np.ndarray, allow_gaps: bool, warnings: list[str]) -> bool:
+    if len(positions) < 3:
+        return True
+    steps = np.diff(positions)
+    median = float(np.median(steps))
+    evenly = True
+    for k in np.flatnonzero(steps > GAP_FACTOR * median):
+        missing = int(round(steps[k] / median)) - 1
+        msg = (f"missing slices: gap of {steps[k]:.2f} mm between {_where(frames[k])} and "
+               f"{_where(frames[k + 1])} (median spacing {median:.2f} mm, about {missing} slice(s) missing)")
+        if not allow_gaps:
+            raise SeriesError(msg)
+        warnings.append(msg)
+        evenly = False
+    if evenly and np.max(np.abs(steps - median)) > 0.01 * median + 1e-3:
+        warnings.append(f"slice spacing varies from {steps.min():.3f} to {steps.max():.3f} mm; "
+                        f"using the median {median:.3f} mm")
+    return evenly
+
+
+def _slice_spacing(positions: np.ndarray, ref: Frame, warnings: list[str]) -> float:
+    if len(positions) > 1:
+        return float(np.median(np.diff(positions)))
+    if ref.spacing_hint:
+        return float(ref.spacing_hint)
+    warnings.append("single slice without Slice Thickness or Spacing Between Slices: z spacing set to 1 mm")
+    return 1.0
