@@ -1,0 +1,119 @@
+"""RTSTRUCT contours to a voxel mask (even-odd rule at voxel centres)."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydicom.dataset import Dataset
+
+from ._grid import inplane_indices, nearest_slice_distance, slice_index, slice_tolerance
+from .dicom_io import Series
+from .errors import GeometryMismatchError, RoiError
+
+_EDGE_CHUNK = 256
+
+
+def rtstruct_to_mask(ds: Dataset, series: Series, name: str,
+                     roi_name: str | None) -> tuple[np.ndarray, str, list[str]]:
+    """(mask, ROI name, warnings) for one ROI of a de-identified RTSTRUCT data set."""
+    warnings: list[str] = []
+    number, label, frame_uid = _choose_roi(ds, name, roi_name)
+    if frame_uid and series.frame_of_reference_uid and frame_uid != series.frame_of_reference_uid:
+        raise GeometryMismatchError(name, [f"frame of reference of ROI '{label}' differs from the series' "
+                                           "(the contours belong to another scan)"])
+    if not frame_uid or not series.frame_of_reference_uid:
+        warnings.append(f"{name}: no frame of reference to compare with the series; contours placed "
+                        "by position only")
+    contours = _contours_of(ds, number)
+    if not contours:
+        raise RoiError(f"{name}: ROI '{label}' has no contours")
+    mask = np.zeros(series.shape, dtype=bool)
+    known = set(series.sop_instance_uids)
+    unmatched = 0
+    clipped = False
+    for i, item in enumerate(contours, start=1):
+        kind = str(item.get("ContourGeometricType", "CLOSED_PLANAR"))
+        if kind != "CLOSED_PLANAR":
+            warnings.append(f"{name}: contour {i} is {kind}, not CLOSED_PLANAR; skipped")
+            continue
+        refs = [str(r.get("ReferencedSOPInstanceUID", "")) for r in item.get("ContourImageSequence") or []]
+        unmatched += bool(refs) and not any(r in known for r in refs)
+        points = _points(item, name, i)
+        along = points @ series.normal
+        if np.ptp(along) > slice_tolerance(series):
+            raise RoiError(f"{name}: contour {i} is not planar in the slice plane (spans "
+                           f"{np.ptp(along):.2f} mm along the normal)")
+        k = slice_index(series, float(along.mean()))
+        if k is None:
+            raise GeometryMismatchError(name, [
+                f"contour {i} at {along.mean():.2f} mm along the normal is on no slice of the series "
+                f"(nearest {nearest_slice_distance(series, float(along.mean())):.2f} mm away)"])
+        rows, cols = inplane_indices(series, points)
+        filled, outside = _fill(rows, cols, series.shape[1:])
+        clipped |= outside
+        mask[k] ^= filled
+    if unmatched:
+        warnings.append(f"{name}: {unmatched} contour(s) reference images that are not in this series; "
+                        "placed by frame of reference and position instead")
+    if clipped:
+        warnings.append(f"{name}: ROI '{label}' extends outside the image; clipped to it")
+    return mask, label, warnings
+
+
+def _choose_roi(ds: Dataset, name: str, roi_name: str | None) -> tuple[int, str, str]:
+    rois = [(int(r.ROINumber), str(r.get("ROIName", "")), str(r.get("ReferencedFrameOfReferenceUID", "")))
+            for r in ds.get("StructureSetROISequence") or [] if "ROINumber" in r]
+    if not rois:
+        raise RoiError(f"{name}: the RTSTRUCT has no ROI (empty Structure Set ROI Sequence)")
+    names = ", ".join(repr(r[1]) for r in rois)
+    if roi_name is None:
+        if len(rois) > 1:
+            raise RoiError(f"{name}: {len(rois)} ROIs ({names}); choose one by name")
+        return rois[0]
+    matches = [r for r in rois if r[1].strip().lower() == roi_name.strip().lower()]
+    if not matches:
+        raise RoiError(f"{name}: no ROI named {roi_name!r}; the ROIs are {names}")
+    return matches[0]
+
+
+def _contours_of(ds: Dataset, number: int) -> list[Dataset]:
+    for item in ds.get("ROIContourSequence") or []:
+        if int(item.get("ReferencedROINumber", -1)) == number:
+            return list(item.get("ContourSequence") or [])
+    return []
+
+
+def _points(item: Dataset, name: str, i: int) -> np.ndarray:
+    try:
+        data = np.array([float(v) for v in item.ContourData], dtype=float)
+    except (AttributeError, TypeError, ValueError):
+        raise RoiError(f"{name}: contour {i} has no valid Contour Data (3006,0050)") from None
+    if data.size < 9 or data.size % 3 or not np.all(np.isfinite(data)):
+        raise RoiError(f"{name}: contour {i} has {data.size} coordinates; a polygon needs x, y, z "
+                       "triplets for at least 3 points")
+    return data.reshape(-1, 3)
+
+
+def _fill(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
+    """Voxel centres inside the polygon (even-odd rule), and whether it leaves the image."""
+    height, width = shape
+    out = np.zeros(shape, dtype=bool)
+    r0, r1 = max(0, int(np.floor(rows.min()))), min(height - 1, int(np.ceil(rows.max())))
+    c0, c1 = max(0, int(np.floor(cols.min()))), min(width - 1, int(np.ceil(cols.max())))
+    outside = rows.min() < -0.5 or cols.min() < -0.5 or rows.max() > height - 0.5 or cols.max() > width - 0.5
+    if r0 > r1 or c0 > c1:
+        return out, True
+    yy, xx = np.mgrid[r0:r1 + 1, c0:c1 + 1]
+    yy = yy.ravel().astype(float)[None, :]
+    xx = xx.ravel().astype(float)[None, :]
+    inside = np.zeros(yy.shape[1], dtype=bool)
+    y_i, x_i = rows, cols
+    y_j, x_j = np.roll(rows, 1), np.roll(cols, 1)
+    for s in range(0, len(rows), _EDGE_CHUNK):
+        yi, xi = y_i[s:s + _EDGE_CHUNK, None], x_i[s:s + _EDGE_CHUNK, None]
+        yj, xj = y_j[s:s + _EDGE_CHUNK, None], x_j[s:s + _EDGE_CHUNK, None]
+        crosses = (yi > yy) != (yj > yy)
+        dy = np.where(yj == yi, 1.0, yj - yi)
+        x_cross = (xj - xi) * (yy - yi) / dy + xi
+        inside ^= np.logical_xor.reduce(crosses & (xx < x_cross), axis=0)
+    out[r0:r1 + 1, c0:c1 + 1] = inside.reshape(r1 - r0 + 1, c1 - c0 + 1)
+    return out, bool(outside)

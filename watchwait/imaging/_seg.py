@@ -1,0 +1,131 @@
+"""DICOM SEG frames to a voxel mask (highdicom reads the object, frames matched to slices)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import highdicom as hd
+import numpy as np
+from pydicom.dataset import Dataset
+
+from ._frames import Frame, frames_of
+from ._grid import inplane_indices, nearest_slice_distance, slice_index
+from ._reading import _short, quiet_pydicom
+from .dicom_io import Series
+from .errors import DicomFileError, GeometryMismatchError, RoiError
+
+ORIENTATION_TOL = 1e-4
+SPACING_RTOL = 1e-4
+OFFSET_TOL = 0.01  # pixels
+
+
+def seg_to_mask(ds: Dataset, series: Series, name: str, segment_numbers: Sequence[int] | None,
+                threshold: float) -> tuple[np.ndarray, str, list[str]]:
+    """(mask, segment labels, warnings) for a de-identified SEG data set."""
+    try:
+        with quiet_pydicom():
+            seg = hd.seg.Segmentation.from_dataset(ds, copy=False)
+    except Exception as exc:  # highdicom raises several types for invalid objects
+        raise RoiError(f"{name}: not a valid DICOM SEG ({_short(exc)})") from None
+    available = [int(n) for n in seg.segment_numbers]
+    wanted = list(segment_numbers) if segment_numbers is not None else available
+    unknown = sorted(set(wanted) - set(available))
+    if unknown:
+        raise RoiError(f"{name}: no segment number {unknown}; the segments are {available}")
+    seg_for = str(seg.get("FrameOfReferenceUID", ""))
+    if seg_for and series.frame_of_reference_uid and seg_for != series.frame_of_reference_uid:
+        raise GeometryMismatchError(name, ["frame of reference differs from the series' "
+                                           "(the segmentation belongs to another scan)"])
+    try:
+        frames = frames_of(ds, name)
+        with quiet_pydicom():
+            pixels = np.asarray(ds.pixel_array).reshape(len(frames), frames[0].rows, frames[0].cols)
+    except DicomFileError as exc:
+        raise RoiError(str(exc)) from None
+    except Exception as exc:
+        raise RoiError(f"{name}: segmentation pixel data cannot be decoded ({_short(exc)})") from None
+    _check_planes(frames, series, name)
+    if str(seg.SegmentationType) == "FRACTIONAL":
+        pixels = pixels.astype(float) / float(seg.MaximumFractionalValue) >= threshold
+    else:
+        pixels = pixels > 0
+    index = {(uid, fn): k for k, (uid, fn) in enumerate(zip(series.sop_instance_uids, series.frame_numbers))}
+    mask = np.zeros(series.shape, dtype=bool)
+    by_position = 0
+    shared = (ds.get("SharedFunctionalGroupsSequence") or [Dataset()])[0]
+    per_frame = ds.PerFrameFunctionalGroupsSequence
+    for i, (frame, item) in enumerate(zip(frames, per_frame)):
+        number = _segment_number(item, shared, name, i)
+        if number not in wanted:
+            continue
+        k_pos = slice_index(series, float(frame.position @ series.normal))
+        k_ref = _referenced_slice(item, index)
+        if k_ref is not None and k_pos is not None and k_ref != k_pos:
+            raise GeometryMismatchError(name, [f"frame {i + 1} references slice {k_ref + 1} but lies at "
+                                               f"the position of slice {k_pos + 1}"])
+        k = k_ref if k_ref is not None else k_pos
+        if k is None:
+            along = float(frame.position @ series.normal)
+            raise GeometryMismatchError(name, [
+                f"frame {i + 1} matches no slice: it references no image of the series and lies "
+                f"{nearest_slice_distance(series, along):.2f} mm from the nearest slice"])
+        by_position += k_ref is None
+        _paste(mask[k], pixels[i], frame, series, name, i)
+    warnings = []
+    if by_position:
+        warnings.append(f"{name}: {by_position} frame(s) matched to slices by plane position "
+                        "(their source image references are not in the series)")
+    labels = ", ".join(seg.get_segment_description(n).segment_label for n in wanted)
+    return mask, labels, warnings
+
+
+def _segment_number(item: Dataset, shared: Dataset, name: str, i: int) -> int:
+    """Referenced Segment Number of a frame (per-frame, or shared when there is one segment)."""
+    for groups in (item, shared):
+        seq = groups.get("SegmentIdentificationSequence")
+        if seq:
+            return int(seq[0].ReferencedSegmentNumber)
+    raise RoiError(f"{name}: frame {i + 1} has no Segment Identification Sequence (0062,000A)")
+
+
+def _check_planes(frames: list[Frame], series: Series, name: str) -> None:
+    frame = frames[0]
+    differences = []
+    series_iop = np.concatenate([series.row_direction, series.column_direction])
+    if np.max(np.abs(np.concatenate([frame.row_dir, frame.col_dir]) - series_iop)) > ORIENTATION_TOL:
+        differences.append(f"orientation {np.round(np.concatenate([frame.row_dir, frame.col_dir]), 5).tolist()} "
+                           f"vs series {np.round(series_iop, 5).tolist()}")
+    if not np.allclose(frame.pixel_spacing, series.spacing[1:], rtol=SPACING_RTOL):
+        differences.append(f"pixel spacing {list(frame.pixel_spacing)} mm vs series {list(series.spacing[1:])} mm")
+    if differences:
+        raise GeometryMismatchError(name, differences)
+
+
+def _referenced_slice(item: Dataset, index: dict[tuple[str, int | None], int]) -> int | None:
+    for derivation in item.get("DerivationImageSequence") or []:
+        for source in derivation.get("SourceImageSequence") or []:
+            uid = str(source.get("ReferencedSOPInstanceUID", ""))
+            frame_number = source.get("ReferencedFrameNumber")
+            numbers = [int(frame_number)] if frame_number not in (None, "") else [None, 1]
+            for number in numbers:
+                if (uid, number) in index:
+                    return index[(uid, number)]
+    return None
+
+
+def _paste(plane: np.ndarray, values: np.ndarray, frame: Frame, series: Series, name: str, i: int) -> None:
+    rows, cols = inplane_indices(series, frame.position)
+    r0, c0 = float(rows[0]), float(cols[0])
+    if abs(r0 - round(r0)) > OFFSET_TOL or abs(c0 - round(c0)) > OFFSET_TOL:
+        raise GeometryMismatchError(name, [f"frame {i + 1} origin is {r0:.3f} rows, {c0:.3f} columns from "
+                                           "the series origin: not on the pixel grid"])
+    r0, c0 = int(round(r0)), int(round(c0))
+    height, width = plane.shape
+    if r0 < 0 or c0 < 0 or r0 + values.shape[0] > height or c0 + values.shape[1] > width:
+        if values[max(0, -r0):height - r0, max(0, -c0):width - c0].sum() != values.sum():
+            raise GeometryMismatchError(name, [f"frame {i + 1} ({values.shape[0]} x {values.shape[1]} at "
+                                               f"row {r0}, column {c0}) extends outside the "
+                                               f"{height} x {width} image"])
+    rs, cs = max(0, r0), max(0, c0)
+    part = values[rs - r0:min(height, r0 + values.shape[0]) - r0, cs - c0:min(width, c0 + values.shape[1]) - c0]
+    plane[rs:rs + part.shape[0], cs:cs + part.shape[1]] |= part
