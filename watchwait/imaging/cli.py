@@ -1,0 +1,62 @@
+"""The ``radiomics`` subcommand: series + ROI files in, features as JSON out.
+
+The main CLI calls :func:`register` with its subparsers object::
+
+    watchwait radiomics --series DIR_OR_ZIP --roi FILE [--params FILE]
+
+Exit status 0 with ``{"features": {...}, "provenance": {...}, "warnings": [...]}`` on stdout, or
+2 with one plain line on stderr when the input is unusable (any ImagingError).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from watchwait.errors import ImagingError
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``radiomics`` subcommand to an ``argparse`` subparsers object (sets ``func=run``)."""
+    parser = subparsers.add_parser(
+        "radiomics",
+        help="radiomic features of a tumour ROI on a DICOM MR series (JSON)",
+        description="Read a DICOM series (folder, file or .zip; de-identified on reading), a ROI "
+                    "(DICOM SEG, RTSTRUCT or NIfTI mask on the same grid) and print pyradiomics "
+                    "features with their provenance as JSON.",
+    )
+    parser.add_argument("--series", required=True, type=Path, metavar="DIR_OR_ZIP",
+                        help="DICOM series: a folder (searched recursively), a .zip or one file")
+    parser.add_argument("--roi", required=True, type=Path, metavar="FILE",
+                        help="ROI: DICOM SEG, RTSTRUCT, or NIfTI mask (.nii/.nii.gz)")
+    parser.add_argument("--params", type=Path, default=None, metavar="FILE",
+                        help="pyradiomics parameter file (default: watchwait_mr_v1.yaml)")
+    parser.add_argument("--series-uid", default=None, help="choose a series when there are several")
+    parser.add_argument("--roi-name", default=None, help="choose a ROI of an RTSTRUCT by name")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute the subcommand; return the exit status (0 ok, 2 bad input)."""
+    from .dicom_io import load_series
+    from .radiomics import extract_features
+    from .roi import load_roi
+
+    try:
+        series = load_series(args.series, series_uid=getattr(args, "series_uid", None))
+        roi = load_roi(args.roi, series, roi_name=getattr(args, "roi_name", None))
+        result = extract_features(series, roi, args.params)
+    except ImagingError as exc:
+        print(f"watchwait radiomics: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    payload = result.to_dict()
+    payload["warnings"] = list(series.warnings + roi.warnings)
+    json.dump(payload, sys.stdout, indent=2, sort_keys=False, allow_nan=False)
+    sys.stdout.write("\n")
+    return 0
