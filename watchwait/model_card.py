@@ -1,0 +1,50 @@
+"""The model card as markdown (the JSON card is the source; this is its human rendering)."""
+
+from __future__ import annotations
+
+
+def _row(name: str, m: dict) -> str:
+    return (f"| {name} | {m['auc']:.3f} | {m['brier']:.3f} | {m['calibration_slope']:.2f} | "
+            f"{m['calibration_intercept']:+.2f} | {m['ece']:.3f} |")
+
+
+def metric_rows(metrics: dict) -> list[tuple[str, dict]]:
+    """(label, metrics) for the fused model, the oracle and every baseline, in display order."""
+    order = ["fused", "oracle", "clinical_nomogram"] + sorted(k for k in metrics if k.endswith("_only"))
+    labels = {"fused": "Fused model (all modalities)", "oracle": "Oracle (best possible, simulator truth)",
+              "clinical_nomogram": "Clinical nomogram (logistic, baseline staging + treatment)"}
+    return [(labels.get(k, k.replace("_only", " only")), metrics[k]) for k in order if k in metrics]
+
+
+def render_markdown(card: dict) -> str:
+    td = card["training_data"]
+    lines = [f"# Model card: {card['model_version']}", ""]
+    if td.get("synthetic"):
+        lines += ["> **Synthetic training data.** This model was trained on a simulated cohort calibrated to published",
+                  "> figures. It has not been validated on real patients. A hospital retrains it on its own cohort with",
+                  "> `watchwait train`.", ""]
+    lines += [f"- Created: {card['created']} (watchwait {card['watchwait_version']})",
+              f"- Target: {card['target']}",
+              f"- Intended use: {card['intended_use']}",
+              "- Not for: " + "; ".join(card["not_for"]), "",
+              "## Training data", "",
+              f"- Patients: {td['n_patients']} ({td['n_train']} fitted, {td['n_held_out']} held out); complete-response prevalence {td['prevalence']:.1%}",
+              f"- Cohort sha256: `{td['cohort_sha256'][:16]}...`"]
+    for k in ("generator", "simulator_seed", "description"):
+        if k in td:
+            lines.append(f"- {k.replace('_', ' ').capitalize()}: {td[k]}")
+    lines += ["", "## Method", ""] + [f"- {k.capitalize()}: {v}" for k, v in card["method"].items()]
+    lines += ["", "## Held-out performance", "",
+              "| model | AUC | Brier | calibration slope | calibration intercept | ECE |", "|---|---|---|---|---|---|"]
+    lines += [_row(label, m) for label, m in metric_rows(card["metrics_held_out"])]
+    cov = card["interval_coverage_held_out"]
+    lines += ["", f"Interval coverage: {cov['coverage']:.1%} (nominal {cov['nominal']:.0%}, n = {cov['n']}); {cov['method']}.", "",
+              "| scenario | n | coverage | median width |", "|---|---|---|---|"]
+    lines += [f"| {k} | {v['n']} | {v['coverage']:.1%} | {v['median_width']:.2f} |" for k, v in cov["by_scenario"].items()]
+    lines += ["", "## Features", "", "| feature | modality | inputs |", "|---|---|---|"]
+    lines += [f"| {f['label']} | {f['modality']} | {', '.join(f['inputs'])} |" for f in card["features"]]
+    lines += ["", "## Limitations", ""] + [f"- {x}" for x in card["limitations"]]
+    env = card["environment"]
+    lines += ["", "## Environment", "", f"Python {env['python']}; " + ", ".join(f"{k} {v}" for k, v in env["libraries"].items()),
+              "", f"Artifact: `{card.get('artifact', {}).get('file', 'model.joblib')}` sha256 `{card.get('artifact', {}).get('sha256', '')}`", ""]
+    return "\n".join(lines)

@@ -1,0 +1,330 @@
+"""Training, evaluation, model cards and versioned artifacts.
+
+An artifact is a folder: ``model.joblib`` (the fitted predictor), ``model_card.json`` (what it is,
+what it was trained on, how it performs, the sha256 of ``model.joblib`` and the library versions it
+was built with) and ``model_card.md`` (the same, for people). :func:`load_model` refuses an
+artifact whose hash or library versions do not match.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from watchwait import __version__
+from watchwait.errors import ModelArtifactError
+from watchwait.features import BASE_FEATURES, feature_matrix
+from watchwait.metrics import calibration_curve, classification_metrics
+from watchwait.model import INTERVAL_LEVEL, FusedPredictor
+from watchwait.schema import MODALITIES, OUTCOME, RADIOMICS_PREFIX
+
+SHIPPED_MODEL = Path(os.environ.get("WATCHWAIT_MODEL", Path(__file__).resolve().parents[1] / "models" / "shipped"))
+CHECKED_LIBRARIES = ("numpy", "scikit-learn")  # pickles are only safe with the same minor versions
+
+# Masking scenarios for the coverage check: which inputs a clinician might not have yet.
+MASK_SCENARIOS: dict[str, tuple[str, ...]] = {
+    "ctDNA not tested": ("ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml"),
+    "ctDNA C3 pending": ("ctdna_post_treatment_mtm_ml",),
+    "PD-L1 not tested": ("pdl1_cps", "pdl1_tps_pct"),
+    "CEA at assessment pending": ("cea_post_ng_ml",),
+    "MRI restaging pending": ("mr_trg", "dwi_restriction"),
+    "endoscopy and DRE pending": ("endoscopy", "dre"),
+    "ctDNA and PD-L1 not tested": ("ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml", "pdl1_cps", "pdl1_tps_pct"),
+    "baseline only (no restaging, no blood)": ("mr_trg", "dwi_restriction", "endoscopy", "dre", "cea_post_ng_ml",
+                                               "ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml"),
+}
+
+
+@dataclass
+class ModelBundle:
+    predictor: FusedPredictor
+    card: dict
+    path: Path | None = None
+
+    @property
+    def version(self) -> str:
+        return self.card["model_version"]
+
+
+def columns_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {c: frame[c].to_numpy() for c in frame.columns}
+
+
+def radiomics_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c.startswith(RADIOMICS_PREFIX)]
+
+
+def outcome(frame: pd.DataFrame) -> np.ndarray:
+    y = frame[OUTCOME].to_numpy(dtype=float)
+    if np.isnan(y).any():
+        rows = ", ".join(str(i + 2) for i in np.flatnonzero(np.isnan(y))[:20])
+        raise ModelArtifactError(f"{OUTCOME} must be filled for every patient of a training or evaluation cohort; blank on rows {rows}.")
+    return y.astype(bool)
+
+
+# ----------------------------------------------------------------------------- coverage
+
+def _masked_sets(predictor: FusedPredictor, frame: pd.DataFrame, seed: int):
+    """For each masking scenario: rows, interval samples from the masked record, probability once known."""
+    rng = np.random.default_rng(seed)
+    cols = columns_of(frame)
+    p_full = predictor.predict_proba(predictor.matrix(cols))
+    names = list(MASK_SCENARIOS)
+    chosen = []
+    for i in range(len(frame)):
+        options = [n for n in names if any(not _blank(cols[c][i]) for c in MASK_SCENARIOS[n])]
+        chosen.append(options[rng.integers(len(options))] if options else None)
+    sets = {}
+    for name in names:
+        rows = np.array([i for i, c in enumerate(chosen) if c == name], dtype=int)
+        if len(rows) == 0:
+            continue
+        masked = {c: v[rows].copy() for c, v in cols.items()}
+        for c in MASK_SCENARIOS[name]:
+            masked[c] = np.full(len(rows), np.nan) if masked[c].dtype.kind == "f" else np.full(len(rows), None, dtype=object)
+        sets[name] = (rows, predictor.interval_samples(predictor.matrix(masked)), p_full[rows])
+    return sets
+
+
+def calibrate_interval(predictor: FusedPredictor, frame: pd.DataFrame, seed: int = 0) -> float:
+    """Split-conformal choice of the sample quantile level: the smallest level whose masked coverage on
+    these (held-out) patients reaches :data:`INTERVAL_LEVEL`. Sets and returns ``quantile_level_``."""
+    sets = _masked_sets(predictor, frame, seed)
+    def cov(level: float) -> float:
+        predictor.quantile_level_ = level
+        hits = [((p >= lo) & (p <= hi)) for rows, smp, p in sets.values() for lo, hi in [predictor.interval(None, samples=smp)]]
+        return float(np.mean(np.concatenate(hits)))
+    lo, hi = 0.30, 0.999
+    for _ in range(14):
+        mid = (lo + hi) / 2
+        if cov(mid) >= INTERVAL_LEVEL:
+            hi = mid
+        else:
+            lo = mid
+    predictor.quantile_level_ = round(hi, 4)
+    return predictor.quantile_level_
+
+
+def masked_coverage(predictor: FusedPredictor, frame: pd.DataFrame, seed: int = 0, oracle: np.ndarray | None = None) -> dict:
+    """Mask inputs a patient has (one random scenario each among those that remove something), compute
+    the interval from the masked record, and check that the probability once the inputs are known lies
+    inside. With ``oracle`` (simulated cohorts), also the share of oracle probabilities inside."""
+    sets = _masked_sets(predictor, frame, seed)
+    by, all_hits, all_oracle = {}, [], []
+    for name, (rows, samples, p_full) in sets.items():
+        lo, hi = predictor.interval(None, samples=samples)
+        hit = (p_full >= lo - 1e-12) & (p_full <= hi + 1e-12)
+        all_hits.append(hit)
+        by[name] = {"n": int(len(rows)), "coverage": round(float(hit.mean()), 4), "median_width": round(float(np.median(hi - lo)), 4)}
+        if oracle is not None:
+            o_hit = (oracle[rows] >= lo) & (oracle[rows] <= hi)
+            all_oracle.append(o_hit)
+            by[name]["oracle_coverage"] = round(float(o_hit.mean()), 4)
+    hits = np.concatenate(all_hits)
+    out = {
+        "nominal": INTERVAL_LEVEL,
+        "coverage": round(float(hits.mean()), 4),
+        "n": int(len(hits)),
+        "sample_quantile_level": predictor.quantile_level_,
+        "method": "mask inputs a patient has (one random scenario each), interval from the masked record, "
+                  "hit = the model's probability with the inputs restored lies inside it",
+        "by_scenario": by,
+    }
+    if oracle is not None:
+        out["oracle_coverage"] = round(float(np.concatenate(all_oracle).mean()), 4)
+        out["oracle_note"] = ("share of simulator-truth probabilities (given every input) inside the interval: below nominal means "
+                              "the bootstrap spread understates the model's own error")
+    return out
+
+
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
+# ----------------------------------------------------------------------------- baselines
+
+def _nomogram(train: pd.DataFrame, y: np.ndarray):
+    """The classic clinical nomogram: logistic regression on baseline staging and treatment."""
+    feats = tuple(f for f in BASE_FEATURES if f.modality == "clinical")
+    X = feature_matrix(feats, columns_of(train))
+    pipe = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler(), LogisticRegression(max_iter=2000))
+    pipe.fit(X, y)
+    return lambda fr: pipe.predict_proba(feature_matrix(feats, columns_of(fr)))[:, 1]
+
+
+def compare(bundle_or_predictor, frame: pd.DataFrame, y: np.ndarray, baselines: dict, oracle: np.ndarray | None) -> dict:
+    predictor = bundle_or_predictor.predictor if isinstance(bundle_or_predictor, ModelBundle) else bundle_or_predictor
+    p = predictor.predict_proba(predictor.matrix(columns_of(frame)))
+    out = {"fused": classification_metrics(y, p)}
+    if oracle is not None:
+        out["oracle"] = classification_metrics(y, oracle)
+        out["fused"]["auc_ratio_to_oracle"] = round(out["fused"]["auc"] / out["oracle"]["auc"], 4)
+    for name, fn in baselines.items():
+        out[name] = classification_metrics(y, fn(frame))
+    out["calibration_curve"] = calibration_curve(y, p)
+    return out
+
+
+# ----------------------------------------------------------------------------- train
+
+def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None, data_description: dict | None = None,
+          holdout: float = 0.2) -> ModelBundle:
+    """Fit the fused predictor on (1 - holdout) of the cohort; metrics and baselines on the rest."""
+    y = outcome(frame)
+    idx_tr, idx_te = train_test_split(np.arange(len(frame)), test_size=holdout, stratify=y, random_state=seed)
+    tr, te = frame.iloc[idx_tr].reset_index(drop=True), frame.iloc[idx_te].reset_index(drop=True)
+    rad = radiomics_columns(frame)
+    predictor = FusedPredictor(seed=seed).fit(columns_of(tr), y[idx_tr], radiomics_columns=rad)
+    present = sorted({f.modality for f in predictor.features_})
+    baselines = {"clinical_nomogram": _nomogram(tr, y[idx_tr])}
+    for m in present:
+        solo = FusedPredictor(seed=seed, modalities=(m,), n_members=0).fit(columns_of(tr), y[idx_tr], radiomics_columns=rad)
+        baselines[f"{m}_only"] = (lambda s: (lambda fr: s.predict_proba(s.matrix(columns_of(fr)))))(solo)
+    oracle = None
+    if truth is not None and "p_oracle" in truth.columns:
+        o = truth.set_index("patient_id")["p_oracle"]
+        oracle = o.reindex(te["patient_id"]).to_numpy(float)
+        if np.isnan(oracle).any():
+            oracle = None
+    metrics = compare(predictor, te, y[idx_te], baselines, oracle)
+    # interval level calibrated on one half of the held-out patients, coverage reported on the other
+    half = np.arange(len(te)) % 2 == 0
+    calibrate_interval(predictor, te[half].reset_index(drop=True), seed=seed)
+    coverage = masked_coverage(predictor, te[~half].reset_index(drop=True), seed=seed + 1,
+                               oracle=None if oracle is None else oracle[~half])
+    card = _card(predictor, frame, y, seed, metrics, coverage, data_description or {}, len(idx_tr), len(idx_te), present)
+    return ModelBundle(predictor=predictor, card=card)
+
+
+def _environment() -> dict:
+    import importlib.metadata as md
+
+    libs = {name: md.version(name) for name in ("numpy", "scikit-learn", "scipy", "pandas", "shap", "joblib")}
+    return {"python": platform.python_version(), "libraries": libs}
+
+
+def _card(predictor, frame, y, seed, metrics, coverage, data_description, n_train, n_test, present) -> dict:
+    cohort_hash = hashlib.sha256(pd.util.hash_pandas_object(frame.drop(columns=["patient_id", "site"], errors="ignore"),
+                                                             index=False).values.tobytes()).hexdigest()
+    today = _dt.date.today().isoformat()
+    synthetic = bool(data_description.get("synthetic", False))
+    return {
+        "model_version": f"fused-{today.replace('-', '')}-{cohort_hash[:8]}",
+        "watchwait_version": __version__,
+        "created": today,
+        "target": "P(complete response): pCR at surgery (ypT0N0) or cCR sustained >= 12 months without regrowth (CR endpoint of protocol 001)",
+        "intended_use": "Decision support for a colorectal MDT choosing between watch-and-wait, local excision and TME after "
+                        "neoadjuvant therapy for pMMR/MSS locally advanced rectal cancer (cT1-4aN0-2M0, distal edge <= 10 cm, "
+                        "age >= 18). Informs; the MDT decides.",
+        "not_for": ["dMMR/MSI-H tumours", "metastatic disease (M1 or new distant metastasis)", "tumours > 10 cm from the anal verge",
+                    "multiple primaries or prior malignancy", "any decision without MDT review"],
+        "training_data": {
+            "synthetic": synthetic,
+            "n_patients": int(len(frame)), "n_train": int(n_train), "n_held_out": int(n_test),
+            "prevalence": round(float(y.mean()), 4),
+            "missing_share_by_column": {c: round(float(frame[c].isna().mean()), 3) for c in frame.columns
+                                        if c not in ("patient_id", "site") and frame[c].isna().any()},
+            "cohort_sha256": cohort_hash,
+            **data_description,
+        },
+        "modalities": {m: MODALITIES[m] for m in MODALITIES},
+        "modalities_with_data": present,
+        "features": [{"name": f.name, "modality": f.modality, "label": f.label, "inputs": list(f.sources)} for f in predictor.features_],
+        "method": {
+            "classifier": "HistGradientBoostingClassifier (learning_rate 0.05, 250 iterations, 15 leaves, min 40 per leaf, L2 1.0); missing values routed natively",
+            "calibration": "Platt scaling on 5-fold out-of-fold margins",
+            "explanations": "exact TreeSHAP on the margin, times the Platt slope: contributions sum exactly to the calibrated logit; probability points allocate p - p_base in proportion to the logit contributions",
+            "interval": f"{int(INTERVAL_LEVEL * 100)}% interval for the probability once missing inputs are known: donor transfer "
+                        f"({predictor.n_donors} nearest training patients in masked logit give logit(full) - logit(masked) shifts) "
+                        f"plus model uncertainty (SD of {predictor.n_members} bootstrap refits); "
+                        f"the sample quantile level ({predictor.quantile_level_}) is calibrated split-conformally on half of the held-out "
+                        "patients so that masked coverage reaches the nominal level; coverage is reported on the other half",
+            "seed": seed,
+            "held_out": "stratified 20% of the training cohort, never seen in fitting",
+        },
+        "metrics_held_out": metrics,
+        "interval_coverage_held_out": coverage,
+        "limitations": [
+            "Trained on a synthetic cohort whose generating process is calibrated to published figures (../shared/clinical/calibration.md); "
+            "it has not been validated on real patients. Published figures come from small, heterogeneous studies."
+            if synthetic else "Trained on the site's own cohort; check the held-out metrics before use.",
+            "Effect sizes from studies of 20-300 patients were shrunk in the simulator; PD-L1 effects are the least certain.",
+            "Prior malignancy (an exclusion criterion) is not in the data dictionary: check it yourself.",
+            "The interval's coverage is checked on data like the training data only.",
+        ],
+        "environment": _environment(),
+    }
+
+
+# ----------------------------------------------------------------------------- artifacts
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_model(bundle: ModelBundle, out_dir: str | os.PathLike) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "model.joblib.tmp"
+    predictor = bundle.predictor
+    predictor.explainer_ = None  # rebuilt on load; not pickled
+    joblib.dump(predictor, tmp, compress=3)
+    os.replace(tmp, out / "model.joblib")
+    card = dict(bundle.card)
+    card["artifact"] = {"file": "model.joblib", "sha256": _sha256(out / "model.joblib")}
+    (out / "model_card.json").write_text(json.dumps(card, indent=2, default=float) + "\n")
+    from watchwait.model_card import render_markdown
+
+    (out / "model_card.md").write_text(render_markdown(card))
+    bundle.card, bundle.path = card, out
+    return out
+
+
+def load_model(path: str | os.PathLike | None = None) -> ModelBundle:
+    """Load and verify an artifact folder (default: the shipped model)."""
+    return _load_cached(str(Path(path or SHIPPED_MODEL).resolve()))
+
+
+@lru_cache(maxsize=4)
+def _load_cached(path: str) -> ModelBundle:
+    folder = Path(path)
+    card_file, model_file = folder / "model_card.json", folder / "model.joblib"
+    if not card_file.is_file() or not model_file.is_file():
+        raise ModelArtifactError(f"{folder}: not a watchwait model (needs model.joblib and model_card.json); train one with `watchwait train`.")
+    card = json.loads(card_file.read_text())
+    expected = card.get("artifact", {}).get("sha256")
+    actual = _sha256(model_file)
+    if expected != actual:
+        raise ModelArtifactError(f"{model_file}: sha256 {actual[:12]}... does not match the model card ({str(expected)[:12]}...); "
+                                 "the file was altered or belongs to another card. Retrain or restore the artifact.")
+    built = card.get("environment", {}).get("libraries", {})
+    now = _environment()["libraries"]
+    for lib in CHECKED_LIBRARIES:
+        if _minor(built.get(lib)) != _minor(now[lib]):
+            raise ModelArtifactError(f"{folder}: built with {lib} {built.get(lib)}, but {now[lib]} is installed; "
+                                     f"install {lib}=={built.get(lib)} or retrain the model with `watchwait train`.")
+    predictor = joblib.load(model_file)
+    return ModelBundle(predictor=predictor, card=card, path=folder)
+
+
+def _minor(version: str | None) -> str | None:
+    return ".".join(version.split(".")[:2]) if version else None
