@@ -228,4 +228,4 @@ def _same_voxels(image: sitk.Image, ref: sitk.Image) -> bool:
 
 
 def _fmt(values: Sequence[float]) -> str:
-    return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
+    return "(" + ", ".join(f"{round(v, 6) + 0.0:.6g}" for v in values) + ")"  # no "-0"
