@@ -99,6 +99,21 @@ class FusedPredictor:
         self.explainer_ = None
         return self
 
+    # ----------------------------------------------------------------- pickling
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["features_"] = [f.name for f in self.features_]  # features hold functions: store names
+        state["explainer_"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        names = state["features_"]
+        known = {f.name: f for f in BASE_FEATURES}
+        rad = radiomics_features(["radiomics_" + n.split("__", 1)[1] for n in names if n.startswith("radiomics__")])
+        known.update({f.name: f for f in rad})
+        state["features_"] = tuple(known[n] for n in names)
+        self.__dict__.update(state)
+
     # ----------------------------------------------------------------- predict
     def matrix(self, cols: Columns) -> np.ndarray:
         return feature_matrix(self.features_, cols)

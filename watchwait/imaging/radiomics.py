@@ -17,6 +17,7 @@ import hashlib
 import logging
 import math
 import platform
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,7 +142,9 @@ def _extractor(params: str, sha256: str) -> tuple[Any, str]:
 
     radiomics.setVerbosity(logging.ERROR)  # its own stderr handler; our logs carry the facts
     try:
-        extractor = featureextractor.RadiomicsFeatureExtractor(params)
+        with warnings.catch_warnings():  # pykwalify loads its schema extension the deprecated way
+            warnings.simplefilter("ignore", DeprecationWarning)
+            extractor = featureextractor.RadiomicsFeatureExtractor(params)
     except Exception as exc:  # pykwalify / ruamel raise many types for a bad file
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise RadiomicsError(f"{Path(params).name}: invalid pyradiomics parameter file ({reason})") from None

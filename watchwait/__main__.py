@@ -1,0 +1,5 @@
+import sys
+
+from watchwait.cli import main
+
+sys.exit(main())
