@@ -154,3 +154,13 @@ def test_roi_choice_by_name(sts_series):
 def test_an_image_is_not_a_roi(sts_series):
     with pytest.raises(RoiError, match=r"^000000\.dcm: not a ROI file: modality MR"):
         load_roi(STS_IMAGES / "000000.dcm", sts_series)
+
+
+def test_rtstruct_given_as_a_decoded_dataset(sts_series):
+    from watchwait.imaging.deid import default_deidentifier
+    from watchwait.imaging.roi import mask_from_rtstruct
+
+    ds = default_deidentifier().apply(pydicom.dcmread(STS_RTSTRUCT))
+    for item in ds.ROIContourSequence[0].ContourSequence:
+        assert len(item.ContourData) % 3 == 0  # decoded values, not the raw text
+    assert mask_from_rtstruct(ds, sts_series).voxel_count == 9655

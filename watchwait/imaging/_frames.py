@@ -1,5 +1,8 @@
 """Per-object checks, plane geometry and pixel decoding of MR/CT image objects.
 
+Callers run these inside :func:`~watchwait.imaging._reading.quiet_pydicom` (pydicom's value
+checks could otherwise log attribute values).
+
 A :class:`Frame` is one 2-D plane with its patient geometry: a single-frame image object gives
 one; a multi-frame (Enhanced / Legacy Converted) object gives one per frame, with the geometry
 of its Shared and Per-frame Functional Groups (Plane Position, Plane Orientation, Pixel
@@ -198,8 +201,7 @@ def _item(ds: Dataset, keyword: str) -> Dataset | None:
 
 
 def _raw(ds: Dataset, keyword: str) -> object:
-    with quiet_pydicom():
-        return ds[keyword].value if keyword in ds else None
+    return ds[keyword].value if keyword in ds else None
 
 
 def _int(ds: Dataset, keyword: str, name: str) -> int:

@@ -9,7 +9,7 @@ from ._grid import inplane_indices, nearest_slice_distance, slice_index, slice_t
 from .dicom_io import Series
 from .errors import GeometryMismatchError, RoiError
 
-_EDGE_CHUNK = 256
+_CONTOUR_DATA = 0x30060050
 
 
 def rtstruct_to_mask(ds: Dataset, series: Series, name: str,
@@ -83,9 +83,15 @@ def _contours_of(ds: Dataset, number: int) -> list[Dataset]:
 
 
 def _points(item: Dataset, name: str, i: int) -> np.ndarray:
+    """Contour Data as an (N, 3) array, parsed straight from the encoded text when possible."""
+    elem = item.get_item(_CONTOUR_DATA) if _CONTOUR_DATA in item else None
     try:
-        data = np.array([float(v) for v in item.ContourData], dtype=float)
-    except (AttributeError, TypeError, ValueError):
+        value = elem.value if elem is not None else None
+        if isinstance(value, (bytes, bytearray)):  # still encoded: "x\\y\\z\\..."
+            data = np.array(value.decode("ascii").strip(" \x00").split("\\"), dtype=float)
+        else:
+            data = np.array([float(v) for v in value], dtype=float)  # type: ignore[union-attr]
+    except (AttributeError, TypeError, ValueError, UnicodeDecodeError):
         raise RoiError(f"{name}: contour {i} has no valid Contour Data (3006,0050)") from None
     if data.size < 9 or data.size % 3 or not np.all(np.isfinite(data)):
         raise RoiError(f"{name}: contour {i} has {data.size} coordinates; a polygon needs x, y, z "
@@ -94,26 +100,30 @@ def _points(item: Dataset, name: str, i: int) -> np.ndarray:
 
 
 def _fill(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, bool]:
-    """Voxel centres inside the polygon (even-odd rule), and whether it leaves the image."""
+    """Voxel centres inside the polygon (even-odd rule), and whether it leaves the image.
+
+    A centre (r, c) is inside when a ray towards +column crosses the polygon's edges an odd
+    number of times; crossings are computed once per image row (scanline), edges that start
+    exactly on the row count on one side only (``(y_i > r) != (y_j > r)``).
+    """
     height, width = shape
     out = np.zeros(shape, dtype=bool)
+    outside = bool(rows.min() < -0.5 or cols.min() < -0.5 or rows.max() > height - 0.5
+                   or cols.max() > width - 0.5)
     r0, r1 = max(0, int(np.floor(rows.min()))), min(height - 1, int(np.ceil(rows.max())))
     c0, c1 = max(0, int(np.floor(cols.min()))), min(width - 1, int(np.ceil(cols.max())))
-    outside = rows.min() < -0.5 or cols.min() < -0.5 or rows.max() > height - 0.5 or cols.max() > width - 0.5
     if r0 > r1 or c0 > c1:
         return out, True
-    yy, xx = np.mgrid[r0:r1 + 1, c0:c1 + 1]
-    yy = yy.ravel().astype(float)[None, :]
-    xx = xx.ravel().astype(float)[None, :]
-    inside = np.zeros(yy.shape[1], dtype=bool)
-    y_i, x_i = rows, cols
-    y_j, x_j = np.roll(rows, 1), np.roll(cols, 1)
-    for s in range(0, len(rows), _EDGE_CHUNK):
-        yi, xi = y_i[s:s + _EDGE_CHUNK, None], x_i[s:s + _EDGE_CHUNK, None]
-        yj, xj = y_j[s:s + _EDGE_CHUNK, None], x_j[s:s + _EDGE_CHUNK, None]
-        crosses = (yi > yy) != (yj > yy)
-        dy = np.where(yj == yi, 1.0, yj - yi)
-        x_cross = (xj - xi) * (yy - yi) / dy + xi
-        inside ^= np.logical_xor.reduce(crosses & (xx < x_cross), axis=0)
-    out[r0:r1 + 1, c0:c1 + 1] = inside.reshape(r1 - r0 + 1, c1 - c0 + 1)
-    return out, bool(outside)
+    ys = np.arange(r0, r1 + 1, dtype=float)
+    y_i, x_i = rows[:, None], cols[:, None]
+    y_j, x_j = np.roll(rows, 1)[:, None], np.roll(cols, 1)[:, None]
+    crosses = (y_i > ys) != (y_j > ys)  # edges x rows
+    dy = np.where(y_j == y_i, 1.0, y_j - y_i)
+    x_cross = (x_j - x_i) * (ys - y_i) / dy + x_i
+    centres = np.arange(c0, c1 + 1, dtype=float)
+    for k in range(ys.size):
+        xs = np.sort(x_cross[crosses[:, k], k])
+        if xs.size:
+            beyond = xs.size - np.searchsorted(xs, centres, side="right")  # crossings with x > centre
+            out[r0 + k, c0:c1 + 1] = beyond % 2 == 1
+    return out, outside

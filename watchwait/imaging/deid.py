@@ -36,9 +36,10 @@ import os
 import secrets
 from collections.abc import Callable
 
-from pydicom.dataelem import DataElement
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag, Tag
 
 from ._reading import quiet_pydicom
 
@@ -184,39 +185,48 @@ class Deidentifier:
 
     def _apply(self, ds: Dataset) -> Dataset:
         patient_id = str(ds.get("PatientID", "") or "")
-        pseudonym = self.pseudonym(patient_id)
-        offset = self.date_offset_days(patient_id)
-        ds.remove_private_tags()
-        removals: list[tuple[Dataset, int]] = []
-
-        def visit(dataset: Dataset, elem: DataElement) -> None:
-            group = elem.tag.group
-            if 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:
-                removals.append((dataset, elem.tag))
-                return
-            action = ACTIONS.get(elem.keyword)
-            if action == "X":
-                removals.append((dataset, elem.tag))
-            elif action == "Z":
-                elem.value = Sequence() if elem.VR == "SQ" else ""
-            elif action == "D":
-                elem.value = pseudonym + "^" if elem.VR == "PN" else pseudonym
-            elif elem.VR == "PN":
-                elem.value = ""
-            elif elem.VR == "UI" and elem.value:
-                elem.value = self._map_uids(elem.keyword, elem.value)
-            elif elem.VR in ("DA", "DT") and elem.value:
-                elem.value = self._shift(elem.VR, elem.value, offset)
-
-        ds.walk(visit)
-        for dataset, tag in removals:
-            if tag in dataset:
-                del dataset[tag]
+        self._clean(ds, self.pseudonym(patient_id), self.date_offset_days(patient_id))
         meta = getattr(ds, "file_meta", None)
         if meta is not None and "MediaStorageSOPInstanceUID" in meta:
             meta.MediaStorageSOPInstanceUID = self.uid(str(meta.MediaStorageSOPInstanceUID))
         self._record(ds)
         return ds
+
+    def _clean(self, ds: Dataset, pseudonym: str, offset: int) -> None:
+        """Apply the actions to ``ds`` and its sequence items, recursively.
+
+        Elements are inspected in their raw (still encoded) form and only the ones acted on are
+        decoded: an RTSTRUCT's contour coordinates or a SEG's thousands of functional-group
+        values are never converted, which keeps ingest fast.
+        """
+        for tag in list(ds.keys()):
+            tag = Tag(tag)
+            group = tag.group
+            if tag.is_private or 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:
+                del ds[tag]
+                continue
+            vr = ds.get_item(tag).VR or _dictionary_vr(tag)
+            keyword = keyword_for_tag(tag)
+            action = ACTIONS.get(keyword)
+            if action == "X":
+                del ds[tag]
+            elif action == "Z":
+                ds[tag].value = Sequence() if vr == "SQ" else ""
+            elif action == "D":
+                ds[tag].value = pseudonym + "^" if vr == "PN" else pseudonym
+            elif vr == "SQ":
+                for item in ds[tag].value or []:
+                    self._clean(item, pseudonym, offset)
+            elif vr == "PN":
+                ds[tag].value = ""
+            elif vr == "UI":
+                elem = ds[tag]
+                if elem.value:
+                    elem.value = self._map_uids(keyword, elem.value)
+            elif vr in ("DA", "DT"):
+                elem = ds[tag]
+                if elem.value:
+                    elem.value = self._shift(vr, elem.value, offset)
 
     def _map_uids(self, keyword: str, value: object) -> object:
         return _each(value, lambda v: v if _keeps_uid(keyword, v) else self.uid(v))
@@ -239,6 +249,14 @@ class Deidentifier:
             items.append(item)
         ds.DeidentificationMethodCodeSequence = Sequence(items)
         ds.LongitudinalTemporalInformationModified = "MODIFIED" if self.shift_dates else "REMOVED"
+
+
+def _dictionary_vr(tag: BaseTag) -> str:
+    """The VR of a public tag from the data dictionary ("UN" when unknown)."""
+    try:
+        return str(dictionary_VR(tag))
+    except KeyError:
+        return "UN"
 
 
 def _each(value: object, fn: Callable[[str], str]) -> object:

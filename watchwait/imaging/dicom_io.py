@@ -28,7 +28,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ._frames import Frame, check_image_object, decode, frames_of
-from ._reading import ReadResult, read_all
+from ._reading import ReadResult, quiet_pydicom, read_all
 from .deid import Deidentifier, burned_in_warning, default_deidentifier
 from .errors import DicomFileError, ImagingError, SeriesError
 
@@ -110,9 +110,10 @@ class SeriesInfo:
 
 def list_series(source: str | Path, *, deidentifier: Deidentifier | None = None) -> list[SeriesInfo]:
     """The MR/CT image series in ``source``, most planes first."""
-    groups, _ = _scan(Path(source), deidentifier or default_deidentifier())
-    return sorted((_info(uid, results) for uid, results in groups.items()),
-                  key=lambda s: (-s.n_planes, s.series_number or 0, s.series_instance_uid))
+    with quiet_pydicom():
+        groups, _ = _scan(Path(source), deidentifier or default_deidentifier())
+        return sorted((_info(uid, results) for uid, results in groups.items()),
+                      key=lambda s: (-s.n_planes, s.series_number or 0, s.series_instance_uid))
 
 
 def load_series(
@@ -130,8 +131,13 @@ def load_series(
     warnings. ``allow_gaps`` turns missing slices into a warning (the result then has
     ``evenly_spaced=False`` and radiomics refuses it).
     """
-    source = Path(source)
-    deid = deidentifier or default_deidentifier()
+    with quiet_pydicom():
+        return _load(Path(source), series_uid, series_number, allow_gaps,
+                     deidentifier or default_deidentifier())
+
+
+def _load(source: Path, series_uid: str | None, series_number: int | None, allow_gaps: bool,
+          deid: Deidentifier) -> Series:
     groups, skipped = _scan(source, deid)
     warnings = [str(r.error) for r in skipped]
     if not groups:

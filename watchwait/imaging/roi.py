@@ -27,7 +27,7 @@ import numpy as np
 import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
-from ._reading import parse
+from ._reading import parse, quiet_pydicom
 from .deid import Deidentifier, default_deidentifier
 from .dicom_io import Series
 from .errors import GeometryMismatchError, RoiError
@@ -119,7 +119,8 @@ def mask_from_seg(
         name = name or Path(source).name
         source = _read_dicom(Path(source), deidentifier)
     name = name or "SEG"
-    mask, what, warnings = seg_to_mask(source, series, name, segment_numbers, fractional_threshold)
+    with quiet_pydicom():
+        mask, what, warnings = seg_to_mask(source, series, name, segment_numbers, fractional_threshold)
     return _finish(mask, name, "SEG", what, warnings)
 
 
@@ -141,7 +142,8 @@ def mask_from_rtstruct(
         name = name or Path(source).name
         source = _read_dicom(Path(source), deidentifier)
     name = name or "RTSTRUCT"
-    mask, what, warnings = rtstruct_to_mask(source, series, name, roi_name)
+    with quiet_pydicom():
+        mask, what, warnings = rtstruct_to_mask(source, series, name, roi_name)
     return _finish(mask, name, "RTSTRUCT", what, warnings)
 
 
