@@ -35,7 +35,7 @@ def _cmd_train(args) -> int:
 
     frame = read_cohort(args.cohort)
     truth = pd.read_csv(args.truth) if args.truth else None
-    synthetic = bool(args.synthetic) or (frame["site"].astype(str) == "synthetic").all()
+    synthetic = bool(args.synthetic or (frame["site"].astype(str) == "synthetic").all())
     desc = {"synthetic": synthetic, "source_file": Path(args.cohort).name}
     if synthetic:
         desc["generator"] = "watchwait.simulate (calibrated to ../shared/clinical/calibration.md)"

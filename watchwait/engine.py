@@ -263,7 +263,7 @@ def predict_frame(frame: pd.DataFrame, model: ModelBundle | str | None = None) -
         "p_upper": np.round(hi, 4),
         "category": derived["category"],
         "pathway": pathway,
-        "rule_id": rule_id,
         "flags": flags,
+        "rule_id": rule_id,
         "model_version": bundle.version,
     })

@@ -158,11 +158,14 @@ class FusedPredictor:
                  samples: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Interval (lower, upper) with :data:`INTERVAL_LEVEL` coverage; the sample quantile level that
         achieves it was calibrated on held-out patients (``quantile_level_``)."""
+        if logit_q is None:
+            logit_q = self._logit(X)
         if samples is None:
             samples = self.interval_samples(X, logit_q)
         q = self.quantile_level_
         lo, hi = np.quantile(samples, [(1 - q) / 2, (1 + q) / 2], axis=1)
-        return expit(lo), expit(hi)
+        # the interval always contains today's probability (shown together on screen)
+        return expit(np.minimum(lo, logit_q)), expit(np.maximum(hi, logit_q))
 
     def _donor_shifts(self, missing: np.ndarray, logit_q: np.ndarray, k: int) -> np.ndarray:
         if not missing.any():

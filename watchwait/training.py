@@ -97,7 +97,9 @@ def _masked_sets(predictor: FusedPredictor, frame: pd.DataFrame, seed: int):
         masked = {c: v[rows].copy() for c, v in cols.items()}
         for c in MASK_SCENARIOS[name]:
             masked[c] = np.full(len(rows), np.nan) if masked[c].dtype.kind == "f" else np.full(len(rows), None, dtype=object)
-        sets[name] = (rows, predictor.interval_samples(predictor.matrix(masked)), p_full[rows])
+        X = predictor.matrix(masked)
+        lq = predictor._logit(X)
+        sets[name] = (rows, (lq, predictor.interval_samples(X, lq)), p_full[rows])
     return sets
 
 
@@ -107,7 +109,7 @@ def calibrate_interval(predictor: FusedPredictor, frame: pd.DataFrame, seed: int
     sets = _masked_sets(predictor, frame, seed)
     def cov(level: float) -> float:
         predictor.quantile_level_ = level
-        hits = [((p >= lo) & (p <= hi)) for rows, smp, p in sets.values() for lo, hi in [predictor.interval(None, samples=smp)]]
+        hits = [((p >= lo) & (p <= hi)) for rows, (lq, smp), p in sets.values() for lo, hi in [predictor.interval(None, logit_q=lq, samples=smp)]]
         return float(np.mean(np.concatenate(hits)))
     lo, hi = 0.30, 0.999
     for _ in range(14):
@@ -126,8 +128,8 @@ def masked_coverage(predictor: FusedPredictor, frame: pd.DataFrame, seed: int = 
     inside. With ``oracle`` (simulated cohorts), also the share of oracle probabilities inside."""
     sets = _masked_sets(predictor, frame, seed)
     by, all_hits, all_oracle = {}, [], []
-    for name, (rows, samples, p_full) in sets.items():
-        lo, hi = predictor.interval(None, samples=samples)
+    for name, (rows, (lq, samples), p_full) in sets.items():
+        lo, hi = predictor.interval(None, logit_q=lq, samples=samples)
         hit = (p_full >= lo - 1e-12) & (p_full <= hi + 1e-12)
         all_hits.append(hit)
         by[name] = {"n": int(len(rows)), "coverage": round(float(hit.mean()), 4), "median_width": round(float(np.median(hi - lo)), 4)}

@@ -1,0 +1,58 @@
+"""The CLI as a user runs it: simulate -> train -> predict -> evaluate -> explain, and bad input."""
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+
+def run(*args, ok=True):
+    r = subprocess.run([sys.executable, "-m", "watchwait", *args], capture_output=True, text=True)
+    if ok:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    run("simulate", "--n", "800", "--seed", "4", "--out", str(d / "c.csv"), "--truth", str(d / "t.csv"))
+    return d
+
+
+def test_train_with_extra_and_imaging_columns_then_predict_evaluate_explain(work):
+    c = pd.read_csv(work / "c.csv", dtype=str, keep_default_na=False)
+    c["referring_ward"] = "B7"  # extra column: kept, ignored
+    c["mri_baseline_dir"] = ""  # imaging columns without images
+    c.to_csv(work / "c2.csv", index=False)
+    run("train", "--cohort", str(work / "c2.csv"), "--out", str(work / "m"), "--seed", "1")
+    card = json.loads((work / "m" / "model_card.json").read_text())
+    assert card["training_data"]["synthetic"] is True and "radiomics" not in card["modalities_with_data"]
+    run("predict", "--model", str(work / "m"), "--cohort", str(work / "c.csv"), "--out", str(work / "p.csv"))
+    p = pd.read_csv(work / "p.csv")
+    assert list(p.columns[:7]) == ["patient_id", "p_complete_response", "p_lower", "p_upper", "category", "pathway", "flags"]
+    assert len(p) == 800 and ((p.p_lower <= p.p_complete_response) & (p.p_complete_response <= p.p_upper)).all()
+    ev = json.loads(run("evaluate", "--model", str(work / "m"), "--cohort", str(work / "c.csv"), "--truth", str(work / "t.csv")).stdout)
+    assert ev["fused"]["n"] == 800 and 0.5 < ev["fused"]["auc"] <= ev["oracle"]["auc"] + 0.05
+    out = run("explain", "--cohort", str(work / "c.csv"), "--patient", "SIM-4-000003").stdout
+    assert "P(complete response) =" in out and "synthetic training data" in out and "by modality:" in out
+
+
+def test_bad_cohort_lists_every_bad_row_and_exits_2(work, tmp_path):
+    c = pd.read_csv(work / "c.csv", dtype=str, keep_default_na=False).head(5)
+    c.loc[1, "age_years"] = "twelve"
+    c.loc[3, "endoscopy"] = "clear"
+    c.to_csv(tmp_path / "bad.csv", index=False)
+    r = run("predict", "--cohort", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "o.csv"), ok=False)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "row 3, age_years must be a whole number from 18 to 100; got 'twelve' instead." in r.stderr
+    assert "row 5, endoscopy must be one of 'complete', 'near_complete', 'incomplete'; got 'clear' instead." in r.stderr
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_unknown_patient_and_missing_model(work, tmp_path):
+    r = run("explain", "--cohort", str(work / "c.csv"), "--patient", "NOPE", ok=False)
+    assert r.returncode == 2 and "patient 'NOPE' is not in c.csv" in r.stderr
+    r = run("predict", "--model", str(tmp_path), "--cohort", str(work / "c.csv"), "--out", str(tmp_path / "x.csv"), ok=False)
+    assert r.returncode == 2 and "not a watchwait model" in r.stderr
