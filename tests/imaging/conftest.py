@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from imaging_testdata import STS_IMAGES, TESTDATA
 
 

@@ -107,7 +107,7 @@ def test_several_series_default_to_the_largest_and_can_be_chosen(sts_series, sts
     original_uid = str(pydicom.dcmread(MALFORMED / "pydicom" / "MR_small.dcm").SeriesInstanceUID)
     assert load_series(sts_copy, series_uid=original_uid).shape == (1, 64, 64)
     assert load_series(sts_copy, series_uid=infos[1].series_instance_uid).shape == (1, 64, 64)
-    with pytest.raises(SeriesError, match="series 1.2.3 not found; available: "):
+    with pytest.raises(SeriesError, match=r"series 1\.2\.3 not found; available: "):
         load_series(sts_copy, series_uid="1.2.3")
 
 
@@ -180,5 +180,5 @@ def test_enhanced_mr_in_every_transfer_syntax_gives_the_same_volume(tmp_path):
 
 
 def test_a_path_that_does_not_exist_is_an_imaging_error(tmp_path):
-    with pytest.raises(ImagingError, match="nothing.dcm: no such file or folder"):
+    with pytest.raises(ImagingError, match=r"nothing\.dcm: no such file or folder"):
         load_series(tmp_path / "nothing.dcm")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-import SimpleITK as sitk
 import pytest
+import SimpleITK as sitk
 from imaging_testdata import TESTDATA, needs_testdata
 
 from watchwait.imaging.ibsi import (

@@ -164,3 +164,15 @@ def test_rtstruct_given_as_a_decoded_dataset(sts_series):
     for item in ds.ROIContourSequence[0].ContourSequence:
         assert len(item.ContourData) % 3 == 0  # decoded values, not the raw text
     assert mask_from_rtstruct(ds, sts_series).voxel_count == 9655
+
+
+def test_seg_frames_off_the_pixel_grid_are_refused(ct_series, tmp_path):
+    ds = pydicom.dcmread(SEG_DIR / "seg_image_ct_binary.dcm")
+    for item in ds.PerFrameFunctionalGroupsSequence:
+        position = item.PlanePositionSequence[0]
+        position.ImagePositionPatient = [float(position.ImagePositionPatient[0]) + 0.244,
+                                         *position.ImagePositionPatient[1:]]
+    ds.save_as(tmp_path / "shifted.dcm")
+    with pytest.raises(GeometryMismatchError, match=r"frame 1 origin is 0\.000 rows, 0\.500 columns from the "
+                                                    r"series origin: not on the pixel grid"):
+        load_roi(tmp_path / "shifted.dcm", ct_series)

@@ -119,13 +119,12 @@ def _paste(plane: np.ndarray, values: np.ndarray, frame: Frame, series: Series, 
     if abs(r0 - round(r0)) > OFFSET_TOL or abs(c0 - round(c0)) > OFFSET_TOL:
         raise GeometryMismatchError(name, [f"frame {i + 1} origin is {r0:.3f} rows, {c0:.3f} columns from "
                                            "the series origin: not on the pixel grid"])
-    r0, c0 = int(round(r0)), int(round(c0))
+    r0, c0 = round(r0), round(c0)
     height, width = plane.shape
-    if r0 < 0 or c0 < 0 or r0 + values.shape[0] > height or c0 + values.shape[1] > width:
-        if values[max(0, -r0):height - r0, max(0, -c0):width - c0].sum() != values.sum():
-            raise GeometryMismatchError(name, [f"frame {i + 1} ({values.shape[0]} x {values.shape[1]} at "
-                                               f"row {r0}, column {c0}) extends outside the "
-                                               f"{height} x {width} image"])
-    rs, cs = max(0, r0), max(0, c0)
-    part = values[rs - r0:min(height, r0 + values.shape[0]) - r0, cs - c0:min(width, c0 + values.shape[1]) - c0]
-    plane[rs:rs + part.shape[0], cs:cs + part.shape[1]] |= part
+    top, left = max(0, r0), max(0, c0)  # the part of the frame that lies on the image
+    bottom, right = min(height, r0 + values.shape[0]), min(width, c0 + values.shape[1])
+    inside = values[top - r0:max(top, bottom) - r0, left - c0:max(left, right) - c0]
+    if inside.sum() != values.sum():
+        raise GeometryMismatchError(name, [f"frame {i + 1} ({values.shape[0]} x {values.shape[1]} at row {r0}, "
+                                           f"column {c0}) has segmented pixels outside the {height} x {width} image"])
+    plane[top:top + inside.shape[0], left:left + inside.shape[1]] |= inside
