@@ -122,3 +122,14 @@ def test_overlays_are_removed(name):
     assert any(0x6000 <= e.tag.group <= 0x60FF for e in ds)
     Deidentifier(b"k").apply(ds)
     assert not any(0x6000 <= e.tag.group <= 0x60FF for e in ds)
+
+
+def test_public_elements_written_as_un_are_still_cleaned(tmp_path):
+    from pydicom.dataelem import DataElement
+
+    ds = pydicom.dcmread(MALFORMED / "pydicom" / "MR_small.dcm")
+    ds.add(DataElement(0x00081070, "UN", b"Smith^Operator"))  # Operators' Name, encoded as UN
+    ds.add(DataElement(0x00400006, "UN", b"Who^Requested"))  # Scheduled Performing Physician (PN), as UN
+    ds.save_as(tmp_path / "un.dcm")
+    clean = Deidentifier(b"k").apply(pydicom.dcmread(tmp_path / "un.dcm"))
+    assert "Smith" not in str(clean) and "Requested" not in str(clean)

@@ -205,7 +205,9 @@ class Deidentifier:
             if tag.is_private or 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:
                 del ds[tag]
                 continue
-            vr = ds.get_item(tag).VR or _dictionary_vr(tag)
+            vr = ds.get_item(tag).VR
+            if vr in (None, "UN"):  # implicit VR, or a public element written as UN
+                vr = _dictionary_vr(tag)
             keyword = keyword_for_tag(tag)
             action = ACTIONS.get(keyword)
             if action == "X":
