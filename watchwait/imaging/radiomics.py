@@ -64,9 +64,9 @@ class RadiomicsResult:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: ``{"features": {...}, "provenance": {...}}`` (NaN becomes None)."""
+        """JSON-ready form: ``{"features": {...}, "provenance": {...}}`` (NaN, inf become None)."""
         return {
-            "features": {k: (None if math.isnan(v) else v) for k, v in self.features.items()},
+            "features": {k: (v if math.isfinite(v) else None) for k, v in self.features.items()},
             "provenance": self.provenance,
         }
 
