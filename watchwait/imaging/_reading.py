@@ -21,7 +21,7 @@ from typing import BinaryIO
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from .errors import DicomFileError, ImagingError
 
@@ -54,6 +54,22 @@ def quiet_pydicom() -> Iterator[None]:
             yield
     finally:
         settings.reading_validation_mode = previous
+
+
+@contextlib.contextmanager
+def guard(name: str, error: type[ImagingError] = DicomFileError) -> Iterator[None]:
+    """Turn pydicom's exceptions on malformed content into an ImagingError naming the file.
+
+    pydicom decodes elements lazily, so a corrupt value or VR can raise on any attribute access
+    long after parsing; the blocks that read untrusted headers run inside this guard.
+    """
+    try:
+        yield
+    except (ImagingError, MemoryError):
+        raise
+    except Exception as exc:  # pydicom raises many types for corrupt content
+        message = f"invalid DICOM content ({_short(exc)})"
+        raise (error(name, message) if error is DicomFileError else error(f"{name}: {message}")) from None
 
 
 def read_all(path: Path) -> list[ReadResult]:
@@ -143,11 +159,27 @@ def parse(data: bytes, name: str) -> ReadResult:
             return _fail(name, f"cannot be parsed as DICOM ({_short(exc)})")
         if len(ds) == 0:
             return _fail(name, _why_empty(data))
-    meta = getattr(ds, "file_meta", None)
-    if meta is not None and len(meta) and "TransferSyntaxUID" not in meta:
-        return _fail(name, "the file meta information has no Transfer Syntax UID (0002,0010), "
-                           "so the pixel encoding is unknown")
+        try:
+            problem = _meta_problem(ds)
+        except Exception as exc:  # a corrupt file meta element
+            problem = f"invalid file meta information ({_short(exc)})"
+        if problem:
+            return _fail(name, problem)
     return ReadResult(name, dataset=ds, notes=notes)
+
+
+def _meta_problem(ds: Dataset) -> str | None:
+    """What makes the file meta information unusable for decoding pixels, if anything."""
+    meta = getattr(ds, "file_meta", None)
+    if meta is None or not len(meta):
+        return None
+    if "TransferSyntaxUID" not in meta:
+        return ("the file meta information has no Transfer Syntax UID (0002,0010), "
+                "so the pixel encoding is unknown")
+    syntax = UID(str(meta.TransferSyntaxUID))
+    if not syntax.is_transfer_syntax:
+        return f"Transfer Syntax UID {str(syntax)[:64]!r} is not a transfer syntax"
+    return None
 
 
 def _dcmread(fh: BinaryIO, **kwargs: object) -> Dataset:

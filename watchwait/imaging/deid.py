@@ -40,6 +40,7 @@ from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
+from pydicom.valuerep import VR as ValueRepresentation
 
 from ._reading import quiet_pydicom
 
@@ -208,6 +209,8 @@ class Deidentifier:
             vr = ds.get_item(tag).VR
             if vr in (None, "UN"):  # implicit VR, or a public element written as UN
                 vr = _dictionary_vr(tag)
+            elif vr not in _VALID_VRS:  # corrupt: it could not be cleaned, so it is not kept
+                raise ValueError(f"invalid Value Representation {vr!r} in element {tag}")
             keyword = keyword_for_tag(tag)
             action = ACTIONS.get(keyword)
             if action == "X":
@@ -251,6 +254,9 @@ class Deidentifier:
             items.append(item)
         ds.DeidentificationMethodCodeSequence = Sequence(items)
         ds.LongitudinalTemporalInformationModified = "MODIFIED" if self.shift_dates else "REMOVED"
+
+
+_VALID_VRS = frozenset(v.value for v in ValueRepresentation)
 
 
 def _dictionary_vr(tag: BaseTag) -> str:

@@ -26,9 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+from pydicom.dataset import Dataset
 
 from ._frames import Frame, check_image_object, decode, frames_of
-from ._reading import ReadResult, quiet_pydicom, read_all
+from ._reading import ReadResult, guard, quiet_pydicom, read_all
 from .deid import Deidentifier, burned_in_warning, default_deidentifier
 from .errors import DicomFileError, ImagingError, SeriesError
 
@@ -163,16 +164,19 @@ def _scan(source: Path, deid: Deidentifier) -> tuple[dict[str, list[ReadResult]]
     groups: dict[str, list[ReadResult]] = defaultdict(list)
     skipped: list[ReadResult] = []
     for result in read_all(source):
+        uid = ""
         if result.dataset is not None:
-            deid.apply(result.dataset)
             try:
-                check_image_object(result.dataset, result.name)
+                with guard(result.name):
+                    ds = deid.apply(result.dataset)
+                    check_image_object(ds, result.name)
+                    uid = str(ds.get("SeriesInstanceUID", "") or "(no Series Instance UID)")
+                    _info(uid, [result])  # decode what the series listing reads
             except DicomFileError as exc:
                 result.error = exc
         if result.error is not None:
             skipped.append(result)
             continue
-        uid = str(result.dataset.get("SeriesInstanceUID", "") or "(no Series Instance UID)")  # type: ignore[union-attr]
         groups[uid].append(result)
     logger.info("read %d file(s): %d image series, %d file(s) skipped",
                 sum(map(len, groups.values())) + len(skipped), len(groups), len(skipped))
@@ -199,9 +203,15 @@ def _info(uid: str, results: list[ReadResult]) -> SeriesInfo:
             planes += int(str(r.dataset.get("NumberOfFrames", 1) or 1))  # type: ignore[union-attr]
         except ValueError:
             planes += 1
-    number = ds.get("SeriesNumber")
-    return SeriesInfo(uid, int(number) if number not in (None, "") else None,
-                      str(ds.get("Modality", "")), len(results), planes)
+    return SeriesInfo(uid, _series_number(ds), str(ds.get("Modality", "")), len(results), planes)
+
+
+def _series_number(ds: Dataset) -> int | None:
+    """Series Number, or None when absent or not a number."""
+    try:
+        return int(str(ds.get("SeriesNumber", "")).strip())
+    except ValueError:
+        return None
 
 
 def _choose(groups: dict[str, list[ReadResult]], series_uid: str | None, series_number: int | None,
@@ -231,14 +241,17 @@ def _assemble(results: list[ReadResult], uid: str, allow_gaps: bool, warnings: l
     frames: list[Frame] = []
     for r in results:
         assert r.dataset is not None
-        frames.extend(frames_of(r.dataset, r.name))  # a broken file of this series: raise
-        note = burned_in_warning(r.dataset)
+        with guard(r.name):  # a broken file of the chosen series: raise
+            frames.extend(frames_of(r.dataset, r.name))
+            for ds_attr in ("SOPInstanceUID", "StudyInstanceUID", "FrameOfReferenceUID", "Modality", "PatientID"):
+                r.dataset.get(ds_attr)  # decoded here, inside the guard
+            note = burned_in_warning(r.dataset)
+            lossy = str(r.dataset.get("LossyImageCompression", "")) == "01"
         if note and note not in warnings:
             warnings.append(note)
-        if str(r.dataset.get("LossyImageCompression", "")) == "01":
-            msg = "lossy-compressed pixel data: texture features may differ from the original"
-            if msg not in warnings:
-                warnings.append(msg)
+        msg = "lossy-compressed pixel data: texture features may differ from the original"
+        if lossy and msg not in warnings:
+            warnings.append(msg)
     ref = frames[0]
     _check_consistent(frames, ref)
     normal = ref.normal
@@ -252,7 +265,6 @@ def _assemble(results: list[ReadResult], uid: str, allow_gaps: bool, warnings: l
     dz = _slice_spacing(positions, ref, warnings)
     ds = ref.ds
     direction = np.column_stack([ref.row_dir, ref.col_dir, normal])
-    number = ds.get("SeriesNumber")
     return Series(
         array=array,
         spacing=(dz, ref.pixel_spacing[0], ref.pixel_spacing[1]),
@@ -264,7 +276,7 @@ def _assemble(results: list[ReadResult], uid: str, allow_gaps: bool, warnings: l
         frame_of_reference_uid=str(ds.get("FrameOfReferenceUID", "")) or None,
         series_instance_uid=uid,
         study_instance_uid=str(ds.get("StudyInstanceUID", "")) or None,
-        series_number=int(number) if number not in (None, "") else None,
+        series_number=_series_number(ds),
         modality=str(ds.get("Modality", "")),
         patient_pseudonym=str(ds.get("PatientID", "")),
         evenly_spaced=evenly,
@@ -295,7 +307,8 @@ def _decode_all(frames: list[Frame]) -> list[np.ndarray | DicomFileError]:
         key = id(f.ds)
         if key not in cache:
             try:
-                cache[key] = decode(f.ds, f.name)
+                with guard(f.name):
+                    cache[key] = decode(f.ds, f.name)
             except DicomFileError as exc:
                 cache[key] = exc
         stored = cache[key]
