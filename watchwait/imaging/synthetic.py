@@ -278,15 +278,14 @@ def write_seg(mask: np.ndarray, series_dir: str | Path, out_file: str | Path, *,
         segmented_property_type=codes.SCT.Neoplasm,
         algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
     )
-    rng = np.random.default_rng(int.from_bytes(str(sources[0].SeriesInstanceUID).encode()[-8:], "big"))
     seg = hd.seg.Segmentation(
         source_images=sources,
         pixel_array=mask.astype(np.uint8),
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[description],
-        series_instance_uid=_new_uid(rng),
+        series_instance_uid=hd.UID(),
         series_number=100,
-        sop_instance_uid=_new_uid(rng),
+        sop_instance_uid=hd.UID(),
         instance_number=1,
         manufacturer="watchwait synthetic",
         manufacturer_model_name="watchwait.imaging.synthetic",
