@@ -1,0 +1,28 @@
+"""watchwait dashboard: router only (page config, state, navigation). Run: streamlit run app.py"""
+
+import time
+
+import streamlit as st
+
+from components import cache, layout, patient, state
+
+t0 = time.perf_counter()
+st.set_page_config(page_title="watchwait: rectal cancer MDT support", page_icon=":material/monitor_heart:", layout="wide")
+state.init()
+cache.start_warmup()
+
+# Every file in pages/ is listed here (tests/app/test_navigation.py fails if one is missing).
+PAGES = [
+    st.Page("pages/patient.py", title="Patient", icon=":material/person:", default=True),
+    st.Page("pages/assessment.py", title="Assessment", icon=":material/monitoring:"),
+    st.Page("pages/what_if.py", title="What if", icon=":material/compare_arrows:"),
+    st.Page("pages/trajectories.py", title="Trajectories", icon=":material/timeline:"),
+    st.Page("pages/evidence.py", title="Evidence", icon=":material/menu_book:"),
+    st.Page("pages/options.py", title="Options", icon=":material/call_split:"),
+    st.Page("pages/about_model.py", title="About the model", icon=":material/info:"),
+]
+
+page = st.navigation(PAGES, position="top" if state.presentation() else "sidebar")
+layout.apply_css()
+layout.sidebar()
+patient.timed_run(page, t0)

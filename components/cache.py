@@ -1,0 +1,64 @@
+"""Every ``st.cache_*`` wrapper of the app, in one place.
+
+- The model: :func:`model_bundle` via ``st.cache_resource``, loaded once per process and shared by
+  every session. Never mutate what it returns.
+- Reference tables that hold no patient data (the evidence table, the shipped synthetic sample
+  patients): ``st.cache_data``.
+- Patient data is never cached here: a patient's assessment is memoised in that session's
+  ``st.session_state`` (see :mod:`components.patient`).
+
+A background thread starts loading the model (and the SHAP import) when the app starts, so that the
+first screen renders without waiting for it.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from watchwait import evidence
+from watchwait.training import ModelBundle, load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_FILE = ROOT / "sample_data" / "sample_patients.csv"
+
+
+def _warm() -> None:
+    """Load the model into watchwait's own process-wide cache and import shap (no patient data)."""
+    from watchwait import WatchwaitError
+
+    try:
+        load_model()
+        import shap  # noqa: F401  (1-2.5 s on first import)
+    except WatchwaitError:
+        pass  # reported to the user by model_bundle() on first use
+
+
+@st.cache_resource(show_spinner=False)
+def start_warmup() -> threading.Thread:
+    thread = threading.Thread(target=_warm, name="watchwait-warmup", daemon=True)
+    thread.start()
+    return thread
+
+
+@st.cache_resource(show_spinner="Loading the model...")
+def model_bundle() -> ModelBundle:
+    """The shipped (or ``WATCHWAIT_MODEL``) model, verified; raises ``ModelArtifactError``."""
+    return load_model()
+
+
+@st.cache_data(show_spinner=False)
+def evidence_table() -> pd.DataFrame:
+    """The trial-arm table with intervals (reference data, no patient data)."""
+    return evidence.load_trials()
+
+
+@st.cache_data(show_spinner=False)
+def sample_records() -> dict[str, dict]:
+    """The 12 shipped synthetic demo patients (not real people), validated, by patient_id."""
+    from watchwait.validation import frame_to_records, read_cohort
+
+    return {str(r["patient_id"]): r for r in frame_to_records(read_cohort(SAMPLE_FILE, source="sample_patients.csv"))}

@@ -1,0 +1,142 @@
+"""The patient form: one widget per data-dictionary field, grouped as a clinician thinks.
+
+Numbers are typed as text so that any entry can be explained: blank = not available; an invalid entry
+is shown inline with the validator's own message (column, value, allowed values). ``state.RAW`` is the
+single source of truth: each run sets every widget from it, and an edit is written back to it by the
+widget's ``on_change`` callback, before the run that shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import streamlit as st
+
+from components import state
+from watchwait.errors import FieldIssue
+from watchwait.schema import BY_NAME, FIELDS, G_BIO, G_BLOOD, G_ID, G_IMG, G_OUT, G_RESTAGE, G_TREAT, G_TUMOUR, Field
+from watchwait.validation import check_cell, is_blank
+
+NOT_AVAILABLE = "not available"
+MODEL_GROUPS = (G_TUMOUR, G_BIO, G_BLOOD, G_TREAT, G_RESTAGE)
+
+
+def label(f: Field) -> str:
+    """Label with unit and allowed range, e.g. 'Age (years, 18-100)'."""
+    if f.kind in ("integer", "number"):
+        unit = f"{f.unit}, " if f.unit else ""
+        return f"{f.label} ({unit}{f.low:g}-{f.high:g})"
+    if f.required:
+        return f"{f.label} (required)"
+    return f.label
+
+
+def _help(f: Field) -> str:
+    parts = [f"`{f.name}`: {f.allowed()}."]
+    if f.help:
+        parts.append(f.help)
+    if not f.required and f.kind != "text":
+        parts.append("Leave blank if not available.")
+    return " ".join(parts)
+
+
+def _bool_format(v: str) -> str:
+    return {"": NOT_AVAILABLE, "true": "yes", "false": "no"}[v]
+
+
+def _initial(f: Field, current: object) -> str:
+    value = "" if is_blank(current) else str(current).strip()
+    if f.kind == "category" and value not in ("",) + f.categories:
+        return ""
+    if f.kind == "boolean":
+        value = {"1": "true", "yes": "true", "0": "false", "no": "false"}.get(value.lower(), value.lower())
+        return value if value in ("", "true", "false") else ""
+    return value
+
+
+def widget(f: Field, key: str, current: object, on_change: Callable[[object], None]) -> object:
+    """One field's widget showing ``current`` (the stored raw value); an edit calls ``on_change(value)``
+    before the next run. Returns the raw value shown."""
+    st.session_state[key] = _initial(f, current)
+    kw = dict(key=key, help=_help(f), on_change=lambda: on_change(st.session_state[key]))
+    lab = label(f)
+    if f.kind == "category":
+        return st.selectbox(lab, ("",) + f.categories, format_func=lambda v: NOT_AVAILABLE if v == "" else v, **kw)
+    if f.kind == "boolean":
+        return st.selectbox(lab, ("", "true", "false"), format_func=_bool_format, **kw)
+    placeholder = "blank = not available" if not f.required else ""
+    if f.name.startswith("ctdna_"):
+        placeholder = "0 = not detected; blank = not tested"
+    return st.text_input(lab, placeholder=placeholder, **kw)
+
+
+def field_issue(f: Field, value: object) -> FieldIssue | None:
+    return check_cell(f, value)[1]
+
+
+def _store(name: str):
+    return lambda value: state.set_field(name, None if is_blank(value) else value)
+
+
+def _render_field(f: Field, issues: dict[str, FieldIssue], show_required: bool, scope: str) -> None:
+    value = widget(f, state.field_key(f.name, scope), state.raw().get(f.name), _store(f.name))
+    issue = field_issue(f, value)
+    if issue is not None and (show_required or not is_blank(value)):
+        st.error(issue.message, icon=":material/error:")
+        issues[f.name] = issue
+
+
+def _grid(fields: Iterable[Field], ncols: int, issues: dict, show_required: bool, scope: str) -> None:
+    fields = list(fields)
+    for start in range(0, len(fields), ncols):
+        cols = st.columns(ncols)
+        for col, f in zip(cols, fields[start:start + ncols]):
+            with col:
+                _render_field(f, issues, show_required, scope)
+
+
+def _blood_grid(issues: dict, show_required: bool, scope: str) -> None:
+    """ctDNA and CEA as a timepoint grid: C1 | C2 | C3."""
+    st.caption("C1: before any treatment · C2: after radiotherapy · C3: at response assessment. "
+               "ctDNA in mean tumour molecules per mL (tumour-informed MRD assay).")
+    cols = st.columns(3)
+    for col, name in zip(cols, ("ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml")):
+        with col:
+            _render_field(BY_NAME[name], issues, show_required, scope)
+    cols = st.columns(3)
+    with cols[0]:
+        _render_field(BY_NAME["cea_baseline_ng_ml"], issues, show_required, scope)
+    with cols[1]:
+        st.caption("CEA after RT (C2) is not part of the data dictionary.")
+    with cols[2]:
+        _render_field(BY_NAME["cea_post_ng_ml"], issues, show_required, scope)
+
+
+GROUP_TITLES = {
+    G_ID: "Identification",
+    G_TUMOUR: "Tumour and staging (baseline MRI)",
+    G_BIO: "Biomarkers (PD-L1)",
+    G_BLOOD: "ctDNA and CEA over time",
+    G_TREAT: "Neoadjuvant treatment",
+    G_RESTAGE: "Restaging (response assessment)",
+    G_IMG: "Imaging files (optional; not used by the shipped model)",
+    G_OUT: "Outcome (training cohorts only; never used for a prediction)",
+}
+
+
+def render(groups: Iterable[str] | None = None, ncols: int = 3, show_required: bool = True,
+           scope: str = "patient") -> dict[str, FieldIssue]:
+    """Render the form (all groups by default); returns the inline issues shown, by column."""
+    issues: dict[str, FieldIssue] = {}
+    wanted = list(groups) if groups is not None else [G_ID, G_TUMOUR, G_BIO, G_BLOOD, G_TREAT, G_RESTAGE, G_IMG, G_OUT]
+    for g in wanted:
+        fields = [f for f in FIELDS if f.group == g]
+        box = st.expander(GROUP_TITLES[g], expanded=False) if g in (G_IMG, G_OUT) else st.container(border=True)
+        with box:
+            if g not in (G_IMG, G_OUT):
+                st.markdown(f"**{GROUP_TITLES[g]}**")
+            if g == G_BLOOD:
+                _blood_grid(issues, show_required, scope)
+            else:
+                _grid(fields, ncols if g != G_ID else 2, issues, show_required, scope)
+    return issues

@@ -1,0 +1,122 @@
+"""Page chrome: header with the presentation-mode toggle, the patient's key facts, and the CSS of both modes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import streamlit as st
+
+from components import state
+
+# Presentation mode (MDT shared screen, 1920x1080): large type, black on white, no sidebar.
+_PRESENTATION_CSS = """
+<style>
+html { font-size: 21px; }
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stSidebarCollapseButton"] { display: none !important; }
+.block-container, [data-testid="stMainBlockContainer"] { padding-top: 3.2rem; padding-bottom: 0.5rem; max-width: 100%; }
+body, p, li, label, span, div { color: #000000; }
+h1 { font-size: 1.9rem !important; padding: 0 !important; }
+h2, h3 { font-size: 1.35rem !important; padding: 0.1rem 0 !important; }
+[data-testid="stMetricValue"] { font-size: 4.2rem !important; font-weight: 800; line-height: 1.05; }
+[data-testid="stMetricLabel"] p { font-size: 1.05rem !important; font-weight: 700; }
+[data-testid="stVerticalBlockBorderWrapper"] { border: 2px solid #000000 !important; }
+[data-testid="stAlert"] { border: 2px solid #000000; }
+.ww-facts { font-size: 1.05rem; line-height: 1.45; border: 2px solid #000; padding: 0.35rem 0.7rem; border-radius: 0.4rem; }
+.ww-facts b { font-weight: 800; }
+</style>
+"""
+
+_NORMAL_CSS = """
+<style>
+.block-container, [data-testid="stMainBlockContainer"] { padding-top: 2.6rem; }
+[data-testid="stMetricValue"] { font-size: 3rem; font-weight: 700; }
+.ww-facts { line-height: 1.5; border: 1px solid #999999; padding: 0.3rem 0.6rem; border-radius: 0.4rem; }
+</style>
+"""
+
+
+def apply_css() -> None:
+    st.html(_PRESENTATION_CSS if state.presentation() else _NORMAL_CSS)
+
+
+def _toggle_changed() -> None:
+    state.set_presentation(st.session_state[state.PRESENTATION_WIDGET])
+
+
+def header(title: str) -> None:
+    """Title, and the presentation-mode toggle at the top right of every screen."""
+    left, right = st.columns([5, 1.3], vertical_alignment="center")
+    left.title(title)
+    st.session_state[state.PRESENTATION_WIDGET] = state.presentation()
+    right.toggle("Presentation mode", key=state.PRESENTATION_WIDGET, on_change=_toggle_changed,
+                 help="MDT shared screen: large type, high contrast, no sidebar.")
+
+
+IMMUNO_LABELS = {"anti_pd1": "anti-PD-1", "anti_pdl1": "anti-PD-L1", "pd1_ctla4": "PD-1/CTLA-4"}
+
+
+def _num(v: object) -> object:
+    """Whole floats without '.0' (5.0 -> 5); everything else unchanged."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _yn(v: object, yes: str, no: str) -> str | None:
+    return None if v is None else (yes if str(v).lower() in ("true", "1", "yes") else no)
+
+
+def key_facts(record: Mapping[str, object]) -> list[tuple[str, str]]:
+    """The patient's key facts, in the order an MDT reads them (blank values left out)."""
+    r = {k: (None if v in (None, "") else _num(v)) for k, v in record.items()}
+    facts: list[tuple[str, str]] = []
+    who = " ".join(str(x) for x in (f"{r['age_years']} y" if r.get("age_years") is not None else None, r.get("sex")) if x)
+    if r.get("ecog") is not None:
+        who += f", ECOG {r['ecog']}"
+    facts.append(("Patient", f"{r.get('patient_id') or 'no pseudonym'}" + (f" ({who})" if who else "")))
+    stage = " ".join(str(r[k]) for k in ("ct_stage", "cn_stage", "cm_stage") if r.get(k))
+    extras = [x for x in (_yn(r.get("mrf_involved"), "MRF+", "MRF-"), _yn(r.get("emvi"), "EMVI+", "EMVI-"),
+                          _yn(r.get("lateral_nodes"), "lateral nodes+", None)) if x]
+    dist = f"{r['distance_from_anal_verge_cm']} cm from anal verge" if r.get("distance_from_anal_verge_cm") is not None else ""
+    facts.append(("Tumour", ", ".join(x for x in [r.get("mmr_status") or "MMR not recorded", stage, *extras, dist] if x)))
+    treat = []
+    if r.get("rt_schedule"):
+        treat.append(r["rt_schedule"])
+    if r.get("sequence") and r["sequence"] != "none":
+        treat.append(r["sequence"])
+    sys = [x for x in (r.get("chemotherapy") if r.get("chemotherapy") not in (None, "none") else None,
+                       IMMUNO_LABELS.get(str(r.get("immunotherapy")), r.get("immunotherapy"))
+                       if r.get("immunotherapy") not in (None, "none") else None,
+                       "regorafenib" if _yn(r.get("regorafenib"), "y", "n") == "y" else None) if x]
+    if sys:
+        treat.append(" + ".join(str(s) for s in sys) + (f" x{r['systemic_cycles']}" if r.get("systemic_cycles") is not None else ""))
+    facts.append(("Treatment", ", ".join(str(t) for t in treat) or "not recorded"))
+    rest = [f"endoscopy {r['endoscopy']}" if r.get("endoscopy") else "endoscopy n/a",
+            f"DRE {r['dre']}" if r.get("dre") else "DRE n/a",
+            f"mrTRG {r['mr_trg']}" if r.get("mr_trg") is not None else "mrTRG n/a",
+            {"true": "DWI restriction", "false": "no DWI restriction"}.get(str(r.get("dwi_restriction")).lower(), "DWI n/a")]
+    facts.append(("Restaging", ", ".join(rest)))
+    ct = [r.get(c) for c in ("ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml")]
+    def say(v):
+        return "n/a" if v is None else ("0" if float(v) == 0 else f"{float(v):g}")
+    facts.append(("ctDNA C1/C2/C3", " / ".join(say(v) for v in ct) + " MTM/mL (0 = not detected)"))
+    return facts
+
+
+def facts_banner(record: Mapping[str, object]) -> None:
+    items = key_facts(record)
+    html = " &nbsp;·&nbsp; ".join(f"<b>{k}:</b> {_esc(v)}" for k, v in items)
+    st.html(f'<div class="ww-facts" data-testid="ww-facts">{html}</div>')
+
+
+def _esc(text: str) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def sidebar() -> None:
+    """Sidebar (normal mode only): what the tool is, in one line."""
+    if state.presentation():
+        return
+    with st.sidebar:
+        st.caption("Decision support for an MDT after neoadjuvant therapy for pMMR/MSS rectal cancer. "
+                   "It informs; the MDT decides. Model trained on synthetic data.")

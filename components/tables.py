@@ -1,0 +1,168 @@
+"""The numbers behind every chart, as tables (pure pandas; no streamlit).
+
+Each chart on screen has one of these next to it, so that every number is available as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from components import fmt
+from watchwait.schema import BY_NAME, CTDNA_COLUMNS, MODALITIES
+from watchwait.whatif import describe_change
+
+WATERFALL_TOP = 12
+
+
+def waterfall_rows(contributions: Sequence, top: int = WATERFALL_TOP) -> pd.DataFrame:
+    """The ``top`` largest contributions (as returned, largest |pp| first) and the rest summed in one bar,
+    so the bars still add up exactly to p - p_base."""
+    shown = list(contributions[:top])
+    rest = list(contributions[top:])
+    rows = [{"bar": f"{c.label} = {c.value}", "shap_pp": c.shap_pp, "feature": c.feature} for c in shown]
+    if rest:
+        rows.append({"bar": f"{len(rest)} other inputs together", "shap_pp": sum(c.shap_pp for c in rest), "feature": "other"})
+    return pd.DataFrame(rows, columns=["bar", "shap_pp", "feature"])
+
+
+def contributions_table(contributions: Sequence) -> pd.DataFrame:
+    return pd.DataFrame({
+        "input": [c.label for c in contributions],
+        "patient's value": [c.value for c in contributions],
+        "modality": [MODALITIES.get(c.modality, c.modality) for c in contributions],
+        "probability points": [round(c.shap_pp, 1) for c in contributions],
+    })
+
+
+def modality_rows(modality_contributions: Mapping[str, dict]) -> pd.DataFrame:
+    items = sorted(modality_contributions.items(), key=lambda kv: -abs(kv[1]["shap_pp"]))
+    return pd.DataFrame({
+        "modality": [v["label"] for _, v in items],
+        "shap_pp": [round(v["shap_pp"], 1) for _, v in items],
+        "missing": [bool(v.get("missing", False)) for _, v in items],
+    })
+
+
+def modality_table(modality_contributions: Mapping[str, dict]) -> pd.DataFrame:
+    rows = modality_rows(modality_contributions)
+    return pd.DataFrame({
+        "modality": rows["modality"],
+        "probability points": rows["shap_pp"],
+        "inputs": ["not available (all blank)" if m else "available" for m in rows["missing"]],
+    })
+
+
+def ctdna_table(record: Mapping[str, object]) -> pd.DataFrame:
+    vals = [record.get(c) for c in CTDNA_COLUMNS]
+    return pd.DataFrame({
+        "timepoint": [BY_NAME[c].label for c in CTDNA_COLUMNS],
+        "ctDNA (MTM/mL)": ["not tested" if v is None else ("0 (not detected)" if v == 0 else f"{v:g}") for v in vals],
+    })
+
+
+def cea_table(record: Mapping[str, object]) -> pd.DataFrame:
+    b, p = record.get("cea_baseline_ng_ml"), record.get("cea_post_ng_ml")
+    say = lambda v: "not available" if v is None else f"{v:g}"  # noqa: E731
+    ratio = "" if (b is None or p is None or b == 0) else f"{p / b:.2f}"
+    return pd.DataFrame({
+        "timepoint": ["C1: before treatment", "C2: after radiotherapy", "C3: at response assessment"],
+        "CEA (ng/mL)": [say(b), "not measured (not in the data dictionary)", say(p)],
+        "ratio to C1": ["", "", ratio],
+    })
+
+
+def evidence_table(arms: pd.DataFrame) -> pd.DataFrame:
+    def ci(r) -> str:
+        if pd.isna(r["rate_pct"]):
+            return ""
+        if pd.isna(r["ci_low"]):
+            return "n not reported"
+        return f"{r['ci_low']:.1f} to {r['ci_high']:.1f}"
+    return pd.DataFrame({
+        "match": [m or "" for m in arms["match"]],
+        "study": arms["study"],
+        "registry id": [r or "not registered" for r in arms["registry_id"]],
+        "n": arms["n_arm"].astype("Int64"),
+        "RT": arms["rt"],
+        "sequence": arms["sequence"],
+        "immunotherapy": arms["immunotherapy"].where(arms["immunotherapy"] != "", "none"),
+        "class": arms["immunotherapy_class"],
+        "chemotherapy": arms["chemotherapy"],
+        "other": arms["other_agent"],
+        "endpoint": arms["endpoint"],
+        "rate (%)": [("" if pd.isna(v) else f"{v:.1f}") for v in arms["rate_pct"]],
+        "95% CI (Wilson)": [ci(r) for r in arms.to_dict(orient="records")],
+        "organ preservation (%)": [("" if pd.isna(v) else f"{v:.1f}") for v in arms["organ_preservation_pct"]],
+        "status": arms["status"],
+        "source": arms["source"],
+    })
+
+
+def metrics_table(metrics: Mapping[str, dict]) -> pd.DataFrame:
+    from watchwait.model_card import metric_rows
+
+    rows = metric_rows(dict(metrics))
+    return pd.DataFrame({
+        "model": [label for label, _ in rows],
+        "AUC": [f"{m['auc']:.3f}" for _, m in rows],
+        "Brier": [f"{m['brier']:.3f}" for _, m in rows],
+        "calibration slope": [f"{m['calibration_slope']:.2f}" for _, m in rows],
+        "calibration intercept": [f"{m['calibration_intercept']:+.2f}" for _, m in rows],
+        "ECE": [f"{m['ece']:.3f}" for _, m in rows],
+        "n": [m.get("n") for _, m in rows],
+    })
+
+
+def calibration_table(curve: Sequence[dict]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "bin": [b["bin"] + 1 for b in curve],
+        "n": [b["n"] for b in curve],
+        "mean predicted (%)": [round(100 * b["mean_predicted"], 1) for b in curve],
+        "observed (%)": [round(100 * b["observed"], 1) for b in curve],
+    })
+
+
+def coverage_table(coverage: Mapping[str, object]) -> pd.DataFrame:
+    by = coverage.get("by_scenario", {})
+    return pd.DataFrame({
+        "inputs missing (scenario)": list(by),
+        "n": [v["n"] for v in by.values()],
+        "coverage": [f"{100 * v['coverage']:.1f}%" for v in by.values()],
+        "median width (points)": [round(100 * v["median_width"]) for v in by.values()],
+    })
+
+
+def scenario_table(results: Sequence) -> pd.DataFrame:
+    """One column per scenario (current patient first): changes, probability, interval, category, pathway, rule, flags."""
+    base = results[0].record
+    cols: dict[str, list[str]] = {}
+    index = ["changed inputs", "probability of complete response", "interval", "response category",
+             "suggested pathway", "rule", "flags"]
+    for r in results:
+        changes = "; ".join(describe_change(k, base.get(k), v) for k, v in r.changes.items()) or "none (as entered)"
+        a = r.assessment
+        if a is None:
+            vals = [changes, "invalid: " + "; ".join(i.message for i in r.issues), "", "", "", "", ""]
+        elif not a.in_scope:
+            vals = [changes, "not given (outside scope)", "", a.category_label, a.suggestion.label, a.suggestion.rule_id,
+                    "; ".join(n.title for n in a.scope_notices)]
+        else:
+            vals = [changes, fmt.pct(a.probability), fmt.interval(a.interval), a.category_label, a.suggestion.label,
+                    a.suggestion.rule_id, "; ".join(f.rule_id for f in a.suggestion.flags) or "none"]
+        name = r.name
+        while name in cols:
+            name += " "
+        cols[name] = vals
+    return pd.DataFrame(cols, index=index)
+
+
+def scenario_points_rows(results: Sequence) -> pd.DataFrame:
+    rows = []
+    for r in results:
+        a = r.assessment
+        ok = a is not None and a.in_scope
+        rows.append({"name": r.name, "p": 100 * a.probability if ok else None,
+                     "lo": 100 * a.interval[0] if ok else None, "hi": 100 * a.interval[1] if ok else None})
+    return pd.DataFrame(rows, columns=["name", "p", "lo", "hi"])

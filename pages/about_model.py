@@ -1,0 +1,62 @@
+"""About the model: the model card of the model in use."""
+
+import streamlit as st
+
+from components import cache, figures, layout, state, tables, views
+from watchwait import ModelArtifactError
+
+layout.header("About the model")
+try:
+    card = cache.model_bundle().card
+except ModelArtifactError as exc:
+    st.error(f"The model could not be loaded: {exc}")
+    st.stop()
+
+td = card["training_data"]
+st.markdown(f"### Model `{card['model_version']}`")
+if td.get("synthetic"):
+    st.warning(views.SYNTHETIC_NOTICE + " A hospital replaces it by training on its own cohort (same data dictionary) "
+               "with `watchwait train`; the app then shows that model's card.", icon=":material/science:")
+else:
+    st.info("Trained on a site cohort (not synthetic): " + str(td.get("source_file", "")))
+
+c1, c2 = st.columns(2, gap="large")
+with c1:
+    st.markdown(f"**Target:** {card['target']}")
+    st.markdown(f"**Intended use:** {card['intended_use']}")
+    st.markdown("**Not for:**\n" + "\n".join(f"- {x}" for x in card["not_for"]))
+with c2:
+    st.markdown(f"**Training data:** {td['n_patients']} patients ({td['n_train']} fitted, {td['n_held_out']} held out); "
+                f"complete-response prevalence {100 * td['prevalence']:.1f}%. {td.get('generator', '')}")
+    st.markdown("**Limitations:**\n" + "\n".join(f"- {x}" for x in card["limitations"]))
+    st.caption(f"Created {card.get('created', '')} with watchwait {card.get('watchwait_version', '')}; "
+               f"artifact sha256 `{card.get('artifact', {}).get('sha256', '')[:16]}...` verified at load.")
+
+st.subheader("Held-out performance, with the oracle and the baselines")
+st.dataframe(tables.metrics_table(card["metrics_held_out"]), hide_index=True, width="stretch")
+st.caption("Oracle: the best possible model, the simulator's true probability (exists only for synthetic data). "
+           "Clinical nomogram: logistic regression on baseline staging and treatment. '<modality> only': the model's "
+           "own branch for one modality.")
+
+c1, c2 = st.columns([1, 1], gap="large")
+with c1:
+    st.subheader("Calibration (held-out)")
+    curve = card["metrics_held_out"].get("calibration_curve", [])
+    views.chart(figures.calibration(curve, large=state.presentation()), key="calibration_plot")
+with c2:
+    st.subheader("Calibration bins")
+    st.dataframe(tables.calibration_table(curve), hide_index=True, width="stretch")
+
+cov = card["interval_coverage_held_out"]
+st.subheader("Interval coverage")
+st.markdown(f"**{100 * cov['coverage']:.1f}%** of held-out patients' probabilities fell inside their "
+            f"{100 * cov['nominal']:.0f}% interval (n = {cov['n']}). Method: {cov['method']}.")
+st.dataframe(tables.coverage_table(cov), hide_index=True, width="stretch")
+
+with st.expander("Method and features"):
+    st.markdown("\n".join(f"- **{k}:** {v}" for k, v in card["method"].items()))
+    st.dataframe([{"feature": f["label"], "modality": f["modality"], "inputs": ", ".join(f["inputs"])} for f in card["features"]],
+                 hide_index=True, width="stretch")
+last = st.session_state.get(state.LAST_RUN_MS)
+if last is not None:
+    st.caption(f"Server time of the previous screen: {last:.0f} ms.")

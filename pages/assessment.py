@@ -1,0 +1,32 @@
+"""Assessment: scope and warnings first, then the probability with its interval, the suggestion and why."""
+
+import streamlit as st
+
+from components import form, layout, patient, state, views
+
+layout.header("Assessment")
+large = state.presentation()
+
+if not patient.is_empty() and not large:
+    with st.expander("Edit inputs here (the same record as on the Patient screen)", icon=":material/edit:"):
+        form.render(groups=form.MODEL_GROUPS, ncols=4, scope="assessment")
+
+a = patient.require_assessment()
+layout.facts_banner(a.record)
+views.notices(a)
+
+if a.in_scope:
+    left, middle, right = st.columns([1.05, 1.0, 1.25], gap="medium")
+    with left:
+        views.probability(a, large=large)
+        views.category(a)
+    with middle:
+        views.icon_array(a, large=large)
+    with right:
+        views.suggestion(a)
+        views.missing_modalities(a)
+    views.explanations(a, large=large)
+else:
+    views.category(a)
+    views.suggestion(a)
+    views.missing_modalities(a)

@@ -1,0 +1,31 @@
+"""Trajectories: ctDNA (log scale, detection limit marked) and CEA across the three timepoints."""
+
+import streamlit as st
+
+from components import figures, layout, patient, state, tables, views
+from watchwait.schema import CTDNA_COLUMNS
+
+layout.header("Trajectories")
+large = state.presentation()
+a = patient.require_assessment()
+rec = a.record
+layout.facts_banner(rec)
+views.notices(a, with_reminders=False)
+
+left, right = st.columns(2, gap="large")
+with left:
+    st.subheader("ctDNA (tumour-informed MRD assay)")
+    views.chart(figures.ctdna_trajectory([rec.get(c) for c in CTDNA_COLUMNS], large=large), key="ctdna_chart")
+    st.dataframe(tables.ctdna_table(rec), hide_index=True, width="stretch")
+    k = a.ctdna
+    cleared = {1.0: "yes (detected at C1, not detected at C3)", 0.0: "no (still detected at C3)"}.get(
+        k.get("ctdna_cleared"), "not assessable (needs C1 detected and C3 tested)")
+    fold = k.get("ctdna_log10_fold_c3")
+    st.markdown(f"**Cleared by response assessment:** {cleared}" +
+                (f" · **C3/C1 change:** {fold:+.2f} log10" if fold is not None and k.get("ctdna_detected_c1") == 1.0 else ""))
+    st.caption(f"0 = tested, not detected: drawn below the detection limit ({figures.CTDNA_DETECTION_LIMIT:g} MTM/mL, "
+               "an assumed assay limit) with an open triangle. Blank = not tested: not drawn.")
+with right:
+    st.subheader("CEA")
+    views.chart(figures.cea_trajectory(rec.get("cea_baseline_ng_ml"), rec.get("cea_post_ng_ml"), large=large), key="cea_chart")
+    st.dataframe(tables.cea_table(rec), hide_index=True, width="stretch")

@@ -1,0 +1,86 @@
+"""What if: change several inputs at once, and compare the scenarios side by side with the current patient."""
+
+import streamlit as st
+
+from components import figures, fmt, form, layout, patient, state, tables, views
+from watchwait import whatif
+from watchwait.schema import BY_NAME, FIELDS, G_ID, G_IMG, G_OUT
+from watchwait.validation import is_blank
+
+layout.header("What if")
+a = patient.require_assessment()
+layout.facts_banner(a.record)
+views.notices(a, with_reminders=False)
+
+CHANGEABLE = [f.name for f in FIELDS if f.group not in (G_ID, G_IMG, G_OUT)]
+CUSTOM = "(custom: choose inputs below)"
+DEFAULTS = [list(whatif.PRESETS)[0], list(whatif.PRESETS)[1], CUSTOM]
+NAMES = ["Scenario A", "Scenario B", "Scenario C"]
+
+
+def _apply_preset(i: int) -> None:
+    name = st.session_state[state.scenario_key(i, "preset")]
+    changes = {k: patient.to_raw(v) for k, v in whatif.PRESETS.get(name, {}).items()}
+    st.session_state[state.scenario_changes_key(i)] = changes
+    st.session_state[state.scenario_key(i, "fields")] = list(changes)
+
+
+def _store(i: int, name: str):
+    def set_value(value: object) -> None:
+        state.scenario_changes(i)[name] = None if is_blank(value) else value
+    return set_value
+
+
+st.caption("Each scenario starts from the current patient and changes only the inputs listed in it. "
+           "Blank = not available.")
+scenarios = []
+for i, col in enumerate(st.columns(state.SCENARIO_COUNT, gap="medium")):
+    with col, st.container(border=True):
+        if state.scenario_key(i, "init") not in st.session_state:
+            st.session_state[state.scenario_key(i, "init")] = True
+            st.session_state[state.scenario_key(i, "preset")] = DEFAULTS[i]
+            _apply_preset(i)
+        st.markdown(f"**{NAMES[i]}**")
+        st.selectbox("Start from", [CUSTOM] + list(whatif.PRESETS), key=state.scenario_key(i, "preset"),
+                     on_change=_apply_preset, args=(i,))
+        chosen = st.multiselect("Inputs to change", CHANGEABLE, key=state.scenario_key(i, "fields"),
+                                format_func=lambda n: BY_NAME[n].label)
+        saved = state.scenario_changes(i)
+        changes = {name: saved.get(name, patient.to_raw(a.record.get(name))) for name in chosen}
+        st.session_state[state.scenario_changes_key(i)] = changes
+        for name in chosen:
+            form.widget(BY_NAME[name], state.scenario_key(i, f"value:{name}"), changes[name], _store(i, name))
+        preset = st.session_state[state.scenario_key(i, "preset")]
+        label = NAMES[i] + ("" if preset == CUSTOM or changes != {k: patient.to_raw(v) for k, v in whatif.PRESETS[preset].items()}
+                            else f": {preset}")
+        if changes:
+            scenarios.append(whatif.Scenario(label, changes))
+
+results = whatif.compare(a.record, scenarios, assess=patient.assess)
+
+st.subheader("Side by side")
+cols = st.columns(len(results))
+base_p = results[0].assessment.probability if results[0].assessment is not None else None
+for col, r in zip(cols, results):
+    with col, st.container(border=True):
+        s = r.assessment
+        if s is None:
+            st.markdown(f"**{r.name}**")
+            st.error("Invalid scenario: " + " ".join(i.message for i in r.issues))
+        elif not s.in_scope:
+            st.markdown(f"**{r.name}**")
+            st.error(f"{s.scope_notices[0].title}: no probability.")
+            st.markdown(f"Suggested: **{s.suggestion.label}** (rule `{s.suggestion.rule_id}`)")
+        else:
+            delta = None if (base_p is None or r is results[0]) else f"{100 * (s.probability - base_p):+.0f} points"
+            st.metric(r.name, fmt.pct(s.probability), delta=delta, delta_color="off")
+            st.caption(f"interval {fmt.interval(s.interval)} · {s.category_label}")
+            st.markdown(f"Suggested: **{s.suggestion.label}** (rule `{s.suggestion.rule_id}`)")
+            for f in s.suggestion.flags:
+                st.caption(f":material/warning: {f.rule_id}: {f.message}")
+
+if any(r.assessment is not None and r.assessment.in_scope for r in results):
+    views.chart(figures.scenario_points(tables.scenario_points_rows(results), large=state.presentation()), key="scenario_chart")
+st.dataframe(tables.scenario_table(results), width="stretch")
+if a.synthetic_training:
+    st.warning(views.SYNTHETIC_NOTICE, icon=":material/science:")
