@@ -1,0 +1,72 @@
+"""AppTest helpers: a fresh app, a sample patient loaded through the Patient screen's own widgets."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# first run loads the model and imports shap (a few seconds on a busy machine)
+TIMEOUT = 90
+
+
+def new_app():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def load_sample(at, patient_id: str):
+    if not any(getattr(w, "key", None) == "sample_choice" for w in at.selectbox):
+        goto(at, "patient")
+    at.selectbox(key="sample_choice").select(patient_id)
+    at.button(key="load_sample").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def goto(at, page: str):
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def walk(node):
+    """Every element of the rendered tree, in screen order."""
+    children = getattr(node, "children", None)
+    if children:
+        for child in children.values():
+            yield from walk(child)
+    else:
+        yield node
+
+
+def texts(at) -> str:
+    """All text on screen (markdown, captions, alerts, metrics), joined."""
+    out = []
+    for el in walk(at.main):
+        v = getattr(el, "value", None)
+        if isinstance(v, str):
+            out.append(v)
+        label = getattr(el, "label", None)
+        if isinstance(label, str):
+            out.append(label)
+    return "\n".join(out)
+
+
+def plotly_specs(at) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+@pytest.fixture
+def app():
+    return new_app()

@@ -1,0 +1,94 @@
+"""Assessment screen: the numbers on screen are exactly watchwait.assess's, scope first, SHAP in points."""
+
+import pytest
+import streamlit as st
+
+import watchwait
+from components import tables
+from conftest import goto, load_sample, new_app, plotly_specs, texts, walk
+
+
+def _assessment(app, pid):
+    load_sample(app, pid)
+    return goto(app, "assessment")
+
+
+@pytest.mark.parametrize("pid", ["DEMO-01", "DEMO-02", "DEMO-09"])
+def test_key_values_are_those_of_assess(app, sample_records, pid):
+    a = watchwait.assess(sample_records[pid])
+    _assessment(app, pid)
+    lo, hi = a.interval
+    assert [m.value for m in app.metric] == [f"{100 * a.probability:.0f}%"]
+    screen = texts(app)
+    assert f"**90% interval: {100 * lo:.0f}% to {100 * hi:.0f}%**" in screen
+    assert f"about {round(100 * a.probability)} have no tumour left" in screen
+    assert f"Suggested: {a.suggestion.label}" in screen
+    assert f"Rule `{a.suggestion.rule_id}`: {a.suggestion.rationale}" in screen
+    assert a.category_label in screen
+    assert a.model_version in screen
+    for f in a.suggestion.flags:
+        assert f.message in screen and f.rule_id in screen
+    assert any("Synthetic training data" in w.value for w in app.warning)
+
+
+def test_flags_come_before_the_number(app):
+    _assessment(app, "DEMO-02")  # FLAG-cCR-low-p
+    order = [type(el).__name__ for el in walk(app.main)]
+    first_warning = next(i for i, el in enumerate(walk(app.main)) if type(el).__name__ == "Warning" and "FLAG" in el.value)
+    assert first_warning < order.index("Metric")
+
+
+def test_shap_waterfall_is_in_probability_points_largest_first_with_values(app, sample_records):
+    a = watchwait.assess(sample_records["DEMO-01"])
+    _assessment(app, "DEMO-01")
+    water = next(s for s in plotly_specs(app) if s["data"][0]["type"] == "waterfall")["data"][0]
+    rows = tables.waterfall_rows(a.contributions)
+    assert water["x"][0] == pytest.approx(100 * a.base_probability)
+    assert water["x"][1:-1] == pytest.approx(list(rows["shap_pp"]))
+    assert water["x"][-1] == pytest.approx(100 * a.probability)
+    assert sum(water["x"][1:-1]) == pytest.approx(100 * (a.probability - a.base_probability))
+    top = a.contributions[0]
+    assert water["y"][1] == f"{top.label} = {top.value}"
+    assert abs(water["x"][1]) == max(abs(v) for v in water["x"][1:-1])
+    assert [d.value.iloc[0]["probability points"] for d in app.dataframe][-1] == round(top.shap_pp, 1)
+
+
+def test_out_of_scope_replaces_the_probability(app, sample_records):
+    for pid, rule in (("DEMO-11", "SCOPE-dMMR"), ("DEMO-12", "SCOPE-NEW-M1")):
+        a = watchwait.assess(sample_records[pid])
+        _assessment(app, pid)
+        assert not app.metric and not app.get("plotly_chart")
+        assert a.scope_notices[0].title in app.error[0].value and rule in app.error[0].value
+        assert f"Suggested: {a.suggestion.label}" in texts(app)
+
+
+def test_editing_a_field_on_the_assessment_page_reassesses(app, sample_records):
+    _assessment(app, "DEMO-01")
+    app.text_input(key="field:assessment:ctdna_post_treatment_mtm_ml").input("1").run()
+    a = watchwait.assess({**sample_records["DEMO-01"], "ctdna_post_treatment_mtm_ml": 1.0})
+    assert [m.value for m in app.metric] == [f"{100 * a.probability:.0f}%"]
+    assert "FLAG-cCR-ctDNA" in texts(app)
+    goto(app, "patient")
+    assert app.text_input(key="field:patient:ctdna_post_treatment_mtm_ml").value == "1"
+
+
+def test_model_that_cannot_load_gives_a_plain_message(monkeypatch):
+    from components import cache
+    from watchwait import ModelArtifactError
+
+    def broken(path=None):
+        raise ModelArtifactError("models/shipped/model.joblib: sha256 0000 does not match the model card")
+
+    st.cache_resource.clear()
+    monkeypatch.setattr(cache, "load_model", broken)
+    try:
+        at = new_app()
+        load_sample(at, "DEMO-01")
+        goto(at, "assessment")
+        assert not at.exception and not at.metric
+        assert "The model could not be loaded" in at.error[0].value and "does not match the model card" in at.error[0].value
+        goto(at, "about_model")
+        assert "The model could not be loaded" in at.error[0].value
+    finally:
+        monkeypatch.undo()
+        st.cache_resource.clear()

@@ -1,0 +1,72 @@
+"""Patient screen: sample load, inline validation with the validator's messages, blanks and missing modalities."""
+
+import watchwait
+from conftest import goto, load_sample, new_app, texts
+from watchwait.schema import FIELDS, MODALITIES
+
+
+def key(name, scope="patient"):
+    return f"field:{scope}:{name}"
+
+
+def test_form_has_a_widget_for_every_data_dictionary_field(app):
+    load_sample(app, "DEMO-01")
+    keys = {w.key for w in list(app.text_input) + list(app.selectbox)}
+    assert {key(f.name) for f in FIELDS} <= keys
+
+
+def test_sample_patient_fills_the_form_and_the_summary_matches_assess(app, sample_records):
+    load_sample(app, "DEMO-01")
+    rec = sample_records["DEMO-01"]
+    assert app.text_input(key=key("age_years")).value == "61"
+    assert app.text_input(key=key("ctdna_post_rt_mtm_ml")).value == "0"
+    assert app.selectbox(key=key("regorafenib")).value == "true"
+    a = watchwait.assess(rec)
+    lo, hi = a.interval
+    summary = app.success[0].value
+    assert f"**{100 * a.probability:.0f}%** ({100 * lo:.0f}% to {100 * hi:.0f}%)" in summary
+    assert a.suggestion.label in summary and a.suggestion.rule_id in summary
+    assert "not available:** none" in texts(app)
+
+
+def test_blank_modality_is_listed_as_not_available(app, sample_records):
+    load_sample(app, "DEMO-02")  # PD-L1 blank
+    assert watchwait.assess(sample_records["DEMO-02"]).missing_modalities == ["immune"]
+    assert f"not available:** {MODALITIES['immune']}" in texts(app)
+
+
+def test_invalid_entry_is_explained_inline_and_nothing_is_calculated(app):
+    load_sample(app, "DEMO-01")
+    app.text_input(key=key("age_years")).input("150").run()
+    msg = "age_years must be a whole number from 18 to 100; got '150' instead."
+    assert msg in [e.value for e in app.error]
+    app.text_input(key=key("ctdna_post_treatment_mtm_ml")).input("lots").run()
+    assert "ctdna_post_treatment_mtm_ml must be a number from 0 to 100000 MTM/mL; got 'lots' instead." in [e.value for e in app.error]
+    assert not app.success
+    goto(app, "assessment")
+    assert not app.metric
+    assert msg in texts(app)
+
+
+def test_blank_means_not_available_and_required_fields_say_so(app):
+    load_sample(app, "DEMO-01")
+    app.selectbox(key=key("mmr_status")).select("").run()
+    assert "mmr_status is required (one of 'pMMR', 'dMMR'); got a blank cell." in [e.value for e in app.error]
+    app.selectbox(key=key("mmr_status")).select("pMMR").run()
+    app.text_input(key=key("pdl1_cps")).input("").run()
+    app.text_input(key=key("pdl1_tps_pct")).input("").run()
+    assert not app.error
+    assert f"not available:** {MODALITIES['immune']}" in texts(app)
+
+
+def test_clear_empties_the_record(app):
+    load_sample(app, "DEMO-01")
+    app.button(key="clear_patient").click().run()
+    assert app.text_input(key=key("patient_id")).value == ""
+    assert "Empty record" in texts(app)
+
+
+def test_out_of_scope_patient_shows_the_notice_and_no_probability(app):
+    load_sample(app, "DEMO-11")
+    assert not app.success
+    assert "dMMR/MSI-H: outside this tool's scope" in app.error[0].value
