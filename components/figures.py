@@ -46,7 +46,7 @@ def icon_array(p: float, interval: tuple[float, float], large: bool = False) -> 
     def xy(idx: Sequence[int]):
         return [i % 10 for i in idx], [9 - i // 10 for i in idx]
 
-    size = 30 if large else 20
+    size = 25 if large else 20
     fig = go.Figure()
     x, y = xy(groups["cr"])
     fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=f"complete response: {n}",
@@ -62,7 +62,7 @@ def icon_array(p: float, interval: tuple[float, float], large: bool = False) -> 
                              hoverinfo="skip"))
     fig.update_xaxes(visible=False, range=[-0.6, 9.6], fixedrange=True)
     fig.update_yaxes(visible=False, range=[-0.6, 9.6], fixedrange=True, scaleanchor="x")
-    return _layout(fig, large, 440 if large else 330)
+    return _layout(fig, large, 380 if large else 330)
 
 
 # ----------------------------------------------------------------------------- SHAP
@@ -83,20 +83,29 @@ def waterfall(rows: pd.DataFrame, base_pp: float, final_pp: float, large: bool =
         totals=dict(marker=dict(color=pal.GREY)), connector=dict(line=dict(color=pal.LIGHT_GREY, width=1)),
         cliponaxis=False, hovertemplate="%{y}: %{text}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True)
+    # the running total can leave 0-100 part-way (points are the logit contributions rescaled), so fit it
+    path = [base_pp]
+    for v in rows["shap_pp"]:
+        path.append(path[-1] + v)
+    lo, hi = min(0.0, min(path)), max(100.0, max(path))
     fig.update_xaxes(title_text="probability of complete response (%): blue raises it, vermillion lowers it",
-                     range=[0, 105], gridcolor=pal.LIGHT_GREY)
+                     range=[lo - 12 if lo < 0 else -2, hi + 12], gridcolor=pal.LIGHT_GREY, zeroline=True,
+                     zerolinecolor=pal.BLACK)
     per_row = 34 if large else 26
     return _layout(fig, large, 90 + per_row * len(labels), showlegend=False)
 
 
 def modality_bars(rows: pd.DataFrame, large: bool = False) -> go.Figure:
-    """Per-modality sum of contributions (probability points); missing modalities drawn as 0 with a note."""
-    colours = [pal.LIGHT_GREY if m else (pal.RAISES if v >= 0 else pal.LOWERS) for v, m in zip(rows["shap_pp"], rows["missing"])]
-    text = ["not available" if m else f"{v:+.1f}" for v, m in zip(rows["shap_pp"], rows["missing"])]
-    fig = go.Figure(go.Bar(orientation="h", y=rows["modality"], x=rows["shap_pp"], marker=dict(color=colours),
+    """Per-modality sum of contributions (probability points); a modality whose inputs are all blank is hatched
+    and says so (its blanks still move the model: that is what 'not available' contributes)."""
+    colours = [pal.RAISES if v >= 0 else pal.LOWERS for v in rows["shap_pp"]]
+    patterns = ["/" if m else "" for m in rows["missing"]]
+    text = [f"{v:+.1f} (all inputs blank)" if m else f"{v:+.1f}" for v, m in zip(rows["shap_pp"], rows["missing"])]
+    fig = go.Figure(go.Bar(orientation="h", y=rows["modality"], x=rows["shap_pp"],
+                           marker=dict(color=colours, pattern=dict(shape=patterns, fgcolor="white", solidity=0.35)),
                            text=text, textposition="outside", cliponaxis=False, hovertemplate="%{y}: %{text}<extra></extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True)
-    span = max(5.0, float(rows["shap_pp"].abs().max() or 0) * 1.35)
+    span = max(5.0, float(rows["shap_pp"].abs().max() or 0) * (1.9 if rows["missing"].any() else 1.35))
     fig.update_xaxes(title_text="probability points", range=[-span, span], zeroline=True, zerolinecolor=pal.BLACK,
                      gridcolor=pal.LIGHT_GREY)
     return _layout(fig, large, 90 + (34 if large else 28) * len(rows), showlegend=False)
@@ -173,23 +182,23 @@ def forest(arms: pd.DataFrame, large: bool = False) -> go.Figure:
     }
     for level, (name, colour, symbol, size) in styles.items():
         sub = df[df["match"] == level]
-        if sub.empty:
-            continue
-        has_ci = sub["ci_low"].notna()
-        err_plus = (sub["ci_high"] - sub["rate_pct"]).where(has_ci, 0.0)
-        err_minus = (sub["rate_pct"] - sub["ci_low"]).where(has_ci, 0.0)
-        ys = [labels[i] for i in sub.index]
-        fig.add_trace(go.Scatter(
-            x=sub["rate_pct"], y=ys, mode="markers", name=name,
-            error_x=dict(type="data", array=err_plus, arrayminus=err_minus, color=colour, thickness=3 if level else 2, width=6),
-            marker=dict(symbol=[symbol if c else symbol + "-open" for c in has_ci], size=size + (6 if large else 0), color=colour,
-                        line=dict(width=2, color=colour)),
-            customdata=list(zip(sub["n_arm"].fillna(-1), sub["ci_low"], sub["ci_high"])),
-            hovertemplate="%{y}<br>rate %{x:.1f}%<extra></extra>"))
+        for with_ci in (True, False):
+            part = sub[sub["ci_low"].notna() == with_ci]
+            if part.empty:
+                continue
+            ys = [labels[i] for i in part.index]
+            error = dict(type="data", array=part["ci_high"] - part["rate_pct"], arrayminus=part["rate_pct"] - part["ci_low"],
+                         color=colour, thickness=3 if level else 2, width=6) if with_ci else None
+            fig.add_trace(go.Scatter(
+                x=part["rate_pct"], y=ys, mode="markers", name=name + ("" if with_ci else ", n not reported (no CI)"),
+                error_x=error, showlegend=True,
+                marker=dict(symbol=symbol if with_ci else symbol + "-open", size=size + (6 if large else 0), color=colour,
+                            line=dict(width=2, color=colour)),
+                hovertemplate="%{y}<br>rate %{x:.1f}%<extra></extra>"))
     fig.update_yaxes(autorange="reversed", automargin=True, categoryorder="array", categoryarray=labels)
     fig.update_xaxes(title_text="reported rate (%); bars: Wilson 95% CI; open marker: n not reported, no CI",
                      range=[0, 100], gridcolor=pal.LIGHT_GREY, dtick=10)
-    return _layout(fig, large, 120 + (30 if large else 22) * len(labels))
+    return _layout(fig, large, 150 + (30 if large else 22) * len(labels))
 
 
 # ----------------------------------------------------------------------------- model card

@@ -84,7 +84,7 @@ def evidence_table(arms: pd.DataFrame) -> pd.DataFrame:
         "match": [m or "" for m in arms["match"]],
         "study": arms["study"],
         "registry id": [r or "not registered" for r in arms["registry_id"]],
-        "n": arms["n_arm"].astype("Int64"),
+        "n": [("" if pd.isna(n) else str(int(n))) for n in arms["n_arm"]],
         "RT": arms["rt"],
         "sequence": arms["sequence"],
         "immunotherapy": arms["immunotherapy"].where(arms["immunotherapy"] != "", "none"),

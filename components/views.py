@@ -67,7 +67,7 @@ def category(a) -> None:
 
 def suggestion(a) -> None:
     s = a.suggestion
-    with st.container(border=True):
+    with st.container(border=True, key="ww-suggestion"):
         st.markdown(f"#### Suggested: {s.label}")
         st.markdown(f"Rule `{s.rule_id}`: {s.rationale}")
         st.caption(f"Source: {s.source}")

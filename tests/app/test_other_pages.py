@@ -87,8 +87,10 @@ def test_evidence_highlights_arms_with_this_patients_regimen(app, sample_records
     assert torch["match"] == "same regimen" and torch["registry id"] == "NCT04518280"
     assert torch["95% CI (Wilson)"] == "{:.1f} to {:.1f}".format(*evidence.wilson_interval(56.5, 62))
     forest = plotly_specs(app)[0]
-    same = next(t for t in forest["data"] if t["name"].startswith("same regimen"))
-    assert any(y.startswith("TORCH: SCRT, consolidation, toripalimab") for y in same["y"])
+    same = [y for t in forest["data"] if t["name"].startswith("same regimen") for y in t["y"]]
+    assert any(y.startswith("TORCH: SCRT, consolidation, toripalimab") for y in same)
+    other = [y for t in forest["data"] if t["name"].startswith("other arms") for y in t["y"]]
+    assert not any(y.startswith("TORCH: SCRT, consolidation") for y in other)
     assert len(table) == len(arms)
 
 

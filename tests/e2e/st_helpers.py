@@ -1,0 +1,61 @@
+"""Small Playwright helpers for a Streamlit page."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+T = 45_000  # ms; the first assessment loads the model
+
+
+def settle(page: Page) -> None:
+    """Wait until the current script run has finished (the running indicator is gone)."""
+    page.wait_for_timeout(250)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=T)
+    page.wait_for_timeout(150)
+
+
+def open_app(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Patient")).to_be_visible(timeout=T)
+    settle(page)
+
+
+def select(page: Page, label: str, option: str) -> None:
+    box = page.get_by_role("combobox", name=label, exact=True)
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    settle(page)
+
+
+def type_into(page: Page, label: str, text: str) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(text)
+    box.press("Enter")
+    settle(page)
+
+
+def go(page: Page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title).first).to_be_visible(timeout=T)
+    settle(page)
+
+
+def load_sample(page: Page, patient_id: str) -> None:
+    select(page, "Sample patient (synthetic)", patient_id)
+    page.get_by_role("button", name="Load", exact=True).click()
+    settle(page)
+
+
+def shot(page: Page, path, full: bool = True) -> None:
+    """Screenshot of the whole app (Streamlit scrolls inside its main block, so grow the viewport to fit)."""
+    if full:
+        vp = page.viewport_size
+        height = page.evaluate(
+            "() => { const m = document.querySelector('[data-testid=\"stMain\"]'); return m ? m.scrollHeight : document.body.scrollHeight; }")
+        page.set_viewport_size({"width": vp["width"], "height": max(vp["height"], min(int(height) + 40, 6000))})
+        page.wait_for_timeout(400)
+        page.screenshot(path=str(path))
+        page.set_viewport_size(vp)
+        page.wait_for_timeout(200)
+    else:
+        page.screenshot(path=str(path))

@@ -1,0 +1,146 @@
+"""The dashboard in a real Chromium: load, edit, assess, explain, suggest, evidence; screenshots of each screen."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+import watchwait
+from st_helpers import T, go, load_sample, open_app, select, settle, shot, type_into
+from watchwait.validation import frame_to_records, read_cohort
+
+pytestmark = pytest.mark.e2e
+
+C3 = "ctDNA C3: at response assessment (MTM/mL, 0-100000)"
+
+
+@pytest.fixture(scope="module")
+def samples():
+    from conftest import ROOT
+
+    return {r["patient_id"]: r for r in frame_to_records(read_cohort(ROOT / "sample_data" / "sample_patients.csv"))}
+
+
+def test_load_edit_assess_explain_suggest_evidence(page: Page, server, shots, samples):
+    open_app(page, server)
+    load_sample(page, "DEMO-01")
+    expect(page.get_by_text("Assessed: probability of complete response")).to_be_visible(timeout=T)
+    shot(page, shots / "01_patient_DEMO-01.png")
+
+    type_into(page, C3, "1")  # edit one field: ctDNA detectable at response assessment
+    edited = watchwait.assess({**samples["DEMO-01"], "ctdna_post_treatment_mtm_ml": 1.0})
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"{100 * edited.probability:.0f}%", timeout=T)
+
+    go(page, "Assessment")
+    expect(page.get_by_test_id("stMetricValue")).to_have_text(f"{100 * edited.probability:.0f}%", timeout=T)
+    lo, hi = edited.interval
+    expect(page.get_by_text(f"90% interval: {100 * lo:.0f}% to {100 * hi:.0f}%")).to_be_visible()
+    expect(page.get_by_text(f"Suggested: {edited.suggestion.label}")).to_be_visible()
+    expect(page.get_by_text(edited.suggestion.rule_id).first).to_be_visible()
+    expect(page.get_by_text("FLAG-cCR-ctDNA").first).to_be_visible()
+    top = edited.contributions[0]
+    waterfall = page.locator(".js-plotly-plot").filter(has_text="This patient")
+    expect(waterfall).to_contain_text(f"{top.label} = {top.value}", timeout=T)
+    expect(page.get_by_text("Synthetic training data.").first).to_be_visible()
+    shot(page, shots / "02_assessment_DEMO-01_ctDNA-edited.png")
+
+    go(page, "What if")
+    expect(page.get_by_test_id("stMetricValue")).to_have_count(3, timeout=T)
+    shot(page, shots / "03_what_if.png")
+
+    go(page, "Trajectories")
+    expect(page.locator(".js-plotly-plot").first).to_contain_text("not detected", timeout=T)
+    shot(page, shots / "04_trajectories.png")
+
+    go(page, "Evidence")
+    forest = page.locator(".js-plotly-plot").first
+    expect(forest).to_contain_text("TORCH: SCRT, consolidation, toripalimab + CAPOX", timeout=T)
+    expect(page.get_by_text("This patient's regimen:")).to_be_visible()
+    shot(page, shots / "05_evidence.png")
+
+    go(page, "Options")
+    expect(page.get_by_text(f"{round(100 * edited.probability)} out of 100").first).to_be_visible(timeout=T)
+    expect(page.get_by_text("Surveillance that watch-and-wait would start")).to_be_visible()
+    shot(page, shots / "06_options.png")
+
+    go(page, "About the model")
+    expect(page.get_by_text(edited.model_version).first).to_be_visible(timeout=T)
+    shot(page, shots / "07_about_model.png")
+
+
+def test_presentation_mode_fits_one_screen_at_1920x1080(browser, server, shots, samples):
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    try:
+        open_app(page, server)
+        load_sample(page, "DEMO-02")  # cCR with a discordance flag
+        go(page, "Assessment")
+        page.get_by_text("Presentation mode").click()
+        settle(page)
+        expect(page.get_by_test_id("stSidebar")).to_be_hidden()
+        a = watchwait.assess(samples["DEMO-02"])
+        metric = page.get_by_test_id("stMetricValue")
+        expect(metric).to_have_text(f"{100 * a.probability:.0f}%", timeout=T)
+        facts = page.locator(".ww-facts")
+        suggestion = page.get_by_text(f"Suggested: {a.suggestion.label}")
+        for loc in (facts, metric, suggestion, page.get_by_text("FLAG-cCR-low-p").first):
+            box = loc.bounding_box()
+            assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 1080, box
+        assert float(metric.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 60
+        shot(page, shots / "08_presentation_1920x1080.png", full=False)
+        page.get_by_text("Presentation mode").click()
+        settle(page)
+        expect(page.get_by_test_id("stSidebar")).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_out_of_scope_blank_modalities_and_cohort_import(page: Page, server, shots, tmp_path, samples):
+    open_app(page, server)
+    load_sample(page, "DEMO-11")
+    go(page, "Assessment")
+    expect(page.get_by_text("dMMR/MSI-H: outside this tool's scope")).to_be_visible(timeout=T)
+    expect(page.get_by_test_id("stMetricValue")).to_have_count(0)
+    shot(page, shots / "09_assessment_out_of_scope_DEMO-11.png")
+
+    # a record with only the required fields: every modality blank, still answered (with a wide interval)
+    go(page, "Patient")
+    page.get_by_role("button", name="Clear").click()
+    settle(page)
+    type_into(page, "Patient pseudonym (required)", "E2E-BLANK")
+    select(page, "MMR status (required)", "pMMR")
+    minimal = watchwait.assess({"patient_id": "E2E-BLANK", "mmr_status": "pMMR"})
+    expect(page.get_by_text("not available:").first).to_be_visible(timeout=T)
+    go(page, "Assessment")
+    expect(page.get_by_test_id("stMetricValue")).to_have_text(f"{100 * minimal.probability:.0f}%", timeout=T)
+    expect(page.get_by_text(f"Suggested: {minimal.suggestion.label}")).to_be_visible()
+    shot(page, shots / "10_assessment_blank_modalities.png")
+
+    # an invalid entry is explained inline, with the field and the allowed values
+    go(page, "Patient")
+    type_into(page, "Age (years, 18-100)", "150")
+    expect(page.get_by_text("age_years must be a whole number from 18 to 100; got '150' instead.").first).to_be_visible(timeout=T)
+    shot(page, shots / "11_patient_invalid_age.png", full=False)
+    type_into(page, "Age (years, 18-100)", "")
+
+    # cohort import: a bad file shows the validator's messages; a good one imports the chosen row
+    bad = tmp_path / "bad.csv"
+    bad.write_text("patient_id,mmr_status,age_years\nP-1,pMMR,17\nP-2,MSS,60\n")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
+    settle(page)
+    expect(page.get_by_text("bad.csv was not imported")).to_be_visible(timeout=T)
+    expect(page.get_by_text("row 2, age_years must be a whole number from 18 to 100; got '17' instead.")).to_be_visible()
+    expect(page.get_by_text("row 3, mmr_status must be one of 'pMMR', 'dMMR'; got 'MSS' instead.")).to_be_visible()
+    shot(page, shots / "12_patient_bad_cohort_file.png")
+    good = tmp_path / "good.csv"
+    good.write_text("patient_id,mmr_status,endoscopy,dre,mr_trg,dwi_restriction,ctdna_post_treatment_mtm_ml\n"
+                    "G-1,pMMR,complete,normal,1,false,0\nG-2,pMMR,incomplete,mass,4,true,3.5\n")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(good))
+    settle(page)
+    select(page, "Patient from good.csv (2 rows)", "G-2")
+    page.get_by_role("button", name="Import this patient").click()
+    settle(page)
+    g2 = watchwait.assess({"patient_id": "G-2", "mmr_status": "pMMR", "endoscopy": "incomplete", "dre": "mass", "mr_trg": 4,
+                           "dwi_restriction": True, "ctdna_post_treatment_mtm_ml": 3.5})
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"{100 * g2.probability:.0f}%", timeout=T)
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(g2.suggestion.rule_id)
