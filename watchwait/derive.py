@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import pandas as pd
 
 from watchwait.schema import BY_NAME, CTDNA_COLUMNS, FIELDS
 
@@ -62,7 +63,7 @@ def columns_from_record(record: Mapping[str, object]) -> dict[str, np.ndarray]:
 
 
 def _map(values: np.ndarray, mapping: dict[str, float]) -> np.ndarray:
-    return np.array([mapping.get(v, np.nan) if isinstance(v, str) else np.nan for v in values], dtype=float)
+    return pd.Series(np.asarray(values, dtype=object)).map(mapping).to_numpy(dtype=float, na_value=np.nan)
 
 
 def restaging_grades(cols: Columns) -> dict[str, np.ndarray]:
@@ -114,8 +115,8 @@ def ctdna_kinetics(cols: Columns) -> dict[str, np.ndarray]:
 
 def immunotherapy_given(cols: Columns) -> np.ndarray:
     """1.0 if any checkpoint inhibitor was given, 0.0 if none, NaN if not recorded."""
-    imm = np.asarray(cols["immunotherapy"], dtype=object)
-    return np.array([np.nan if v is None else float(v != "none") for v in imm], dtype=float)
+    imm = pd.Series(np.asarray(cols["immunotherapy"], dtype=object))
+    return np.where(imm.isna(), np.nan, (imm != "none").astype(float))
 
 
 def derived_columns(cols: Columns) -> dict[str, np.ndarray]:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from watchwait.derive import CTDNA_PSEUDOCOUNT, Columns, ctdna_kinetics
 from watchwait.schema import BY_NAME, RADIOMICS_PREFIX
@@ -32,7 +33,7 @@ def _num(col: str) -> Callable[[Columns], np.ndarray]:
 
 def _cat(col: str, mapping: Mapping[str, float]) -> Callable[[Columns], np.ndarray]:
     def f(c: Columns) -> np.ndarray:
-        return np.array([mapping.get(v, np.nan) if isinstance(v, str) else np.nan for v in c[col]], dtype=float)
+        return pd.Series(np.asarray(c[col], dtype=object)).map(mapping).to_numpy(dtype=float, na_value=np.nan)
     return f
 
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
+import pandas as pd
 
 _OPS = ("==", "!=", "in", ">", ">=", "<", "<=", "is_true", "is_false")
 
@@ -85,14 +86,14 @@ def clause_mask(ctx: dict[str, np.ndarray], clause: tuple, thresholds: dict, n: 
         return np.zeros(n, dtype=bool)
     col = np.asarray(col)
     if col.dtype == object:
-        known = np.array([v is not None and not (isinstance(v, float) and np.isnan(v)) for v in col])
+        known = ~pd.isna(col)
         if op == "==":
             return known & (col == value)
         if op == "!=":
             return known & (col != value)
         if op == "in":
             return known & np.isin(col, list(value))
-        col = np.array([np.nan if not k else float(v) for v, k in zip(col, known)], dtype=float)
+        col = pd.to_numeric(pd.Series(col), errors="coerce").to_numpy(dtype=float)
     col = col.astype(float)
     with np.errstate(invalid="ignore"):
         if op == "is_true":

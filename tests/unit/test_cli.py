@@ -17,7 +17,8 @@ def run(*args, ok=True):
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
-    run("simulate", "--n", "800", "--seed", "4", "--out", str(d / "c.csv"), "--truth", str(d / "t.csv"))
+    run("simulate", "--n", "800", "--seed", "4", "--out", str(d / "c.csv"))
+    run("simulate", "--n", "600", "--seed", "5", "--out", str(d / "fresh.csv"), "--truth", str(d / "t.csv"))
     return d
 
 
@@ -29,12 +30,14 @@ def test_train_with_extra_and_imaging_columns_then_predict_evaluate_explain(work
     run("train", "--cohort", str(work / "c2.csv"), "--out", str(work / "m"), "--seed", "1")
     card = json.loads((work / "m" / "model_card.json").read_text())
     assert card["training_data"]["synthetic"] is True and "radiomics" not in card["modalities_with_data"]
-    run("predict", "--model", str(work / "m"), "--cohort", str(work / "c.csv"), "--out", str(work / "p.csv"))
+    run("predict", "--model", str(work / "m"), "--cohort", str(work / "fresh.csv"), "--out", str(work / "p.csv"))
     p = pd.read_csv(work / "p.csv")
     assert list(p.columns[:7]) == ["patient_id", "p_complete_response", "p_lower", "p_upper", "category", "pathway", "flags"]
-    assert len(p) == 800 and ((p.p_lower <= p.p_complete_response) & (p.p_complete_response <= p.p_upper)).all()
-    ev = json.loads(run("evaluate", "--model", str(work / "m"), "--cohort", str(work / "c.csv"), "--truth", str(work / "t.csv")).stdout)
-    assert ev["fused"]["n"] == 800 and 0.5 < ev["fused"]["auc"] <= ev["oracle"]["auc"] + 0.05
+    assert len(p) == 600 and ((p.p_lower <= p.p_complete_response) & (p.p_complete_response <= p.p_upper)).all()
+    # on patients it never saw, the model cannot beat the best possible prediction (beyond noise)
+    ev = json.loads(run("evaluate", "--model", str(work / "m"), "--cohort", str(work / "fresh.csv"), "--truth", str(work / "t.csv")).stdout)
+    assert ev["fused"]["n"] == 600 and 0.75 < ev["fused"]["auc"] <= ev["oracle"]["auc"] + 0.01
+    assert ev["interval_coverage"]["coverage"] >= 0.75 and ev["interval_coverage"]["n"] > 500  # calibrated on only 80 patients here
     out = run("explain", "--cohort", str(work / "c.csv"), "--patient", "SIM-4-000003").stdout
     assert "P(complete response) =" in out and "synthetic training data" in out and "by modality:" in out
 

@@ -78,3 +78,28 @@ def test_invalid_record_raises_project_error(small_model):
     _, bundle = small_model
     with pytest.raises(RecordError, match="mr_trg must be a whole number from 1 to 5; got 7 instead."):
         assess({"patient_id": "X", "mmr_status": "pMMR", "mr_trg": 7}, model=bundle)
+
+
+def test_compiled_tree_kernels_equal_scikit_learn_exactly(small_model):
+    from watchwait.model import _ensemble_raw, _ensemble_raw_parallel, _fast_trees
+
+    _, bundle = small_model
+    P = bundle.predictor
+    X = np.ascontiguousarray(np.vstack([P.donors_] * 3))
+    X[::7, 3] = np.nan  # missing values take the learned side
+    for m in [P.model_, *P.members_]:
+        t = _fast_trees(m)
+        args = (t.roots, t.feature, t.threshold, t.missing_left, t.left, t.right, t.leaf, t.value, t.baseline)
+        ref = m.decision_function(X)
+        assert np.array_equal(_ensemble_raw(X, *args), ref)
+        assert np.array_equal(_ensemble_raw_parallel(X, *args), ref)
+
+
+def test_evidence_table_is_an_exact_copy_of_the_shared_one():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    shared = root.parent / "shared" / "clinical" / "evidence_trials.csv"
+    if not shared.exists():
+        pytest.skip("../shared is not next to this checkout")
+    assert (root / "watchwait" / "data" / "evidence_trials.csv").read_bytes() == shared.read_bytes()
