@@ -63,7 +63,9 @@ def columns_from_record(record: Mapping[str, object]) -> dict[str, np.ndarray]:
 
 
 def _map(values: np.ndarray, mapping: dict[str, float]) -> np.ndarray:
-    return pd.Series(np.asarray(values, dtype=object)).map(mapping).to_numpy(dtype=float, na_value=np.nan)
+    from watchwait.features import map_categories
+
+    return map_categories(values, mapping)
 
 
 def restaging_grades(cols: Columns) -> dict[str, np.ndarray]:

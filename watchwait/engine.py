@@ -137,10 +137,9 @@ def options_for(pathway: str, p: float | None) -> list[Option]:
             for k in ("watch_and_wait", "local_excision", "tme")]
 
 
-def _modalities_missing(cols: dict[str, np.ndarray], bundle: ModelBundle) -> list[list[str]]:
+def _modalities_missing(X: np.ndarray, bundle: ModelBundle) -> list[list[str]]:
     """Per row: modalities with data in the model but every input blank for this patient."""
     feats = bundle.predictor.features_
-    X = bundle.predictor.matrix(cols)
     present = sorted({f.modality for f in feats})
     out = []
     for i in range(X.shape[0]):
@@ -187,7 +186,8 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
                                 source=rule.source, flags=[], options=[], surveillance=None)
         return Assessment(in_scope=False, scope_notices=[_notice(rule, "scope")], probability=None, interval=None,
                           base_probability=None, contributions=[], modality_contributions={},
-                          missing_modalities=_modalities_missing(cols, bundle)[0], suggestion=suggestion, **common)
+                          missing_modalities=_modalities_missing(bundle.predictor.matrix(cols), bundle)[0],
+                          suggestion=suggestion, **common)
 
     pred = bundle.predictor
     X = pred.matrix(cols)
@@ -209,7 +209,7 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
         m = by_mod.setdefault(c.modality, {"label": MODALITIES[c.modality], "shap_logit": 0.0, "shap_pp": 0.0})
         m["shap_logit"] += c.shap_logit
         m["shap_pp"] += c.shap_pp
-    missing = _modalities_missing(cols, bundle)[0]
+    missing = _modalities_missing(X, bundle)[0]
     for m in missing:
         by_mod.setdefault(m, {"label": MODALITIES[m], "shap_logit": 0.0, "shap_pp": 0.0})["missing"] = True
 

@@ -33,8 +33,16 @@ def _num(col: str) -> Callable[[Columns], np.ndarray]:
 
 def _cat(col: str, mapping: Mapping[str, float]) -> Callable[[Columns], np.ndarray]:
     def f(c: Columns) -> np.ndarray:
-        return pd.Series(np.asarray(c[col], dtype=object)).map(mapping).to_numpy(dtype=float, na_value=np.nan)
+        return map_categories(c[col], mapping)
     return f
+
+
+def map_categories(values, mapping: Mapping[str, float]) -> np.ndarray:
+    """Category -> number (NaN for blank or unknown): a dict lookup for a few rows, pandas for many."""
+    values = np.asarray(values, dtype=object)
+    if len(values) <= 64:
+        return np.array([mapping.get(v, np.nan) if isinstance(v, str) else np.nan for v in values], dtype=float)
+    return pd.Series(values).map(mapping).to_numpy(dtype=float, na_value=np.nan)
 
 
 def _log10(col: str) -> Callable[[Columns], np.ndarray]:

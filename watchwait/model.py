@@ -45,7 +45,7 @@ _EPS = 1e-6
 
 def _hgb(seed: int) -> HistGradientBoostingClassifier:
     return HistGradientBoostingClassifier(
-        learning_rate=0.1, max_iter=100, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
+        learning_rate=0.15, max_iter=60, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
         early_stopping=False, random_state=seed)
 
 
