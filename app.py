@@ -4,12 +4,11 @@ import time
 
 import streamlit as st
 
-from components import cache, layout, patient, state
+from components import layout, patient, state
 
 t0 = time.perf_counter()
 st.set_page_config(page_title="watchwait: rectal cancer MDT support", page_icon=":material/monitor_heart:", layout="wide")
 state.init()
-cache.start_warmup()
 
 # Every file in pages/ is listed here (tests/app/test_navigation.py fails if one is missing).
 PAGES = [

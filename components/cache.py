@@ -7,29 +7,43 @@
 - Patient data is never cached here: a patient's assessment is memoised in that session's
   ``st.session_state`` (see :mod:`components.patient`).
 
-A background thread starts loading the model (and the SHAP import) when the app starts, so that the
-first screen renders without waiting for it.
+A background thread starts loading the model (and the SHAP import) once the first screen has been
+sent, so that the first screen does not wait for it and the first assessment rarely does.
 """
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import streamlit as st
 
-from watchwait import evidence
-from watchwait.training import ModelBundle, load_model
+if TYPE_CHECKING:  # importing watchwait.training pulls in scikit-learn (about 1 s): only when the model is needed
+    import pandas as pd
+
+    from watchwait.training import ModelBundle
+
+
+def load_model():
+    from watchwait.training import load_model as _load
+
+    return _load()
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_FILE = ROOT / "sample_data" / "sample_patients.csv"
 
 
+WARMUP_DELAY_S = 1.5  # let the first screen finish before competing with it for the interpreter
+
+
 def _warm() -> None:
     """Load the model into watchwait's own process-wide cache and import shap (no patient data)."""
+    import time
+
     from watchwait import WatchwaitError
 
+    time.sleep(WARMUP_DELAY_S)
     try:
         load_model()
         import shap  # noqa: F401  (1-2.5 s on first import)
@@ -45,14 +59,16 @@ def start_warmup() -> threading.Thread:
 
 
 @st.cache_resource(show_spinner="Loading the model...")
-def model_bundle() -> ModelBundle:
+def model_bundle() -> "ModelBundle":
     """The shipped (or ``WATCHWAIT_MODEL``) model, verified; raises ``ModelArtifactError``."""
     return load_model()
 
 
 @st.cache_data(show_spinner=False)
-def evidence_table() -> pd.DataFrame:
+def evidence_table() -> "pd.DataFrame":
     """The trial-arm table with intervals (reference data, no patient data)."""
+    from watchwait import evidence
+
     return evidence.load_trials()
 
 

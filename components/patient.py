@@ -7,6 +7,8 @@ plain messages; anything else is a bug and surfaces as one.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -125,9 +127,17 @@ def require_assessment():
 
 
 def timed_run(page, t0: float | None = None) -> None:
-    """Run the selected page and record the server time of the whole run since ``t0`` (read by the benchmark)."""
+    """Run the selected page, record the server time of the whole run since ``t0``, then start warming
+    the model (after the first screen is out, so that its imports do not hold up the first render).
+
+    With ``WATCHWAIT_LOG_RUN_MS=1`` each run's time is also written to stderr (benchmarks/bench_app.py).
+    """
     t0 = time.perf_counter() if t0 is None else t0
     try:
         page.run()
     finally:
-        state.set_last_run_ms((time.perf_counter() - t0) * 1000)
+        ms = (time.perf_counter() - t0) * 1000
+        state.set_last_run_ms(ms)
+        if os.environ.get("WATCHWAIT_LOG_RUN_MS"):
+            print(f"watchwait-run-ms {ms:.1f} {page.title}", file=sys.stderr, flush=True)
+        cache.start_warmup()
