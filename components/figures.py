@@ -231,8 +231,9 @@ def scenario_points(rows: pd.DataFrame, large: bool = False) -> go.Figure:
                  text=[f"{v:.0f}%" for v in df["p"]], textposition="top center",
                  error_x=dict(type="data", array=list(df["hi"] - df["p"]), arrayminus=list(df["p"] - df["lo"]), color=pal.BLUE,
                               thickness=3, width=8),
-                 marker=dict(size=16, color=pal.BLUE, symbol="diamond"), hovertemplate="%{y}: %{x:.0f}%<extra></extra>")
-    return _figure([trace], large, 100 + 60 * len(df), showlegend=False,
+                 marker=dict(size=16, color=pal.BLUE, symbol="diamond"), cliponaxis=False,
+                 hovertemplate="%{y}: %{x:.0f}%<extra></extra>")
+    return _figure([trace], large, 110 + 60 * len(df), showlegend=False, margin=dict(l=10, r=20, t=30, b=10),
                    yaxis=dict(autorange="reversed", automargin=True),
                    xaxis=dict(title=dict(text="probability of complete response (%), with its interval"), range=[0, 100],
                               gridcolor=pal.LIGHT_GREY))

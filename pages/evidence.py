@@ -36,7 +36,9 @@ if shown["rate_pct"].notna().any():
 else:
     st.info("No reported rates among the arms shown.")
 st.dataframe(tables.evidence_table(shown), hide_index=True, width="stretch",
-             column_config={"registry id": st.column_config.TextColumn(width="small")})
+             column_config={"registry id": st.column_config.TextColumn(width="medium"),
+                            "study": st.column_config.TextColumn(width="medium"),
+                            "match": st.column_config.TextColumn(width="small")})
 
 with st.expander("How drug names map to the data dictionary's immunotherapy classes"):
     st.dataframe(pd.DataFrame({"drug (evidence table)": list(evidence.DRUG_CLASS),

@@ -73,7 +73,9 @@ for col, r in zip(cols, results):
             st.markdown(f"Suggested: **{s.suggestion.label}** (rule `{s.suggestion.rule_id}`)")
         else:
             delta = None if (base_p is None or r is results[0]) else f"{100 * (s.probability - base_p):+.0f} points"
-            st.metric(r.name, fmt.pct(s.probability), delta=delta, delta_color="off")
+            st.metric(r.name, fmt.pct(s.probability), delta=delta, delta_color="off",
+                      delta_arrow="off" if delta is None or delta.startswith(("+0 ", "-0 ")) else "auto",
+                      delta_description="vs current patient" if delta else None)
             st.caption(f"interval {fmt.interval(s.interval)} · {s.category_label}")
             st.markdown(f"Suggested: **{s.suggestion.label}** (rule `{s.suggestion.rule_id}`)")
             for f in s.suggestion.flags:

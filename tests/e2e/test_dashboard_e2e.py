@@ -97,6 +97,12 @@ def test_presentation_mode_fits_one_screen_at_1920x1080(browser, server, shots, 
 
 def test_out_of_scope_blank_modalities_and_cohort_import(page: Page, server, shots, tmp_path, samples):
     open_app(page, server)
+    load_sample(page, "DEMO-04")  # SCRT, consolidation CAPOX + anti-PD-1: arms with the same regimen are highlighted
+    go(page, "Evidence")
+    expect(page.locator(".js-plotly-plot").first).to_contain_text("same regimen as this patient", timeout=T)
+    shot(page, shots / "05b_evidence_DEMO-04_matching_arms.png")
+
+    go(page, "Patient")
     load_sample(page, "DEMO-11")
     go(page, "Assessment")
     expect(page.get_by_text("dMMR/MSI-H: outside this tool's scope")).to_be_visible(timeout=T)
