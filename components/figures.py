@@ -49,7 +49,7 @@ def icon_array(p: float, interval: tuple[float, float], large: bool = False) -> 
     def xy(idx: Sequence[int]):
         return [i % 10 for i in idx], [9 - i // 10 for i in idx]
 
-    size = 25 if large else 20
+    size = 21 if large else 20
     data = []
     x, y = xy(groups["cr"])
     data.append(dict(type="scatter", x=x, y=y, mode="markers", name=f"complete response: {n}", hoverinfo="skip",
@@ -59,8 +59,8 @@ def icon_array(p: float, interval: tuple[float, float], large: bool = False) -> 
                      marker=dict(symbol="circle-open", size=size, color=pal.NOT_COMPLETE, line=dict(width=3))))
     x, y = xy(band)
     data.append(dict(type="scatter", x=x, y=y, mode="markers", name=f"interval: {lo} to {hi}", hoverinfo="skip",
-                     marker=dict(symbol="square-open", size=size + 10, color=pal.INTERVAL, line=dict(width=3))))
-    return _figure(data, large, 380 if large else 330,
+                     marker=dict(symbol="square-open", size=size + 8, color=pal.INTERVAL, line=dict(width=2.5))))
+    return _figure(data, large, 320 if large else 330,
                    xaxis=dict(visible=False, range=[-0.6, 9.6], fixedrange=True),
                    yaxis=dict(visible=False, range=[-0.6, 9.6], fixedrange=True, scaleanchor="x"))
 

@@ -18,13 +18,20 @@ def chart(fig, key: str) -> None:
     st.plotly_chart(fig, width="stretch", config=_CHART_CONFIG, key=key)
 
 
-def notices(a, with_reminders: bool = True) -> None:
-    """Scope notices (they replace the probability), discordance flags, then reminders."""
+SYNTHETIC_SHORT = "**Synthetic training data:** this model has not been validated on real patients."
+
+
+def notices(a, with_reminders: bool = True, compact: bool = False) -> None:
+    """Scope notices (they replace the probability), discordance flags, then reminders.
+
+    ``compact`` (presentation mode): one line per flag (message and rule); the rationale and source stay
+    on the normal view."""
     for n in a.scope_notices:
         st.error(f"**{n.title}**\n\n{n.rationale}\n\nNo probability is given. Rule `{n.rule_id}`; source: {n.source}.",
                  icon=":material/block:")
     for f in a.suggestion.flags:
-        text = f"**{f.message}**\n\n{f.rationale}\n\nRule `{f.rule_id}`; source: {f.source}."
+        text = (f"**{f.message}** (rule `{f.rule_id}`)" if compact
+                else f"**{f.message}**\n\n{f.rationale}\n\nRule `{f.rule_id}`; source: {f.source}.")
         if f.severity == "info":
             st.info(text, icon=":material/info:")
         else:
@@ -49,7 +56,7 @@ def probability(a, large: bool = False) -> None:
                    "The interval shows where it could land once missing inputs are known.")
     st.markdown(f"**{fmt.level(a.interval_level)} interval: {fmt.interval(a.interval)}**")
     if a.synthetic_training:
-        st.warning(SYNTHETIC_NOTICE, icon=":material/science:")
+        st.warning(SYNTHETIC_SHORT if large else SYNTHETIC_NOTICE, icon=":material/science:")
     st.caption(f"Model `{a.model_version}` · rules {a.ruleset_version}")
 
 
@@ -73,6 +80,11 @@ def suggestion(a) -> None:
         st.caption(f"Source: {s.source}")
         if a.in_scope:
             st.caption("The response category sets the pathway; the model qualifies it. The MDT decides.")
+
+
+def reminders(a) -> None:
+    for r in a.reminders:
+        st.caption(f":material/checklist: **Check:** {r['text']} ({r['source']})")
 
 
 def explanations(a, large: bool = False) -> None:

@@ -13,7 +13,7 @@ if not patient.is_empty() and not large:
 
 a = patient.require_assessment()
 layout.facts_banner(a.record)
-views.notices(a)
+views.notices(a, with_reminders=not large, compact=large)
 
 if a.in_scope:
     left, middle, right = st.columns([1.05, 1.0, 1.25], gap="medium")
@@ -24,6 +24,8 @@ if a.in_scope:
         views.icon_array(a, large=large)
     with right:
         views.suggestion(a)
+        if large:
+            views.reminders(a)
         views.missing_modalities(a)
     views.explanations(a, large=large)
 else:

@@ -34,6 +34,7 @@ with src_clear:
               help="Start a new, empty record.")
 
 if upload is not None:
+    upload.seek(0)
     try:
         cohort = frame_to_records(read_cohort(upload, source=upload.name))
     except RecordError as exc:

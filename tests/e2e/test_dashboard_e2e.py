@@ -82,12 +82,23 @@ def test_presentation_mode_fits_one_screen_at_1920x1080(browser, server, shots, 
         metric = page.get_by_test_id("stMetricValue")
         expect(metric).to_have_text(f"{100 * a.probability:.0f}%", timeout=T)
         facts = page.locator(".ww-facts")
-        suggestion = page.get_by_text(f"Suggested: {a.suggestion.label}")
-        for loc in (facts, metric, suggestion, page.get_by_text("FLAG-cCR-low-p").first):
+        suggestion = page.locator(".st-key-ww-suggestion")
+        expect(suggestion).to_contain_text(f"Suggested: {a.suggestion.label}")
+        expect(suggestion).to_contain_text(a.suggestion.rule_id)
+        flags = [page.get_by_text(f.rule_id).first for f in a.suggestion.flags]
+        synthetic = page.get_by_text("Synthetic training data").first
+        for loc in (facts, metric, suggestion, synthetic, *flags):
             box = loc.bounding_box()
             assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 1080, box
         assert float(metric.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 60
         shot(page, shots / "08_presentation_1920x1080.png", full=False)
+        page.get_by_role("link", name="Options").click()  # the top navigation of presentation mode
+        expect(page.get_by_text("Surveillance that watch-and-wait would start")).to_be_visible(timeout=T)
+        settle(page)
+        shot(page, shots / "08b_presentation_options.png", full=False)
+        page.get_by_role("link", name="Assessment").click()
+        expect(page.get_by_test_id("stMetricValue")).to_be_visible(timeout=T)
+        settle(page)
         page.get_by_text("Presentation mode").click()
         settle(page)
         expect(page.get_by_test_id("stSidebar")).to_be_visible()
