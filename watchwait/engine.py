@@ -19,7 +19,7 @@ from watchwait.features import display_value
 from watchwait.model import INTERVAL_LEVEL
 from watchwait.rules import PATHWAY_LABELS, first_match, load_rules, rule_mask
 from watchwait.schema import MODALITIES
-from watchwait.training import ModelBundle, columns_of, load_model
+from watchwait.training import ModelBundle, columns_of, load_model, load_runtime
 from watchwait.validation import validate_record
 
 
@@ -227,7 +227,7 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
 
 def predict_frame(frame: pd.DataFrame, model: ModelBundle | str | None = None) -> pd.DataFrame:
     """Vectorised predictions for a validated cohort frame (no SHAP): one row per patient."""
-    bundle = model if isinstance(model, ModelBundle) else load_model(model)
+    bundle = model if isinstance(model, ModelBundle) else load_runtime(model)
     rules = load_rules()
     n = len(frame)
     cols = columns_of(frame)

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import expit, logit
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 ECE_BINS = 10
 
 
 def _lp(p: np.ndarray) -> np.ndarray:
-    return logit(np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6))
+    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
 
 
 def calibration_slope_intercept(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
     """Slope: logistic regression of y on logit(p). Intercept: calibration-in-the-large, i.e. the
     intercept of that regression with the slope fixed at 1 (logit(p) as offset). Ideal: 1 and 0."""
+    from scipy.optimize import brentq
+    from scipy.special import expit
+    from sklearn.linear_model import LogisticRegression
+
     y = np.asarray(y, bool)
     lp = _lp(p)
     slope = float(LogisticRegression(C=1e9, max_iter=1000).fit(lp[:, None], y).coef_[0, 0])
@@ -39,6 +40,8 @@ def ece(y: np.ndarray, p: np.ndarray, bins: int = ECE_BINS) -> float:
 
 
 def classification_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import roc_auc_score
+
     y = np.asarray(y, bool)
     p = np.asarray(p, float)
     slope, intercept = calibration_slope_intercept(y, p)

@@ -29,12 +29,10 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from statistics import NormalDist
+
 import numpy as np
 from numba import njit, prange
-from scipy.special import expit, logit
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 
 from watchwait.derive import Columns
 from watchwait.features import BASE_FEATURES, Feature, feature_matrix, radiomics_features
@@ -43,7 +41,13 @@ INTERVAL_LEVEL = 0.90
 _EPS = 1e-6
 
 
-def _hgb(seed: int) -> HistGradientBoostingClassifier:
+def expit(x):
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
+
+
+def _hgb(seed: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier  # scikit-learn only for fitting and SHAP
+
     return HistGradientBoostingClassifier(
         learning_rate=0.15, max_iter=60, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
         early_stopping=False, random_state=seed)
@@ -65,7 +69,7 @@ class FusedPredictor:
     seed: int = 0
     modalities: tuple[str, ...] | None = None  # None = every modality (the fused model)
     features_: tuple[Feature, ...] = field(default=(), init=False)
-    model_: HistGradientBoostingClassifier | None = field(default=None, init=False)
+    model_: object = field(default=None, init=False)  # HistGradientBoostingClassifier (None in a runtime-only load)
     members_: list = field(default_factory=list, init=False)
     platt_: tuple[float, float] = field(default=(1.0, 0.0), init=False)
     donors_: np.ndarray | None = field(default=None, init=False)
@@ -85,6 +89,9 @@ class FusedPredictor:
         keep = ~np.isnan(X).all(axis=0)  # a modality with no data at all (e.g. radiomics before imaging) is left out
         self.features_ = tuple(f for f, k in zip(feats, keep) if k)
         X = X[:, keep]
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold
+
         rng = np.random.default_rng(self.seed)
         oof = np.empty(len(y))
         for k, (tr, te) in enumerate(StratifiedKFold(5, shuffle=True, random_state=self.seed).split(X, y)):
@@ -97,6 +104,8 @@ class FusedPredictor:
             idx = rng.integers(0, len(y), len(y))
             self.members_.append(_hgb(self.seed + 100 + b).fit(X[idx], y[idx]))
         pool = rng.choice(len(y), size=min(self.donor_pool, len(y)), replace=False)
+        self.__dict__.pop("_trees", None)
+        self.__dict__.pop("_pattern_cache", None)
         self.donors_ = X[np.sort(pool)]
         self.donor_logits_ = self._logit(self.donors_)
         self.explainer_ = None
@@ -108,23 +117,51 @@ class FusedPredictor:
         state["features_"] = [f.name for f in self.features_]  # features hold functions: store names
         state["explainer_"] = None
         state.pop("_pattern_cache", None)
+        state.pop("_trees", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
-        names = state["features_"]
-        known = {f.name: f for f in BASE_FEATURES}
-        rad = radiomics_features(["radiomics_" + n.split("__", 1)[1] for n in names if n.startswith("radiomics__")])
-        known.update({f.name: f for f in rad})
-        state["features_"] = tuple(known[n] for n in names)
+        state["features_"] = _features_by_name(state["features_"])
         self.__dict__.update(state)
+
+    # ----------------------------------------------------------------- runtime form (no scikit-learn needed)
+    def runtime_arrays(self) -> dict[str, np.ndarray]:
+        """Everything needed to predict with intervals, as plain arrays (saved as runtime.npz)."""
+        out: dict[str, np.ndarray] = {
+            "features": np.array([f.name for f in self.features_]), "platt": np.array(self.platt_),
+            "donors": self.donors_, "donor_logits": self.donor_logits_,
+            "settings": np.array([self.quantile_level_, self.n_donors, len(self._tree_sets())], dtype=float)}
+        for i, t in enumerate(self._tree_sets()):
+            for name in _Trees.ARRAYS:
+                out[f"t{i}_{name}"] = getattr(t, name)
+        return out
+
+    @classmethod
+    def from_runtime(cls, arrays) -> FusedPredictor:
+        quantile, n_donors, n_sets = arrays["settings"]
+        self = cls(n_members=int(n_sets) - 1, n_donors=int(n_donors))
+        self.features_ = _features_by_name([str(n) for n in arrays["features"]])
+        self.platt_ = tuple(float(v) for v in arrays["platt"])
+        self.donors_, self.donor_logits_ = arrays["donors"], arrays["donor_logits"]
+        self.quantile_level_ = float(quantile)
+        self.__dict__["_trees"] = [_Trees.from_arrays({n: arrays[f"t{i}_{n}"] for n in _Trees.ARRAYS}) for i in range(int(n_sets))]
+        return self
+
+    def _tree_sets(self) -> list:
+        trees = self.__dict__.get("_trees")
+        if trees is None:
+            trees = [_fast_trees(self.model_)] + [_fast_trees(m) for m in self.members_]
+            self.__dict__["_trees"] = trees
+        return trees
 
     # ----------------------------------------------------------------- predict
     def matrix(self, cols: Columns) -> np.ndarray:
         return feature_matrix(self.features_, cols)
 
-    def _logit(self, X: np.ndarray, model=None) -> np.ndarray:
+    def _logit(self, X: np.ndarray, member: int | None = None) -> np.ndarray:
+        """Calibrated logit of the main model (or of bootstrap member ``member``)."""
         a, b = self.platt_
-        return a * _fast_trees(model or self.model_).raw(X) + b
+        return a * self._tree_sets()[0 if member is None else member + 1].raw(X) + b
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return expit(self._logit(X))
@@ -144,8 +181,9 @@ class FusedPredictor:
         """rows x K samples of the calibrated logit once missing inputs are known (see module docstring)."""
         if logit_q is None:
             logit_q = self._logit(X)
-        if len(self.members_) > 1:
-            sd_model = np.vstack([self._logit(X, m) for m in self.members_]).std(axis=0, ddof=1)
+        n_members = len(self._tree_sets()) - 1
+        if n_members > 1:
+            sd_model = np.vstack([self._logit(X, m) for m in range(n_members)]).std(axis=0, ddof=1)
         else:
             sd_model = np.zeros(len(X))
         k = self.n_donors
@@ -246,6 +284,13 @@ _ensemble_raw_parallel = njit(parallel=True, cache=True)(_ensemble_raw.py_func) 
 _PARALLEL_ROWS = 20_000
 
 
+def _features_by_name(names) -> tuple[Feature, ...]:
+    known = {f.name: f for f in BASE_FEATURES}
+    rad = radiomics_features(["radiomics_" + n.split("__", 1)[1] for n in names if n.startswith("radiomics__")])
+    known.update({f.name: f for f in rad})
+    return tuple(known[n] for n in names)
+
+
 class _Trees:
     """All trees of a fitted HistGradientBoostingClassifier as flat arrays, evaluated in one call.
 
@@ -256,7 +301,16 @@ class _Trees:
     (baseline, then tree by tree). A test checks equality with ``decision_function``.
     """
 
-    def __init__(self, model: HistGradientBoostingClassifier):
+    ARRAYS = ("roots", "feature", "threshold", "missing_left", "left", "right", "leaf", "value", "baseline")
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> _Trees:
+        self = cls.__new__(cls)
+        for name in cls.ARRAYS:
+            setattr(self, name, float(arrays[name]) if name == "baseline" else np.ascontiguousarray(arrays[name]))
+        return self
+
+    def __init__(self, model):
         trees = [p[0].nodes for p in model._predictors]
         offsets = np.cumsum([0] + [len(t) for t in trees[:-1]])
         nodes = np.concatenate(trees)
@@ -297,11 +351,10 @@ def _fast_trees(model) -> _Trees:
 
 def _NORMAL_Q(k: int) -> np.ndarray:
     """k standard-normal quantiles at (i + 0.5) / k, in a fixed shuffled order (paired with donors)."""
-    from scipy.stats import norm
-
-    z = norm.ppf((np.arange(k) + 0.5) / k)
+    z = np.array([NormalDist().inv_cdf((i + 0.5) / k) for i in range(k)])
     return z[np.random.default_rng(7).permutation(k)]
 
 
 def to_logit(p: np.ndarray) -> np.ndarray:
-    return logit(np.clip(p, _EPS, 1 - _EPS))
+    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
+    return np.log(p / (1 - p))

@@ -20,11 +20,6 @@ from pathlib import Path
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from watchwait import __version__
 from watchwait.errors import ModelArtifactError
@@ -163,6 +158,11 @@ def _blank(v) -> bool:
 
 def _nomogram(train: pd.DataFrame, y: np.ndarray):
     """The classic clinical nomogram: logistic regression on baseline staging and treatment."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     feats = tuple(f for f in BASE_FEATURES if f.modality == "clinical")
     X = feature_matrix(feats, columns_of(train))
     pipe = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler(), LogisticRegression(max_iter=2000))
@@ -188,6 +188,8 @@ def compare(bundle_or_predictor, frame: pd.DataFrame, y: np.ndarray, baselines: 
 def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None, data_description: dict | None = None,
           holdout: float = 0.2) -> ModelBundle:
     """Fit the fused predictor on (1 - holdout) of the cohort; metrics and baselines on the rest."""
+    from sklearn.model_selection import train_test_split
+
     y = outcome(frame)
     idx_tr, idx_te = train_test_split(np.arange(len(frame)), test_size=holdout, stratify=y, random_state=seed)
     tr, te = frame.iloc[idx_tr].reset_index(drop=True), frame.iloc[idx_te].reset_index(drop=True)
@@ -292,8 +294,12 @@ def save_model(bundle: ModelBundle, out_dir: str | os.PathLike) -> Path:
     predictor.explainer_ = None  # rebuilt on load; not pickled
     joblib.dump(predictor, tmp, compress=3)
     os.replace(tmp, out / "model.joblib")
+    with open(out / "runtime.npz.tmp", "wb") as fh:
+        np.savez_compressed(fh, **predictor.runtime_arrays())
+    os.replace(out / "runtime.npz.tmp", out / "runtime.npz")
     card = dict(bundle.card)
-    card["artifact"] = {"file": "model.joblib", "sha256": _sha256(out / "model.joblib")}
+    card["artifact"] = {"file": "model.joblib", "sha256": _sha256(out / "model.joblib"),
+                        "runtime_file": "runtime.npz", "runtime_sha256": _sha256(out / "runtime.npz")}
     (out / "model_card.json").write_text(json.dumps(card, indent=2, default=float) + "\n")
     from watchwait.model_card import render_markdown
 
@@ -326,6 +332,29 @@ def _load_cached(path: str) -> ModelBundle:
             raise ModelArtifactError(f"{folder}: built with {lib} {built.get(lib)}, but {now[lib]} is installed; "
                                      f"install {lib}=={built.get(lib)} or retrain the model with `watchwait train`.")
     predictor = joblib.load(model_file)
+    return ModelBundle(predictor=predictor, card=card, path=folder)
+
+
+def load_runtime(path: str | os.PathLike | None = None) -> ModelBundle:
+    """Load the prediction-only form of an artifact (``runtime.npz``: plain arrays, no pickle, no
+    scikit-learn import); same hash check. Used for batch prediction; SHAP needs :func:`load_model`."""
+    return _load_runtime_cached(str(Path(path or SHIPPED_MODEL).resolve()))
+
+
+@lru_cache(maxsize=4)
+def _load_runtime_cached(path: str) -> ModelBundle:
+    folder = Path(path)
+    card_file, runtime_file = folder / "model_card.json", folder / "runtime.npz"
+    if not card_file.is_file() or not runtime_file.is_file():
+        raise ModelArtifactError(f"{folder}: not a watchwait model (needs runtime.npz and model_card.json); train one with `watchwait train`.")
+    card = json.loads(card_file.read_text())
+    expected = card.get("artifact", {}).get("runtime_sha256")
+    actual = _sha256(runtime_file)
+    if expected != actual:
+        raise ModelArtifactError(f"{runtime_file}: sha256 {actual[:12]}... does not match the model card ({str(expected)[:12]}...); "
+                                 "the file was altered or belongs to another card. Retrain or restore the artifact.")
+    with np.load(runtime_file, allow_pickle=False) as arrays:
+        predictor = FusedPredictor.from_runtime({k: arrays[k] for k in arrays.files})
     return ModelBundle(predictor=predictor, card=card, path=folder)
 
 

@@ -103,3 +103,28 @@ def test_evidence_table_is_an_exact_copy_of_the_shared_one():
     if not shared.exists():
         pytest.skip("../shared is not next to this checkout")
     assert (root / "watchwait" / "data" / "evidence_trials.csv").read_bytes() == shared.read_bytes()
+
+
+def test_runtime_artifact_predicts_like_the_full_model_and_is_hash_checked(small_model, tmp_path):
+    import subprocess
+    import sys
+
+    from watchwait.engine import predict_frame
+    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.training import load_runtime
+    from watchwait.validation import validate_frame
+
+    path, bundle = small_model
+    frame = validate_frame(to_csv_frame(simulate(300, seed=99, with_oracle=False).frame))
+    full = predict_frame(frame, bundle)
+    light = predict_frame(frame, load_runtime(path))
+    assert full[["p_complete_response", "p_lower", "p_upper"]].equals(light[["p_complete_response", "p_lower", "p_upper"]])
+    # batch prediction does not need scikit-learn at all
+    code = f"import sys; from watchwait.training import load_runtime; load_runtime({str(path)!r}); print('sklearn' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    bad = tmp_path / "bad"
+    shutil.copytree(path, bad)
+    with open(bad / "runtime.npz", "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(ModelArtifactError, match=r"runtime.npz: sha256 .* does not match the model card"):
+        load_runtime(bad)
