@@ -313,18 +313,24 @@ def load_model(path: str | os.PathLike | None = None) -> ModelBundle:
     return _load_cached(str(Path(path or SHIPPED_MODEL).resolve()))
 
 
+def _verified_card(folder: Path, file_name: str, hash_key: str) -> tuple[dict, Path]:
+    """The artifact's model card, after checking that ``file_name`` matches the sha256 it records."""
+    card_file, data_file = folder / "model_card.json", folder / file_name
+    if not card_file.is_file() or not data_file.is_file():
+        raise ModelArtifactError(f"{folder}: not a watchwait model (needs {file_name} and model_card.json); train one with `watchwait train`.")
+    card = json.loads(card_file.read_text())
+    expected = card.get("artifact", {}).get(hash_key)
+    actual = _sha256(data_file)
+    if expected != actual:
+        raise ModelArtifactError(f"{data_file}: sha256 {actual[:12]}... does not match the model card ({str(expected)[:12]}...); "
+                                 "the file was altered or belongs to another card. Retrain or restore the artifact.")
+    return card, data_file
+
+
 @lru_cache(maxsize=4)
 def _load_cached(path: str) -> ModelBundle:
     folder = Path(path)
-    card_file, model_file = folder / "model_card.json", folder / "model.joblib"
-    if not card_file.is_file() or not model_file.is_file():
-        raise ModelArtifactError(f"{folder}: not a watchwait model (needs model.joblib and model_card.json); train one with `watchwait train`.")
-    card = json.loads(card_file.read_text())
-    expected = card.get("artifact", {}).get("sha256")
-    actual = _sha256(model_file)
-    if expected != actual:
-        raise ModelArtifactError(f"{model_file}: sha256 {actual[:12]}... does not match the model card ({str(expected)[:12]}...); "
-                                 "the file was altered or belongs to another card. Retrain or restore the artifact.")
+    card, model_file = _verified_card(folder, "model.joblib", "sha256")
     built = card.get("environment", {}).get("libraries", {})
     now = _environment()["libraries"]
     for lib in CHECKED_LIBRARIES:
@@ -344,15 +350,7 @@ def load_runtime(path: str | os.PathLike | None = None) -> ModelBundle:
 @lru_cache(maxsize=4)
 def _load_runtime_cached(path: str) -> ModelBundle:
     folder = Path(path)
-    card_file, runtime_file = folder / "model_card.json", folder / "runtime.npz"
-    if not card_file.is_file() or not runtime_file.is_file():
-        raise ModelArtifactError(f"{folder}: not a watchwait model (needs runtime.npz and model_card.json); train one with `watchwait train`.")
-    card = json.loads(card_file.read_text())
-    expected = card.get("artifact", {}).get("runtime_sha256")
-    actual = _sha256(runtime_file)
-    if expected != actual:
-        raise ModelArtifactError(f"{runtime_file}: sha256 {actual[:12]}... does not match the model card ({str(expected)[:12]}...); "
-                                 "the file was altered or belongs to another card. Retrain or restore the artifact.")
+    card, runtime_file = _verified_card(folder, "runtime.npz", "runtime_sha256")
     with np.load(runtime_file, allow_pickle=False) as arrays:
         predictor = FusedPredictor.from_runtime({k: arrays[k] for k in arrays.files})
     return ModelBundle(predictor=predictor, card=card, path=folder)
