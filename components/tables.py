@@ -119,8 +119,8 @@ def calibration_table(curve: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame({
         "bin": [b["bin"] + 1 for b in curve],
         "n": [b["n"] for b in curve],
-        "mean predicted (%)": [round(100 * b["mean_predicted"], 1) for b in curve],
-        "observed (%)": [round(100 * b["observed"], 1) for b in curve],
+        "mean predicted (%)": [f"{100 * b['mean_predicted']:.1f}" for b in curve],
+        "observed (%)": [f"{100 * b['observed']:.1f}" for b in curve],
     })
 
 

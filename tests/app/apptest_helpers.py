@@ -1,12 +1,10 @@
-"""AppTest helpers: a fresh app, a sample patient loaded through the Patient screen's own widgets."""
+"""AppTest helpers (imported by the tests and tests/app/conftest.py): a fresh app, a sample patient loaded through the Patient screen's own widgets."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -65,8 +63,3 @@ def texts(at) -> str:
 
 def plotly_specs(at) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
-
-
-@pytest.fixture
-def app():
-    return new_app()

@@ -5,7 +5,7 @@ import streamlit as st
 
 import watchwait
 from components import tables
-from conftest import goto, load_sample, new_app, plotly_specs, texts, walk
+from apptest_helpers import goto, load_sample, new_app, plotly_specs, texts, walk
 
 
 def _assessment(app, pid):

@@ -2,7 +2,7 @@
 
 import ast
 
-from conftest import ROOT, goto, new_app, texts
+from apptest_helpers import ROOT, goto, new_app, texts
 
 
 def _registered() -> set[str]:

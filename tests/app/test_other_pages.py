@@ -6,7 +6,7 @@ import pytest
 
 import watchwait
 from components import figures
-from conftest import goto, load_sample, plotly_specs, texts
+from apptest_helpers import goto, load_sample, plotly_specs, texts
 from watchwait import evidence, whatif
 from watchwait.training import load_model
 

@@ -5,7 +5,7 @@ import ast
 
 import pytest
 
-from conftest import ROOT
+from apptest_helpers import ROOT
 
 APP_FILES = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "components").glob("*.py"))]
 

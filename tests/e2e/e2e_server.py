@@ -1,4 +1,4 @@
-"""End-to-end: `streamlit run app.py` on a free loopback port, driven by Debian's Chromium through Playwright.
+"""End-to-end helpers: `streamlit run app.py` on a free loopback port, driven by Debian's Chromium through Playwright.
 
 Chromium comes from Debian (`make browser` / `apt-get install -y chromium`); Playwright downloads nothing.
 Screenshots go to test-artifacts/screenshots/ (gitignored).
@@ -15,8 +15,6 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -61,34 +59,3 @@ def stop_server(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    proc = start_server(port, log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
-        yield url
-    finally:
-        stop_server(proc)
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's Chromium (`make browser`)")
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
-
-
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": 1600, "height": 1000}}
-
-
-@pytest.fixture(scope="session")
-def shots() -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    return SHOTS

@@ -16,7 +16,7 @@ C3 = "ctDNA C3: at response assessment (MTM/mL, 0-100000)"
 
 @pytest.fixture(scope="module")
 def samples():
-    from conftest import ROOT
+    from e2e_server import ROOT
 
     return {r["patient_id"]: r for r in frame_to_records(read_cohort(ROOT / "sample_data" / "sample_patients.csv"))}
 
