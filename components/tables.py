@@ -134,6 +134,14 @@ def coverage_table(coverage: Mapping[str, object]) -> pd.DataFrame:
     })
 
 
+def _typed(name: str, raw: object) -> object:
+    """A raw form value as its typed value when valid ('true' -> True, '1' -> 1.0), else as typed in."""
+    from watchwait.validation import check_cell
+
+    value, issue = check_cell(BY_NAME[name], raw)
+    return raw if issue is not None else value
+
+
 def scenario_table(results: Sequence) -> pd.DataFrame:
     """One column per scenario (current patient first): changes, probability, interval, category, pathway, rule, flags."""
     base = results[0].record
@@ -141,7 +149,7 @@ def scenario_table(results: Sequence) -> pd.DataFrame:
     index = ["changed inputs", "probability of complete response", "interval", "response category",
              "suggested pathway", "rule", "flags"]
     for r in results:
-        changes = "; ".join(describe_change(k, base.get(k), v) for k, v in r.changes.items()) or "none (as entered)"
+        changes = "; ".join(describe_change(k, base.get(k), _typed(k, v)) for k, v in r.changes.items()) or "none (as entered)"
         a = r.assessment
         if a is None:
             vals = [changes, "invalid: " + "; ".join(i.message for i in r.issues), "", "", "", "", ""]

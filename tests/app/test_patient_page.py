@@ -1,7 +1,7 @@
 """Patient screen: sample load, inline validation with the validator's messages, blanks and missing modalities."""
 
 import watchwait
-from apptest_helpers import goto, load_sample, new_app, texts
+from apptest_helpers import goto, load_sample, texts
 from watchwait.schema import FIELDS, MODALITIES
 
 
