@@ -261,26 +261,39 @@ class FusedPredictor:
 
 
 @njit(nogil=True, cache=True)
+def _row_raw(X, i, roots, feature, threshold, missing_left, left, right, leaf, value, baseline):  # pragma: no cover (compiled)
+    s = baseline
+    for t in range(roots.shape[0]):
+        node = roots[t]
+        while not leaf[node]:
+            x = X[i, feature[node]]
+            if np.isnan(x):
+                go_left = missing_left[node]
+            else:
+                go_left = x <= threshold[node]
+            node = left[node] if go_left else right[node]
+        s += value[node]
+    return s
+
+
+# Two kernels with their own names: Numba's on-disk cache is keyed by function name, and one
+# function compiled twice (serial and parallel) shares a cache entry.
+@njit(nogil=True, cache=True)
 def _ensemble_raw(X, roots, feature, threshold, missing_left, left, right, leaf, value, baseline):  # pragma: no cover (compiled)
-    n = X.shape[0]
-    out = np.empty(n)
-    for i in prange(n):  # a plain range unless compiled with parallel=True
-        s = baseline
-        for t in range(roots.shape[0]):
-            node = roots[t]
-            while not leaf[node]:
-                x = X[i, feature[node]]
-                if np.isnan(x):
-                    go_left = missing_left[node]
-                else:
-                    go_left = x <= threshold[node]
-                node = left[node] if go_left else right[node]
-            s += value[node]
-        out[i] = s
+    out = np.empty(X.shape[0])
+    for i in range(X.shape[0]):
+        out[i] = _row_raw(X, i, roots, feature, threshold, missing_left, left, right, leaf, value, baseline)
     return out
 
 
-_ensemble_raw_parallel = njit(parallel=True, cache=True)(_ensemble_raw.py_func)  # big batches: rows on all cores
+@njit(parallel=True, cache=True)
+def _ensemble_raw_parallel(X, roots, feature, threshold, missing_left, left, right, leaf, value, baseline):  # pragma: no cover
+    out = np.empty(X.shape[0])
+    for i in prange(X.shape[0]):  # big batches: rows on all cores
+        out[i] = _row_raw(X, i, roots, feature, threshold, missing_left, left, right, leaf, value, baseline)
+    return out
+
+
 _PARALLEL_ROWS = 20_000
 
 
