@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,7 +223,7 @@ def _visit_job(frame: pd.DataFrame, pos: int, patient_id: str, visit: str, base:
         path = path if path.is_absolute() else base / path
         if not path.exists():
             failures.append(RowFailure(pos + 2, patient_id, f"mri_{visit}_{kind}", value,
-                                       f"not found (looked for {path})"))
+                                       f"not found (looked for {os.path.normpath(path)})"))
         elif kind == "roi" and not path.is_file():
             failures.append(RowFailure(pos + 2, patient_id, f"mri_{visit}_{kind}", value,
                                        "is a folder; the ROI must be one file (DICOM SEG, RTSTRUCT or NIfTI)"))
