@@ -50,7 +50,10 @@ def cold_start(n: int) -> tuple[list[float], list[float]]:
                     page.goto(url)
                     page.get_by_role("heading", name="Patient").wait_for(timeout=60_000)
                     page.get_by_role("combobox", name="Sample patient (synthetic)").wait_for(timeout=60_000)
-                    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=60_000)
+                    page.wait_for_function(  # the first script run has finished
+                        "() => !['running', 'initial', null, undefined].includes("
+                        "document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state'))",
+                        timeout=60_000)
                     rendered.append(time.perf_counter() - t0)
                 finally:
                     page.close()

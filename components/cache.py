@@ -73,6 +73,15 @@ def evidence_table() -> "pd.DataFrame":
 
 
 @st.cache_data(show_spinner=False)
+def sample_ids() -> list[str]:
+    """The demo patients' pseudonyms, read without pandas (for the first screen)."""
+    import csv
+
+    with SAMPLE_FILE.open(encoding="utf-8", newline="") as fh:
+        return [row["patient_id"] for row in csv.DictReader(fh)]
+
+
+@st.cache_data(show_spinner=False)
 def sample_records() -> dict[str, dict]:
     """The 12 shipped synthetic demo patients (not real people), validated, by patient_id."""
     from watchwait.validation import frame_to_records, read_cohort

@@ -15,7 +15,7 @@ import streamlit as st
 from components import state
 from watchwait.errors import FieldIssue
 from watchwait.schema import BY_NAME, FIELDS, G_BIO, G_BLOOD, G_ID, G_IMG, G_OUT, G_RESTAGE, G_TREAT, G_TUMOUR, Field
-from watchwait.validation import check_cell, is_blank
+from components.values import is_blank
 
 NOT_AVAILABLE = "not available"
 MODEL_GROUPS = (G_TUMOUR, G_BIO, G_BLOOD, G_TREAT, G_RESTAGE)
@@ -70,7 +70,12 @@ def widget(f: Field, key: str, current: object, on_change: Callable[[object], No
     return st.text_input(lab, placeholder=placeholder, **kw)
 
 
-def field_issue(f: Field, value: object) -> FieldIssue | None:
+def field_issue(f: Field, value: object, show_required: bool = True) -> FieldIssue | None:
+    """The validator's own issue for one entry (None when valid, or blank and not required)."""
+    if is_blank(value) and not (f.required and show_required):
+        return None
+    from watchwait.validation import check_cell  # imports pandas: not needed for an empty form
+
     return check_cell(f, value)[1]
 
 
@@ -80,8 +85,8 @@ def _store(name: str):
 
 def _render_field(f: Field, issues: dict[str, FieldIssue], show_required: bool, scope: str) -> None:
     value = widget(f, state.field_key(f.name, scope), state.raw().get(f.name), _store(f.name))
-    issue = field_issue(f, value)
-    if issue is not None and (show_required or not is_blank(value)):
+    issue = field_issue(f, value, show_required)
+    if issue is not None:
         st.error(issue.message, icon=":material/error:")
         issues[f.name] = issue
 

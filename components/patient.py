@@ -18,9 +18,9 @@ from threadpoolctl import threadpool_limits
 
 import watchwait
 from components import cache, state
+from components.values import is_blank
 from watchwait import FieldIssue, ModelArtifactError, RecordError
 from watchwait.schema import FIELDS
-from watchwait.validation import is_blank, validate_record
 
 
 def to_raw(value: object) -> object:
@@ -56,6 +56,8 @@ def is_empty() -> bool:
 
 def issues() -> list[FieldIssue]:
     """Every invalid field of the record as entered ([] when valid)."""
+    from watchwait.validation import validate_record
+
     try:
         validate_record(draft())
     except RecordError as exc:

@@ -5,7 +5,6 @@ import streamlit as st
 from components import cache, fmt, form, layout, patient, state
 from watchwait import CohortFileError, RecordError
 from watchwait.schema import MODALITIES
-from watchwait.validation import frame_to_records, read_cohort
 
 layout.header("Patient")
 
@@ -20,9 +19,8 @@ def _load_sample() -> None:
 
 src_sample, src_file, src_clear = st.columns([2, 3, 1], vertical_alignment="bottom")
 with src_sample:
-    samples = cache.sample_records()
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    c1.selectbox("Sample patient (synthetic)", list(samples), key=state.SAMPLE_CHOICE,
+    c1.selectbox("Sample patient (synthetic)", cache.sample_ids(), key=state.SAMPLE_CHOICE,
                  help="12 simulated patients shipped with the app; none is a real person. "
                       "DEMO-11 (dMMR) and DEMO-12 (new distant metastasis) are outside the model's scope.")
     c2.button("Load", key="load_sample", on_click=_load_sample, type="primary", width="stretch")
@@ -34,6 +32,8 @@ with src_clear:
               help="Start a new, empty record.")
 
 if upload is not None:
+    from watchwait.validation import frame_to_records, read_cohort
+
     upload.seek(0)
     try:
         cohort = frame_to_records(read_cohort(upload, source=upload.name))

@@ -78,3 +78,24 @@ def test_app_py_is_a_router():
     calls = {n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)}
     assert {"set_page_config", "navigation", "Page", "init"} <= calls
     assert len((ROOT / "app.py").read_text().splitlines()) < 40
+
+
+@pytest.mark.parametrize("value", [None, float("nan"), "", "  ", "0", 0, 0.0, "abc", False, True])
+def test_form_blank_rule_is_the_validators(value):
+    from components.values import is_blank
+    from watchwait.validation import is_blank as validator_is_blank
+
+    assert is_blank(value) == validator_is_blank(value)
+
+
+def test_first_screen_does_not_import_pandas():
+    """The empty Patient screen renders before the heavy imports (cold start)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from streamlit.testing.v1 import AppTest; "
+            f"at = AppTest.from_file({str(ROOT / 'app.py')!r}, default_timeout=60); at.run(); "
+            "assert not at.exception, at.exception; print(sorted(m for m in ('pandas', 'sklearn', 'watchwait.validation') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 T = 45_000  # ms; the first assessment loads the model
 
 
+_STATE = "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
+
+
 def settle(page: Page) -> None:
-    """Wait until the current script run has finished (the running indicator is gone)."""
-    page.wait_for_timeout(250)
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=T)
-    page.wait_for_timeout(150)
+    """Wait until the script run an action triggered has finished (Streamlit's ``data-test-script-state``)."""
+    try:  # the rerun may take a moment to start; it may also have finished already
+        page.wait_for_function(f"() => ({_STATE})() === 'running'", timeout=600)
+    except PlaywrightTimeoutError:
+        pass
+    page.wait_for_function(f"() => !['running', 'initial', null, undefined].includes(({_STATE})())", timeout=T)
+    page.wait_for_timeout(100)
 
 
 def open_app(page: Page, url: str) -> None:
@@ -42,7 +49,9 @@ def go(page: Page, title: str) -> None:
 
 def load_sample(page: Page, patient_id: str) -> None:
     select(page, "Sample patient (synthetic)", patient_id)
+    expect(page.get_by_role("listbox")).to_have_count(0)  # the option list has closed
     page.get_by_role("button", name="Load", exact=True).click()
+    expect(page.get_by_label("Patient pseudonym (required)", exact=True)).to_have_value(patient_id, timeout=T)
     settle(page)
 
 
