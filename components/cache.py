@@ -35,15 +35,14 @@ SAMPLE_FILE = ROOT / "sample_data" / "sample_patients.csv"
 
 
 WARMUP_DELAY_S = 1.5  # let the first screen finish before competing with it for the interpreter
+WARMUP_THREAD = "watchwait-warmup"
 
 
-def _warm() -> None:
+def _warm(wake: threading.Event) -> None:
     """Load the model into watchwait's own process-wide cache and import shap (no patient data)."""
-    import time
-
     from watchwait import WatchwaitError
 
-    time.sleep(WARMUP_DELAY_S)
+    wake.wait(WARMUP_DELAY_S)
     try:
         load_model()
         import shap  # noqa: F401  (1-2.5 s on first import)
@@ -53,9 +52,19 @@ def _warm() -> None:
 
 @st.cache_resource(show_spinner=False)
 def start_warmup() -> threading.Thread:
-    thread = threading.Thread(target=_warm, name="watchwait-warmup", daemon=True)
+    wake = threading.Event()
+    thread = threading.Thread(target=_warm, args=(wake,), name=WARMUP_THREAD, daemon=True)
+    thread.wake = wake  # type: ignore[attr-defined]
     thread.start()
     return thread
+
+
+def wait_for_warmup() -> None:
+    """Let a running warm-up finish first, so that two threads never import the heavy libraries at once."""
+    for thread in threading.enumerate():
+        if thread.name == WARMUP_THREAD and thread.is_alive() and thread is not threading.current_thread():
+            thread.wake.set()  # type: ignore[attr-defined]
+            thread.join()
 
 
 @st.cache_resource(show_spinner="Loading the model...")

@@ -135,6 +135,7 @@ def timed_run(page, t0: float | None = None) -> None:
     With ``WATCHWAIT_LOG_RUN_MS=1`` each run's time is also written to stderr (benchmarks/bench_app.py).
     """
     t0 = time.perf_counter() if t0 is None else t0
+    cache.wait_for_warmup()
     try:
         page.run()
     finally:

@@ -14,6 +14,7 @@ def _load(record: dict) -> None:
 
 
 def _load_sample() -> None:
+    cache.wait_for_warmup()  # callbacks run before the page: no heavy import alongside the warm-up
     _load(cache.sample_records()[st.session_state[state.SAMPLE_CHOICE]])
 
 
