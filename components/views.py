@@ -98,7 +98,10 @@ def explanations(a, large: bool = False) -> None:
     with st.expander("Per-modality contributions as a table"):
         st.dataframe(tables.modality_table(a.modality_contributions), hide_index=True, width="stretch")
     rows = tables.waterfall_rows(a.contributions)
+    st.markdown("**Every input, largest effect first** (SHAP waterfall; each bar names this patient's value)")
     chart(figures.waterfall(rows, 100 * a.base_probability, 100 * a.probability, large=large), key="shap_waterfall")
+    st.caption("Points are the model's log-odds contributions rescaled to add up to the change in probability, so the "
+               "running total may pass below 0% or above 100% part-way; only the last bar is a probability.")
     with st.expander("Every input's contribution as a table (largest first)"):
         st.dataframe(tables.contributions_table(a.contributions), hide_index=True, width="stretch")
 
