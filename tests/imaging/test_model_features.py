@@ -131,7 +131,8 @@ def test_every_failure_is_reported_once_with_row_patient_and_file(cohort, tmp_pa
     err = info.value
     assert isinstance(err, ImagingError)
     assert [(f.row, f.patient_id, f.column) for f in err.failures] == [
-        (2, first, "mri_restaging_dir"), (3, second, "mri_baseline_roi"), (4, rows.loc[2, "patient_id"], "mri_restaging_roi")]
+        (2, first, "mri_restaging_dir"), (3, second, "mri_baseline_roi"),
+        (4, rows.loc[2, "patient_id"], "mri_restaging_roi")]
     message = str(err)
     assert message.startswith("imaging could not be used for 3 rows of the cohort (3 problems); "
                               "no radiomics columns were computed:")
@@ -187,3 +188,12 @@ def test_imaging_signal_is_informative_but_not_perfect():
     assert aucs["radiomics_restaging_original_shape_VoxelVolume"] < 0.90, aucs  # volume alone is not the answer
     baseline_best = max(v for c, v in aucs.items() if c.startswith("radiomics_baseline_"))
     assert baseline_best < 0.65, aucs  # before treatment the images carry no response signal
+
+
+def test_in_memory_measurement_equals_the_dicom_path(tmp_path):
+    """The band test measures in memory; this pins that it measures what the files give."""
+    truth = simulate(1, seed=5, with_oracle=False).truth
+    paths = write_cohort_images(truth, tmp_path / "img", share=1.0, seed=77, base_dir=tmp_path)
+    from_files = radiomics_columns(paths, tmp_path).iloc[0]
+    in_memory = pd.Series(_features_of(float(truth["latent_score"].iloc[0]), 0))[EXPECTED_COLUMNS]
+    np.testing.assert_allclose(from_files.to_numpy(), in_memory.to_numpy(), rtol=1e-5, atol=1e-6)

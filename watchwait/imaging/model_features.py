@@ -147,8 +147,8 @@ def radiomics_columns(frame: pd.DataFrame, base_dir: str | Path, n_jobs: int = 1
     found: dict[tuple[int, str], dict[str, float]] = {}
     for (pos, visit, _, _), (features, provenance, column, reason) in zip(jobs, results):
         if reason is not None:
-            failures.append(RowFailure(pos + 2, ids[pos], f"mri_{visit}_{column}", _cell(frame, pos, f"mri_{visit}_{column}"),
-                                       reason))
+            name = f"mri_{visit}_{column}"
+            failures.append(RowFailure(pos + 2, ids[pos], name, _cell(frame, pos, name), reason))
             continue
         found[(pos, visit)] = features
         per_case.setdefault(ids[pos], {})[visit] = {k: provenance[k] for k in _CASE_KEYS if k in provenance}
