@@ -18,6 +18,7 @@ PAGES = [
     st.Page("pages/trajectories.py", title="Trajectories", icon=":material/timeline:"),
     st.Page("pages/evidence.py", title="Evidence", icon=":material/menu_book:"),
     st.Page("pages/options.py", title="Options", icon=":material/call_split:"),
+    st.Page("pages/imaging.py", title="Imaging", icon=":material/radiology:"),
     st.Page("pages/about_model.py", title="About the model", icon=":material/info:"),
 ]
 

@@ -96,3 +96,15 @@ def sample_records() -> dict[str, dict]:
     from watchwait.validation import frame_to_records, read_cohort
 
     return {str(r["patient_id"]): r for r in frame_to_records(read_cohort(SAMPLE_FILE, source="sample_patients.csv"))}
+
+
+SAMPLE_IMAGING = ROOT / "sample_data" / "imaging"
+
+
+@st.cache_data(show_spinner=False)
+def sample_imaging_ids() -> list[str]:
+    """Sample patients with synthetic MR (``sample_data/imaging/<id>/``, both visits with a SEG); no patient data."""
+    if not SAMPLE_IMAGING.is_dir():
+        return []
+    return sorted(p.name for p in SAMPLE_IMAGING.iterdir()
+                  if all((p / v).is_dir() and (p / f"{v}_seg.dcm").is_file() for v in ("baseline", "restaging")))
