@@ -230,14 +230,12 @@ def features(visits: dict[str, Visit | None]) -> None:
         else:
             st.markdown("**The model's radiomics features and their change** (restaging - baseline; intensities "
                         "are on each image's z-scored scale x100, so the visits are comparable)")
-            st.dataframe(fig.model_delta_table(base.features, rest.features, delta, FEATURES),
-                         key="imaging:model_table")
+            st.dataframe(fig.model_delta_table(base.features, rest.features, delta, FEATURES))
     else:
         missing = next(v for v in VISITS if v not in done)
         st.info(f"The change (restaging - baseline) needs both visits; the {missing} features are not available.")
     st.markdown(f"**Every feature extracted** ({len(next(iter(done.values())).features)} per visit, "
                 "pyradiomics names)")
-    st.dataframe(fig.feature_table({visit: r.features for visit, r in done.items()}), key="imaging:feature_table",
-                 height=320)
+    st.dataframe(fig.feature_table({visit: r.features for visit, r in done.items()}), height=320)
     st.markdown("**Provenance**")
-    st.dataframe(fig.provenance_table({visit: r.provenance for visit, r in done.items()}), key="imaging:provenance")
+    st.dataframe(fig.provenance_table({visit: r.provenance for visit, r in done.items()}))

@@ -63,7 +63,7 @@ def test_no_catch_all_exception_handlers():
     assert offenders == []
 
 
-@pytest.mark.parametrize("name", ["figures.py", "tables.py", "fmt.py", "palette.py"])
+@pytest.mark.parametrize("name", ["figures.py", "tables.py", "fmt.py", "palette.py", "imaging_figures.py"])
 def test_figure_and_table_builders_are_pure(name):
     assert "streamlit" not in _imports(_tree(ROOT / "components" / name))
 
