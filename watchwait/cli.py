@@ -19,8 +19,18 @@ def _cmd_simulate(args) -> int:
     from watchwait.simulate import simulate, to_csv_frame
 
     cohort = simulate(args.n, seed=args.seed, with_oracle=args.truth is not None)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    to_csv_frame(cohort.frame).to_csv(args.out, index=False)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame = cohort.frame
+    if args.imaging_share > 0:
+        from watchwait.imaging.cohort_images import write_cohort_images
+
+        images = Path(args.images_dir) if args.images_dir else out.parent / f"{out.stem}_imaging"
+        paths = write_cohort_images(cohort.truth[["patient_id", "latent_score"]], images, share=args.imaging_share,
+                                    seed=args.seed, base_dir=out.parent, n_jobs=args.jobs)
+        frame = frame.drop(columns=[c for c in paths.columns if c != "patient_id" and c in frame.columns]).merge(paths, on="patient_id", how="left")
+        print(f"wrote synthetic MRI for {int((paths['mri_baseline_dir'] != '').sum())} patients under {images}")
+    to_csv_frame(frame).to_csv(out, index=False)
     if args.truth:
         cohort.truth.to_csv(args.truth, index=False)
     print(f"wrote {len(cohort.frame)} simulated patients to {args.out}" + (f" and the oracle to {args.truth}" if args.truth else ""))
@@ -30,10 +40,10 @@ def _cmd_simulate(args) -> int:
 def _cmd_train(args) -> int:
     import pandas as pd
 
+    from watchwait.cohort import read_model_cohort
     from watchwait.training import save_model, train
-    from watchwait.validation import read_cohort
 
-    frame = read_cohort(args.cohort)
+    frame = read_model_cohort(args.cohort, n_jobs=args.jobs)
     truth = pd.read_csv(args.truth) if args.truth else None
     synthetic = bool(args.synthetic or (frame["site"].astype(str) == "synthetic").all())
     desc = {"synthetic": synthetic, "source_file": Path(args.cohort).name}
@@ -49,10 +59,10 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_predict(args) -> int:
+    from watchwait.cohort import read_model_cohort
     from watchwait.engine import predict_frame
-    from watchwait.validation import read_cohort
 
-    frame = read_cohort(args.cohort)
+    frame = read_model_cohort(args.cohort, n_jobs=args.jobs)
     out = predict_frame(frame, args.model)
     out.to_csv(args.out, index=False)
     print(f"wrote predictions for {len(out)} patients to {args.out}")
@@ -64,10 +74,10 @@ def _cmd_evaluate(args) -> int:
 
     from watchwait.metrics import classification_metrics
     from watchwait.training import load_model, masked_coverage, outcome
+    from watchwait.cohort import read_model_cohort
     from watchwait.engine import predict_frame
-    from watchwait.validation import read_cohort
 
-    frame = read_cohort(args.cohort)
+    frame = read_model_cohort(args.cohort, n_jobs=args.jobs)
     bundle = load_model(args.model)
     y = outcome(frame)
     pred = predict_frame(frame, bundle)
@@ -86,6 +96,7 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_explain(args) -> int:
+    from watchwait.cohort import add_radiomics
     from watchwait.engine import assess
     from watchwait.validation import frame_to_records, read_cohort
 
@@ -93,6 +104,7 @@ def _cmd_explain(args) -> int:
     rows = frame[frame["patient_id"] == args.patient]
     if rows.empty:
         raise WatchwaitError(f"patient {args.patient!r} is not in {Path(args.cohort).name}; patient_id must be one of the file's ids.")
+    rows = add_radiomics(rows.reset_index(drop=True), base_dir=Path(args.cohort).resolve().parent)
     result = assess(frame_to_records(rows)[0], model=args.model)
     if args.json:
         print(result.to_json())
@@ -133,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", required=True)
     s.add_argument("--truth", help="also write the oracle P(CR | observed inputs) and latent truth here")
+    s.add_argument("--imaging-share", type=float, default=0.0,
+                   help="share of patients who also get synthetic baseline + restaging MRI with a SEG (default 0)")
+    s.add_argument("--images-dir", help="folder for the synthetic MRI (default: <out>_imaging next to the cohort file)")
+    s.add_argument("--jobs", type=int, default=1, help="parallel workers for writing MRI")
     s.set_defaults(func=_cmd_simulate)
     t = sub.add_parser("train", help="train a model artifact folder from a cohort file")
     t.add_argument("--cohort", required=True)
@@ -140,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--truth", help="oracle file from `simulate --truth`, to compare with the best possible")
     t.add_argument("--synthetic", action="store_true", help="mark the training data as synthetic in the model card")
+    t.add_argument("--jobs", type=int, default=1, help="parallel workers for radiomics when the cohort references MRI")
     t.set_defaults(func=_cmd_train)
     for name, func, helptext in (("predict", _cmd_predict, "predict every patient of a cohort file"),
                                  ("evaluate", _cmd_evaluate, "metrics on a cohort with outcomes, as JSON"),
@@ -147,6 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
         c = sub.add_parser(name, help=helptext)
         c.add_argument("--model", default=None, help="artifact folder (default: the shipped model)")
         c.add_argument("--cohort", required=True)
+        if name != "explain":
+            c.add_argument("--jobs", type=int, default=1, help="parallel workers for radiomics when the cohort references MRI")
         if name == "predict":
             c.add_argument("--out", required=True)
         if name == "evaluate":

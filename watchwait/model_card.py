@@ -41,6 +41,17 @@ def render_markdown(card: dict) -> str:
     lines += ["", f"Interval coverage: {cov['coverage']:.1%} (nominal {cov['nominal']:.0%}, n = {cov['n']}); {cov['method']}.", "",
               "| scenario | n | coverage | median width |", "|---|---|---|---|"]
     lines += [f"| {k} | {v['n']} | {v['coverage']:.1%} | {v['median_width']:.2f} |" for k, v in cov["by_scenario"].items()]
+    img = card.get("imaging_added")
+    if img and "with_radiomics" in img:
+        lines += ["", f"## What imaging adds ({img['n_imaged_held_out']} held-out patients with MRI)", "",
+                  "| model | AUC | Brier | calibration slope | calibration intercept | ECE |", "|---|---|---|---|---|---|",
+                  _row("Fused, with radiomics", img["with_radiomics"]), _row("Fused, without radiomics", img["without_radiomics"])]
+        if "oracle_without_imaging" in img:
+            lines += [_row("Oracle (non-imaging inputs only)", img["oracle_without_imaging"]), "", img["note"] + "."]
+    elif img:
+        lines += ["", f"## What imaging adds", "", img["note"]]
+    else:
+        lines += ["", "## What imaging adds", "", "No imaging in the training cohort: the radiomics branch is empty."]
     lines += ["", "## Features", "", "| feature | modality | inputs |", "|---|---|---|"]
     lines += [f"| {f['label']} | {f['modality']} | {', '.join(f['inputs'])} |" for f in card["features"]]
     lines += ["", "## Limitations", ""] + [f"- {x}" for x in card["limitations"]]

@@ -207,13 +207,34 @@ def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None,
         if np.isnan(oracle).any():
             oracle = None
     metrics = compare(predictor, te, y[idx_te], baselines, oracle)
+    imaging = _imaging_added(predictor, tr, y[idx_tr], te, y[idx_te], rad, present, seed, oracle)
     # interval level calibrated on one half of the held-out patients, coverage reported on the other
     half = np.arange(len(te)) % 2 == 0
     calibrate_interval(predictor, te[half].reset_index(drop=True), seed=seed)
     coverage = masked_coverage(predictor, te[~half].reset_index(drop=True), seed=seed + 1,
                                oracle=None if oracle is None else oracle[~half])
     card = _card(predictor, frame, y, seed, metrics, coverage, data_description or {}, len(idx_tr), len(idx_te), present)
+    card["imaging_added"] = imaging
     return ModelBundle(predictor=predictor, card=card, baselines=baselines)
+
+
+def _imaging_added(predictor, tr, y_tr, te, y_te, rad, present, seed, oracle) -> dict | None:
+    """Held-out patients with imaging: the fused model with and without its radiomics branch."""
+    if "radiomics" not in present:
+        return None
+    without = FusedPredictor(seed=seed, modalities=tuple(m for m in present if m != "radiomics"), n_members=0)
+    without.fit(columns_of(tr), y_tr, radiomics_columns=rad)
+    imaged = te[rad].notna().any(axis=1).to_numpy()
+    if imaged.sum() < 20 or y_te[imaged].min() == y_te[imaged].max():
+        return {"n_imaged_held_out": int(imaged.sum()), "note": "too few imaged held-out patients to compare"}
+    sub = te[imaged].reset_index(drop=True)
+    out = {"n_imaged_held_out": int(imaged.sum()),
+           "with_radiomics": classification_metrics(y_te[imaged], predictor.predict_proba(predictor.matrix(columns_of(sub)))),
+           "without_radiomics": classification_metrics(y_te[imaged], without.predict_proba(without.matrix(columns_of(sub))))}
+    if oracle is not None:
+        out["oracle_without_imaging"] = classification_metrics(y_te[imaged], oracle[imaged])
+        out["note"] = "the oracle conditions on every non-imaging input only, so a model with imaging can beat it on these patients"
+    return out
 
 
 def _environment() -> dict:

@@ -59,3 +59,27 @@ def test_unknown_patient_and_missing_model(work, tmp_path):
     assert r.returncode == 2 and "patient 'NOPE' is not in c.csv" in r.stderr
     r = run("predict", "--model", str(tmp_path), "--cohort", str(work / "c.csv"), "--out", str(tmp_path / "x.csv"), ok=False)
     assert r.returncode == 2 and "not a watchwait model" in r.stderr
+
+
+def test_cohort_with_mri_trains_a_radiomics_branch_and_bad_dicom_is_reported(tmp_path):
+    run("simulate", "--n", "160", "--seed", "12", "--out", str(tmp_path / "c.csv"), "--imaging-share", "0.5", "--jobs", "2")
+    c = pd.read_csv(tmp_path / "c.csv", dtype=str, keep_default_na=False)
+    assert (c["mri_restaging_dir"] != "").sum() == 80  # paths relative to the cohort file
+    assert all((tmp_path / p).is_dir() for p in c.loc[c["mri_restaging_dir"] != "", "mri_restaging_dir"])
+    run("train", "--cohort", str(tmp_path / "c.csv"), "--out", str(tmp_path / "m"), "--jobs", "2")
+    card = json.loads((tmp_path / "m" / "model_card.json").read_text())
+    assert "radiomics" in card["modalities_with_data"]
+    assert {f["name"] for f in card["features"] if f["modality"] == "radiomics"} >= {"radiomics__restaging_original_firstorder_Mean"}
+    assert card["imaging_added"]["n_imaged_held_out"] > 0
+    pid = c.loc[c["mri_restaging_dir"] != "", "patient_id"].iloc[0]
+    out = run("explain", "--model", str(tmp_path / "m"), "--cohort", str(tmp_path / "c.csv"), "--patient", pid, "--json").stdout
+    mods = {x["modality"] for x in json.loads(out)["contributions"]}
+    assert "radiomics" in mods
+    # truncate one DICOM file of one patient: one message naming the row, patient and file; nothing written
+    row = int(c.index[c["patient_id"] == pid][0])
+    first = sorted((tmp_path / c.loc[row, "mri_restaging_dir"]).glob("*.dcm"))[0]
+    first.write_bytes(first.read_bytes()[:-1500])
+    r = run("predict", "--model", str(tmp_path / "m"), "--cohort", str(tmp_path / "c.csv"), "--out", str(tmp_path / "p.csv"), ok=False)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"row {row + 2}, patient {pid}" in r.stderr and first.name in r.stderr and "truncated" in r.stderr
+    assert not (tmp_path / "p.csv").exists()
