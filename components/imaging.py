@@ -182,7 +182,7 @@ def viewer(visit: str, v: Visit | None, large: bool = False) -> None:
     k = st.session_state[k_slice] - 1 if nz > 1 else 0
     st.plotly_chart(fig.slice_figure(volume[k], None if mask is None else mask[k], st.session_state[k_level],
                                      st.session_state[k_width], series.spacing[1:], large=large),
-                    key=f"imaging:{visit}:figure", config={"displaylogo": False})
+                    key=f"imaging:{visit}:figure", theme=None, config={"displaylogo": False})
     if nz > 1:
         st.slider(f"Slice (1-{nz})", 1, nz, key=k_slice, help="Slices ordered along the slice normal (feet to head for axial).")
     c1, c2 = st.columns(2)
@@ -238,4 +238,7 @@ def features(visits: dict[str, Visit | None]) -> None:
                 "pyradiomics names)")
     st.dataframe(fig.feature_table({visit: r.features for visit, r in done.items()}), height=320)
     st.markdown("**Provenance**")
-    st.dataframe(fig.provenance_table({visit: r.provenance for visit, r in done.items()}))
+    prov = fig.provenance_table({visit: r.provenance for visit, r in done.items()})
+    st.dataframe(prov, height=36 * (len(prov) + 1) + 3)
+    st.caption("Image and mask sha256: of the arrays passed to pyradiomics (image as float32, mask as uint8), so a value "
+               "can be traced to exactly what was measured. Parameter file sha256: of the versioned pyradiomics settings.")

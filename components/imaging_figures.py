@@ -116,13 +116,13 @@ def slice_figure(plane: np.ndarray, mask2d: np.ndarray | None, level: float, wid
                          line=dict(color=OUTLINE_COLOUR, width=2.5), hoverinfo="skip"))
     ny, nx = plane.shape
     return go.Figure({"data": data, "layout": dict(
-        height=height, margin=dict(l=10, r=10, t=30, b=10), showlegend=True, paper_bgcolor="white", plot_bgcolor="black",
+        height=height, margin=dict(l=40, r=10, t=36, b=45), showlegend=True, paper_bgcolor="white", plot_bgcolor="white",
         font=dict(size=20 if large else 13, color=pal.BLACK),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
         xaxis=dict(range=[-0.5 * dx, (nx - 0.5) * dx], showgrid=False, zeroline=False, title=dict(text="mm"),
-                   constrain="domain"),
+                   constrain="domain", automargin=True, ticks="outside"),
         yaxis=dict(range=[(ny - 0.5) * dy, -0.5 * dy], showgrid=False, zeroline=False, scaleanchor="x",
-                   constrain="domain"))})
+                   constrain="domain", automargin=True, ticks="outside"))})
 
 
 # ----------------------------------------------------------------------------- tables
@@ -149,7 +149,7 @@ def model_delta_table(baseline: Mapping[str, float], restaging: Mapping[str, flo
 PROVENANCE_ROWS = (
     ("pyradiomics", "pyradiomics"), ("numpy", "numpy"), ("SimpleITK", "SimpleITK"), ("pydicom", "pydicom"),
     ("python", "Python"), ("params_file", "parameter file"), ("params_sha256", "parameter file sha256"),
-    ("image_sha256", "image sha256 (float32 array measured)"), ("mask_sha256", "mask sha256 (uint8 array measured)"),
+    ("image_sha256", "image sha256"), ("mask_sha256", "mask sha256"),
     ("mask_voxels", "ROI voxels"), ("image_shape_zyx", "image shape (z, y, x)"), ("spacing_zyx_mm", "spacing (z, y, x) mm"),
     ("roi", "ROI source"),
 )

@@ -64,8 +64,7 @@ def test_sample_features_on_screen_are_extract_features_values():
         assert every.loc[f, "baseline"] == base.features[f] and every.loc[f, "restaging"] == rest.features[f]
     prov = _table(at, "provenance")
     for visit, r in (("baseline", base), ("restaging", rest)):
-        for key, label in (("image_sha256", "image sha256 (float32 array measured)"),
-                           ("mask_sha256", "mask sha256 (uint8 array measured)"),
+        for key, label in (("image_sha256", "image sha256"), ("mask_sha256", "mask sha256"),
                            ("params_sha256", "parameter file sha256"), ("pyradiomics", "pyradiomics")):
             assert prov.loc[label, visit] == r.provenance[key]
     assert "Identifiers removed on ingest (DICOM PS3.15 basic profile)" in texts(at)

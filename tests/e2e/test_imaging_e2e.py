@@ -1,0 +1,76 @@
+"""The Imaging screen in a real Chromium: a sample's baseline and restaging side by side, the slice slider, a bad upload."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from st_helpers import T, go, open_app, select, settle, shot
+
+pytestmark = pytest.mark.e2e
+
+
+def _features(pid: str, visit: str):
+    from e2e_server import ROOT
+    from watchwait.imaging.dicom_io import load_series
+    from watchwait.imaging.radiomics import extract_features
+    from watchwait.imaging.roi import load_roi
+
+    folder = ROOT / "sample_data" / "imaging" / pid
+    series = load_series(folder / visit)
+    roi = load_roi(folder / f"{visit}_seg.dcm", series)
+    return roi, extract_features(series, roi)
+
+
+def test_imaging_sample_side_by_side_slice_slider_and_bad_upload(page: Page, server, shots, tmp_path):
+    from components import imaging_figures as fig
+
+    open_app(page, server)
+    go(page, "Imaging")
+    select(page, "Sample imaging (synthetic MR, baseline and restaging)", "DEMO-05")
+    page.get_by_role("button", name="Load sample images").click()
+    settle(page)
+    plots = page.locator(".js-plotly-plot")
+    expect(plots).to_have_count(2, timeout=T)
+    expect(plots.first).to_contain_text("tumour ROI outline")
+    expect(page.get_by_role("heading", name="Baseline (before treatment)")).to_be_visible()
+    expect(page.get_by_role("heading", name="Restaging (response assessment)")).to_be_visible()
+    expect(page.get_by_text("Identifiers removed on ingest (DICOM PS3.15 basic profile)").first).to_be_visible()
+    roi, base = _features("DEMO-05", "baseline")
+    volume = f"{base.features['original_shape_VoxelVolume']:,.0f}".replace(",", "")
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    expect(page.get_by_text(f"{roi.voxel_count:,} voxels").first).to_be_visible()
+    shot(page, shots / "13_imaging_DEMO-05.png")
+
+    # the baseline slice slider: from the largest tumour section one slice up, with the keyboard
+    slider = page.get_by_role("slider", name="Slice (1-12)").first
+    start = fig.best_slice(roi.mask) + 1
+    expect(slider).to_have_value(str(start))
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    settle(page)
+    expect(slider).to_have_value(str(start + 1), timeout=T)
+    shot(page, shots / "13_imaging_DEMO-05_slice_moved.png", full=False)
+    assert volume  # the model table's first value is this volume (checked exactly in tests/app)
+
+    # a truncated DICOM file in a zip: the library's plain message, no traceback
+    from e2e_server import ROOT
+
+    bad = tmp_path / "MR_truncated.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.write(ROOT.parent / "shared" / "testdata" / "malformed" / "pydicom" / "MR_truncated.dcm", "MR_truncated.dcm")
+    page.get_by_text("Upload a series and its tumour ROI").click()
+    inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    inputs.nth(0).set_input_files(str(bad))
+    settle(page)
+    inputs.nth(1).set_input_files(str(ROOT / "sample_data" / "imaging" / "DEMO-05" / "baseline_seg.dcm"))
+    settle(page)
+    page.get_by_role("button", name="Use these files for baseline").click()
+    settle(page)
+    message = ("The series could not be used. MR_truncated.zip:MR_truncated.dcm: pixel data is truncated "
+               "(expected 8192 bytes, found 8130)")
+    expect(page.get_by_text(message)).to_be_visible(timeout=T)
+    expect(page.get_by_text("Traceback")).to_have_count(0)
+    shot(page, shots / "13_imaging_bad_upload.png")
