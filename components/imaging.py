@@ -239,6 +239,6 @@ def features(visits: dict[str, Visit | None]) -> None:
     st.dataframe(fig.feature_table({visit: r.features for visit, r in done.items()}), height=320)
     st.markdown("**Provenance**")
     prov = fig.provenance_table({visit: r.provenance for visit, r in done.items()})
-    st.dataframe(prov, height=36 * (len(prov) + 1) + 3)
+    st.dataframe(prov, height=35 * (len(prov) + 1) + 3)
     st.caption("Image and mask sha256: of the arrays passed to pyradiomics (image as float32, mask as uint8), so a value "
                "can be traced to exactly what was measured. Parameter file sha256: of the versioned pyradiomics settings.")

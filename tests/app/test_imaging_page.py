@@ -176,3 +176,16 @@ def test_default_window_is_centred_on_the_roi_percentiles():
     assert level == pytest.approx((lo + hi) / 2) and width == pytest.approx(fig.ROI_WINDOW_FACTOR * (hi - lo))
     grey = fig.windowed(np.array([[level - width, level, level + width]]), level, width)
     assert grey.tolist() == [[0, 128, 255]]
+
+
+def test_upload_folder_is_removed_when_the_session_lets_go_of_it():
+    import gc
+
+    folder = state.UploadFolder()
+    path = Path(folder.path)
+    (path / "baseline").mkdir()
+    (path / "baseline" / "x.dcm").write_bytes(b"not kept")
+    assert path.is_dir()
+    del folder
+    gc.collect()
+    assert not path.exists()
