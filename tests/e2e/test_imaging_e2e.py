@@ -38,8 +38,7 @@ def test_imaging_sample_side_by_side_slice_slider_and_bad_upload(page: Page, ser
     expect(page.get_by_role("heading", name="Baseline (before treatment)")).to_be_visible()
     expect(page.get_by_role("heading", name="Restaging (response assessment)")).to_be_visible()
     expect(page.get_by_text("Identifiers removed on ingest (DICOM PS3.15 basic profile)").first).to_be_visible()
-    roi, base = _features("DEMO-05", "baseline")
-    volume = f"{base.features['original_shape_VoxelVolume']:,.0f}".replace(",", "")
+    roi, _ = _features("DEMO-05", "baseline")  # table values are drawn on a canvas: checked exactly in tests/app
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
     expect(page.get_by_text(f"{roi.voxel_count:,} voxels").first).to_be_visible()
     shot(page, shots / "13_imaging_DEMO-05.png")
@@ -53,7 +52,6 @@ def test_imaging_sample_side_by_side_slice_slider_and_bad_upload(page: Page, ser
     settle(page)
     expect(slider).to_have_value(str(start + 1), timeout=T)
     shot(page, shots / "13_imaging_DEMO-05_slice_moved.png", full=False)
-    assert volume  # the model table's first value is this volume (checked exactly in tests/app)
 
     # a truncated DICOM file in a zip: the library's plain message, no traceback
     from e2e_server import ROOT
