@@ -11,7 +11,7 @@ def _row(name: str, m: dict) -> str:
 def metric_rows(metrics: dict) -> list[tuple[str, dict]]:
     """(label, metrics) for the fused model, the oracle and every baseline, in display order."""
     order = ["fused", "oracle", "clinical_nomogram"] + sorted(k for k in metrics if k.endswith("_only"))
-    labels = {"fused": "Fused model (all modalities)", "oracle": "Oracle (best possible, simulator truth)",
+    labels = {"fused": "Fused model (all modalities)", "oracle": "Oracle (simulator truth: best possible from the non-imaging inputs)",
               "clinical_nomogram": "Clinical nomogram (logistic, baseline staging + treatment)"}
     return [(labels.get(k, k.replace("_only", " only")), metrics[k]) for k in order if k in metrics]
 

@@ -30,9 +30,9 @@ def test_sample_patient_fills_the_form_and_the_summary_matches_assess(app, sampl
 
 
 def test_blank_modality_is_listed_as_not_available(app, sample_records):
-    load_sample(app, "DEMO-02")  # PD-L1 blank
-    assert watchwait.assess(sample_records["DEMO-02"]).missing_modalities == ["immune"]
-    assert f"not available:** {MODALITIES['immune']}" in texts(app)
+    load_sample(app, "DEMO-02")  # PD-L1 blank, no MRI (the shipped model has a radiomics branch)
+    assert watchwait.assess(sample_records["DEMO-02"]).missing_modalities == ["immune", "radiomics"]
+    assert f"not available:** {MODALITIES['immune']}, {MODALITIES['radiomics']}" in texts(app)
 
 
 def test_invalid_entry_is_explained_inline_and_nothing_is_calculated(app):
