@@ -212,6 +212,20 @@ def same_patient_check(visits: dict[str, Visit | None]) -> None:
                    "the same patient.", icon=":material/warning:")
 
 
+def model_columns(baseline: dict, restaging: dict, delta: dict, features) -> dict[str, float]:
+    """The model's ``radiomics_<visit>_<feature>`` columns (as in a cohort file) from one patient's visits."""
+    out = {}
+    for f in features:
+        out[f"radiomics_baseline_{f}"] = float(baseline[f])
+        out[f"radiomics_restaging_{f}"] = float(restaging[f])
+        out[f"radiomics_delta_{f}"] = float(delta[f"delta_{f}"])
+    return out
+
+
+def _use_radiomics(columns: dict[str, float]) -> None:
+    state.extra().update(columns)
+
+
 def features(visits: dict[str, Visit | None]) -> None:
     """The model's features with the change, every feature, and where the values come from."""
     from watchwait.imaging.model_features import FEATURES
@@ -231,6 +245,13 @@ def features(visits: dict[str, Visit | None]) -> None:
             st.markdown("**The model's radiomics features and their change** (restaging - baseline; intensities "
                         "are on each image's z-scored scale x100, so the visits are comparable)")
             st.dataframe(fig.model_delta_table(base.features, rest.features, delta, FEATURES))
+            columns = model_columns(base.features, rest.features, delta, FEATURES)
+            st.button("Use these radiomics in this patient's assessment", key="imaging_use_radiomics",
+                      on_click=_use_radiomics, args=(columns,),
+                      help="Writes the model's 15 radiomic columns into the current patient's record; the "
+                           "Assessment then includes the MRI radiomics branch (see its contributions).")
+            if all(state.extra().get(k) == v for k, v in columns.items()):
+                st.caption("These radiomics are part of the current patient's record.")
     else:
         missing = next(v for v in VISITS if v not in done)
         st.info(f"The change (restaging - baseline) needs both visits; the {missing} features are not available.")

@@ -189,3 +189,27 @@ def test_upload_folder_is_removed_when_the_session_lets_go_of_it():
     del folder
     gc.collect()
     assert not path.exists()
+
+
+def test_using_the_radiomics_feeds_them_into_the_patients_assessment(sample_records):
+    import watchwait
+    from components.imaging import model_columns
+
+    at = new_app()
+    load_sample(at, "DEMO-02")  # a patient without MRI
+    goto(at, "imaging")
+    at.selectbox(key=state.IMAGING_SAMPLE_CHOICE).select("DEMO-05")
+    at.button(key="imaging_load_sample").click().run()
+    at.button(key="imaging_use_radiomics").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    base, rest = _expected("DEMO-05", "baseline")[2], _expected("DEMO-05", "restaging")[2]
+    expected = model_columns(base.features, rest.features, delta_features(base, rest), FEATURES)
+    assert len(expected) == 15
+    extra = at.session_state[state.EXTRA]
+    assert {k: extra[k] for k in expected} == expected
+    before = watchwait.assess(sample_records["DEMO-02"])
+    after = watchwait.assess({**sample_records["DEMO-02"], **expected})
+    assert "radiomics" in before.missing_modalities and "radiomics" not in after.missing_modalities
+    assert after.probability != before.probability  # imaging changes the prediction through the model
+    goto(at, "assessment")
+    assert f"{after.probability:.0%}" in texts(at)
