@@ -64,7 +64,7 @@ def _cmd_predict(args) -> int:
 
     frame = read_model_cohort(args.cohort, n_jobs=args.jobs)
     out = predict_frame(frame, args.model)
-    out.to_csv(args.out, index=False)
+    write_csv(out, args.out)
     print(f"wrote predictions for {len(out)} patients to {args.out}")
     return 0
 
@@ -111,6 +111,20 @@ def _cmd_explain(args) -> int:
         return 0
     print(format_assessment(result))
     return 0
+
+
+def write_csv(frame, path) -> None:
+    """CSV via Arrow's writer (several times faster than pandas' for 100,000 rows); blanks for NaN.
+    Written to a temporary file first, so a failure never leaves a half-written file."""
+    import os
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    tmp = f"{path}.tmp"
+    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), tmp,
+                    pacsv.WriteOptions(quoting_style="needed"))
+    os.replace(tmp, path)
 
 
 def format_assessment(a) -> str:

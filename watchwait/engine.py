@@ -250,12 +250,15 @@ def predict_frame(frame: pd.DataFrame, model: ModelBundle | str | None = None) -
         n_missing += np.isnan(X[:, [j for j, f in enumerate(feats) if f.modality == m]]).all(axis=1)
     ctx = _context(cols, derived, p, lo, hi, n_missing)
     path_idx = first_match(rules.pathway, ctx, rules.thresholds, n)
-    pathway = np.array([rules.pathway[i].pathway if i >= 0 else "complete_restaging" for i in path_idx], dtype=object)
-    rule_id = np.array([rules.pathway[i].id if i >= 0 else "" for i in path_idx], dtype=object)
-    pathway[~in_scope] = [rules.scope[i].pathway for i in scope_idx[~in_scope]]
-    rule_id[~in_scope] = [rules.scope[i].id for i in scope_idx[~in_scope]]
-    flag_cols = [np.where(rule_mask(r, ctx, rules.thresholds, n) & in_scope, r.id, "") for r in rules.flags]
-    flags = [";".join(x for x in row if x) for row in zip(*flag_cols)] if flag_cols else [""] * n
+    # rule index -> pathway / id by lookup tables (index -1 = no rule matched)
+    pathway = np.array([r.pathway for r in rules.pathway] + ["complete_restaging"], dtype=object)[path_idx]
+    rule_id = np.array([r.id for r in rules.pathway] + [""], dtype=object)[path_idx]
+    pathway[~in_scope] = np.array([r.pathway for r in rules.scope], dtype=object)[scope_idx[~in_scope]]
+    rule_id[~in_scope] = np.array([r.id for r in rules.scope], dtype=object)[scope_idx[~in_scope]]
+    flags = np.full(n, "", dtype=object)
+    for r in rules.flags:  # ";"-joined ids of every flag that fired
+        hit = rule_mask(r, ctx, rules.thresholds, n) & in_scope
+        flags[hit] = np.where(flags[hit] == "", r.id, flags[hit] + ";" + r.id)
     return pd.DataFrame({
         "patient_id": frame["patient_id"].to_numpy(),
         "p_complete_response": np.round(p, 4),

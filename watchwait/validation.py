@@ -131,7 +131,11 @@ def _vector_bad(field: Field, raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
     blank = (text == "").to_numpy()
     kind = field.kind
     if kind in ("integer", "number"):
-        num = pd.to_numeric(text.where(~blank, None), errors="coerce").astype("float64")
+        cells = text.where(~blank, None)
+        try:  # a clean column casts directly (fast); any bad cell falls back to the per-cell coercion
+            num = cells.astype("float64")
+        except (ValueError, TypeError):
+            num = pd.to_numeric(cells, errors="coerce").astype("float64")
         values = num.to_numpy()
         with np.errstate(invalid="ignore"):
             ok = np.isfinite(values) & (values >= field.low) & (values <= field.high)
