@@ -23,6 +23,9 @@ from watchwait.errors import CohortFileError, FieldIssue, RecordError
 from watchwait.schema import BY_NAME, COLUMNS, FALSE_WORDS, FIELDS, RADIOMICS_PREFIX, REQUIRED, TRUE_WORDS, Field
 
 _MISSING = object()
+# A number cell: optional sign, digits with an optional decimal point, optional exponent. Stricter
+# than Python's float() (which also takes "1_000", "nan", "infinity"), and used by both paths.
+NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 
 
 def is_blank(value: object) -> bool:
@@ -64,6 +67,8 @@ def check_cell(field: Field, value: object) -> tuple[object, FieldIssue | None]:
         return None, _issue(field, value)
     if kind in ("integer", "number"):
         if isinstance(value, bool | np.bool_):
+            return None, _issue(field, value)
+        if isinstance(value, str) and not re.fullmatch(NUMBER, value.strip()):
             return None, _issue(field, value)
         try:
             number = float(value.strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
@@ -137,8 +142,9 @@ def _vector_bad(field: Field, raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
         except (ValueError, TypeError):
             num = pd.to_numeric(cells, errors="coerce").astype("float64")
         values = num.to_numpy()
+        shaped = text.str.fullmatch(NUMBER).fillna(False).to_numpy(dtype=bool)
         with np.errstate(invalid="ignore"):
-            ok = np.isfinite(values) & (values >= field.low) & (values <= field.high)
+            ok = shaped & np.isfinite(values) & (values >= field.low) & (values <= field.high)
             if kind == "integer":
                 ok &= values == np.floor(values)
         bad = ~blank & ~ok

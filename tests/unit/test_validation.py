@@ -27,6 +27,7 @@ def test_minimal_record_blanks_are_not_available():
     ("pdl1_cps", 101, "pdl1_cps must be a number from 0 to 100; got 101 instead."),
     ("ctdna_post_treatment_mtm_ml", -1, "ctdna_post_treatment_mtm_ml must be a number from 0 to 100000 MTM/mL; got -1 instead."),
     ("cea_post_ng_ml", "nan", "cea_post_ng_ml must be a number from 0 to 10000 ng/mL; got 'nan' instead."),
+    ("cea_post_ng_ml", "1_000", "cea_post_ng_ml must be a number from 0 to 10000 ng/mL; got '1_000' instead."),
     ("patient_id", "Jane Smith", "patient_id must be 1-64 characters: letters, digits, '-' or '_' (a pseudonym, never a name or hospital number); got 'Jane Smith' instead."),
 ])
 def test_invalid_field_message_names_column_value_and_domain(field, value, message):
@@ -90,7 +91,7 @@ def test_non_utf8_file(tmp_path):
 
 
 _cells = st.one_of(st.none(), st.text(max_size=6), st.integers(-5, 200).map(str), st.floats(-10, 1e5).map(str), st.just("nan"),
-                   st.sampled_from(["true", "No", "T3a", "N2", "pMMR", "complete", "mass", "SCRT", " 12 "]))
+                   st.sampled_from(["true", "No", "T3a", "N2", "pMMR", "complete", "mass", "SCRT", " 12 ", "1_000", "1e3", ".5", "5.", "+3", "infinity", "0x10"]))
 
 
 @settings(max_examples=150, deadline=None)
