@@ -38,7 +38,6 @@ from watchwait.derive import Columns
 from watchwait.features import BASE_FEATURES, Feature, feature_matrix, radiomics_features
 
 INTERVAL_LEVEL = 0.90
-_EPS = 1e-6
 
 
 def expit(x):
@@ -366,8 +365,3 @@ def _NORMAL_Q(k: int) -> np.ndarray:
     """k standard-normal quantiles at (i + 0.5) / k, in a fixed shuffled order (paired with donors)."""
     z = np.array([NormalDist().inv_cdf((i + 0.5) / k) for i in range(k)])
     return z[np.random.default_rng(7).permutation(k)]
-
-
-def to_logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
-    return np.log(p / (1 - p))

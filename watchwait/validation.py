@@ -22,7 +22,6 @@ import pandas as pd
 from watchwait.errors import CohortFileError, FieldIssue, RecordError
 from watchwait.schema import BY_NAME, COLUMNS, FALSE_WORDS, FIELDS, RADIOMICS_PREFIX, REQUIRED, TRUE_WORDS, Field
 
-_MISSING = object()
 # A number cell: optional sign, digits with an optional decimal point, optional exponent. Stricter
 # than Python's float() (which also takes "1_000", "nan", "infinity"), and used by both paths.
 NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
