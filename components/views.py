@@ -21,6 +21,20 @@ def chart(fig, key: str) -> None:
 SYNTHETIC_SHORT = "**Synthetic training data:** this model has not been validated on real patients."
 
 
+def patient_screen(title: str):
+    """Open a screen about the current patient: header, facts banner and notices (before any number).
+
+    Returns the current assessment; when there is none (or the record is invalid) the page says why and stops.
+    """
+    from components import layout, patient
+
+    layout.header(title)
+    a = patient.require_assessment()
+    layout.facts_banner(a.record)
+    notices(a, with_reminders=False)
+    return a
+
+
 def notices(a, with_reminders: bool = True, compact: bool = False) -> None:
     """Scope notices (they replace the probability), discordance flags, then reminders.
 

@@ -3,15 +3,12 @@
 import pandas as pd
 import streamlit as st
 
-from components import cache, figures, layout, patient, state, tables, views
+from components import cache, figures, patient, state, tables, views
 from watchwait import evidence
 
-layout.header("Evidence")
+a = views.patient_screen("Evidence")
 large = state.presentation()
-a = patient.require_assessment()
 rec = a.record
-layout.facts_banner(rec)
-views.notices(a, with_reminders=False)
 
 arms = cache.evidence_table().copy()
 arms["match"] = [evidence.match_level(r, rec) for r in arms.to_dict(orient="records")]

@@ -2,13 +2,10 @@
 
 import streamlit as st
 
-from components import fmt, layout, patient, views
+from components import fmt, views
 from watchwait import evidence
 
-layout.header("Options")
-a = patient.require_assessment()
-layout.facts_banner(a.record)
-views.notices(a, with_reminders=False)
+a = views.patient_screen("Options")
 
 if not a.in_scope:
     views.suggestion(a)

@@ -2,15 +2,12 @@
 
 import streamlit as st
 
-from components import figures, layout, patient, state, tables, views
+from components import figures, state, tables, views
 from watchwait.schema import CTDNA_COLUMNS
 
-layout.header("Trajectories")
+a = views.patient_screen("Trajectories")
 large = state.presentation()
-a = patient.require_assessment()
 rec = a.record
-layout.facts_banner(rec)
-views.notices(a, with_reminders=False)
 
 left, right = st.columns(2, gap="large")
 with left:

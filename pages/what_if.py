@@ -2,15 +2,12 @@
 
 import streamlit as st
 
-from components import figures, fmt, form, layout, patient, state, tables, views
+from components import figures, fmt, form, patient, state, tables, views
 from watchwait import whatif
 from watchwait.schema import BY_NAME, FIELDS, G_ID, G_IMG, G_OUT
 from watchwait.validation import is_blank
 
-layout.header("What if")
-a = patient.require_assessment()
-layout.facts_banner(a.record)
-views.notices(a, with_reminders=False)
+a = views.patient_screen("What if")
 
 CHANGEABLE = [f.name for f in FIELDS if f.group not in (G_ID, G_IMG, G_OUT)]
 CUSTOM = "(custom: choose inputs below)"
