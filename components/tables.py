@@ -73,30 +73,56 @@ def cea_table(record: Mapping[str, object]) -> pd.DataFrame:
     })
 
 
+EVIDENCE_ENDPOINTS = {
+    "pCR": "pathological complete response",
+    "cCR": "clinical complete response",
+    "CR": "complete response as the trial reports it (pathological or clinical)",
+    "cCR+ncCR": "clinical plus near-complete clinical response",
+    "pCR/cCR": "pathological or clinical complete response (planned endpoint)",
+}
+PRESERVATION_COLUMN = "Preservation (%)"
+PRESERVATION_DEFINITION_COLUMN = "What 'preservation' means here"
+
+
 def evidence_table(arms: pd.DataFrame) -> pd.DataFrame:
+    """The trial arms as shown: clinician-readable headers; every rate next to (and labelled with) its own
+    endpoint, as reported; every preservation figure next to its definition (anal/sphincter preservation is
+    not organ preservation). Raises ``ValueError`` for a preservation figure without a definition."""
+    from watchwait.evidence import CLASS_LABELS, check_preservation_defined
+
+    check_preservation_defined(arms)
+
     def ci(r) -> str:
         if pd.isna(r["rate_pct"]):
             return ""
         if pd.isna(r["ci_low"]):
             return "n not reported"
         return f"{r['ci_low']:.1f} to {r['ci_high']:.1f}"
+
+    def rate(r) -> str:
+        return "" if pd.isna(r["rate_pct"]) else f"{r['endpoint']} {r['rate_pct']:.1f}"
+
+    rows = arms.to_dict(orient="records")
     return pd.DataFrame({
-        "match": [m or "" for m in arms["match"]],
-        "study": arms["study"],
-        "registry id": [r or "not registered" for r in arms["registry_id"]],
-        "n": [("" if pd.isna(n) else str(int(n))) for n in arms["n_arm"]],
-        "RT": arms["rt"],
-        "sequence": arms["sequence"],
-        "immunotherapy": arms["immunotherapy"].where(arms["immunotherapy"] != "", "none"),
-        "class": arms["immunotherapy_class"],
-        "chemotherapy": arms["chemotherapy"],
-        "other": arms["other_agent"],
-        "endpoint": arms["endpoint"],
-        "rate (%)": [("" if pd.isna(v) else f"{v:.1f}") for v in arms["rate_pct"]],
-        "95% CI (Wilson)": [ci(r) for r in arms.to_dict(orient="records")],
-        "organ preservation (%)": [("" if pd.isna(v) else f"{v:.1f}") for v in arms["organ_preservation_pct"]],
-        "status": arms["status"],
-        "source": arms["source"],
+        "Match to this patient's regimen": [m or "" for m in arms["match"]],
+        "Trial": arms["study"],
+        "Registry ID": [r or "not registered" for r in arms["registry_id"]],
+        "Arm": arms["arm"],
+        "Patients in arm (n)": [("" if pd.isna(n) else str(int(n))) for n in arms["n_arm"]],
+        "Radiotherapy": arms["rt"],
+        "Sequence (systemic therapy vs RT)": arms["sequence"],
+        "Immunotherapy": arms["immunotherapy"].where(arms["immunotherapy"] != "", "none"),
+        "Immunotherapy class": [CLASS_LABELS.get(c, c) for c in arms["immunotherapy_class"]],
+        "Chemotherapy": arms["chemotherapy"],
+        "Other agent": arms["other_agent"],
+        "Endpoint": arms["endpoint"],
+        "Reported rate (endpoint, %)": [rate(r) for r in rows],
+        "95% CI of the rate (Wilson, %)": [ci(r) for r in rows],
+        PRESERVATION_COLUMN: [("" if pd.isna(v) else f"{v:.1f}") for v in arms["preservation_pct"]],
+        PRESERVATION_DEFINITION_COLUMN: [("" if pd.isna(r["preservation_pct"]) else str(r["preservation_definition"]))
+                                         for r in rows],
+        "Status": arms["status"],
+        "Source": arms["source"],
     })
 
 

@@ -16,8 +16,10 @@ n_same = int((arms["match"] == evidence.MATCH_SAME).sum())
 n_similar = int((arms["match"] == evidence.MATCH_SIMILAR).sum())
 st.markdown(f"**This patient's regimen:** {evidence.regimen_text(rec)}. "
             f"**{n_same}** trial arm(s) used the same regimen, **{n_similar}** a similar one (same RT and immunotherapy class).")
-st.caption("Rates are as reported by each trial (endpoints differ: pCR, cCR, CR, cCR+ncCR); they describe trial "
-           "cohorts, not this patient. Source: review 000 Tables 1-2 and protocol 001 (evidence_trials.csv).")
+st.caption("Each rate is of the endpoint the trial reported, shown next to it (endpoints differ: "
+           + "; ".join(f"{k} = {v}" for k, v in tables.EVIDENCE_ENDPOINTS.items())
+           + "). Rates of different endpoints are not comparable. They describe trial cohorts, not this patient. "
+           "Source: review 000 Tables 1-2 and protocol 001 (evidence_trials.csv).")
 
 only = st.toggle("Only arms with the same or a similar regimen", key="evidence_only_matching", value=False)
 shown = arms[arms["match"] != ""] if only else arms
@@ -33,9 +35,14 @@ if shown["rate_pct"].notna().any():
 else:
     st.info("No reported rates among the arms shown.")
 st.dataframe(tables.evidence_table(shown), hide_index=True, width="stretch",
-             column_config={"registry id": st.column_config.TextColumn(width="medium"),
-                            "study": st.column_config.TextColumn(width="medium"),
-                            "match": st.column_config.TextColumn(width="small")})
+             column_config={"Registry ID": st.column_config.TextColumn(width="medium"),
+                            "Trial": st.column_config.TextColumn(width="medium"),
+                            "Match to this patient's regimen": st.column_config.TextColumn(width="small"),
+                            tables.PRESERVATION_DEFINITION_COLUMN: st.column_config.TextColumn(width="large")})
+st.caption(f"'{tables.PRESERVATION_COLUMN}' is not the same measure in every trial: some report anal (sphincter) "
+           "preservation, others the review's 'organ preservation rate', whose definitions vary (anal preservation "
+           f"at surgery, at 1-3 years, or no stoma). Read each figure with '{tables.PRESERVATION_DEFINITION_COLUMN}' "
+           "next to it.")
 
 with st.expander("How drug names map to the data dictionary's immunotherapy classes"):
     st.dataframe(pd.DataFrame({"drug (evidence table)": list(evidence.DRUG_CLASS),

@@ -21,6 +21,11 @@ the radiosensitiser, which the data dictionary does not count as systemic chemot
 The confidence interval of an arm's rate is the Wilson score interval (95%) with the reported rate as
 the proportion and ``n_arm`` patients; arms without ``n_arm`` get none.
 
+Each rate is of the arm's own ``endpoint`` (pCR, cCR, CR, cCR+ncCR, pCR/cCR), as reported; nothing here
+relabels it. ``preservation_pct`` is *not* uniformly organ preservation: ``preservation_definition`` (text)
+says what it measures (anal/sphincter preservation, or the review's Table 1 "organ preservation rate",
+whose definitions vary). :func:`load_trials` refuses a table with a preservation figure and no definition.
+
 Pure: no streamlit; plain pandas.
 """
 
@@ -91,11 +96,17 @@ def _raw_trials() -> pd.DataFrame:
 
 def load_trials() -> pd.DataFrame:
     """The evidence table, typed, with ``immunotherapy_class``, ``ci_low``/``ci_high`` (percent, NaN where
-    n is unknown or no rate is reported), ``regorafenib`` and a readable ``arm_label``."""
+    n is unknown or no rate is reported), ``regorafenib`` and a readable ``arm_label``.
+
+    ``preservation_pct`` is a float (NaN where not reported); ``preservation_definition`` stays text (blank
+    where no figure is reported). Raises ``ValueError`` if an arm has a preservation figure but no definition.
+    """
     raw = _raw_trials().copy()
     df = raw.copy()
-    for col in ("n_arm", "rate_pct", "organ_preservation_pct", "n_total", "year"):
+    for col in ("n_arm", "rate_pct", "preservation_pct", "n_total", "year"):
         df[col] = pd.to_numeric(raw[col].where(raw[col].str.strip() != "", None), errors="coerce").astype("float64")
+    df["preservation_definition"] = raw["preservation_definition"].fillna("").astype(str).str.strip()
+    check_preservation_defined(df)
     df["immunotherapy_class"] = [drug_class(d) for d in raw["immunotherapy"]]
     df["regorafenib"] = raw["other_agent"].str.lower().str.contains("regorafenib")
     lows, highs = [], []
@@ -111,6 +122,16 @@ def load_trials() -> pd.DataFrame:
     df["ci_high"] = highs
     df["arm_label"] = [_arm_label(r) for r in df.to_dict(orient="records")]
     return df
+
+
+def check_preservation_defined(arms: pd.DataFrame) -> None:
+    """Raise ``ValueError`` if any arm has a ``preservation_pct`` without a ``preservation_definition``: the
+    figure means anal/sphincter preservation in some trials and organ preservation in others."""
+    undefined = arms["preservation_pct"].notna() & (arms["preservation_definition"].fillna("").astype(str).str.strip() == "")
+    if undefined.any():
+        bad = "; ".join(f"{r['study']} ({r['arm']})" for r in arms[undefined].to_dict(orient="records"))
+        raise ValueError(f"preservation_pct without a preservation_definition for: {bad}. "
+                         "Say what the figure measures (anal/sphincter or organ preservation) in evidence_trials.csv.")
 
 
 def _arm_label(row: Mapping[str, object]) -> str:

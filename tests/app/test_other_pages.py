@@ -83,9 +83,13 @@ def test_evidence_highlights_arms_with_this_patients_regimen(app, sample_records
     n_same = int((arms["match"] == evidence.MATCH_SAME).sum())
     assert f"**{n_same}** trial arm(s) used the same regimen" in texts(app)
     table = app.dataframe[0].value
-    torch = table[(table["study"] == "TORCH") & (table["sequence"] == "consolidation")].iloc[0]
-    assert torch["match"] == "same regimen" and torch["registry id"] == "NCT04518280"
-    assert torch["95% CI (Wilson)"] == "{:.1f} to {:.1f}".format(*evidence.wilson_interval(56.5, 62))
+    torch = table[(table["Trial"] == "TORCH") & (table["Sequence (systemic therapy vs RT)"] == "consolidation")].iloc[0]
+    assert torch["Match to this patient's regimen"] == "same regimen" and torch["Registry ID"] == "NCT04518280"
+    assert torch["95% CI of the rate (Wilson, %)"] == "{:.1f} to {:.1f}".format(*evidence.wilson_interval(56.5, 62))
+    assert torch["Endpoint"] == "CR" and torch["Reported rate (endpoint, %)"] == "CR 56.5"
+    assert torch["Preservation (%)"] == "82.3"
+    assert torch["What 'preservation' means here"].startswith("anal (sphincter) preservation")
+    assert not any("organ preservation" in str(c).lower() for c in table.columns)
     forest = plotly_specs(app)[0]
     same = [y for t in forest["data"] if t["name"].startswith("same regimen") for y in t["y"]]
     assert any(y.startswith("TORCH: SCRT, consolidation, toripalimab") for y in same)

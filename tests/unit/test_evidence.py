@@ -1,10 +1,12 @@
-"""watchwait.evidence: drug classes, Wilson intervals, regimen matching."""
+"""watchwait.evidence: drug classes, Wilson intervals, regimen matching; and the evidence table as shown."""
 
 import csv
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from components import tables
 from watchwait import evidence
 from watchwait.schema import BY_NAME
 
@@ -82,3 +84,98 @@ def test_blank_regimen_matches_nothing():
 def test_surveillance_schedule_has_its_source():
     plan = evidence.surveillance_schedule()
     assert plan["schedule"] and "brief.md" in plan["source"]
+
+
+# ----------------------------------------------------------------------------- what the evidence table shows
+# These test components.tables.evidence_table, the function that builds the table on the Evidence page.
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "clinical" / "evidence_trials.csv"
+PRES, PRES_DEF = tables.PRESERVATION_COLUMN, tables.PRESERVATION_DEFINITION_COLUMN
+
+
+def _shown(record=None):
+    return tables.evidence_table(evidence.trials_for(record))
+
+
+def test_copy_is_byte_for_byte_the_shared_table():
+    if not SHARED.exists():
+        pytest.skip("../shared is not next to this checkout")
+    assert DATA.read_bytes() == SHARED.read_bytes()
+
+
+def test_renamed_preservation_columns_are_loaded():
+    df = evidence.load_trials()
+    assert "organ_preservation_pct" not in df.columns
+    assert df["preservation_pct"].dtype == "float64"
+    assert df["preservation_definition"].map(type).eq(str).all()
+    torch = df[(df["study"] == "TORCH") & (df["sequence"] == "consolidation")].iloc[0]
+    assert torch["preservation_pct"] == 82.3 and torch["preservation_definition"].startswith("anal (sphincter) preservation")
+
+
+@pytest.mark.parametrize("study", ["TORCH", "UNION"])
+def test_torch_and_union_preservation_is_shown_as_anal_sphincter_preservation(study):
+    table = _shown()
+    rows = table[table["Trial"] == study]
+    assert len(rows) == 2
+    assert (rows[PRES] != "").all()
+    assert rows[PRES_DEF].str.startswith("anal (sphincter) preservation").all()
+    # the two columns sit next to each other
+    cols = list(table.columns)
+    assert cols.index(PRES_DEF) == cols.index(PRES) + 1
+
+
+def test_union_preservation_figures_are_the_reported_ones():
+    table = _shown()
+    union = table[table["Trial"] == "UNION"]
+    assert sorted(union[PRES]) == ["89.9", "94.2"]
+
+
+def test_spring01_sintilimab_arm_is_pcr_59_2_not_cr():
+    table = _shown()
+    arm = table[(table["Trial"] == "SPRING-01") & (table["Immunotherapy"] == "sintilimab")]
+    assert len(arm) == 1
+    arm = arm.iloc[0]
+    assert arm["Endpoint"] == "pCR"
+    assert arm["Reported rate (endpoint, %)"] == "pCR 59.2"
+    # the endpoint and the rate columns never say CR for this arm (its source note may quote the text's CR 61.2%)
+    assert "CR 61.2" not in (arm["Endpoint"], arm["Reported rate (endpoint, %)"]) and arm["Endpoint"] != "CR"
+
+
+def test_every_rate_shown_carries_its_own_endpoint():
+    arms = evidence.trials_for(None)
+    table = tables.evidence_table(arms)
+    for (_, a), (_, shown) in zip(arms.iterrows(), table.iterrows()):
+        assert shown["Endpoint"] == a["endpoint"]
+        if pd.isna(a["rate_pct"]):
+            assert shown["Reported rate (endpoint, %)"] == ""
+        else:
+            assert shown["Reported rate (endpoint, %)"] == f"{a['endpoint']} {a['rate_pct']:.1f}"
+
+
+def test_no_preservation_figure_is_shown_without_its_definition():
+    table = _shown()
+    with_figure = table[table[PRES] != ""]
+    assert len(with_figure) >= 10
+    assert (with_figure[PRES_DEF].str.strip() != "").all()
+    assert (table.loc[table[PRES] == "", PRES_DEF] == "").all()
+
+
+def test_no_header_calls_the_figure_organ_preservation_or_is_a_raw_column_name():
+    table = _shown()
+    assert not any("organ preservation" in c.lower() for c in table.columns)
+    raw = set(evidence.load_trials().columns)
+    assert not (set(table.columns) & raw)
+
+
+def test_a_preservation_figure_without_definition_is_refused(monkeypatch):
+    arms = evidence.trials_for(None)
+    broken = arms.copy()
+    i = broken.index[(broken["study"] == "TORCH")][0]
+    broken.loc[i, "preservation_definition"] = ""
+    with pytest.raises(ValueError, match="TORCH"):
+        tables.evidence_table(broken)
+    raw = evidence._raw_trials().copy()
+    raw.loc[raw["study"] == "UNION", "preservation_definition"] = ""
+    monkeypatch.setattr(evidence, "_raw_trials", lambda: raw)
+    with pytest.raises(ValueError, match="UNION"):
+        evidence.load_trials()
