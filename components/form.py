@@ -14,11 +14,14 @@ import streamlit as st
 
 from components import state
 from watchwait.errors import FieldIssue
-from watchwait.schema import BY_NAME, FIELDS, G_BIO, G_BLOOD, G_ID, G_IMG, G_OUT, G_RESTAGE, G_TREAT, G_TUMOUR, Field
+from watchwait.schema import (BY_NAME, FIELDS, G_BIO, G_BLOOD, G_CONTEXT, G_FOLLOW, G_ID, G_IMG, G_OUT, G_RESTAGE, G_TREAT,
+                              G_TUMOUR, Field)
 from components.values import is_blank
 
 NOT_AVAILABLE = "not available"
-MODEL_GROUPS = (G_TUMOUR, G_BIO, G_BLOOD, G_TREAT, G_RESTAGE)
+MODEL_GROUPS = (G_TUMOUR, G_BIO, G_BLOOD, G_TREAT, G_RESTAGE, G_CONTEXT)
+# Groups shown folded: not needed for a suggestion.
+FOLDED = (G_IMG, G_OUT, G_FOLLOW)
 
 
 def label(f: Field) -> str:
@@ -101,31 +104,27 @@ def _grid(fields: Iterable[Field], ncols: int, issues: dict, show_required: bool
 
 
 def _blood_grid(issues: dict, show_required: bool, scope: str) -> None:
-    """ctDNA and CEA as a timepoint grid: C1 | C2 | C3."""
+    """ctDNA as a timepoint grid: C1 | C2 | C3."""
     st.caption("C1: before any treatment · C2: after radiotherapy · C3: at response assessment. "
                "ctDNA in mean tumour molecules per mL (tumour-informed MRD assay).")
     cols = st.columns(3)
     for col, name in zip(cols, ("ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml")):
         with col:
             _render_field(BY_NAME[name], issues, show_required, scope)
-    cols = st.columns(3)
-    with cols[0]:
-        _render_field(BY_NAME["cea_baseline_ng_ml"], issues, show_required, scope)
-    with cols[1]:
-        st.caption("CEA after RT (C2) is not part of the data dictionary.")
-    with cols[2]:
-        _render_field(BY_NAME["cea_post_ng_ml"], issues, show_required, scope)
 
 
+# The data dictionary's sections, in its order (version 2).
 GROUP_TITLES = {
     G_ID: "Identification",
-    G_TUMOUR: "Tumour and staging (baseline MRI)",
-    G_BIO: "Biomarkers (PD-L1)",
-    G_BLOOD: "ctDNA and CEA over time",
+    G_TUMOUR: "Patient and tumour at baseline (staging MRI)",
+    G_BIO: "Biomarkers: PD-L1 and CEA",
+    G_BLOOD: "ctDNA (tumour-informed assay), three timepoints",
     G_TREAT: "Neoadjuvant treatment",
-    G_RESTAGE: "Restaging (response assessment)",
-    G_IMG: "Imaging files (optional; not used by the shipped model)",
+    G_RESTAGE: "Response assessment (restaging)",
+    G_CONTEXT: "Decision context (shown and used by the rules; never changes the probability)",
+    G_IMG: "Imaging files (optional)",
     G_OUT: "Outcome (training cohorts only; never used for a prediction)",
+    G_FOLLOW: "Follow-up (entered after the decision)",
 }
 
 
@@ -133,12 +132,12 @@ def render(groups: Iterable[str] | None = None, ncols: int = 3, show_required: b
            scope: str = "patient") -> dict[str, FieldIssue]:
     """Render the form (all groups by default); returns the inline issues shown, by column."""
     issues: dict[str, FieldIssue] = {}
-    wanted = list(groups) if groups is not None else [G_ID, G_TUMOUR, G_BIO, G_BLOOD, G_TREAT, G_RESTAGE, G_IMG, G_OUT]
+    wanted = list(groups) if groups is not None else list(GROUP_TITLES)
     for g in wanted:
         fields = [f for f in FIELDS if f.group == g]
-        box = st.expander(GROUP_TITLES[g], expanded=False) if g in (G_IMG, G_OUT) else st.container(border=True)
+        box = st.expander(GROUP_TITLES[g], expanded=False) if g in FOLDED else st.container(border=True)
         with box:
-            if g not in (G_IMG, G_OUT):
+            if g not in FOLDED:
                 st.markdown(f"**{GROUP_TITLES[g]}**")
             if g == G_BLOOD:
                 _blood_grid(issues, show_required, scope)

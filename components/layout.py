@@ -95,12 +95,28 @@ def key_facts(record: Mapping[str, object]) -> list[tuple[str, str]]:
     rest = [f"endoscopy {r['endoscopy']}" if r.get("endoscopy") else "endoscopy n/a",
             f"DRE {r['dre']}" if r.get("dre") else "DRE n/a",
             f"mrTRG {r['mr_trg']}" if r.get("mr_trg") is not None else "mrTRG n/a",
-            {"true": "DWI restriction", "false": "no DWI restriction"}.get(str(r.get("dwi_restriction")).lower(), "DWI n/a")]
+            {"true": "DWI restriction", "false": "no DWI restriction"}.get(str(r.get("dwi_restriction")).lower(), "DWI n/a"),
+            f"nodes y{r['ymr_n_stage']}" if r.get("ymr_n_stage") else "nodes not recorded"]
+    if r.get("residual_lesion_mm") is not None:
+        rest.append(f"residual {r['residual_lesion_mm']} mm")
+    if r.get("restaging_biopsy") in ("negative", "positive"):
+        rest.append(f"biopsy {r['restaging_biopsy']}")
+    if _yn(r.get("ymr_emvi"), "y", "n") == "y":
+        rest.append("EMVI still visible")
+    if r.get("weeks_rt_to_assessment") is not None:
+        rest.append(f"{r['weeks_rt_to_assessment']} weeks after RT")
     facts.append(("Restaging", ", ".join(rest)))
     ct = [r.get(c) for c in ("ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml")]
     def say(v):
         return "n/a" if v is None else ("0" if float(v) == 0 else f"{float(v):g}")
     facts.append(("ctDNA C1/C2/C3", " / ".join(say(v) for v in ct) + " MTM/mL (0 = not detected)"))
+    person = [x for x in (
+        {"yes": "fit for major surgery", "no": "unfit for major surgery", "uncertain": "fitness for surgery uncertain"}.get(str(r.get("fit_for_major_surgery"))),
+        _yn(r.get("sphincter_involved"), "sphincter involved", None),
+        {"organ_preservation": "prefers organ preservation", "surgery": "prefers surgery", "undecided": "preference undecided",
+         "not_discussed": "preference not yet discussed"}.get(str(r.get("patient_preference")))) if x]
+    if person:
+        facts.append(("Person", ", ".join(person)))
     return facts
 
 

@@ -35,21 +35,46 @@ def patient_screen(title: str):
     return a
 
 
-def notices(a, with_reminders: bool = True, compact: bool = False) -> None:
-    """Scope notices (they replace the probability), discordance flags, then reminders.
+def _one_line(text: str) -> str:
+    """The first sentence: the one-line reason presentation mode keeps."""
+    text = " ".join(str(text).split())
+    for stop in (". ", "; "):
+        i = text.find(stop)
+        if 0 < i < 160:
+            return text[:i + 1].rstrip(";") if stop == ". " else text[:i]
+    return text
 
-    ``compact`` (presentation mode): one line per flag (message and rule); the rationale and source stay
-    on the normal view."""
+
+def notice_text(n, compact: bool, prefix: str = "") -> str:
+    """One notice as the screen says it: what, why, and where from. Presentation mode keeps one line of
+    each (the reason and the source); the normal view adds the design-choice thresholds."""
+    head = f"**{prefix}{n.message if n.severity != 'scope' else n.title}**"
+    if compact:
+        return f"{head}  \nWhy: {_one_line(n.rationale)} · Source: {n.source}"
+    parts = [head, n.rationale if n.rationale != n.message else "", f"Source: {n.source}. Rule {n.rule_id}."]
+    if n.thresholds:
+        parts.append("Threshold used: " + "; ".join(n.thresholds) + ".")
+    if n.qualifies_headline:
+        parts.append("The suggested next step is conditional on this.")
+    return "\n\n".join(p for p in parts if p)
+
+
+def notices(a, with_reminders: bool = True, compact: bool = False) -> None:
+    """Scope notices (they replace the probability), fields to confirm, flags, then context and reminders.
+
+    Every notice keeps its reason and its source; ``compact`` (presentation mode) keeps one line of each."""
     for n in a.scope_notices:
-        st.error(f"**{n.title}**\n\n{n.rationale}\n\nNo probability is given. Rule `{n.rule_id}`; source: {n.source}.",
-                 icon=":material/block:")
-    for f in a.suggestion.flags:
-        text = (f"**{f.message}** (rule `{f.rule_id}`)" if compact
-                else f"**{f.message}**\n\n{f.rationale}\n\nRule `{f.rule_id}`; source: {f.source}.")
+        st.error(notice_text(n, compact) + ("" if compact else "\n\nNo probability is given."), icon=":material/block:")
+    s = a.suggestion
+    for n in s.confirm:
+        st.warning(notice_text(n, compact, prefix="Confirm: "), icon=":material/help:")
+    for f in s.flags:
         if f.severity == "info":
-            st.info(text, icon=":material/info:")
+            st.info(notice_text(f, compact), icon=":material/info:")
         else:
-            st.warning(text, icon=":material/warning:")
+            st.warning(notice_text(f, compact), icon=":material/warning:")
+    for c in s.context:
+        st.info(notice_text(c, compact), icon=":material/person:")
     if with_reminders:
         for r in a.reminders:
             st.caption(f":material/checklist: **Check:** {r['text']} ({r['source']})")
@@ -87,11 +112,19 @@ def category(a) -> None:
 
 
 def suggestion(a) -> None:
+    """The suggested next step: conditional whenever one of its own notices asks for something first
+    (clinical brief, rule 6), with the rule, its reason, its source and its thresholds."""
     s = a.suggestion
     with st.container(border=True, key="ww-suggestion"):
-        st.markdown(f"#### Suggested: {s.label}")
-        st.markdown(f"Rule `{s.rule_id}`: {s.rationale}")
-        st.caption(f"Source: {s.source}")
+        if s.conditional:
+            st.markdown(f"#### Suggested, with conditions: {s.headline}")
+            st.markdown("Not an unqualified suggestion: each condition comes from a notice on this screen.")
+        else:
+            st.markdown(f"#### Suggested: {s.headline}")
+        st.markdown(f"Why: {s.rationale}")
+        st.caption(f"Source: {s.source}. Rule {s.rule_id}.")
+        if s.thresholds:
+            st.caption("Threshold used: " + "; ".join(s.thresholds) + ".")
         if a.in_scope:
             st.caption("The response category sets the pathway; the model qualifies it. The MDT decides.")
 
@@ -121,28 +154,36 @@ def explanations(a, large: bool = False) -> None:
 
 
 def options(a) -> None:
-    """Watch-and-wait, local excision and TME side by side with their 'out of 100' figures."""
-    cols = st.columns(len(a.suggestion.options))
-    for col, opt in zip(cols, a.suggestion.options):
-        with col, st.container(border=True):
+    """Every option side by side. Each figure says whom it counts ("out of 100 <who>"), the population it
+    was measured in and its source; where no figure fits this patient, the card says so."""
+    opts = a.suggestion.options
+    cols = st.columns(len(opts))
+    for col, opt in zip(cols, opts):
+        with col, st.container(border=True, key=f"ww-option-{opt.pathway}"):
             st.markdown(f"#### {opt.label}")
             if opt.suggested:
-                st.markdown(":blue-background[**Suggested by rule " + a.suggestion.rule_id + "**]")
+                st.markdown(":blue-background[**Suggested" + (", with conditions" if a.suggestion.conditional else "") + "**]")
+            if opt.criteria:
+                st.caption(f"Criteria: {opt.criteria}")
             for f in opt.figures:
-                if f.n_out_of_100 is None:
-                    st.markdown(f"- **no figure**: {f.label}")
+                st.markdown(f"**{f.n_out_of_100} out of 100** {f.denominator} {f.label}")
+                if f.kind == "published":
+                    st.caption(f"Measured in: {f.population}. Not personalised. Source: {f.source}")
+                elif f.kind == "model":
+                    st.caption(f"From the model's probability for patients like this one (synthetic training data). Source: {f.source}")
                 else:
-                    kind = "" if f.kind == "patient" else " *(published rate for the group, not personalised)*"
-                    st.markdown(f"- **{f.n_out_of_100} out of 100** {f.label}{kind}")
-                st.caption(f"Source: {f.source}" + (f" · formula: {f.formula}" if f.formula else ""))
+                    st.caption(f"By definition. Source: {f.source}")
+            for text in opt.not_applicable:
+                st.caption(f":material/block: {text}")
 
 
 def surveillance(plan: dict) -> None:
-    st.subheader("Surveillance that watch-and-wait would start")
-    st.table([{"period": s["period"], "what": s["what"]} for s in plan["schedule"]])
+    """One follow-up plan with its source (clinical brief, rule 5: schedules vary)."""
+    st.subheader(plan["title"])
+    st.table([{"When": s["period"], "What": s["what"]} for s in plan["schedule"]])
     st.caption(f"Source: {plan['source']}")
     if plan.get("alternative"):
-        st.caption(f"Alternative schedule: {plan['alternative']}")
+        st.caption(f"Another published schedule: {plan['alternative']}")
 
 
 def presentation_mode() -> bool:

@@ -1,9 +1,9 @@
-"""Options: watch-and-wait, local excision and TME side by side, and the surveillance schedule."""
+"""Options: watch-and-wait, local excision, re-assessment and TME side by side, and the follow-up each starts."""
 
 import streamlit as st
 
 from components import fmt, views
-from watchwait import evidence
+from watchwait.suggest import all_surveillance
 
 a = views.patient_screen("Options")
 
@@ -12,13 +12,16 @@ if not a.in_scope:
     st.info("No options are compared for a patient outside the model's scope: the MDT decides on standard grounds.")
     st.stop()
 
-st.markdown(f"Figures are **x out of 100 patients like this one**, from the model's probability of complete response "
-            f"**{fmt.pct(a.probability)}** (interval {fmt.interval(a.interval)}) and published rates; "
-            f"the suggested pathway comes from rule `{a.suggestion.rule_id}`. They inform; the MDT decides.")
+views.suggestion(a)
+st.markdown(f"Each figure says whom it counts: **patients like this one** (from the model's probability of complete "
+            f"response, **{fmt.pct(a.probability)}**, interval {fmt.interval(a.interval)}) or the **published population** "
+            "it was measured in, named under it. A published figure is shown only to a patient in the response category it "
+            "was measured in. They inform; the MDT decides.")
 st.warning(views.SYNTHETIC_NOTICE, icon=":material/science:")
 views.options(a)
-plan = a.suggestion.surveillance
-if plan is None:
-    plan = evidence.surveillance_schedule()
-    st.caption("Watch-and-wait is not the suggested pathway; the schedule it would start is shown for comparison.")
-views.surveillance(plan)
+plans = all_surveillance()
+suggested = a.suggestion.surveillance
+for key, plan in plans.items():
+    views.surveillance(plan)
+    if plan != suggested:
+        st.caption("Not the suggested pathway: shown for comparison.")

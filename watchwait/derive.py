@@ -13,8 +13,17 @@ Response category (clinical brief; MSKCC / OPRA criteria): each restaging compon
   intermediate signal) -> 1; mrTRG 4-5 (intermediate signal without scar) -> 2
 - DWI: no restriction -> 0; residual restriction -> 1 ("minimal diffusion signal" is near-cCR)
 
-Category: any component 2 -> incomplete; otherwise, when all four are known, the worst grade
-(0 -> cCR, 1 -> near-cCR); otherwise "not_assessed" (a cCR needs every component normal).
+Record version 2 adds two readings (clinical brief, restaging nodes paragraph):
+
+- restaging MRI nodes: N0 -> 0; N1/N2 (persistent suspicious nodes) -> 1: they rule out a cCR,
+  near-cCR at best. Blank -> not graded (the rules then ask to confirm the nodes before a cCR or
+  near-cCR pathway: rule FLAG-nodes-not-recorded).
+- restaging biopsy: positive -> 2 (residual tumour: incomplete); negative or not done -> not
+  graded (a negative biopsy rules nothing out).
+
+Category: any component 2 -> incomplete; otherwise, when the four luminal and MRI components are
+known, the worst grade over every graded component (0 -> cCR, 1 -> near-cCR); otherwise
+"not_assessed" (a cCR needs every component normal).
 """
 
 from __future__ import annotations
@@ -34,9 +43,13 @@ CATEGORY_LABELS = {
     "not_assessed": "Not assessable: restaging incomplete",
 }
 RESTAGING_COMPONENTS = ("endoscopy", "dre", "mr_trg", "dwi_restriction")
+# Graded when recorded, never required for a category (a version-1 record has neither).
+RESTAGING_V2_COMPONENTS = ("ymr_n_stage", "restaging_biopsy")
 
 _ENDO = {"complete": 0.0, "near_complete": 1.0, "incomplete": 2.0}
 _DRE = {"normal": 0.0, "smooth_induration": 1.0, "mass": 2.0}
+_NODES = {"N0": 0.0, "N1": 1.0, "N2": 1.0}
+_BIOPSY = {"positive": 2.0}
 # Pseudo-count for ctDNA fold changes, in MTM/mL: half of the smallest level the simulator reports
 # as detected; keeps log fold changes finite when a timepoint is 0 (= tested, not detected).
 CTDNA_PSEUDOCOUNT = 0.01
@@ -80,11 +93,27 @@ def restaging_grades(cols: Columns) -> dict[str, np.ndarray]:
     }
 
 
+def _column(cols: Columns, name: str, n: int) -> np.ndarray:
+    """A column, or all blank when the record or file has none (version-1 input)."""
+    if name in cols:
+        return np.asarray(cols[name], dtype=object)
+    return np.full(n, None, dtype=object)
+
+
+def v2_grades(cols: Columns) -> dict[str, np.ndarray]:
+    """Grades of the version-2 readings: restaging nodes (0/1) and biopsy (2 if positive), NaN = not graded."""
+    n = len(np.asarray(cols["endoscopy"]))
+    return {"ymr_n_stage": _map(_column(cols, "ymr_n_stage", n), _NODES),
+            "restaging_biopsy": _map(_column(cols, "restaging_biopsy", n), _BIOPSY)}
+
+
 def response_category(cols: Columns) -> np.ndarray:
     """cCR / near-cCR / incomplete / not_assessed for every row (see module docstring)."""
-    grades = np.vstack(list(restaging_grades(cols).values()))
+    core = np.vstack(list(restaging_grades(cols).values()))
+    extra = np.vstack(list(v2_grades(cols).values()))
+    grades = np.vstack([core, extra])
     any_incomplete = np.nanmax(np.where(np.isnan(grades), -1, grades), axis=0) >= 2
-    all_known = ~np.isnan(grades).any(axis=0)
+    all_known = ~np.isnan(core).any(axis=0)
     worst = np.nanmax(np.where(np.isnan(grades), -1, grades), axis=0)
     out = np.full(grades.shape[1], "not_assessed", dtype=object)
     out[all_known & (worst == 0)] = "cCR"
@@ -121,8 +150,75 @@ def immunotherapy_given(cols: Columns) -> np.ndarray:
     return np.where(imm.isna(), np.nan, (imm != "none").astype(float))
 
 
-def derived_columns(cols: Columns) -> dict[str, np.ndarray]:
+def endoscopy_mri_discordant(cols: Columns) -> np.ndarray:
+    """1.0 when endoscopy and MRI disagree on completeness (one complete, the other not), 0.0 when they
+    agree or a positive restaging biopsy has settled it (residual tumour), NaN unless both are recorded.
+    MRI reads complete at mrTRG 1-2 (as in :func:`restaging_grades`)."""
+    endo = pd.Series(np.asarray(cols["endoscopy"], dtype=object))
+    trg = np.asarray(cols["mr_trg"], dtype=float)
+    known = endo.notna().to_numpy() & ~np.isnan(trg)
+    endo_complete = (endo == "complete").to_numpy()
+    with np.errstate(invalid="ignore"):
+        mri_complete = trg <= 2
+    settled = (pd.Series(_column(cols, "restaging_biopsy", len(trg))) == "positive").to_numpy()
+    return np.where(known, ((endo_complete != mri_complete) & ~settled).astype(float), np.nan)
+
+
+def local_excision_criteria(cols: Columns, thresholds: Mapping[str, float]) -> dict[str, np.ndarray]:
+    """Transanal local-excision criteria of the clinical brief (rule 7), per row.
+
+    ``le_criteria_met``: residual lesion <= ``le_max_residual_mm``, restaging nodes N0 and distal edge
+    <= ``le_max_distance_cm``, all recorded. ``le_criteria_failed``: the residual lesion or the distal
+    edge is recorded beyond its limit (nodes have their own rule). ``le_missing``: the criteria that are
+    not recorded, in words (empty when none)."""
+    n = len(np.asarray(cols["endoscopy"]))
+    resid = np.asarray(cols["residual_lesion_mm"], dtype=float) if "residual_lesion_mm" in cols else np.full(n, np.nan)
+    dist = np.asarray(cols["distance_from_anal_verge_cm"], dtype=float)
+    nodes = pd.Series(_column(cols, "ymr_n_stage", n))
+    with np.errstate(invalid="ignore"):
+        met = (resid <= thresholds["le_max_residual_mm"]) & (nodes == "N0").to_numpy() & (dist <= thresholds["le_max_distance_cm"])
+        failed = (resid > thresholds["le_max_residual_mm"]) | (dist > thresholds["le_max_distance_cm"])
+    words = []
+    for r, d, nd in zip(np.isnan(resid), np.isnan(dist), nodes.isna().to_numpy()):
+        words.append(", ".join(w for w, miss in (("residual lesion size", r), ("restaging nodes", nd),
+                                                ("distance from the anal verge", d)) if miss))
+    return {"le_criteria_met": met.astype(float), "le_criteria_failed": failed.astype(float),
+            "le_missing": np.array(words, dtype=object)}
+
+
+def derived_columns(cols: Columns, thresholds: Mapping[str, float] | None = None) -> dict[str, np.ndarray]:
     """Every derived value the rules and the screen use, keyed by name."""
-    out: dict[str, np.ndarray] = {"category": response_category(cols), "immunotherapy_given": immunotherapy_given(cols)}
+    out: dict[str, np.ndarray] = {"category": response_category(cols), "immunotherapy_given": immunotherapy_given(cols),
+                                  "endoscopy_mri_discordant": endoscopy_mri_discordant(cols)}
     out.update(ctdna_kinetics(cols))
+    if thresholds is not None:
+        out.update(local_excision_criteria(cols, thresholds))
+    return out
+
+
+def outcome_from_followup(cols: Columns) -> np.ndarray:
+    """``complete_response`` as the data dictionary derives it from the follow-up columns (1/0, NaN = unknown).
+
+    - 0 (false): residual tumour at pathology (ypT other than T0, or ypN1/N2), or a local regrowth;
+    - 1 (true): ypT0 (and ypN0 where nodes were examined), or watch-and-wait without regrowth after
+      at least 12 months followed;
+    - NaN: not enough follow-up (e.g. watch-and-wait followed for less than 12 months without regrowth).
+    """
+    n = len(next(iter(cols.values()))) if cols else 0
+
+    def obj(name):
+        return pd.Series(_column(cols, name, n))
+
+    def num(name):
+        return np.asarray(cols[name], dtype=float) if name in cols else np.full(n, np.nan)
+
+    ypt, ypn, mgmt = obj("ypt_stage"), obj("ypn_stage"), obj("management")
+    regrowth, months = num("local_regrowth"), num("months_followed")
+    out = np.full(n, np.nan)
+    with np.errstate(invalid="ignore"):
+        t0 = (ypt == "T0").to_numpy() & ~ypn.isin(["N1", "N2"]).to_numpy()
+        residual = (ypt.notna() & (ypt != "T0")).to_numpy() | ypn.isin(["N1", "N2"]).to_numpy()
+        sustained = (mgmt == "watch_and_wait").to_numpy() & (regrowth == 0) & (months >= 12)
+        out[t0 | sustained] = 1.0
+        out[residual | (regrowth == 1)] = 0.0
     return out

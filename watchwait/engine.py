@@ -1,7 +1,7 @@
 """``assess`` (one patient, with explanations) and ``predict_frame`` (a cohort), sharing one pipeline:
 
-validate -> derive -> scope rules -> model (probability, interval) -> pathway rules -> flags
--> "out of 100" figures.
+validate -> derive -> scope rules -> model (probability, interval) -> :func:`watchwait.suggest.decide`
+(confirm notices, pathway, flags, context, conditional headline) -> "out of 100" figures.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pandas as pd
 from watchwait.derive import CATEGORY_LABELS, columns_from_record, derived_columns
 from watchwait.features import display_value
 from watchwait.model import INTERVAL_LEVEL
-from watchwait.rules import PATHWAY_LABELS, first_match, load_rules, rule_mask
+from watchwait.rules import PATHWAY_LABELS, first_match, load_rules
+from watchwait.suggest import Option, conditions, decide, fill, headline, options_for, regimen_context, surveillance_for
 from watchwait.schema import MODALITIES
 from watchwait.training import ModelBundle, columns_of, load_model, load_runtime
 from watchwait.validation import validate_record
@@ -34,43 +35,33 @@ class Contribution:
 
 
 @dataclass
-class Figure:
-    id: str
-    label: str
-    kind: str  # patient (uses p) | cohort (published, not personalised)
-    n_out_of_100: int | None
-    formula: str | None
-    source: str
-
-
-@dataclass
-class Option:
-    pathway: str
-    label: str
-    suggested: bool
-    figures: list[Figure]
-
-
-@dataclass
 class Notice:
     rule_id: str
-    severity: str
+    severity: str  # scope | confirm | caution | discordance | info | context
     title: str
     message: str
     rationale: str
     source: str
+    thresholds: list[str] = field(default_factory=list)  # each threshold the rule uses, said with its status
+    qualifies_headline: bool = False  # this notice's condition is part of the headline
 
 
 @dataclass
 class Suggestion:
     pathway: str
-    label: str
+    label: str  # the pathway, unconditional (PATHWAY_LABELS)
     rule_id: str
     rationale: str
     source: str
     flags: list[Notice]
     options: list[Option]
     surveillance: dict | None
+    headline: str = ""  # what the screen shows: the label, or "<pathway> only after: ..." (brief rule 6)
+    conditional: bool = False
+    conditions: list[str] = field(default_factory=list)
+    confirm: list[Notice] = field(default_factory=list)  # blank fields a scope rule needs (brief rule 10)
+    context: list[Notice] = field(default_factory=list)  # fitness, sphincter, preference, biopsy (brief rule 9)
+    thresholds: list[str] = field(default_factory=list)  # thresholds of the pathway rule, with their status
 
 
 @dataclass
@@ -111,32 +102,6 @@ def _json_default(o):
     raise TypeError(type(o).__name__)
 
 
-@lru_cache(maxsize=1)
-def _outcomes() -> dict:
-    return json.loads(resources.files("watchwait").joinpath("data/outcomes_v1.json").read_text())
-
-
-def _figures(pathway: str, p: float | None) -> list[Figure]:
-    spec = _outcomes()["pathways"].get(pathway)
-    if spec is None:
-        return []
-    out = []
-    for f in spec["figures"]:
-        n = None
-        if f["rate"] is not None and (p is not None or f["of"] is None):
-            of = {"p": p, "1-p": None if p is None else 1 - p, None: 1.0}[f["of"]]
-            n = int(round(100 * of * f["rate"]))
-        out.append(Figure(id=f["id"], label=f["label"], kind=f["kind"], n_out_of_100=n, formula=f["formula"], source=f["source"]))
-    return out
-
-
-def options_for(pathway: str, p: float | None) -> list[Option]:
-    """The three local-treatment options side by side, the suggested one marked."""
-    spec = _outcomes()["pathways"]
-    return [Option(pathway=k, label=spec[k]["label"], suggested=(k == pathway), figures=_figures(k, p))
-            for k in ("watch_and_wait", "local_excision", "tme")]
-
-
 def _modalities_missing(X: np.ndarray, bundle: ModelBundle) -> list[list[str]]:
     """Per row: modalities with data in the model but every input blank for this patient."""
     feats = bundle.predictor.features_
@@ -147,18 +112,48 @@ def _modalities_missing(X: np.ndarray, bundle: ModelBundle) -> list[list[str]]:
     return out
 
 
-def _context(cols, derived, p, lo, hi, n_missing) -> dict[str, np.ndarray]:
+def _context(cols, derived, p, lo, hi, n_missing, bundle, n) -> dict[str, np.ndarray]:
     ctx = dict(cols)
     ctx.update(derived)
+    ctx.update(regimen_context(cols, bundle.card.get("training_data", {}).get("regimen_support"), n))
     ctx["p"] = p
     ctx["interval_width"] = hi - lo
     ctx["missing_modalities"] = n_missing.astype(float)
     return ctx
 
 
-def _notice(rule, kind: str) -> Notice:
-    return Notice(rule_id=rule.id, severity=rule.severity or kind, title=rule.title or rule.message, message=rule.message or rule.rationale,
-                  rationale=rule.rationale, source=rule.source)
+def _notice(rule, ctx, i: int, rules, qualifies: bool = False) -> Notice:
+    severity = rule.severity or rule.kind
+    message = fill(rule.message or rule.rationale, ctx, i)
+    return Notice(rule_id=rule.id, severity=severity, title=fill(rule.title, ctx, i) or message, message=message,
+                  rationale=rule.rationale, source=rule.source, qualifies_headline=qualifies,
+                  thresholds=[rules.threshold_info[t].text() for t in rule.thresholds])
+
+
+def _suggestion(dec, rules, ctx, i: int, category: str, p: float | None) -> Suggestion:
+    """Row ``i``'s suggestion: pathway, headline, notices, options and follow-up plan."""
+    pathway = str(dec.pathway[i])
+    if dec.scope_idx[i] >= 0:
+        rule = rules.scope[dec.scope_idx[i]]
+        return Suggestion(pathway=pathway, label=PATHWAY_LABELS[pathway], rule_id=rule.id, rationale=rule.rationale,
+                          source=rule.source, flags=[], options=[], surveillance=None, headline=PATHWAY_LABELS[pathway])
+    rule = rules.pathway[dec.path_idx[i]] if dec.path_idx[i] >= 0 else None
+    conds = conditions(dec, rules, ctx, i)
+    cond_texts = set(conds)
+
+    def notices(kind):
+        return [_notice(r, ctx, i, rules, qualifies=bool(r.condition) and fill(r.condition, ctx, i) in cond_texts)
+                for r in getattr(rules, kind) if getattr(dec, kind)[r.id][i]]
+
+    thresholds = [] if rule is None else [rules.threshold_info[t[2][1:]].text() for t in rule.when
+                                          if isinstance(t[2], str) and t[2].startswith("$")]
+    return Suggestion(pathway=pathway, label=PATHWAY_LABELS[pathway], rule_id="" if rule is None else rule.id,
+                      rationale="" if rule is None else fill(rule.rationale, ctx, i), source="" if rule is None else rule.source,
+                      flags=notices("flags"), confirm=notices("confirm"), context=notices("context"),
+                      options=options_for(pathway, category, p, ctx, rules, i),
+                      surveillance=surveillance_for("local_excision" if pathway == "local_excision" else pathway),
+                      headline=headline(pathway, conds), conditional=bool(dec.conditional[i]), conditions=conds,
+                      thresholds=thresholds)
 
 
 def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
@@ -170,27 +165,27 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
     rec = validate_record(record)
     rules = load_rules()
     cols = columns_from_record(rec)
-    derived = derived_columns(cols)
+    derived = derived_columns(cols, rules.thresholds)
     scope_idx = first_match(rules.scope, {**cols, **derived}, rules.thresholds, 1)[0]
     category = str(derived["category"][0])
-    restaging = {k: rec.get(k) for k in ("endoscopy", "dre", "mr_trg", "dwi_restriction")}
-    ctdna = {k: (None if np.isnan(v[0]) else float(v[0])) for k, v in derived.items() if k.startswith("ctdna_")}
+    restaging = {k: rec.get(k) for k in ("endoscopy", "dre", "mr_trg", "dwi_restriction", "ymr_n_stage", "restaging_biopsy")}
+    ctdna = {k: (None if np.isnan(v[0]) else float(v[0])) for k, v in derived.items()
+             if k.startswith("ctdna_") and np.asarray(v).dtype.kind == "f"}
     common = dict(patient_id=str(rec["patient_id"]), category=category, category_label=CATEGORY_LABELS[category],
                   restaging=restaging, ctdna=ctdna, model_version=bundle.version, ruleset_version=rules.version,
                   synthetic_training=bool(bundle.card["training_data"].get("synthetic", False)), record=rec,
                   reminders=list(rules.unchecked_exclusions), interval_level=INTERVAL_LEVEL)
-    if scope_idx >= 0:
-        rule = rules.scope[scope_idx]
-        pathway = rule.pathway or "out_of_scope"
-        suggestion = Suggestion(pathway=pathway, label=PATHWAY_LABELS[pathway], rule_id=rule.id, rationale=rule.rationale,
-                                source=rule.source, flags=[], options=[], surveillance=None)
-        return Assessment(in_scope=False, scope_notices=[_notice(rule, "scope")], probability=None, interval=None,
-                          base_probability=None, contributions=[], modality_contributions={},
-                          missing_modalities=_modalities_missing(bundle.predictor.matrix(cols), bundle)[0],
-                          suggestion=suggestion, **common)
-
     pred = bundle.predictor
     X = pred.matrix(cols)
+    missing = _modalities_missing(X, bundle)[0]
+    if scope_idx >= 0:
+        ctx = _context(cols, derived, np.full(1, np.nan), np.full(1, np.nan), np.full(1, np.nan), np.array([len(missing)]), bundle, 1)
+        dec = decide(ctx, rules, 1)
+        rule = rules.scope[scope_idx]
+        return Assessment(in_scope=False, scope_notices=[_notice(rule, ctx, 0, rules)], probability=None, interval=None,
+                          base_probability=None, contributions=[], modality_contributions={},
+                          missing_modalities=missing, suggestion=_suggestion(dec, rules, ctx, 0, category, None), **common)
+
     expl = pred.explain(X)
     logit_p = expl.base_logit + float(expl.contributions_logit[0].sum())
     p = float(1 / (1 + np.exp(-logit_p)))
@@ -209,29 +204,26 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
         m = by_mod.setdefault(c.modality, {"label": MODALITIES[c.modality], "shap_logit": 0.0, "shap_pp": 0.0})
         m["shap_logit"] += c.shap_logit
         m["shap_pp"] += c.shap_pp
-    missing = _modalities_missing(X, bundle)[0]
     for m in missing:
         by_mod.setdefault(m, {"label": MODALITIES[m], "shap_logit": 0.0, "shap_pp": 0.0})["missing"] = True
 
-    ctx = _context(cols, derived, np.array([p]), lo, hi, np.array([len(missing)]))
-    path_rule = rules.pathway[first_match(rules.pathway, ctx, rules.thresholds, 1)[0]]
-    flags = [_notice(r, "flag") for r in rules.flags if rule_mask(r, ctx, rules.thresholds, 1)[0]]
-    pathway = path_rule.pathway
-    surveillance = _outcomes()["surveillance"] if pathway == "watch_and_wait" else None
-    suggestion = Suggestion(pathway=pathway, label=PATHWAY_LABELS[pathway], rule_id=path_rule.id, rationale=path_rule.rationale,
-                            source=path_rule.source, flags=flags, options=options_for(pathway, p), surveillance=surveillance)
+    ctx = _context(cols, derived, np.array([p]), lo, hi, np.array([len(missing)]), bundle, 1)
+    dec = decide(ctx, rules, 1)
     return Assessment(in_scope=True, scope_notices=[], probability=p, interval=(float(lo[0]), float(hi[0])),
                       base_probability=p_base, contributions=contributions, modality_contributions=by_mod,
-                      missing_modalities=missing, suggestion=suggestion, **common)
+                      missing_modalities=missing, suggestion=_suggestion(dec, rules, ctx, 0, category, p), **common)
 
 
 def predict_frame(frame: pd.DataFrame, model: ModelBundle | str | None = None) -> pd.DataFrame:
-    """Vectorised predictions for a validated cohort frame (no SHAP): one row per patient."""
+    """Vectorised predictions for a validated cohort frame (no SHAP): one row per patient.
+
+    ``flags`` holds the ids of every confirm notice and flag that fired (";"-joined); ``conditional`` is
+    true when the suggested next step is conditional on them (clinical brief, rule 6)."""
     bundle = model if isinstance(model, ModelBundle) else load_runtime(model)
     rules = load_rules()
     n = len(frame)
     cols = columns_of(frame)
-    derived = derived_columns(cols)
+    derived = derived_columns(cols, rules.thresholds)
     scope_idx = first_match(rules.scope, {**cols, **derived}, rules.thresholds, n)
     in_scope = scope_idx < 0
     pred = bundle.predictor
@@ -248,25 +240,22 @@ def predict_frame(frame: pd.DataFrame, model: ModelBundle | str | None = None) -
     n_missing = np.zeros(n)
     for m in mods:
         n_missing += np.isnan(X[:, [j for j, f in enumerate(feats) if f.modality == m]]).all(axis=1)
-    ctx = _context(cols, derived, p, lo, hi, n_missing)
-    path_idx = first_match(rules.pathway, ctx, rules.thresholds, n)
-    # rule index -> pathway / id by lookup tables (index -1 = no rule matched)
-    pathway = np.array([r.pathway for r in rules.pathway] + ["complete_restaging"], dtype=object)[path_idx]
-    rule_id = np.array([r.id for r in rules.pathway] + [""], dtype=object)[path_idx]
-    pathway[~in_scope] = np.array([r.pathway for r in rules.scope], dtype=object)[scope_idx[~in_scope]]
+    ctx = _context(cols, derived, p, lo, hi, n_missing, bundle, n)
+    dec = decide(ctx, rules, n)
+    rule_id = np.array([r.id for r in rules.pathway] + [""], dtype=object)[dec.path_idx]
     rule_id[~in_scope] = np.array([r.id for r in rules.scope], dtype=object)[scope_idx[~in_scope]]
     flags = np.full(n, "", dtype=object)
-    for r in rules.flags:  # ";"-joined ids of every flag that fired
-        hit = rule_mask(r, ctx, rules.thresholds, n) & in_scope
-        flags[hit] = np.where(flags[hit] == "", r.id, flags[hit] + ";" + r.id)
+    for rid, hit in list(dec.confirm.items()) + list(dec.flags.items()):  # ";"-joined ids of every notice that fired
+        flags[hit] = np.where(flags[hit] == "", rid, flags[hit] + ";" + rid)
     return pd.DataFrame({
         "patient_id": frame["patient_id"].to_numpy(),
         "p_complete_response": np.round(p, 4),
         "p_lower": np.round(lo, 4),
         "p_upper": np.round(hi, 4),
         "category": derived["category"],
-        "pathway": pathway,
+        "pathway": dec.pathway,
         "flags": flags,
         "rule_id": rule_id,
+        "conditional": dec.conditional,
         "model_version": bundle.version,
     })

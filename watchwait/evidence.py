@@ -186,8 +186,8 @@ def regimen_text(record: Mapping[str, object]) -> str:
 
 
 def surveillance_schedule() -> dict:
-    """The surveillance schedule watch-and-wait starts (``data/outcomes_v1.json``, with its source), as
+    """The surveillance schedule watch-and-wait starts (``data/outcomes_v2.json``, with its source), as
     :func:`watchwait.assess` attaches it to a watch-and-wait suggestion; here for every patient."""
-    import json
+    from watchwait.suggest import surveillance_for
 
-    return json.loads(resources.files("watchwait").joinpath("data/outcomes_v1.json").read_text())["surveillance"]
+    return surveillance_for("watch_and_wait")

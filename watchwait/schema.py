@@ -50,15 +50,18 @@ class Field:
         return "text"
 
 
-G_ID, G_TUMOUR, G_BIO, G_BLOOD, G_TREAT, G_RESTAGE, G_IMG, G_OUT = (
+# Form groups, in the data dictionary's order and grouping (version 2).
+G_ID, G_TUMOUR, G_BIO, G_BLOOD, G_TREAT, G_RESTAGE, G_CONTEXT, G_IMG, G_OUT, G_FOLLOW = (
     "Identification",
-    "Tumour and staging",
+    "Patient and tumour at baseline",
     "Biomarkers",
-    "ctDNA and CEA over time",
-    "Treatment",
-    "Restaging",
+    "ctDNA",
+    "Neoadjuvant treatment",
+    "Response assessment (restaging)",
+    "Decision context",
     "Imaging",
     "Outcome",
+    "Follow-up",
 )
 B = "boolean"
 
@@ -90,9 +93,9 @@ FIELDS: tuple[Field, ...] = (
     # biomarkers
     Field("pdl1_cps", "number", G_BIO, "PD-L1 CPS", low=0, high=100, modality="immune"),
     Field("pdl1_tps_pct", "number", G_BIO, "PD-L1 TPS", "%", low=0, high=100, modality="immune"),
-    Field("cea_baseline_ng_ml", "number", G_BLOOD, "CEA before treatment", "ng/mL", low=0, high=10000,
+    Field("cea_baseline_ng_ml", "number", G_BIO, "CEA before treatment", "ng/mL", low=0, high=10000,
           modality="blood"),
-    Field("cea_post_ng_ml", "number", G_BLOOD, "CEA at response assessment", "ng/mL", low=0, high=10000,
+    Field("cea_post_ng_ml", "number", G_BIO, "CEA at response assessment", "ng/mL", low=0, high=10000,
           modality="blood"),
     Field("ctdna_baseline_mtm_ml", "number", G_BLOOD, "ctDNA C1: before treatment", "MTM/mL", low=0,
           high=100000, modality="blood", help="0 = tested, not detected; blank = not tested"),
@@ -126,6 +129,23 @@ FIELDS: tuple[Field, ...] = (
     Field("dwi_restriction", B, G_RESTAGE, "Residual diffusion restriction", modality="restaging"),
     Field("new_distant_metastasis", B, G_RESTAGE, "New distant metastasis at restaging",
           help="outside the model's scope"),
+    # restaging, added in version 2 (used by the response category and the rules; not model inputs yet)
+    Field("ymr_n_stage", "category", G_RESTAGE, "Restaging MRI nodes (ymrN)", categories=("N0", "N1", "N2"),
+          help="persistent suspicious mesorectal nodes = N1/N2; a cCR needs no suspicious nodes"),
+    Field("ymr_emvi", B, G_RESTAGE, "EMVI still visible on restaging MRI"),
+    Field("residual_lesion_mm", "number", G_RESTAGE, "Residual lesion or scar, largest diameter", "mm", low=0,
+          high=100, help="endoscopy or MRI; what local excision would remove"),
+    Field("restaging_biopsy", "category", G_RESTAGE, "Biopsy of the tumour bed at restaging",
+          categories=("not_done", "negative", "positive"),
+          help="positive = residual tumour; a negative biopsy does not rule out residual tumour"),
+    # decision context (version 2): shown and used by the rules; never a model input
+    Field("sphincter_involved", B, G_CONTEXT, "Anal sphincter complex involved at baseline",
+          help="TME would mean abdominoperineal resection with a permanent colostomy"),
+    Field("fit_for_major_surgery", "category", G_CONTEXT, "Fit for major surgery (MDT judgement)",
+          categories=("yes", "no", "uncertain")),
+    Field("patient_preference", "category", G_CONTEXT, "Patient's informed preference",
+          categories=("organ_preservation", "surgery", "undecided", "not_discussed"),
+          help="recorded and shown; never used to compute a probability"),
     # imaging paths
     Field("mri_baseline_dir", "path", G_IMG, "Baseline MRI series folder"),
     Field("mri_baseline_roi", "path", G_IMG, "Baseline tumour mask (SEG or NIfTI)"),
@@ -133,12 +153,28 @@ FIELDS: tuple[Field, ...] = (
     Field("mri_restaging_roi", "path", G_IMG, "Restaging tumour mask (SEG or NIfTI)"),
     # outcome
     Field("complete_response", B, G_OUT, "Complete response (pCR, or cCR sustained >= 12 months)"),
+    # follow-up (version 2): entered after the decision; exported to retrain
+    Field("management", "category", G_FOLLOW, "Management actually given",
+          categories=("watch_and_wait", "local_excision", "tme", "other")),
+    Field("ypt_stage", "category", G_FOLLOW, "Pathology: ypT stage", categories=("T0", "Tis", "T1", "T2", "T3", "T4"),
+          help="after local excision or TME"),
+    Field("ypn_stage", "category", G_FOLLOW, "Pathology: ypN stage", categories=("N0", "N1", "N2"), help="after TME"),
+    Field("local_regrowth", B, G_FOLLOW, "Local regrowth", help="under watch-and-wait or after local excision"),
+    Field("months_to_regrowth", "number", G_FOLLOW, "Time to regrowth", "months", low=0, high=240),
+    Field("months_followed", "number", G_FOLLOW, "Time followed", "months", low=0, high=240,
+          help="since the decision, to the last visit"),
+    Field("distant_metastasis_followup", B, G_FOLLOW, "Distant metastasis during follow-up"),
 )
 
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
 COLUMNS: tuple[str, ...] = tuple(f.name for f in FIELDS)
 REQUIRED: tuple[str, ...] = tuple(f.name for f in FIELDS if f.required)
 OUTCOME = "complete_response"
+# Version 2 columns; a version-1 file has none of them and stays valid (each may be absent or blank).
+V2_COLUMNS: tuple[str, ...] = ("ymr_n_stage", "ymr_emvi", "residual_lesion_mm", "restaging_biopsy", "sphincter_involved",
+                               "fit_for_major_surgery", "patient_preference", "management", "ypt_stage", "ypn_stage",
+                               "local_regrowth", "months_to_regrowth", "months_followed", "distant_metastasis_followup")
+FOLLOW_UP: tuple[str, ...] = tuple(f.name for f in FIELDS if f.group == G_FOLLOW)
 PREDICTORS: tuple[str, ...] = tuple(f.name for f in FIELDS if f.modality)
 # Precomputed radiomic feature columns carry this prefix (see watchwait.features).
 RADIOMICS_PREFIX = "radiomics_"

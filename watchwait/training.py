@@ -65,8 +65,35 @@ def radiomics_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c.startswith(RADIOMICS_PREFIX)]
 
 
+# Regimen fields whose values the model card counts, so that the engine can say when a patient's
+# regimen was never (or almost never) seen in training (clinical brief, rule 10).
+REGIMEN_FIELDS = ("rt_schedule", "sequence", "immunotherapy", "chemotherapy")
+
+
+def regimen_support(frame: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Training patients per value of each regimen field (blank cells not counted)."""
+    out: dict[str, dict[str, int]] = {}
+    for name in REGIMEN_FIELDS:
+        if name in frame.columns:
+            counts = frame[name].dropna().astype(str).value_counts()
+            out[name] = {str(k): int(v) for k, v in counts.items()}
+    return out
+
+
 def outcome(frame: pd.DataFrame) -> np.ndarray:
-    y = frame[OUTCOME].to_numpy(dtype=float)
+    """The training target per row: ``complete_response``, or where it is blank, what the version-2
+    follow-up columns say (:func:`watchwait.derive.outcome_from_followup`). A row whose recorded
+    outcome contradicts its own follow-up, or with no outcome at all, is an error naming the rows."""
+    from watchwait.derive import outcome_from_followup
+
+    y = frame[OUTCOME].to_numpy(dtype=float) if OUTCOME in frame.columns else np.full(len(frame), np.nan)
+    follow = outcome_from_followup(columns_of(frame))
+    clash = ~np.isnan(y) & ~np.isnan(follow) & (y != follow)
+    if clash.any():
+        rows = ", ".join(str(i + 2) for i in np.flatnonzero(clash)[:20])
+        raise ModelArtifactError(f"{OUTCOME} contradicts the follow-up columns (pathology, regrowth, months followed) on rows {rows}; "
+                                 "correct one or the other.")
+    y = np.where(np.isnan(y), follow, y)
     if np.isnan(y).any():
         rows = ", ".join(str(i + 2) for i in np.flatnonzero(np.isnan(y))[:20])
         raise ModelArtifactError(f"{OUTCOME} must be filled for every patient of a training or evaluation cohort; blank on rows {rows}.")
@@ -266,6 +293,7 @@ def _card(predictor, frame, y, seed, metrics, coverage, data_description, n_trai
             "missing_share_by_column": {c: round(float(frame[c].isna().mean()), 3) for c in frame.columns
                                         if c not in ("patient_id", "site") and frame[c].isna().any()},
             "cohort_sha256": cohort_hash,
+            "regimen_support": regimen_support(frame),
             **data_description,
         },
         "modalities": {m: MODALITIES[m] for m in MODALITIES},
