@@ -112,10 +112,15 @@ def _modalities_missing(X: np.ndarray, bundle: ModelBundle) -> list[list[str]]:
     return out
 
 
-def _context(cols, derived, p, lo, hi, n_missing, bundle, n) -> dict[str, np.ndarray]:
+def _support(bundle: ModelBundle) -> dict | None:
+    """The training cohort's regimen counts from the model card (None for a card without them)."""
+    return bundle.card.get("training_data", {}).get("regimen_support")
+
+
+def _context(cols, derived, p, lo, hi, n_missing, support, n) -> dict[str, np.ndarray]:
     ctx = dict(cols)
     ctx.update(derived)
-    ctx.update(regimen_context(cols, bundle.card.get("training_data", {}).get("regimen_support"), n))
+    ctx.update(regimen_context(cols, support, n))
     ctx["p"] = p
     ctx["interval_width"] = hi - lo
     ctx["missing_modalities"] = n_missing.astype(float)
@@ -156,6 +161,25 @@ def _suggestion(dec, rules, ctx, i: int, category: str, p: float | None) -> Sugg
                       thresholds=thresholds)
 
 
+def suggestion_for(record: dict, probability: float | None, interval: tuple[float, float] | None = None,
+                   missing_modalities: int = 0, regimen_support: dict | None = None) -> tuple[str, Suggestion]:
+    """The rules alone, for a record and a given probability: (response category, suggestion).
+
+    The same code :func:`assess` runs after the model; here the probability, its interval, the number of
+    modalities with every input blank and the training cohort's regimen counts are given, so that the
+    clinical vignettes (tests/clinical) pin the rules without depending on a trained model."""
+    rec = validate_record(record)
+    rules = load_rules()
+    cols = columns_from_record(rec)
+    derived = derived_columns(cols, rules.thresholds)
+    p = np.array([np.nan if probability is None else probability])
+    lo, hi = (np.array([np.nan]), np.array([np.nan])) if interval is None else (np.array([interval[0]]), np.array([interval[1]]))
+    ctx = _context(cols, derived, p, lo, hi, np.array([float(missing_modalities)]), regimen_support, 1)
+    dec = decide(ctx, rules, 1)
+    category = str(derived["category"][0])
+    return category, _suggestion(dec, rules, ctx, 0, category, None if dec.scope_idx[0] >= 0 else probability)
+
+
 def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
     """Assess one patient record (a missing key or None = not available).
 
@@ -179,7 +203,7 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
     X = pred.matrix(cols)
     missing = _modalities_missing(X, bundle)[0]
     if scope_idx >= 0:
-        ctx = _context(cols, derived, np.full(1, np.nan), np.full(1, np.nan), np.full(1, np.nan), np.array([len(missing)]), bundle, 1)
+        ctx = _context(cols, derived, np.full(1, np.nan), np.full(1, np.nan), np.full(1, np.nan), np.array([len(missing)]), _support(bundle), 1)
         dec = decide(ctx, rules, 1)
         rule = rules.scope[scope_idx]
         return Assessment(in_scope=False, scope_notices=[_notice(rule, ctx, 0, rules)], probability=None, interval=None,
@@ -207,7 +231,7 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
     for m in missing:
         by_mod.setdefault(m, {"label": MODALITIES[m], "shap_logit": 0.0, "shap_pp": 0.0})["missing"] = True
 
-    ctx = _context(cols, derived, np.array([p]), lo, hi, np.array([len(missing)]), bundle, 1)
+    ctx = _context(cols, derived, np.array([p]), lo, hi, np.array([len(missing)]), _support(bundle), 1)
     dec = decide(ctx, rules, 1)
     return Assessment(in_scope=True, scope_notices=[], probability=p, interval=(float(lo[0]), float(hi[0])),
                       base_probability=p_base, contributions=contributions, modality_contributions=by_mod,
@@ -240,7 +264,7 @@ def predict_frame(frame: pd.DataFrame, model: ModelBundle | str | None = None) -
     n_missing = np.zeros(n)
     for m in mods:
         n_missing += np.isnan(X[:, [j for j, f in enumerate(feats) if f.modality == m]]).all(axis=1)
-    ctx = _context(cols, derived, p, lo, hi, n_missing, bundle, n)
+    ctx = _context(cols, derived, p, lo, hi, n_missing, _support(bundle), n)
     dec = decide(ctx, rules, n)
     rule_id = np.array([r.id for r in rules.pathway] + [""], dtype=object)[dec.path_idx]
     rule_id[~in_scope] = np.array([r.id for r in rules.scope], dtype=object)[scope_idx[~in_scope]]

@@ -1,0 +1,104 @@
+"""Every "out of 100" figure the Options and Assessment screens can show: it has a source, it names the
+population it was measured in, that population matches the patient's response category, and a
+published rate is one that ../shared/clinical/calibration.md states."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.clinical.test_vignettes import BASE, SUPPORT
+from watchwait.engine import suggestion_for
+from watchwait.suggest import all_surveillance, outcomes
+
+# Which patients each published figure was measured in, read from calibration.md (independently of
+# outcomes_v2.json's own 'categories'): a figure shown to a patient outside this set is borrowed.
+MEASURED_IN = {
+    "ww_regrowth_2y": {"cCR"},  # IWWD: cCR patients on watch-and-wait
+    "ww_keep_rectum_3y_ccr": {"cCR"},  # OPRA, cCR
+    "ww_keep_rectum_3y_ncr": {"near-cCR"},  # OPRA, near-cCR
+    "ww_regrowth_ncr": {"near-cCR"},  # OPRA, near-cCR on endoscopy and MRI
+    "ww_salvage_early": {"cCR"},  # Swedish watch-and-wait cohort, early regrowths of cCR patients
+    "ww_distant": {"cCR"},  # IWWD
+    "re_becomes_ccr": {"near-cCR"},  # NKI near-cCR at first restaging
+    "re_regrowth_free_2y": {"near-cCR"},  # NKI, cCR reached at re-assessment
+}
+# Measured in cohorts without ctDNA testing: never shown when ctDNA is detectable after treatment.
+NOT_WITH_DETECTED_CTDNA = {"ww_regrowth_2y", "ww_distant"}
+
+CASES = {
+    "cCR": {},
+    "near-cCR": {"endoscopy": "near_complete", "mr_trg": 3, "residual_lesion_mm": 10},
+    "near-cCR nodes": {"endoscopy": "near_complete", "mr_trg": 3, "ymr_n_stage": "N1"},
+    "near-cCR early": {"endoscopy": "near_complete", "mr_trg": 3, "weeks_rt_to_assessment": 6},
+    "incomplete": {"dre": "mass"},
+    "not assessed": {"dwi_restriction": None},
+}
+CALIBRATION = (Path(__file__).resolve().parents[3] / "shared" / "clinical" / "calibration.md").read_text(encoding="utf-8")
+
+
+def _walk():
+    for (name, change), ctdna, sphincter, p in itertools.product(CASES.items(), (0, 2.0), (False, True), (0.15, 0.85)):
+        rec = {**BASE, **change, "ctdna_post_treatment_mtm_ml": ctdna, "sphincter_involved": sphincter}
+        category, s = suggestion_for(rec, p, (p - 0.1, p + 0.1), 0, SUPPORT)
+        yield name, ctdna, category, s, p
+
+
+@pytest.mark.parametrize("name,ctdna,category,s,p", list(_walk()))
+def test_every_figure_has_a_source_and_fits_the_patient(name, ctdna, category, s, p):
+    assert s.options, "every in-scope patient sees the options side by side"
+    for opt in s.options:
+        for f in opt.figures:
+            assert f.source.strip() and f.population.strip() and f.denominator.strip(), f.id
+            assert f.kind in ("model", "published", "definition"), f.id
+            if f.kind == "published":
+                assert f.id in MEASURED_IN, f"{f.id}: a published figure with no known population; add it to MEASURED_IN"
+                assert category in MEASURED_IN[f.id], f"{f.id} ({f.population}) shown to a {category} patient"
+                if ctdna > 0:
+                    assert f.id not in NOT_WITH_DETECTED_CTDNA, f"{f.id} shown although ctDNA is detectable"
+            elif f.kind == "model":
+                assert f.denominator == "patients like this one"
+                expected = round(100 * (p if f.id.endswith("no_tumour") else 1 - p))
+                assert f.n_out_of_100 == expected, f.id
+            assert 0 <= f.n_out_of_100 <= 100
+        for text in opt.not_applicable:
+            assert text.strip() and "out of 100" not in text
+    if ctdna > 0 and category == "cCR":
+        ww = next(o for o in s.options if o.pathway == "watch_and_wait")
+        assert any("ctDNA" in t for t in ww.not_applicable), "say that no figure fits rather than borrow one"
+
+
+def test_published_rates_are_the_ones_calibration_md_states():
+    for opt in outcomes()["options"].values():
+        for f in opt["figures"]:
+            if f["kind"] != "published":
+                continue
+            pct = f"{100 * f['rate']:.1f}".rstrip("0").rstrip(".")
+            assert re.search(rf"(?<![\d.]){re.escape(pct)}\s*%", CALIBRATION), f"{f['id']}: {pct}% is not in calibration.md"
+
+
+def test_salvage_figure_is_only_for_early_regrowths_and_never_multiplied_by_the_probability():
+    f = next(x for x in outcomes()["options"]["watch_and_wait"]["figures"] if x["id"] == "ww_salvage_early")
+    assert f["kind"] == "published" and f["of"] is None
+    assert "6 months" in f["denominator"] and "early" in f["population"]
+
+
+def test_rectum_preservation_is_never_shown_under_local_excision():
+    for name, ctdna, category, s, p in _walk():
+        le = next((o for o in s.options if o.pathway == "local_excision"), None)
+        assert le is None or not any("rectum" in f.label and "kept" in f.label for f in le.figures)
+
+
+def test_follow_up_plans_have_sources_and_the_nccn_years_3_to_5():
+    plans = all_surveillance()
+    assert set(plans) == {"watch_and_wait", "local_excision"}
+    ww = plans["watch_and_wait"]["schedule"]
+    assert "MRI yearly" in ww[1]["what"] and "CT" in ww[0]["what"] and "CT yearly" in ww[1]["what"]
+    assert "MRI every 6 months" in ww[0]["what"]
+    le = plans["local_excision"]
+    assert "NCCN" in le["source"] and "3-6 months" in le["schedule"][0]["what"]
+    for plan in plans.values():
+        assert plan["source"].strip()
