@@ -33,6 +33,12 @@ def render_markdown(card: dict) -> str:
     for k in ("generator", "simulator_seed", "description"):
         if k in td:
             lines.append(f"- {k.replace('_', ' ').capitalize()}: {td[k]}")
+    if td.get("regimen_support"):
+        lines.append("- Regimens in training (patients per value; a value with fewer than 20 patients gets an extrapolation "
+                     "notice on screen): " + "; ".join(f"{name}: " + ", ".join(f"{v} {n}" for v, n in counts.items())
+                                                       for name, counts in td["regimen_support"].items()))
+        if td.get("regimen_support_note"):
+            lines.append(f"- {td['regimen_support_note']}")
     lines += ["", "## Method", ""] + [f"- {k.capitalize()}: {v}" for k, v in card["method"].items()]
     lines += ["", "## Held-out performance", "",
               "| model | AUC | Brier | calibration slope | calibration intercept | ECE |", "|---|---|---|---|---|---|"]

@@ -102,3 +102,14 @@ def test_training_target_fills_blanks_from_follow_up_and_refuses_a_contradiction
     frame.loc[0, "complete_response"] = 0.0  # ypT0N0 but recorded as not a complete response
     with pytest.raises(ModelArtifactError, match=r"contradicts the follow-up columns .* on rows 2;"):
         outcome(frame)
+
+
+@pytest.mark.parametrize("change,unseen", [({"rt_schedule": "none", "sequence": "none"}, "no radiotherapy"),
+                                          ({"immunotherapy": "anti_pdl1"}, "anti-PD-L1")])
+def test_shipped_model_says_when_a_regimen_was_never_in_its_training_data(change, unseen):
+    from watchwait.engine import assess
+
+    a = assess({**BASE, **change})
+    flag = next(f for f in a.suggestion.flags if f.rule_id == "FLAG-extrapolation")
+    assert unseen in flag.message and a.suggestion.conditional and "extrapolation" in a.suggestion.headline
+    assert "FLAG-extrapolation" not in [f.rule_id for f in assess(BASE).suggestion.flags]
