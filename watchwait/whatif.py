@@ -4,7 +4,9 @@ A :class:`Scenario` is a name and a mapping of data-dictionary columns to new va
 not available). :func:`apply` returns the changed record (the original is never modified);
 :func:`compare` assesses the current patient and every scenario with one function, so that the
 numbers side by side come from one model. :data:`PRESETS` holds the questions an MDT asks most
-(ctDNA cleared or detectable; another regimen; a complete restaging).
+(ctDNA cleared or detectable; another regimen; a complete restaging). An assessment's suggestion
+carries its own ``headline`` and ``conditional``: a screen comparing scenarios shows those, never
+the bare pathway label of a conditional suggestion.
 
 Pure: no streamlit.
 """
@@ -32,8 +34,9 @@ PRESETS: dict[str, dict[str, object]] = {
     "LCRT alone (capecitabine radiosensitiser only)": {
         "rt_schedule": "LCRT", "sequence": "none", "immunotherapy": "none", "chemotherapy": "none",
         "systemic_cycles": 0, "regorafenib": False},
-    "Restaging complete response (endoscopy complete, DRE normal, mrTRG 1, no DWI restriction)": {
-        "endoscopy": "complete", "dre": "normal", "mr_trg": 1, "dwi_restriction": False},
+    # a cCR needs regressed nodes too (MSKCC MRI criteria; clinical brief); a positive biopsy is left as recorded
+    "Restaging complete response (endoscopy complete, DRE normal, mrTRG 1, no DWI restriction, nodes N0)": {
+        "endoscopy": "complete", "dre": "normal", "mr_trg": 1, "dwi_restriction": False, "ymr_n_stage": "N0"},
 }
 
 
