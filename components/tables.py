@@ -168,28 +168,42 @@ def _typed(name: str, raw: object) -> object:
     return raw if issue is not None else value
 
 
+SCENARIO_ROWS = ["changed inputs", "probability of complete response", "interval", "response category",
+                 "suggested next step", "conditional", "rule", "notices (confirm and flags)"]
+
+
+def _conditional_text(s) -> str:
+    """Whether the suggested next step is conditional, and on how many conditions (clinical brief, rule 6)."""
+    if not s.conditional:
+        return "no"
+    n = len(s.conditions)
+    return f"yes: only after {n} condition{'s' if n != 1 else ''}"
+
+
 def scenario_table(results: Sequence) -> pd.DataFrame:
-    """One column per scenario (current patient first): changes, probability, interval, category, pathway, rule, flags."""
+    """One column per scenario (current patient first): changes, probability, interval, category, the
+    suggested next step as the screen says it (the conditional headline, never the bare pathway while a
+    caution qualifies it), whether it is conditional, the rule, and the ids of every confirm notice and flag."""
     base = results[0].record
     cols: dict[str, list[str]] = {}
-    index = ["changed inputs", "probability of complete response", "interval", "response category",
-             "suggested pathway", "rule", "flags"]
     for r in results:
         changes = "; ".join(describe_change(k, base.get(k), _typed(k, v)) for k, v in r.changes.items()) or "none (as entered)"
         a = r.assessment
         if a is None:
-            vals = [changes, "invalid: " + "; ".join(i.message for i in r.issues), "", "", "", "", ""]
+            vals = [changes, "invalid: " + "; ".join(i.message for i in r.issues), "", "", "", "", "", ""]
         elif not a.in_scope:
-            vals = [changes, "not given (outside scope)", "", a.category_label, a.suggestion.label, a.suggestion.rule_id,
-                    "; ".join(n.title for n in a.scope_notices)]
+            vals = [changes, "not given (outside scope)", "", a.category_label, a.suggestion.headline,
+                    _conditional_text(a.suggestion), a.suggestion.rule_id, "; ".join(n.title for n in a.scope_notices)]
         else:
-            vals = [changes, fmt.pct(a.probability), fmt.interval(a.interval), a.category_label, a.suggestion.label,
-                    a.suggestion.rule_id, "; ".join(f.rule_id for f in a.suggestion.flags) or "none"]
+            s = a.suggestion
+            ids = [n.rule_id for n in s.confirm] + [f.rule_id for f in s.flags]
+            vals = [changes, fmt.pct(a.probability), fmt.interval(a.interval), a.category_label, s.headline,
+                    _conditional_text(s), s.rule_id, "; ".join(ids) or "none"]
         name = r.name
         while name in cols:
             name += " "
         cols[name] = vals
-    return pd.DataFrame(cols, index=index)
+    return pd.DataFrame(cols, index=SCENARIO_ROWS)
 
 
 def scenario_points_rows(results: Sequence) -> pd.DataFrame:

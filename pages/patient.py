@@ -22,8 +22,9 @@ src_sample, src_file, src_clear = st.columns([2, 3, 1], vertical_alignment="bott
 with src_sample:
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     c1.selectbox("Sample patient (synthetic)", cache.sample_ids(), key=state.SAMPLE_CHOICE,
-                 help="12 simulated patients shipped with the app; none is a real person. "
-                      "DEMO-11 (dMMR) and DEMO-12 (new distant metastasis) are outside the model's scope.")
+                 help="15 synthetic patients shipped with the app (sample_data/README.md says what each shows); "
+                      "none is a real person. DEMO-11 (dMMR) and DEMO-12 (new distant metastasis) are outside the "
+                      "model's scope.")
     c2.button("Load", key="load_sample", on_click=_load_sample, type="primary", width="stretch")
 with src_file:
     upload = st.file_uploader("Import one patient from a cohort CSV (data-dictionary columns)", type=["csv"],
@@ -73,8 +74,12 @@ with status:
         st.markdown("**Modalities available:** " + (", ".join(present) or "none") + " · **not available:** "
                     + (", ".join(missing) or "none"))
         if a.in_scope:
+            s = a.suggestion
+            # the headline, never the bare pathway while a caution makes it conditional (clinical brief, rule 6)
+            step = f"suggested, with conditions: **{s.headline}**" if s.conditional else f"suggested: **{s.headline}**"
             st.success(f"Assessed: probability of complete response **{fmt.pct(a.probability)}** "
-                       f"({fmt.interval(a.interval)}); {a.category_label}; suggested: **{a.suggestion.label}** "
-                       f"(rule {a.suggestion.rule_id}). See **Assessment** for the reasons.")
+                       f"({fmt.interval(a.interval)}); {a.category_label}; {step} "
+                       f"(rule {s.rule_id}). See **Assessment** for the reasons"
+                       + (f" and the {len(s.confirm) + len(s.flags)} notice(s) to read first." if s.confirm or s.flags else "."))
         else:
             st.error(f"**{a.scope_notices[0].title}.** No probability is given. See **Assessment**.")

@@ -4,12 +4,13 @@ import streamlit as st
 
 from components import figures, fmt, form, patient, state, tables, views
 from watchwait import whatif
-from watchwait.schema import BY_NAME, FIELDS, G_ID, G_IMG, G_OUT
+from watchwait.schema import BY_NAME, FIELDS, G_FOLLOW, G_ID, G_IMG, G_OUT
 from watchwait.validation import is_blank
 
 a = views.patient_screen("What if")
 
-CHANGEABLE = [f.name for f in FIELDS if f.group not in (G_ID, G_IMG, G_OUT)]
+# Follow-up is entered after the decision: it cannot change a suggestion, so it is not offered here.
+CHANGEABLE = [f.name for f in FIELDS if f.group not in (G_ID, G_IMG, G_OUT, G_FOLLOW)]
 CUSTOM = "(custom: choose inputs below)"
 DEFAULTS = [list(whatif.PRESETS)[0], list(whatif.PRESETS)[1], CUSTOM]
 NAMES = ["Scenario A", "Scenario B", "Scenario C"]
@@ -20,6 +21,17 @@ def _apply_preset(i: int) -> None:
     changes = {k: patient.to_raw(v) for k, v in whatif.PRESETS.get(name, {}).items()}
     st.session_state[state.scenario_changes_key(i)] = changes
     st.session_state[state.scenario_key(i, "fields")] = list(changes)
+
+
+def _suggested(sg) -> None:
+    """The scenario's suggested next step as the Assessment screen says it: the headline, marked as
+    conditional whenever a notice qualifies it (clinical brief, rule 6), never the bare pathway then."""
+    lead = "Suggested, with conditions:" if sg.conditional else "Suggested:"
+    st.markdown(f"{lead} **{sg.headline}** (rule `{sg.rule_id}`)")
+    for n in sg.confirm:
+        st.caption(f":material/help: Confirm: {n.rule_id}: {n.message}")
+    for f in sg.flags:
+        st.caption(f":material/warning: {f.rule_id}: {f.message}")
 
 
 def _store(i: int, name: str):
@@ -67,16 +79,14 @@ for col, r in zip(cols, results):
         elif not s.in_scope:
             st.markdown(f"**{r.name}**")
             st.error(f"{s.scope_notices[0].title}: no probability.")
-            st.markdown(f"Suggested: **{s.suggestion.label}** (rule `{s.suggestion.rule_id}`)")
+            _suggested(s.suggestion)
         else:
             delta = None if (base_p is None or r is results[0]) else f"{100 * (s.probability - base_p):+.0f} points"
             st.metric(r.name, fmt.pct(s.probability), delta=delta, delta_color="off",
                       delta_arrow="off" if delta is None or delta.startswith(("+0 ", "-0 ")) else "auto",
                       delta_description="vs current patient" if delta else None)
             st.caption(f"interval {fmt.interval(s.interval)} · {s.category_label}")
-            st.markdown(f"Suggested: **{s.suggestion.label}** (rule `{s.suggestion.rule_id}`)")
-            for f in s.suggestion.flags:
-                st.caption(f":material/warning: {f.rule_id}: {f.message}")
+            _suggested(s.suggestion)
 
 if any(r.assessment is not None and r.assessment.in_scope for r in results):
     views.chart(figures.scenario_points(tables.scenario_points_rows(results), large=state.presentation()), key="scenario_chart")

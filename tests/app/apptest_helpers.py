@@ -63,3 +63,17 @@ def texts(at) -> str:
 
 def plotly_specs(at) -> list[dict]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def assert_suggestion_shown(screen: str, s) -> None:
+    """The suggestion as a screen must word it (clinical brief, rule 6): an unconditional one as
+    "Suggested: <headline>"; a conditional one as "Suggested, with conditions: <pathway> only after: ...",
+    every condition on screen, and never the bare pathway label after "Suggested: "."""
+    if s.conditional:
+        lead = s.headline.split(":", 1)[0]  # e.g. "Watch-and-wait only after"
+        assert f"Suggested, with conditions: {lead}" in screen, lead
+        for c in s.conditions:
+            assert c in screen, c
+        assert f"Suggested: {s.label}" not in screen
+    else:
+        assert s.headline == s.label and f"Suggested: {s.headline}" in screen

@@ -5,7 +5,7 @@ import streamlit as st
 
 import watchwait
 from components import tables
-from apptest_helpers import goto, load_sample, new_app, plotly_specs, texts, walk
+from apptest_helpers import assert_suggestion_shown, goto, load_sample, new_app, plotly_specs, texts, walk
 
 
 def _assessment(app, pid):
@@ -16,19 +16,43 @@ def _assessment(app, pid):
 @pytest.mark.parametrize("pid", ["DEMO-01", "DEMO-02", "DEMO-09"])
 def test_key_values_are_those_of_assess(app, sample_records, pid):
     a = watchwait.assess(sample_records[pid])
+    s = a.suggestion
     _assessment(app, pid)
     lo, hi = a.interval
     assert [m.value for m in app.metric] == [f"{100 * a.probability:.0f}%"]
     screen = texts(app)
     assert f"**90% interval: {100 * lo:.0f}% to {100 * hi:.0f}%**" in screen
     assert f"about {round(100 * a.probability)} have no tumour left" in screen
-    assert f"Suggested: {a.suggestion.label}" in screen
-    assert f"Rule `{a.suggestion.rule_id}`: {a.suggestion.rationale}" in screen
+    assert_suggestion_shown(screen, s)
+    assert f"Why: {s.rationale}" in screen and s.rule_id in screen
     assert a.category_label in screen
     assert a.model_version in screen
-    for f in a.suggestion.flags:
-        assert f.message in screen and f.rule_id in screen
+    for f in s.confirm + s.flags:  # every notice, by its rule and its own words
+        assert f.rule_id in screen and (f.message[:40] in screen or f.title[:40] in screen), f.rule_id
     assert any("Synthetic training data" in w.value for w in app.warning)
+
+
+def test_sample_patients_cover_an_unconditional_and_a_conditional_headline(sample_records):
+    """DEMO-01 is the concordant cCR, DEMO-02 the cCR with a low probability (sample_data/README.md)."""
+    assert not watchwait.assess(sample_records["DEMO-01"]).suggestion.conditional
+    assert watchwait.assess(sample_records["DEMO-02"]).suggestion.conditional
+
+
+def test_ccr_with_detectable_ctdna_headline_is_conditional(app, sample_records):
+    """Brief rule 6 on screen: DEMO-13 (cCR, ctDNA detectable at assessment) never reads as an unqualified
+    watch-and-wait; the headline names the conditions (systemic restaging, a repeat local assessment)."""
+    a = watchwait.assess(sample_records["DEMO-13"])
+    s = a.suggestion
+    assert (a.category, s.pathway) == ("cCR", "watch_and_wait") and s.conditional
+    _assessment(app, "DEMO-13")
+    screen = texts(app)
+    assert "Suggested, with conditions:" in screen
+    assert "Suggested, with conditions: Watch-and-wait only after" in screen
+    assert "Suggested: Watch-and-wait with surveillance" not in screen
+    assert_suggestion_shown(screen, s)
+    assert any("systemic restaging" in c for c in s.conditions)
+    for rid in ("FLAG-cCR-ctDNA", "FLAG-ctDNA-systemic"):
+        assert rid in screen
 
 
 def test_flags_come_before_the_number(app):
@@ -60,7 +84,8 @@ def test_out_of_scope_replaces_the_probability(app, sample_records):
         _assessment(app, pid)
         assert not app.metric and not app.get("plotly_chart")
         assert a.scope_notices[0].title in app.error[0].value and rule in app.error[0].value
-        assert f"Suggested: {a.suggestion.label}" in texts(app)
+        assert not a.suggestion.conditional
+        assert_suggestion_shown(texts(app), a.suggestion)
 
 
 def test_editing_a_field_on_the_assessment_page_reassesses(app, sample_records):

@@ -6,8 +6,9 @@ import pytest
 
 import watchwait
 from components import figures
-from apptest_helpers import goto, load_sample, plotly_specs, texts
+from apptest_helpers import assert_suggestion_shown, goto, load_sample, plotly_specs, texts
 from watchwait import evidence, whatif
+from watchwait.schema import BY_NAME
 from watchwait.training import load_model
 
 
@@ -26,20 +27,60 @@ def test_what_if_default_scenarios_are_ctdna_cleared_and_detectable(app, sample_
     assert [m.value for m in app.metric] == [f"{100 * a.probability:.0f}%" for a in expected]
     table = app.dataframe[0].value
     assert list(table.loc["rule"]) == [a.suggestion.rule_id for a in expected]
-    assert "FLAG-cCR-ctDNA" in table.iloc[:, 2]["flags"]
+    assert list(table.loc["suggested next step"]) == [a.suggestion.headline for a in expected]
+    assert "FLAG-cCR-ctDNA" in table.iloc[:, 2]["notices (confirm and flags)"]
+    # ctDNA detectable: same pathway as the current patient, but conditional, in the table and on the cards
+    now, detectable = expected[0].suggestion, expected[2].suggestion
+    assert not now.conditional and detectable.conditional and detectable.pathway == now.pathway
+    n = len(detectable.conditions)
+    assert list(table.loc["conditional"]) == ["no", "no", f"yes: only after {n} condition{'s' if n != 1 else ''}"]
+    screen = texts(app)
+    assert f"Suggested: **{now.headline}**" in screen
+    assert f"Suggested, with conditions: **{detectable.headline}**" in screen
+    assert screen.count(f"Suggested: **{now.label}**") == 2  # current patient and ctDNA cleared, not the detectable one
+
+
+def test_what_if_for_a_conditional_patient_never_shows_the_bare_pathway(app, sample_records):
+    a = watchwait.assess(sample_records["DEMO-13"])  # cCR with ctDNA detectable at assessment
+    _page(app, "DEMO-13", "what_if")
+    table = app.dataframe[0].value
+    assert table.iloc[:, 0]["suggested next step"] == a.suggestion.headline != a.suggestion.label
+    assert table.iloc[:, 0]["conditional"].startswith("yes")
+    cards = [m.value for m in app.markdown if m.value.startswith(("Suggested:", "Suggested, with conditions:"))]
+    assert cards[0] == f"Suggested, with conditions: **{a.suggestion.headline}** (rule `{a.suggestion.rule_id}`)"
+    assert cards[0].startswith("Suggested, with conditions: **Watch-and-wait only after: ")
+    # ctDNA cleared (scenario A) lifts the ctDNA conditions; detectable (scenario B) keeps them
+    cleared = watchwait.assess({**sample_records["DEMO-13"], "ctdna_post_treatment_mtm_ml": 0.0}).suggestion
+    assert cards[1].startswith("Suggested, with conditions:" if cleared.conditional else "Suggested:")
+    assert "systemic restaging" not in cleared.headline and cards[2] == cards[0]
 
 
 def test_what_if_changes_several_inputs_at_once(app, sample_records):
-    rec = sample_records["DEMO-05"]
-    _page(app, "DEMO-05", "what_if")
-    app.multiselect(key="scenario:2:fields").select("dre").select("mr_trg").run()
+    rec = sample_records["DEMO-09"]  # incomplete on DRE (mass), DWI not recorded
+    _page(app, "DEMO-09", "what_if")
+    app.multiselect(key="scenario:2:fields").select("dre").select("dwi_restriction").run()
     app.selectbox(key="scenario:2:value:dre").select("normal").run()
-    app.text_input(key="scenario:2:value:mr_trg").input("1").run()
-    a = watchwait.assess({**rec, "dre": "normal", "mr_trg": 1})
+    app.selectbox(key="scenario:2:value:dwi_restriction").select("false").run()
+    before = watchwait.assess(rec)
+    a = watchwait.assess({**rec, "dre": "normal", "dwi_restriction": False})
+    assert (before.category, a.category) == ("incomplete", "cCR")  # both changes needed for a cCR
     assert app.metric[-1].value == f"{100 * a.probability:.0f}%"
-    col = app.dataframe[0].value.iloc[:, -1]
-    assert col["suggested pathway"] == a.suggestion.label and col["rule"] == a.suggestion.rule_id
+    table = app.dataframe[0].value
+    col = table.iloc[:, -1]
+    assert col["suggested next step"] == a.suggestion.headline and col["rule"] == a.suggestion.rule_id
+    assert col["response category"] == a.category_label and table.iloc[:, 0]["rule"] == before.suggestion.rule_id
+    assert col["conditional"] == ("no" if not a.suggestion.conditional else f"yes: only after {len(a.suggestion.conditions)} "
+                                  f"condition{'s' if len(a.suggestion.conditions) != 1 else ''}")
     assert "Digital rectal examination: mass -> normal" in col["changed inputs"]
+
+
+def test_what_if_does_not_offer_follow_up_fields(app):
+    from watchwait.schema import FOLLOW_UP
+
+    _page(app, "DEMO-01", "what_if")
+    offered = set(app.multiselect(key="scenario:2:fields").options)
+    assert not {BY_NAME[c].label for c in FOLLOW_UP} & offered
+    assert BY_NAME["fit_for_major_surgery"].label in offered
 
 
 def test_what_if_invalid_scenario_value_is_explained(app):
@@ -106,19 +147,30 @@ def test_evidence_for_out_of_scope_patient_shows_the_notice_first(app):
 # ----------------------------------------------------------------------------- options
 
 def test_options_side_by_side_with_out_of_100_figures_and_sources(app, sample_records):
-    a = watchwait.assess(sample_records["DEMO-03"])
+    a = watchwait.assess(sample_records["DEMO-03"])  # near-cCR: local excision only after the disagreement is resolved
+    s = a.suggestion
     _page(app, "DEMO-03", "options")
     screen = texts(app)
-    for opt in a.suggestion.options:
+    assert [o.pathway for o in s.options] == ["watch_and_wait", "local_excision", "reassess", "tme"]
+    for opt in s.options:
         assert f"#### {opt.label}" in screen
         for f in opt.figures:
             if f.n_out_of_100 is not None:
-                assert f"**{f.n_out_of_100} out of 100** {f.label}" in screen
+                assert f"**{f.n_out_of_100} out of 100** {f.denominator} {f.label}" in screen
             assert f.source in screen
-    assert f"Suggested by rule {a.suggestion.rule_id}" in screen
-    plan = evidence.surveillance_schedule()
-    assert plan["source"] in screen
-    assert [r["what"] for r in plan["schedule"]][0] in json.dumps(app.table[0].value.to_dict())
+        for text in opt.not_applicable:
+            assert text in screen
+    # near-cCR: no watch-and-wait figure measured in cCR patients (the 94% salvage, the IWWD rates)
+    assert not {"ww_salvage_early", "ww_distant", "ww_regrowth_2y"} & {f.id for o in s.options for f in o.figures}
+    assert "out of 100** patients whose regrowth was found in the first 6 months" not in screen
+    assert s.conditional and s.rule_id in screen
+    assert_suggestion_shown(screen, s)
+    assert s.surveillance["title"] == "Follow-up after transanal local excision"
+    for plan in (evidence.surveillance_schedule(), s.surveillance):
+        assert plan["source"] in screen
+    shown = json.dumps([t.value.to_dict() for t in app.table])
+    assert s.surveillance["schedule"][0]["what"] in shown
+    assert evidence.surveillance_schedule()["schedule"][0]["what"] in shown
 
 
 def test_options_out_of_scope(app):

@@ -25,8 +25,19 @@ def test_sample_patient_fills_the_form_and_the_summary_matches_assess(app, sampl
     lo, hi = a.interval
     summary = app.success[0].value
     assert f"**{100 * a.probability:.0f}%** ({100 * lo:.0f}% to {100 * hi:.0f}%)" in summary
-    assert a.suggestion.label in summary and a.suggestion.rule_id in summary
+    assert not a.suggestion.conditional  # DEMO-01: everything concordant
+    assert f"suggested: **{a.suggestion.headline}**" in summary and a.suggestion.rule_id in summary
     assert "not available:** none" in texts(app)
+
+
+def test_summary_shows_the_conditional_headline_never_the_bare_pathway(app, sample_records):
+    a = watchwait.assess(sample_records["DEMO-13"])  # cCR, ctDNA detectable at assessment
+    assert a.suggestion.conditional and a.suggestion.pathway == "watch_and_wait"
+    load_sample(app, "DEMO-13")
+    summary = app.success[0].value
+    assert f"suggested, with conditions: **{a.suggestion.headline}**" in summary
+    assert "Watch-and-wait with surveillance" not in summary
+    assert f"{len(a.suggestion.confirm) + len(a.suggestion.flags)} notice(s) to read first" in summary
 
 
 def test_blank_modality_is_listed_as_not_available(app, sample_records):
