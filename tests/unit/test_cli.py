@@ -32,8 +32,18 @@ def test_train_with_extra_and_imaging_columns_then_predict_evaluate_explain(work
     assert card["training_data"]["synthetic"] is True and "radiomics" not in card["modalities_with_data"]
     run("predict", "--model", str(work / "m"), "--cohort", str(work / "fresh.csv"), "--out", str(work / "p.csv"))
     p = pd.read_csv(work / "p.csv")
-    assert list(p.columns[:7]) == ["patient_id", "p_complete_response", "p_lower", "p_upper", "category", "pathway", "flags"]
+    assert list(p.columns) == ["patient_id", "p_complete_response", "p_lower", "p_upper", "category", "pathway", "flags",
+                               "rule_id", "conditional", "model_version"]
     assert len(p) == 600 and ((p.p_lower <= p.p_complete_response) & (p.p_complete_response <= p.p_upper)).all()
+    # conditional (clinical brief, rule 6) is written as true/false, and is true wherever a qualifying
+    # notice fired: detectable ctDNA at assessment always asks for systemic restaging first
+    assert set(p["conditional"].astype(str).str.lower()) <= {"true", "false"}
+    fresh = pd.read_csv(work / "fresh.csv")
+    ct = p.merge(fresh[["patient_id", "ctdna_post_treatment_mtm_ml"]], on="patient_id")
+    ct = ct[(ct.ctdna_post_treatment_mtm_ml > 0) & ct.p_complete_response.notna()]
+    assert len(ct) > 0 and ct["flags"].str.contains("FLAG-ctDNA-systemic").all()
+    assert ct["conditional"].astype(str).str.lower().eq("true").all()
+    assert ct[ct.pathway == "watch_and_wait"]["flags"].str.contains("FLAG-cCR-ctDNA").all()
     # on patients it never saw, the model cannot beat the best possible prediction (beyond noise)
     ev = json.loads(run("evaluate", "--model", str(work / "m"), "--cohort", str(work / "fresh.csv"), "--truth", str(work / "t.csv")).stdout)
     assert ev["fused"]["n"] == 600 and 0.75 < ev["fused"]["auc"] <= ev["oracle"]["auc"] + 0.01

@@ -26,6 +26,17 @@ ALL_CLEAR = dict(endoscopy="complete", dre="normal", mr_trg=1, dwi_restriction=F
     ({"dwi_restriction": None}, "not_assessed"),
     ({"endoscopy": None, "dre": "mass"}, "incomplete"),
     ({"endoscopy": None, "mr_trg": 3}, "not_assessed"),
+    # record version 2: persistent suspicious nodes rule out a cCR; a positive biopsy means residual tumour;
+    # a negative biopsy rules nothing out; neither is needed for a category (a version-1 record has neither)
+    ({"ymr_n_stage": "N0"}, "cCR"),
+    ({"ymr_n_stage": "N1"}, "near-cCR"),
+    ({"ymr_n_stage": "N2"}, "near-cCR"),
+    ({"ymr_n_stage": "N1", "dre": "mass"}, "incomplete"),
+    ({"restaging_biopsy": "positive"}, "incomplete"),
+    ({"restaging_biopsy": "negative"}, "cCR"),
+    ({"restaging_biopsy": "not_done", "mr_trg": 3}, "near-cCR"),
+    ({"restaging_biopsy": "positive", "endoscopy": None}, "incomplete"),
+    ({"ymr_n_stage": "N0", "endoscopy": None}, "not_assessed"),
 ])
 def test_category_follows_mskcc_opra_criteria(change, expected):
     assert cat(**{**ALL_CLEAR, **change}) == expected
@@ -40,3 +51,26 @@ def test_ctdna_kinetics():
     assert k["ctdna_log10_fold_c3"][0] == pytest.approx(-3.0)
     none = ctdna_kinetics(columns_from_record(validate_record({"patient_id": "X", "mmr_status": "pMMR", "ctdna_baseline_mtm_ml": 0, "ctdna_post_treatment_mtm_ml": 0})))
     assert np.isnan(none["ctdna_cleared"][0])  # never detected: "cleared" is undefined
+
+
+def test_endoscopy_mri_discordance_and_local_excision_criteria():
+    from watchwait.derive import derived_columns
+    from watchwait.rules import load_rules
+
+    th = load_rules().thresholds
+
+    def d(**kw):
+        rec = validate_record({"patient_id": "X", "mmr_status": "pMMR", **ALL_CLEAR, **kw})
+        return {k: v[0] for k, v in derived_columns(columns_from_record(rec), th).items()}
+
+    assert d()["endoscopy_mri_discordant"] == 0.0
+    assert d(mr_trg=3)["endoscopy_mri_discordant"] == 1.0  # endoscopy complete, MRI not
+    assert d(mr_trg=3, restaging_biopsy="positive")["endoscopy_mri_discordant"] == 0.0  # settled by the biopsy
+    assert np.isnan(d(mr_trg=None)["endoscopy_mri_discordant"])
+    ok = dict(residual_lesion_mm=th["le_max_residual_mm"], ymr_n_stage="N0", distance_from_anal_verge_cm=th["le_max_distance_cm"])
+    assert d(**ok)["le_criteria_met"] == 1.0 and d(**ok)["le_criteria_failed"] == 0.0 and d(**ok)["le_missing"] == ""
+    assert d(**{**ok, "ymr_n_stage": "N1"})["le_criteria_met"] == 0.0
+    big = d(**{**ok, "residual_lesion_mm": th["le_max_residual_mm"] + 1})
+    assert big["le_criteria_met"] == 0.0 and big["le_criteria_failed"] == 1.0
+    assert d(**{**ok, "distance_from_anal_verge_cm": th["le_max_distance_cm"] + 0.5})["le_criteria_failed"] == 1.0
+    assert d(**{**ok, "residual_lesion_mm": None, "ymr_n_stage": None})["le_missing"] == "residual lesion size, restaging nodes"

@@ -119,6 +119,8 @@ def test_runtime_artifact_predicts_like_the_full_model_and_is_hash_checked(small
     full = predict_frame(frame, bundle)
     light = predict_frame(frame, load_runtime(path))
     assert full[["p_complete_response", "p_lower", "p_upper"]].equals(light[["p_complete_response", "p_lower", "p_upper"]])
+    decision = ["category", "pathway", "flags", "rule_id", "conditional"]  # same numbers, so the same suggestion
+    assert full[decision].equals(light[decision])
     # batch prediction does not need scikit-learn at all
     code = f"import sys; from watchwait.training import load_runtime; load_runtime({str(path)!r}); print('sklearn' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

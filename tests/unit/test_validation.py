@@ -29,6 +29,13 @@ def test_minimal_record_blanks_are_not_available():
     ("cea_post_ng_ml", "nan", "cea_post_ng_ml must be a number from 0 to 10000 ng/mL; got 'nan' instead."),
     ("cea_post_ng_ml", "1_000", "cea_post_ng_ml must be a number from 0 to 10000 ng/mL; got '1_000' instead."),
     ("patient_id", "Jane Smith", "patient_id must be 1-64 characters: letters, digits, '-' or '_' (a pseudonym, never a name or hospital number); got 'Jane Smith' instead."),
+    # record version 2
+    ("ymr_n_stage", "N3", "ymr_n_stage must be one of 'N0', 'N1', 'N2'; got 'N3' instead."),
+    ("restaging_biopsy", "maybe", "restaging_biopsy must be one of 'not_done', 'negative', 'positive'; got 'maybe' instead."),
+    ("residual_lesion_mm", 101, "residual_lesion_mm must be a number from 0 to 100 mm; got 101 instead."),
+    ("fit_for_major_surgery", "perhaps", "fit_for_major_surgery must be one of 'yes', 'no', 'uncertain'; got 'perhaps' instead."),
+    ("patient_preference", "tme", "patient_preference must be one of 'organ_preservation', 'surgery', 'undecided', 'not_discussed'; got 'tme' instead."),
+    ("months_followed", -1, "months_followed must be a number from 0 to 240 months; got -1 instead."),
 ])
 def test_invalid_field_message_names_column_value_and_domain(field, value, message):
     with pytest.raises(RecordError) as err:
@@ -72,6 +79,16 @@ def test_good_cohort_keeps_extra_columns_and_types():
     fr = read_cohort(io.StringIO(good))
     assert fr.loc[0, "unknown_extra"] == "kept"
     assert fr.loc[0, "emvi"] == 1.0 and np.isnan(fr.loc[0, "pdl1_cps"])
+
+
+def test_version_1_file_without_the_version_2_columns_stays_valid():
+    """Record version 2 adds columns; a version-1 file has none of them, and each reads as not available."""
+    from watchwait.schema import V2_COLUMNS
+
+    fr = read_cohort(io.StringIO("patient_id,mmr_status,endoscopy,dre,mr_trg,dwi_restriction\nV1,pMMR,complete,normal,1,false\n"))
+    assert len(fr) == 1
+    rec = validate_record({"patient_id": "V1", "mmr_status": "pMMR"})
+    assert all(rec[c] is None for c in V2_COLUMNS)
 
 
 @pytest.mark.parametrize("text,message", [
