@@ -5,6 +5,8 @@ Order on every screen: scope notices and warnings first, then any number.
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from components import figures, fmt, state, tables
@@ -31,32 +33,75 @@ def patient_screen(title: str):
     layout.header(title)
     a = patient.require_assessment()
     layout.facts_banner(a.record)
-    notices(a, with_reminders=False)
+    notices(a, with_reminders=False, compact=state.presentation())
     return a
 
 
-def _one_line(text: str) -> str:
-    """The first sentence: the one-line reason presentation mode keeps."""
+def _one_line(text: str, limit: int = 160) -> str:
+    """The first sentence (or, when that is longer than ``limit``, its first clause): the one-line reason
+    presentation mode keeps."""
     text = " ".join(str(text).split())
-    for stop in (". ", "; "):
-        i = text.find(stop)
-        if 0 < i < 160:
-            return text[:i + 1].rstrip(";") if stop == ". " else text[:i]
-    return text
+    i = text.find(". ")
+    first = text if i < 0 else text[:i + 1]
+    if len(first) > limit:
+        j = first.find("; ")
+        if 0 < j < limit:
+            return first[:j]
+    return first
+
+
+_TEMPLATE = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def _head_and_reason(n) -> tuple[str, str]:
+    """What the notice says and why. A confirm or scope notice leads with its title (what to confirm); a
+    notice whose rationale only repeats its message (or is an unfilled template) gives the rest of its
+    message as the reason, so every notice keeps a reason of its own."""
+    head = " ".join(str(n.title if n.severity in ("scope", "confirm") else n.message).split())
+    why = " ".join(str(n.rationale or "").split())
+    if not why or why == head or _TEMPLATE.search(why):
+        first = _one_line(head)
+        rest = head[len(first):].lstrip(" ;.")
+        why = ""
+        if rest:
+            head, why = first, rest[0].upper() + rest[1:]
+    return head, why
 
 
 def notice_text(n, compact: bool, prefix: str = "") -> str:
-    """One notice as the screen says it: what, why, and where from. Presentation mode keeps one line of
-    each (the reason and the source); the normal view adds the design-choice thresholds."""
-    head = f"**{prefix}{n.message if n.severity != 'scope' else n.title}**"
-    if compact:
-        return f"{head}  \nWhy: {_one_line(n.rationale)} · Source: {n.source}"
-    parts = [head, n.rationale if n.rationale != n.message else "", f"Source: {n.source}. Rule {n.rule_id}."]
+    """One notice as the screen says it: what (bold), why, where from (source and rule), any threshold with
+    its status (published or a design choice of this tool, clinical brief rule 11), and whether it conditions
+    the suggested next step. Presentation mode keeps one line of reason; the thresholds stay in both modes."""
+    head, why = _head_and_reason(n)
+    lines = [f"**{prefix}{head}**"]
+    if why:
+        lines.append(f"Why: {_one_line(why) if compact else why}")
+    lines.append(f"Source: {n.source} · rule {n.rule_id}")
     if n.thresholds:
-        parts.append("Threshold used: " + "; ".join(n.thresholds) + ".")
-    if n.qualifies_headline:
-        parts.append("The suggested next step is conditional on this.")
-    return "\n\n".join(p for p in parts if p)
+        lines.append("Threshold used: " + "; ".join(n.thresholds))
+    if n.qualifies_headline and not compact:
+        lines.append(":material/arrow_forward: The suggested next step is conditional on this.")
+    return "  \n".join(lines)
+
+
+def _notice_grid(items: list[tuple], compact: bool) -> None:
+    """Notices one under the other; on the shared screen (``compact``) in two columns, each notice going
+    to the shorter one (first two side by side), so that the number and the suggestion still show on a
+    1920x1080 screen when several notices fire."""
+    if not compact or len(items) < 2:
+        for show, text, icon in items:
+            show(text, icon=icon)
+        return
+    stacks: list[list[tuple]] = [[], []]
+    load = [0, 0]
+    for item in items:
+        k = 0 if load[0] <= load[1] else 1
+        stacks[k].append(item)
+        load[k] += 120 + len(item[1])  # a box's padding, in characters of text
+    for col, stack in zip(st.columns(2, gap="small"), stacks):
+        with col:
+            for show, text, icon in stack:
+                show(text, icon=icon)
 
 
 def notices(a, with_reminders: bool = True, compact: bool = False) -> None:
@@ -64,20 +109,18 @@ def notices(a, with_reminders: bool = True, compact: bool = False) -> None:
 
     Every notice keeps its reason and its source; ``compact`` (presentation mode) keeps one line of each."""
     for n in a.scope_notices:
-        st.error(notice_text(n, compact) + ("" if compact else "\n\nNo probability is given."), icon=":material/block:")
+        st.error(notice_text(n, compact) + ("" if compact else "  \nNo probability is given."), icon=":material/block:")
     s = a.suggestion
-    for n in s.confirm:
-        st.warning(notice_text(n, compact, prefix="Confirm: "), icon=":material/help:")
+    items = [(st.warning, notice_text(n, compact), ":material/help:") for n in s.confirm]
     for f in s.flags:
         if f.severity == "info":
-            st.info(notice_text(f, compact), icon=":material/info:")
+            items.append((st.info, notice_text(f, compact), ":material/info:"))
         else:
-            st.warning(notice_text(f, compact), icon=":material/warning:")
-    for c in s.context:
-        st.info(notice_text(c, compact), icon=":material/person:")
+            items.append((st.warning, notice_text(f, compact), ":material/warning:"))
+    items += [(st.info, notice_text(c, compact), ":material/person:") for c in s.context]
+    _notice_grid(items, compact)
     if with_reminders:
-        for r in a.reminders:
-            st.caption(f":material/checklist: **Check:** {r['text']} ({r['source']})")
+        reminders(a)
 
 
 def missing_modalities(a) -> None:
@@ -111,21 +154,40 @@ def category(a) -> None:
     st.markdown(f"**Response category:** {a.category_label}")
 
 
-def suggestion(a) -> None:
+def headline_parts(s) -> tuple[str, list[str]]:
+    """The headline as its lead ("Watch-and-wait only after:") and its conditions, one per line; an
+    unconditional headline is its own lead. ``lead + " " + "; ".join(conditions) == s.headline``."""
+    joined = "; ".join(s.conditions)
+    if s.conditional and s.conditions and s.headline.endswith(" " + joined):
+        return s.headline[:-len(joined)].rstrip(), list(s.conditions)
+    return s.headline, []
+
+
+def suggestion(a, brief: bool = False, large: bool = False) -> None:
     """The suggested next step: conditional whenever one of its own notices asks for something first
-    (clinical brief, rule 6), with the rule, its reason, its source and its thresholds."""
+    (clinical brief, rule 6), its conditions one per line, with the rule, its reason, its source and its
+    thresholds (each saying whether it is published or a design choice of this tool, rule 11).
+
+    ``brief`` (the Options screen on the shared screen, where the cards matter): the headline, its
+    conditions, the rule and its source; the reason stays on the Assessment screen. ``large`` (the
+    shared screen): the box "with conditions" says it, so the line saying so again is left out."""
     s = a.suggestion
+    lead, conds = headline_parts(s)
     with st.container(border=True, key="ww-suggestion"):
         if s.conditional:
-            st.markdown(f"#### Suggested, with conditions: {s.headline}")
-            st.markdown("Not an unqualified suggestion: each condition comes from a notice on this screen.")
+            st.markdown(f"#### Suggested, with conditions: {lead}")
+            if conds:
+                st.markdown("\n".join(f"- **{c}**" for c in conds))
+            if not (brief or large):
+                st.caption("Not an unqualified suggestion: each condition comes from a notice on this screen.")
         else:
-            st.markdown(f"#### Suggested: {s.headline}")
-        st.markdown(f"Why: {s.rationale}")
-        st.caption(f"Source: {s.source}. Rule {s.rule_id}.")
+            st.markdown(f"#### Suggested: {lead}")
+        if not brief:
+            st.markdown(f"Why: {s.rationale}")
+        st.caption(f"Source: {s.source} · rule {s.rule_id}")
         if s.thresholds:
-            st.caption("Threshold used: " + "; ".join(s.thresholds) + ".")
-        if a.in_scope:
+            st.caption("Threshold used: " + "; ".join(s.thresholds))
+        if a.in_scope and not brief:
             st.caption("The response category sets the pathway; the model qualifies it. The MDT decides.")
 
 
@@ -163,6 +225,8 @@ def options(a) -> None:
             st.markdown(f"#### {opt.label}")
             if opt.suggested:
                 st.markdown(":blue-background[**Suggested" + (", with conditions" if a.suggestion.conditional else "") + "**]")
+            else:
+                st.caption("Not the suggested next step for this patient: the reason is in the suggestion above.")
             if opt.criteria:
                 st.caption(f"Criteria: {opt.criteria}")
             for f in opt.figures:

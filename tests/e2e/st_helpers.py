@@ -68,3 +68,12 @@ def shot(page: Page, path, full: bool = True) -> None:
         page.wait_for_timeout(200)
     else:
         page.screenshot(path=str(path))
+
+
+def shown_headline(suggestion) -> str:
+    """The suggestion box's headline as one line: its heading, then its conditions (one list item each)
+    joined as ``watchwait`` joins them ("; "), to compare with ``Suggestion.headline``."""
+    expect(suggestion.locator("h4").first).to_be_visible(timeout=T)
+    head = " ".join(suggestion.locator("h4").first.inner_text().split())
+    items = [" ".join(t.split()) for t in suggestion.locator("li").all_inner_texts()]
+    return head + (" " + "; ".join(items) if items else "")

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import watchwait
-from st_helpers import T, go, load_sample, open_app, select, settle, shot, type_into
+from st_helpers import T, go, load_sample, open_app, select, settle, shot, shown_headline, type_into
 from watchwait.validation import frame_to_records, read_cohort
 
 pytestmark = pytest.mark.e2e
@@ -35,8 +35,13 @@ def test_load_edit_assess_explain_suggest_evidence(page: Page, server, shots, sa
     expect(page.get_by_test_id("stMetricValue")).to_have_text(f"{100 * edited.probability:.0f}%", timeout=T)
     lo, hi = edited.interval
     expect(page.get_by_text(f"90% interval: {100 * lo:.0f}% to {100 * hi:.0f}%")).to_be_visible()
-    expect(page.get_by_text(f"Suggested: {edited.suggestion.label}")).to_be_visible()
-    expect(page.get_by_text(edited.suggestion.rule_id).first).to_be_visible()
+    # detectable ctDNA turns the headline conditional (clinical brief, rule 6): no unqualified watch-and-wait
+    assert edited.suggestion.conditional
+    suggestion = page.locator(".st-key-ww-suggestion")
+    assert shown_headline(suggestion) == f"Suggested, with conditions: {edited.suggestion.headline}"
+    expect(suggestion.get_by_role("listitem").filter(has_text="systemic restaging (CT chest and abdomen)")).to_be_visible()
+    expect(page.locator("[data-testid='stMain']")).not_to_contain_text(f"Suggested: {edited.suggestion.label}")
+    expect(suggestion).to_contain_text(edited.suggestion.rule_id)
     expect(page.get_by_text("FLAG-cCR-ctDNA").first).to_be_visible()
     top = edited.contributions[0]
     waterfall = page.locator(".js-plotly-plot").filter(has_text="This patient")
@@ -60,7 +65,8 @@ def test_load_edit_assess_explain_suggest_evidence(page: Page, server, shots, sa
 
     go(page, "Options")
     expect(page.get_by_text(f"{round(100 * edited.probability)} out of 100").first).to_be_visible(timeout=T)
-    expect(page.get_by_text("Surveillance that watch-and-wait would start")).to_be_visible()
+    expect(page.locator(".st-key-ww-option-watch_and_wait")).to_contain_text("Suggested, with conditions")
+    expect(page.get_by_role("heading", name="Surveillance under watch-and-wait")).to_be_visible()
     shot(page, shots / "06_options.png")
 
     go(page, "About the model")
@@ -83,7 +89,9 @@ def test_presentation_mode_fits_one_screen_at_1920x1080(browser, server, shots, 
         expect(metric).to_have_text(f"{100 * a.probability:.0f}%", timeout=T)
         facts = page.locator(".ww-facts")
         suggestion = page.locator(".st-key-ww-suggestion")
-        expect(suggestion).to_contain_text(f"Suggested: {a.suggestion.label}")
+        assert a.suggestion.conditional  # a low probability for a cCR qualifies watch-and-wait (rule 6)
+        assert shown_headline(suggestion) == f"Suggested, with conditions: {a.suggestion.headline}"
+        expect(suggestion).not_to_contain_text(f"Suggested: {a.suggestion.label}")
         expect(suggestion).to_contain_text(a.suggestion.rule_id)
         flags = [page.get_by_text(f.rule_id).first for f in a.suggestion.flags]
         synthetic = page.get_by_text("Synthetic training data").first
@@ -93,7 +101,7 @@ def test_presentation_mode_fits_one_screen_at_1920x1080(browser, server, shots, 
         assert float(metric.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 60
         shot(page, shots / "08_presentation_1920x1080.png", full=False)
         page.get_by_role("link", name="Options").click()  # the top navigation of presentation mode
-        expect(page.get_by_text("Surveillance that watch-and-wait would start")).to_be_visible(timeout=T)
+        expect(page.get_by_role("heading", name="Surveillance under watch-and-wait")).to_be_visible(timeout=T)
         settle(page)
         shot(page, shots / "08b_presentation_options.png", full=False)
         page.get_by_role("link", name="Assessment").click()
@@ -130,7 +138,11 @@ def test_out_of_scope_blank_modalities_and_cohort_import(page: Page, server, sho
     expect(page.get_by_text("not available:").first).to_be_visible(timeout=T)
     go(page, "Assessment")
     expect(page.get_by_test_id("stMetricValue")).to_have_text(f"{100 * minimal.probability:.0f}%", timeout=T)
-    expect(page.get_by_text(f"Suggested: {minimal.suggestion.label}")).to_be_visible()
+    # blank scope fields are not taken as in scope silently (rule 10): confirm notices, a conditional headline
+    assert minimal.suggestion.conditional and minimal.suggestion.confirm
+    assert shown_headline(page.locator(".st-key-ww-suggestion")) == f"Suggested, with conditions: {minimal.suggestion.headline}"
+    for n in minimal.suggestion.confirm:
+        expect(page.get_by_text(n.title).first).to_be_visible()
     shot(page, shots / "10_assessment_blank_modalities.png")
 
     # an invalid entry is explained inline, with the field and the allowed values

@@ -1,0 +1,165 @@
+"""Rules of record v2 in a real Chromium at 1920x1080 (an MDT's shared screen): conditional headlines,
+local excision kept from a near-cCR with nodes, early near-cCR, an unfit patient, blank scope fields
+asked before any number, and presentation mode keeping each notice's reason and source."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+import watchwait
+from st_helpers import T, go, load_sample, open_app, settle, shot, shown_headline
+
+pytestmark = pytest.mark.e2e
+
+WIDTH, HEIGHT = 1920, 1080
+
+
+@pytest.fixture(scope="module")
+def samples():
+    from e2e_server import ROOT
+    from watchwait.validation import frame_to_records, read_cohort
+
+    return {r["patient_id"]: r for r in frame_to_records(read_cohort(ROOT / "sample_data" / "sample_patients.csv"))}
+
+
+@pytest.fixture
+def wide(browser):
+    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def _open(page: Page, server: str, pid: str, screen: str) -> None:
+    open_app(page, server)
+    load_sample(page, pid)
+    go(page, screen)
+
+
+def _main(page: Page):
+    return page.get_by_test_id("stMain")
+
+
+def test_demo13_ccr_with_ctdna_conditional_headline(wide: Page, server, shots, samples):
+    a = watchwait.assess(samples["DEMO-13"])
+    assert a.category == "cCR" and a.suggestion.conditional
+    _open(wide, server, "DEMO-13", "Assessment")
+    suggestion = wide.locator(".st-key-ww-suggestion")
+    expect(suggestion.get_by_role("heading", name="Suggested, with conditions: Watch-and-wait only after:")).to_be_visible(timeout=T)
+    expect(suggestion.get_by_role("listitem").filter(has_text="systemic restaging (CT chest and abdomen)")).to_be_visible()
+    assert shown_headline(suggestion) == f"Suggested, with conditions: {a.suggestion.headline}"
+    expect(_main(wide)).not_to_contain_text("Suggested: Watch-and-wait with surveillance")
+    systemic = wide.get_by_test_id("stAlert").filter(has_text="restage systemically (CT chest and abdomen)")
+    expect(systemic).to_be_visible()
+    expect(systemic).to_contain_text("FLAG-ctDNA-systemic")
+    for f in a.suggestion.flags:
+        expect(wide.get_by_test_id("stAlert").filter(has_text=f.rule_id)).to_have_count(1)
+    shot(wide, shots / "20_assessment_DEMO-13_ccr_ctdna.png")
+
+
+def test_demo04_near_ccr_with_nodes_options(wide: Page, server, shots, samples):
+    a = watchwait.assess(samples["DEMO-04"])
+    assert a.category == "near-cCR" and a.suggestion.pathway == "reassess_or_tme"
+    _open(wide, server, "DEMO-04", "Options")
+    le = wide.locator(".st-key-ww-option-local_excision")
+    expect(le).to_be_visible(timeout=T)
+    expect(le).not_to_contain_text("Suggested")
+    expect(le).to_contain_text("restaging nodes N0")  # the criterion this patient does not meet
+    for key in ("reassess", "tme"):
+        expect(wide.locator(f".st-key-ww-option-{key}")).to_contain_text("Suggested")
+    expect(wide.locator(".st-key-ww-option-watch_and_wait")).not_to_contain_text("Suggested")
+    assert shown_headline(wide.locator(".st-key-ww-suggestion")) == f"Suggested, with conditions: {a.suggestion.headline}"
+    expect(wide.locator(".st-key-ww-suggestion")).to_contain_text("not local excision")
+    # the four cards side by side, none overlapping the next
+    boxes = [wide.locator(f".st-key-ww-option-{k}").bounding_box() for k in ("watch_and_wait", "local_excision", "reassess", "tme")]
+    for left, right in zip(boxes, boxes[1:]):
+        assert left["x"] + left["width"] <= right["x"] + 1, (left, right)
+    shot(wide, shots / "21_options_DEMO-04_near_ccr_nodes.png")
+
+
+def test_demo14_early_near_ccr_reassessment(wide: Page, server, shots, samples):
+    a = watchwait.assess(samples["DEMO-14"])
+    assert a.category == "near-cCR" and a.suggestion.pathway == "reassess" and not a.suggestion.conditional
+    _open(wide, server, "DEMO-14", "Assessment")
+    suggestion = wide.locator(".st-key-ww-suggestion")
+    expect(suggestion.get_by_role("heading", name=f"Suggested: {a.suggestion.headline}")).to_be_visible(timeout=T)
+    assert shown_headline(suggestion) == "Suggested: Re-assessment in 6-12 weeks"
+    expect(suggestion).to_contain_text(a.suggestion.rule_id)
+    for t in a.suggestion.thresholds:  # each threshold says whether it is published or a choice (rule 11)
+        expect(suggestion).to_contain_text(t)
+    expect(suggestion).to_contain_text("8 weeks")
+    shot(wide, shots / "22_assessment_DEMO-14_early_near_ccr.png")
+
+
+def test_demo06_unfit_incomplete(wide: Page, server, shots, samples):
+    a = watchwait.assess(samples["DEMO-06"])
+    assert a.category == "incomplete" and a.suggestion.pathway == "tme" and a.suggestion.conditional
+    _open(wide, server, "DEMO-06", "Assessment")
+    unfit = wide.get_by_test_id("stAlert").filter(has_text="Judged unfit for major surgery")
+    expect(unfit).to_be_visible(timeout=T)
+    expect(unfit).to_contain_text("FLAG-unfit-surgery")
+    suggestion = wide.locator(".st-key-ww-suggestion")
+    expect(suggestion.get_by_role("heading", name="Suggested, with conditions: TME only after:")).to_be_visible()
+    assert shown_headline(suggestion) == f"Suggested, with conditions: {a.suggestion.headline}"
+    expect(_main(wide)).not_to_contain_text("Suggested: Total mesorectal excision")
+    shot(wide, shots / "23_assessment_DEMO-06_unfit.png")
+
+
+def test_demo15_blank_cm_confirm_notices_before_the_number(wide: Page, server, shots, samples):
+    a = watchwait.assess(samples["DEMO-15"])
+    assert [n.rule_id for n in a.suggestion.confirm] == ["CONFIRM-cM", "CONFIRM-NEW-M1"]
+    _open(wide, server, "DEMO-15", "Assessment")
+    metric = wide.get_by_test_id("stMetricValue")
+    expect(metric).to_have_text(f"{100 * a.probability:.0f}%", timeout=T)
+    top = metric.bounding_box()["y"]
+    for n in a.suggestion.confirm:
+        notice = wide.get_by_test_id("stAlert").filter(has_text=n.title)
+        expect(notice).to_be_visible()
+        expect(notice).to_contain_text(n.rule_id)
+        box = notice.bounding_box()
+        assert box["y"] + box["height"] <= top, (n.rule_id, box, top)
+    assert shown_headline(wide.locator(".st-key-ww-suggestion")) == f"Suggested, with conditions: {a.suggestion.headline}"
+    shot(wide, shots / "24_assessment_DEMO-15_confirm_blank_cm.png")
+
+
+def test_presentation_mode_demo13_notices_keep_reason_and_source(wide: Page, server, shots, samples):
+    a = watchwait.assess(samples["DEMO-13"])
+    _open(wide, server, "DEMO-13", "Assessment")
+    wide.get_by_text("Presentation mode").click()
+    settle(wide)
+    expect(wide.get_by_test_id("stSidebar")).to_be_hidden()
+    alerts = wide.get_by_test_id("stAlert")
+    assert len(a.suggestion.flags) == 3 and a.suggestion.context
+    for n in [*a.suggestion.flags, *a.suggestion.context]:
+        alert = alerts.filter(has_text=n.rule_id)
+        expect(alert).to_have_count(1, timeout=T)
+        expect(alert).to_contain_text(n.message.split(". ")[0])
+        expect(alert).to_contain_text("Why: ")
+        expect(alert).to_contain_text(f"Source: {n.source}")
+        expect(alert).not_to_contain_text("{")  # no unfilled template
+        for t in n.thresholds:  # a design-choice threshold says so on the shared screen too (rule 11)
+            expect(alert).to_contain_text(t)
+    # each flag's own reason, cut to one line
+    expect(alerts.filter(has_text="FLAG-ctDNA-systemic")).to_contain_text(
+        "Why: Detectable ctDNA after treatment signals distant as well as local disease.")
+    expect(alerts.filter(has_text="FLAG-cCR-ctDNA")).to_contain_text(
+        "Why: Post-treatment ctDNA is almost never detectable in true complete responders")
+    expect(alerts.filter(has_text="FLAG-cCR-low-p")).to_contain_text("Why: The clinical assessment and the fused model disagree")
+    expect(alerts.filter(has_text="FLAG-cCR-low-p")).to_contain_text("design choice of this tool")
+    expect(alerts.filter(has_text="CTX-preference")).to_contain_text("The patient's informed preference: undecided")
+    suggestion = wide.locator(".st-key-ww-suggestion")
+    assert shown_headline(suggestion) == f"Suggested, with conditions: {a.suggestion.headline}"
+    expect(_main(wide)).not_to_contain_text("Suggested: Watch-and-wait with surveillance")
+    # on the shared screen, the notices, the number and the conditional headline all show without scrolling
+    metric = wide.get_by_test_id("stMetricValue")
+    heading = suggestion.locator("h4").first
+    conditions = suggestion.get_by_role("listitem")
+    for loc in (*[alerts.filter(has_text=f.rule_id) for f in a.suggestion.flags], metric, heading, conditions.last):
+        box = loc.bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT, box
+    last_notice = max(alerts.filter(has_text=f.rule_id).bounding_box()["y"] for f in a.suggestion.flags)
+    assert last_notice < metric.bounding_box()["y"]
+    shot(wide, shots / "25_presentation_DEMO-13_notices.png", full=False)
