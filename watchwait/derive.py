@@ -188,8 +188,11 @@ def local_excision_criteria(cols: Columns, thresholds: Mapping[str, float]) -> d
 
 def derived_columns(cols: Columns, thresholds: Mapping[str, float] | None = None) -> dict[str, np.ndarray]:
     """Every derived value the rules and the screen use, keyed by name."""
+    n = len(np.asarray(cols["endoscopy"]))
     out: dict[str, np.ndarray] = {"category": response_category(cols), "immunotherapy_given": immunotherapy_given(cols),
-                                  "endoscopy_mri_discordant": endoscopy_mri_discordant(cols)}
+                                  "endoscopy_mri_discordant": endoscopy_mri_discordant(cols),
+                                  # 1 for a positive restaging biopsy (proven residual tumour), else 0 (negative, not done or blank)
+                                  "biopsy_positive": (pd.Series(_column(cols, "restaging_biopsy", n)) == "positive").to_numpy(dtype=float)}
     out.update(ctdna_kinetics(cols))
     if thresholds is not None:
         out.update(local_excision_criteria(cols, thresholds))

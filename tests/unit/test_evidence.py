@@ -83,7 +83,7 @@ def test_blank_regimen_matches_nothing():
 
 def test_surveillance_schedule_has_its_source():
     plan = evidence.surveillance_schedule()
-    assert plan["schedule"] and "brief.md" in plan["source"]
+    assert plan["schedule"] and plan["source"].startswith("Clinical brief, rule 5")
 
 
 # ----------------------------------------------------------------------------- what the evidence table shows
