@@ -77,21 +77,26 @@ def waterfall(rows: pd.DataFrame, base_pp: float, final_pp: float, large: bool =
     x = [base_pp] + list(rows["shap_pp"]) + [final_pp]
     measure = ["absolute"] + ["relative"] * len(rows) + ["total"]
     text = [f"{base_pp:.0f}%"] + [f"{v:+.1f}" for v in rows["shap_pp"]] + [f"{final_pp:.0f}%"]
-    trace = dict(
-        type="waterfall", orientation="h", y=labels, x=x, measure=measure, text=text, textposition="outside",
-        increasing=dict(marker=dict(color=pal.RAISES)), decreasing=dict(marker=dict(color=pal.LOWERS)),
-        totals=dict(marker=dict(color=pal.GREY)), connector=dict(line=dict(color=pal.LIGHT_GREY, width=1)),
-        cliponaxis=False, hovertemplate="%{y}: %{text}<extra></extra>")
     # the running total can leave 0-100 part-way (points are the logit contributions rescaled), so fit it
     path = [base_pp]
     for v in rows["shap_pp"]:
         path.append(path[-1] + v)
     lo, hi = min(0.0, min(path)), max(100.0, max(path))
+    left = lo - 12 if lo < 0 else -2
+    # a lowering bar that ends near the left edge would print its value over the zero line: inside it instead
+    where = ["outside"] + ["inside" if v < 0 and end - left < 10 and -v >= 4 else "outside"
+                           for v, end in zip(rows["shap_pp"], path[1:])] + ["outside"]
+    trace = dict(
+        type="waterfall", orientation="h", y=labels, x=x, measure=measure, text=text, textposition=where,
+        insidetextfont=dict(color=pal.BLACK), insidetextanchor="middle", constraintext="none",
+        increasing=dict(marker=dict(color=pal.RAISES)), decreasing=dict(marker=dict(color=pal.LOWERS)),
+        totals=dict(marker=dict(color=pal.GREY)), connector=dict(line=dict(color=pal.LIGHT_GREY, width=1)),
+        cliponaxis=False, hovertemplate="%{y}: %{text}<extra></extra>")
     per_row = 34 if large else 26
     return _figure([trace], large, 90 + per_row * len(labels), showlegend=False,
                    yaxis=dict(autorange="reversed", automargin=True),
                    xaxis=dict(title=dict(text="probability of complete response (%): blue raises it, vermillion lowers it"),
-                              range=[lo - 12 if lo < 0 else -2, hi + 12], gridcolor=pal.LIGHT_GREY, zeroline=True,
+                              range=[left, hi + 12], gridcolor=pal.LIGHT_GREY, zeroline=True,
                               zerolinecolor=pal.BLACK))
 
 

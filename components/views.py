@@ -76,11 +76,10 @@ def notice_text(n, compact: bool, prefix: str = "") -> str:
     lines = [f"**{prefix}{head}**"]
     if why:
         lines.append(f"Why: {_one_line(why) if compact else why}")
-    lines.append(f"Source: {n.source} · rule {n.rule_id}")
+    conditions = " · :material/arrow_forward: the suggested next step is conditional on this" if n.qualifies_headline else ""
+    lines.append(f"Source: {n.source} · rule {n.rule_id}" + ("" if compact else conditions))
     if n.thresholds:
         lines.append("Threshold used: " + "; ".join(n.thresholds))
-    if n.qualifies_headline and not compact:
-        lines.append(":material/arrow_forward: The suggested next step is conditional on this.")
     return "  \n".join(lines)
 
 
