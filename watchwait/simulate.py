@@ -16,12 +16,24 @@ Design (one latent response score, so the best possible prediction is computable
    - ctDNA: shedders (77% detected at baseline: Tie 2019, Zhou 2021) have a log level at C1; at C2
      and C3 log level = log C1 - kappa - beta * s + noise, reported 0 below the detection limit, so
      true responders are almost never detectable at C3 (Zhou 2021: none of 29 ypCR);
-   - CEA at assessment: log CEA_post = a + b log CEA_base - rho * s + noise (UNION CEA AUC 0.733).
-5. Missingness is completely at random (MCAR) with the rates in ``MISSING``, so it is ignorable.
+   - CEA at assessment: log CEA_post = a + b log CEA_base - rho * s + noise (UNION CEA AUC 0.733);
+   - version-2 restaging readings, from the same appearance a: restaging nodes (ymr_n_stage, cut
+     points that depend on baseline cN), EMVI still visible (ymr_emvi, only after a baseline EMVI
+     but for rare misses), residual lesion size (log-normal, scaled with baseline tumour length),
+     and the restaging biopsy (done more often when the appearance is near-complete; positive only
+     when s < 0, i.e. residual tumour, with limited sensitivity).
+5. Decision context (sphincter involvement, fitness for major surgery, the patient's preference) is
+   drawn from *recorded* covariates only (distance, age, the ECOG as recorded), never from s, so it
+   carries no information about CR beyond the observed inputs and needs no oracle term.
+6. Missingness is completely at random (MCAR) with the rates in ``MISSING`` and ``MISSING_V2``,
+   so it is ignorable.
+   Every version-2 column is drawn after the version-1 columns from the same generator, so the
+   version-1 columns of a cohort are the same as before version 2 for the same seed.
 
 The *oracle* is P(CR | every observed input), computed by integrating over s on a grid (and over
 the appearance error by Gauss-Hermite quadrature, and over missing covariates that enter eta by
-Monte Carlo draws from their generative distribution). It is written to a separate file and never
+Monte Carlo draws from their generative distribution; a missing baseline EMVI also changes the
+likelihood of ymr_emvi, draw by draw). It is written to a separate file and never
 used for training.
 
 Effect sizes from studies of 20-300 patients are shrunk towards zero (calibration.md asks for it);
@@ -133,6 +145,62 @@ CEA = dict(log_base_mean=np.log(3.5), log_base_sd=0.9,  # ~30% > 5 ng/mL (Pu 202
 MISSING = dict(pdl1=0.40, ctdna=0.40, ctdna_c2=0.25, ctdna_c3=0.05, cea_baseline=0.05, cea_post=0.08,
                ecog=0.10, emvi=0.05, lateral_nodes=0.10, circumferential_extent_pct=0.15,
                endoscopy=0.03, dre=0.03, mr_trg=0.04, dwi_restriction=0.10)
+
+# --------------------------------------------------------------------------- version-2 restaging
+# Drawn from the shared appearance a (they are read on the same MRI / endoscopy, so they share its
+# error: under immunotherapy, responders' nodes and vessels look worse too). Higher a = looks better.
+#
+# ymr_n_stage: reading = a + shift[cN] + N(0, noise); N2 below cuts[0], N1 below cuts[1], else N0.
+# calibration.md has no figure for restaging-MRI nodal accuracy; ASCO 2024 (section 6): "do not
+# decide on nodal imaging alone", so persistent suspicious nodes are common in non-responders but
+# also occur in true responders (reactive or sterilised nodes that stay >= 5 mm). Assumed targets
+# (simulated rates in brackets, CRT/TNT without immunotherapy): cN+ -> ymrN+ in ~10-15% of true
+# responders [cN1 9%, cN2 15%] and ~45-60% of non-responders [cN1 46%, cN2 58%]; cN0 -> ymrN0 in
+# ~95% [93%; 99.6% of true responders]. Under immunotherapy the shared appearance error gives true
+# responders more suspicious nodes [cN1 15%, cN2 20%]. All parameters below are assumptions.
+YMR_N = dict(
+    noise=2.5,  # assumption (tuned to the rates above)
+    shift={"N0": 3.5, "N1": 0.0, "N2": -0.8},  # assumption: cN0 rarely, cN2 most often, still node-positive
+    cuts=(-5.5, -2.5), levels=("N2", "N1", "N0"),  # assumption (tuned to the rates above)
+)
+# ymr_emvi after a baseline EMVI: P(visible | a) = P(a + N(0, noise) < cut). yMR-EMVI sens 76.19%,
+# spec 79.75% for pathological EMVI (Lee ES, Eur Radiol 2018; calibration.md section 4). A true
+# complete responder has no viable tumour in vessels, so ~20% (1 - spec) of them still show EMVI
+# (false positive); among non-responders, assuming ~60% still have pathological EMVI (assumption),
+# ~0.6 x 0.76 + 0.4 x 0.20 ~ 0.54 show it. Cut and noise are tuned to those two rates (no ICI).
+# Without a baseline EMVI, a restaging EMVI is a baseline miss: 2%, whatever the response (assumption).
+YMR_EMVI = dict(noise=3.3, cuts=(-1.8,), levels=(True, False), p_without_baseline=0.02)
+# residual_lesion_mm = round(10 x tumour_length_cm x exp(log_frac - gamma * a + N(0, sd))), within
+# 0-100: a small scar in responders (median ~10 mm), a larger residual tumour in non-responders
+# (median ~22 mm), from a 45 mm median baseline tumour. Assumption (no published figure in
+# calibration.md); the near-cCR local-excision threshold of the clinical brief (<= 30 mm) then
+# selects most near-cCR.
+RESIDUAL = dict(log_frac=np.log(0.30), gamma=0.22, sd=0.45, high=100.0)
+# Restaging biopsy of the tumour bed. Done with P(done | a) = base + peak x exp(-(a - centre)^2 /
+# (2 width^2)): more often when the appearance is near-complete (an ambiguous scar), less often when
+# the response is obviously complete or obviously incomplete (assumption; ~27% of recorded biopsied:
+# ~34% of near-cCR, ~22-24% of cCR and incomplete).
+# A positive biopsy means residual tumour: only when s < 0, with sensitivity 0.40 (assumption:
+# a negative biopsy rules nothing out; the clinical brief). Never positive in a true responder.
+BIOPSY = dict(base=0.10, peak=0.40, centre=-0.9, width=1.1, sensitivity=0.40)
+
+# --------------------------------------------------------------------------- decision context
+# Drawn from recorded covariates only (never from s; the oracle needs no term for them). Distance
+# enters eta but is never blank, so sphincter involvement (and preference through it) is independent
+# of CR given the observed inputs.
+# sphincter_involved: by distal edge (distance from the anal verge, cm): assumption (the sphincter
+# complex spans the lowest 3-4 cm; a distal edge <= 3 cm often involves it).
+SPHINCTER = ((2.0, 0.55), (3.0, 0.35), (5.0, 0.08), (np.inf, 0.01))  # (distance upper bound, P): assumption
+# fit_for_major_surgery (yes, no, uncertain): assumption. Frail = age >= 80 or ECOG >= 2 as recorded
+# (a blank ECOG counts as not >= 2, so fitness never carries information about an unrecorded ECOG).
+FITNESS = dict(fit=(0.92, 0.02, 0.06), frail=(0.45, 0.25, 0.30))  # assumption
+# patient_preference (organ_preservation, surgery, undecided, not_discussed): assumption; a patient
+# facing an abdominoperineal resection (sphincter involved) prefers organ preservation more often.
+PREFERENCE = dict(levels=("organ_preservation", "surgery", "undecided", "not_discussed"),
+                  default=(0.35, 0.15, 0.20, 0.30), sphincter=(0.55, 0.07, 0.18, 0.20))  # assumption
+# MCAR blanks of the version-2 columns (assumption; "biopsy not recorded" = blank, not "not_done").
+MISSING_V2 = dict(ymr_n_stage=0.10, ymr_emvi=0.20, residual_lesion_mm=0.25, restaging_biopsy=0.30,
+                  sphincter_involved=0.05, fit_for_major_surgery=0.05, patient_preference=0.10)
 
 CT_STAGES = (("T2", 0.10), ("T3", 0.18), ("T3a", 0.12), ("T3b", 0.22), ("T3c", 0.18), ("T3d", 0.08), ("T4a", 0.12))
 CN_STAGES = (("N0", 0.29), ("N1", 0.41), ("N2", 0.30))  # OPRA ~71% cN+ (BJS 2024)
@@ -253,7 +321,8 @@ def _appearance_params(ici: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(ici, a["mu_ici"], a["mu_no_ici"]), np.where(ici, a["sd_ici"], a["sd_no_ici"])
 
 
-def _draw_signals(rng: np.random.Generator, df: pd.DataFrame, s: np.ndarray) -> None:
+def _draw_signals(rng: np.random.Generator, df: pd.DataFrame, s: np.ndarray) -> np.ndarray:
+    """Draw the version-1 signals from s; returns the shared restaging appearance a."""
     n = len(df)
     ici = df["immunotherapy"].to_numpy() != "none"
     mu, sd = _appearance_params(ici)
@@ -275,6 +344,64 @@ def _draw_signals(rng: np.random.Generator, df: pd.DataFrame, s: np.ndarray) -> 
     log_base = np.log(df["cea_baseline_ng_ml"].to_numpy(float))
     log_post = CEA["a"] + CEA["b"] * log_base - CEA["rho"] * s + CEA["sd"] * rng.normal(size=n)
     df["cea_post_ng_ml"] = np.clip(np.round(np.exp(log_post), 2), 0.2, 10000)
+    return a
+
+
+def _draw_restaging_v2(rng: np.random.Generator, df: pd.DataFrame, s: np.ndarray, a: np.ndarray,
+                       emvi: np.ndarray) -> None:
+    """Version-2 restaging columns from s and the appearance a (``emvi``: baseline EMVI before blanks)."""
+    n = len(df)
+    shift = np.array([YMR_N["shift"][c] for c in df["cn_stage"]], float)
+    reading = a + shift + YMR_N["noise"] * rng.normal(size=n)
+    df["ymr_n_stage"] = np.array(YMR_N["levels"], dtype=object)[np.searchsorted(np.array(YMR_N["cuts"]), reading)]
+    reading = a + YMR_EMVI["noise"] * rng.normal(size=n)
+    seen = np.array(YMR_EMVI["levels"], dtype=bool)[np.searchsorted(np.array(YMR_EMVI["cuts"]), reading)]
+    miss = rng.random(n) < YMR_EMVI["p_without_baseline"]
+    df["ymr_emvi"] = np.where(emvi, seen, miss)
+    r = RESIDUAL
+    mm = 10 * df["tumour_length_cm"].to_numpy(float) * np.exp(r["log_frac"] - r["gamma"] * a + r["sd"] * rng.normal(size=n))
+    df["residual_lesion_mm"] = np.round(np.clip(mm, 0, r["high"])).astype(int)
+    done = rng.random(n) < _biopsy_done_p(a)
+    positive = (s < 0) & (rng.random(n) < BIOPSY["sensitivity"])
+    df["restaging_biopsy"] = np.where(~done, "not_done", np.where(positive, "positive", "negative")).astype(object)
+
+
+def _biopsy_done_p(a: np.ndarray) -> np.ndarray:
+    b = BIOPSY
+    return b["base"] + b["peak"] * np.exp(-0.5 * ((a - b["centre"]) / b["width"]) ** 2)
+
+
+def _draw_decision_context(rng: np.random.Generator, df: pd.DataFrame) -> None:
+    """Decision context from *recorded* covariates only (call after the blanks are applied)."""
+    n = len(df)
+    dist = pd.to_numeric(df["distance_from_anal_verge_cm"], errors="coerce").to_numpy(float)
+    bounds = np.array([b for b, _ in SPHINCTER])
+    p_sph = np.array([p for _, p in SPHINCTER])[np.minimum(np.searchsorted(bounds, np.nan_to_num(dist, nan=10.0)),
+                                                           len(bounds) - 1)]
+    sphincter = rng.random(n) < p_sph
+    df["sphincter_involved"] = sphincter
+    ecog = pd.to_numeric(df["ecog"], errors="coerce").to_numpy(float)
+    frail = (df["age_years"].to_numpy(float) >= 80) | (np.nan_to_num(ecog, nan=0.0) >= 2)
+    p_fit = np.where(frail[:, None], np.array(FITNESS["frail"])[None, :], np.array(FITNESS["fit"])[None, :])
+    df["fit_for_major_surgery"] = _categorical(rng, p_fit, ("yes", "no", "uncertain"))
+    pr = PREFERENCE
+    p_pref = np.where(sphincter[:, None], np.array(pr["sphincter"])[None, :], np.array(pr["default"])[None, :])
+    df["patient_preference"] = _categorical(rng, p_pref, pr["levels"])
+
+
+def _categorical(rng: np.random.Generator, probs: np.ndarray, levels) -> np.ndarray:
+    """One draw per row from per-row category probabilities (rows x levels)."""
+    cum = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
+    idx = (rng.random(len(probs))[:, None] > cum).sum(axis=1)
+    return np.array(levels, dtype=object)[np.minimum(idx, len(levels) - 1)]
+
+
+def _apply_missingness_v2(rng: np.random.Generator, df: pd.DataFrame, cols) -> None:
+    n = len(df)
+    for col in cols:
+        mask = rng.random(n) < MISSING_V2[col]
+        df[col] = df[col].astype(object)
+        df.loc[mask, col] = None
 
 
 def _round_sig(x: np.ndarray, sig: int = 4) -> np.ndarray:
@@ -314,19 +441,57 @@ _S_GRID = np.arange(-16.0, 16.0, 0.08) + 0.04  # no grid point at exactly 0
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(16)  # probabilists' Hermite: N(0, 1) expectation
 _GH_W = _GH_W / _GH_W.sum()
 
+# Restaging likelihoods are functions of the appearance a only, and the appearance nodes
+# a = s + mu + sd * xi take one of two patterns (no ICI / ICI). Every categorical restaging reading
+# is therefore tabulated once per (group, level) on those nodes and gathered per row: the same
+# numbers as evaluating them per row, without a normal CDF per row.
 
-def _reading_loglik(values: np.ndarray, spec: dict, a_nodes: np.ndarray) -> np.ndarray:
-    """log P(reading | appearance) for rows x grid x nodes; 0 where the reading is blank."""
-    cuts = np.concatenate([[-np.inf], np.array(spec["cuts"], float), [np.inf]])
-    level_index = {lvl: i for i, lvl in enumerate(spec["levels"])}
-    idx = np.array([level_index.get(_norm_level(v), -1) for v in values])
-    known = idx >= 0
-    lo = cuts[np.where(known, idx, 0)][:, None, None]
-    hi = cuts[np.where(known, idx + 1, 1)][:, None, None]
-    z_hi = (hi - a_nodes) / spec["noise"]
-    z_lo = (lo - a_nodes) / spec["noise"]
-    p = np.clip(ndtr(z_hi) - ndtr(z_lo), 1e-300, 1.0)
-    return np.where(known[:, None, None], np.log(p), 0.0)
+
+@lru_cache(maxsize=1)
+def _a_nodes() -> np.ndarray:
+    """Appearance nodes, groups (0 = no ICI, 1 = ICI) x grid G x quadrature nodes Q."""
+    mu, sd = _appearance_params(np.array([False, True]))
+    return _S_GRID[None, :, None] + mu[:, None, None] + sd[:, None, None] * _GH_X[None, None, :]
+
+
+def _ordinal_log_table(cuts, noise: float) -> np.ndarray:
+    """log P(level | a) of the reading a + N(0, noise) cut at ``cuts``: groups x levels x G x Q."""
+    c = np.concatenate([[-np.inf], np.asarray(cuts, float), [np.inf]])
+    a_nodes = _a_nodes()[:, None, :, :]
+    cdf = ndtr((c[None, :, None, None] - a_nodes) / noise)
+    return np.ascontiguousarray(np.log(np.clip(cdf[:, 1:] - cdf[:, :-1], 1e-300, 1.0)))
+
+
+@lru_cache(maxsize=None)
+def _reading_table(col: str) -> np.ndarray:
+    spec = READINGS[col]
+    return _ordinal_log_table(spec["cuts"], spec["noise"])
+
+
+@lru_cache(maxsize=1)
+def _ymr_n_table() -> np.ndarray:
+    """log P(ymr_n_stage | a, cN): cN (N0, N1, N2) x groups x levels x G x Q."""
+    return np.stack([_ordinal_log_table(np.array(YMR_N["cuts"]) - YMR_N["shift"][cn], YMR_N["noise"])
+                     for cn in ("N0", "N1", "N2")])
+
+
+@lru_cache(maxsize=1)
+def _ymr_emvi_table() -> np.ndarray:
+    """log P(ymr_emvi | a) after a baseline EMVI: groups x (True, False) x G x Q."""
+    return _ordinal_log_table(YMR_EMVI["cuts"], YMR_EMVI["noise"])
+
+
+@lru_cache(maxsize=1)
+def _biopsy_done_table() -> np.ndarray:
+    """log P(biopsy not done / done | a): groups x (not_done, done) x G x Q."""
+    p = _biopsy_done_p(_a_nodes())
+    return np.ascontiguousarray(np.log(np.stack([1 - p, p], axis=1)))
+
+
+def _level_index(values, levels) -> np.ndarray:
+    """Index of each value in ``levels`` (-1 = blank or unknown)."""
+    level_index = {lvl: i for i, lvl in enumerate(levels)}
+    return np.array([level_index.get(_norm_level(v), -1) for v in values], dtype=int)
 
 
 def _norm_level(v):
@@ -337,6 +502,48 @@ def _norm_level(v):
     if isinstance(v, (int, np.integer, float, np.floating)) and not isinstance(v, bool):
         return int(v)
     return v
+
+
+def _column(df: pd.DataFrame, col: str) -> np.ndarray:
+    """A column as objects; all blank when the frame has none (a version-1 frame)."""
+    return df[col].to_numpy(dtype=object) if col in df.columns else np.full(len(df), None, dtype=object)
+
+
+def _numeric(df: pd.DataFrame, col: str) -> np.ndarray:
+    return pd.to_numeric(pd.Series(_column(df, col)), errors="coerce").to_numpy(float)
+
+
+def _add_gathered(ll_a: np.ndarray, table: np.ndarray, *index: np.ndarray) -> None:
+    """ll_a[i] += table[index[0][i], index[1][i], ...] for rows whose last index is known (>= 0)."""
+    known = index[-1] >= 0
+    if known.any():
+        ll_a[known] += table[tuple(ix[known] for ix in index)]
+
+
+def _add_residual_loglik(ll_a: np.ndarray, mm: np.ndarray, length_cm: np.ndarray, a_nodes: np.ndarray) -> None:
+    """ll_a += log P(residual_lesion_mm rounded to whole mm | a, tumour length), for rows where it is recorded."""
+    r = RESIDUAL
+    known = np.flatnonzero(~np.isnan(mm) & ~np.isnan(length_cm) & (np.nan_to_num(length_cm) > 0))
+    if not len(known):
+        return
+    k = np.round(mm[known])
+    with np.errstate(divide="ignore"):
+        lo = np.where(k <= 0, -np.inf, np.log(np.maximum(k - 0.5, 1e-300)))
+        hi = np.where(k >= r["high"], np.inf, np.log(k + 0.5))
+    centre = np.log(10 * length_cm[known]) + r["log_frac"]
+    shift = (r["gamma"] / r["sd"]) * a_nodes[known]
+    z_lo = ((lo - centre) / r["sd"])[:, None, None] + shift
+    z_hi = ((hi - centre) / r["sd"])[:, None, None] + shift
+    # both bounds in the upper tail: reflect, P = Phi(-z_lo) - Phi(-z_hi) (no cancellation near 1)
+    sign = np.where(z_lo > 0, -1.0, 1.0)
+    p = sign * (ndtr(sign * z_hi) - ndtr(sign * z_lo))
+    ll_a[known] += np.log(np.clip(p, 1e-300, 1.0))
+
+
+def _lse_nodes(ll_a: np.ndarray) -> np.ndarray:
+    """log of the Gauss-Hermite expectation over the appearance error: rows x G x Q -> rows x G."""
+    m = ll_a.max(axis=2, keepdims=True)
+    return m[:, :, 0] + np.log(np.sum(np.exp(ll_a - m) * _GH_W, axis=2))
 
 
 def _lognorm_censored_loglik(obs: np.ndarray, mean: np.ndarray, sd: float, log_lod: float) -> np.ndarray:
@@ -356,7 +563,11 @@ def oracle(frame: pd.DataFrame, regimen: np.ndarray, rng: np.random.Generator | 
     Integrates over the latent score s on a grid, over the appearance error by 16-node
     Gauss-Hermite quadrature, and over missing covariates that enter eta (PD-L1, CEA baseline,
     ECOG, EMVI, lateral nodes, circumferential extent) by ``n_draws`` draws from the simulator's
-    own generative distribution (those covariates are drawn independently of the others).
+    own generative distribution (those covariates are drawn independently of the others). The
+    version-2 restaging columns (ymr_n_stage, ymr_emvi, residual_lesion_mm, restaging_biopsy)
+    enter through their likelihoods given s and the appearance; a frame without them (version 1)
+    is treated as if they were blank. The decision-context columns carry no information about s
+    beyond the observed covariates and are ignored.
     """
     rng = rng or np.random.default_rng(12345)
     n = len(frame)
@@ -372,7 +583,7 @@ _ETA_IMPUTABLE = ("pdl1", "cea_baseline_ng_ml", "ecog", "emvi", "lateral_nodes",
 
 
 def _covariate_draws(df: pd.DataFrame, regimen: np.ndarray, rng: np.random.Generator, n_draws: int):
-    """eta and log CEA baseline for each row and draw (rows x draws); one draw if nothing is missing."""
+    """eta, log CEA baseline and baseline EMVI (1.0/0.0) for each row and draw (rows x draws); one draw if nothing is missing."""
     n = len(df)
     base = df.copy()
     base["regimen"] = regimen
@@ -407,25 +618,56 @@ def _covariate_draws(df: pd.DataFrame, regimen: np.ndarray, rng: np.random.Gener
         rep[col] = rep[col].astype(float)
     eta = linear_predictor(rep).reshape(n, d)
     log_cea = np.log(rep["cea_baseline_ng_ml"].to_numpy(float)).reshape(n, d)
+    emvi = rep["emvi"].to_numpy(float).reshape(n, d)
     # rows with nothing missing: every draw is identical; keep them (cheap) for one code path
-    return eta, log_cea
+    return eta, log_cea, emvi
 
 
 def _oracle_chunk(df: pd.DataFrame, regimen: np.ndarray, rng: np.random.Generator, n_draws: int):
     n = len(df)
     s = _S_GRID[None, :]  # 1 x G
-    eta, log_cea = _covariate_draws(df, regimen, rng, n_draws)  # n x D
+    eta, log_cea, emvi_draws = _covariate_draws(df, regimen, rng, n_draws)  # n x D
     p_prior = expit(eta).mean(axis=1)
 
-    # restaging: integrate over appearance a = s + mu + sd * xi
-    ici = df["immunotherapy"].to_numpy() != "none"
-    mu, sd = _appearance_params(ici)
-    a_nodes = s[:, :, None] + mu[:, None, None] + sd[:, None, None] * _GH_X[None, None, :]  # n x G x Q
+    # restaging: integrate over appearance a = s + mu + sd * xi (two node patterns: no ICI, ICI)
+    group = (df["immunotherapy"].to_numpy() != "none").astype(int)
+    a_nodes = _a_nodes()[group]  # n x G x Q
     ll_a = np.zeros_like(a_nodes)
     for col, spec in READINGS.items():
-        ll_a += _reading_loglik(df[col].to_numpy(dtype=object), spec, a_nodes)
-    m = ll_a.max(axis=2, keepdims=True)
-    ll_restage = (m[:, :, 0] + np.log(np.sum(np.exp(ll_a - m) * _GH_W, axis=2)))  # n x G
+        _add_gathered(ll_a, _reading_table(col), group, _level_index(df[col].to_numpy(dtype=object), spec["levels"]))
+    # version 2: restaging nodes given baseline cN (a blank cN: no term; the simulator never blanks it)
+    cn = _level_index(_column(df, "cn_stage"), ("N0", "N1", "N2"))
+    ymr_n = np.where(cn >= 0, _level_index(_column(df, "ymr_n_stage"), YMR_N["levels"]), -1)
+    _add_gathered(ll_a, _ymr_n_table(), np.maximum(cn, 0), group, ymr_n)
+    # residual lesion size, scaled with the baseline tumour length
+    _add_residual_loglik(ll_a, _numeric(df, "residual_lesion_mm"), _numeric(df, "tumour_length_cm"), a_nodes)
+    # biopsy done or not (a); its result depends on s itself (ll_s below)
+    biopsy = _level_index(_column(df, "restaging_biopsy"), ("not_done", "negative", "positive"))
+    _add_gathered(ll_a, _biopsy_done_table(), group, np.where(biopsy >= 0, np.minimum(biopsy, 1), -1))
+    # ymr_emvi: P(. | a) after a baseline EMVI, a constant (baseline miss) without one; when the
+    # baseline EMVI is blank, the likelihood depends on its draw (handled per draw below)
+    y_emvi = _level_index(_column(df, "ymr_emvi"), YMR_EMVI["levels"])
+    emvi0 = np.array([np.nan if _norm_level(v) is None else float(_norm_level(v)) for v in _column(df, "emvi")])
+    log_p0 = np.log(np.array([YMR_EMVI["p_without_baseline"], 1 - YMR_EMVI["p_without_baseline"]]))
+    with_baseline = (emvi0 == 1) & (y_emvi >= 0)
+    _add_gathered(ll_a, _ymr_emvi_table(), group, np.where(with_baseline, y_emvi, -1))
+    ll_restage = _lse_nodes(ll_a)  # n x G
+    ambiguous = np.isnan(emvi0) & (y_emvi >= 0)
+    if ambiguous.any():
+        amb = np.flatnonzero(ambiguous)
+        ll_emvi1 = _lse_nodes(ll_a[amb] + _ymr_emvi_table()[group[amb], y_emvi[amb]])
+        ll_emvi0 = ll_restage[amb] + log_p0[y_emvi[amb]][:, None]
+    no_baseline = (emvi0 == 0) & (y_emvi >= 0)
+    ll_restage[no_baseline] += log_p0[y_emvi[no_baseline]][:, None]  # a constant: kept for clarity
+    if ambiguous.any():
+        ll_restage[amb] = ll_emvi0
+
+    # biopsy result given s: positive only with residual tumour (s < 0), with limited sensitivity
+    sens = BIOPSY["sensitivity"]
+    residual = (_S_GRID < 0)[None, :]
+    ll_s = np.zeros((n, s.shape[1]))
+    ll_s[biopsy == 1] = np.log(np.where(residual, 1 - sens, 1.0))
+    ll_s[biopsy == 2] = np.where(residual, np.log(sens), -np.inf)
 
     # ctDNA: C1 observed whenever any timepoint is (simulator design)
     c = CTDNA
@@ -452,7 +694,9 @@ def _oracle_chunk(df: pd.DataFrame, regimen: np.ndarray, rng: np.random.Generato
     # prior of s given eta (logistic density), per draw
     u = s[:, None, :] - eta[:, :, None]  # n x D x G
     log_prior = -u - 2 * np.log1p(np.exp(-u))
-    log_joint = log_prior + ll_cea + (ll_restage + ll_ct)[:, None, :]  # n x D x G
+    log_joint = log_prior + ll_cea + (ll_restage + ll_ct + ll_s)[:, None, :]  # n x D x G
+    if ambiguous.any():  # blank baseline EMVI: ymr_emvi's likelihood follows each draw of it
+        log_joint[amb] += np.where(emvi_draws[amb][:, :, None] == 1, (ll_emvi1 - ll_emvi0)[:, None, :], 0.0)
     mx = log_joint.max(axis=(1, 2), keepdims=True)
     w = np.exp(log_joint - mx).sum(axis=1)  # n x G
     pos = _S_GRID > 0
@@ -470,9 +714,15 @@ def simulate(n: int, seed: int = 0, with_oracle: bool = True) -> Cohort:
     df = _covariates(rng, n)
     eta = linear_predictor(df)
     s = eta + rng.logistic(size=n)
-    _draw_signals(rng, df, s)
+    a = _draw_signals(rng, df, s)
     df["complete_response"] = s > 0
+    emvi = df["emvi"].to_numpy(bool)  # before its blanks: ymr_emvi follows the true baseline EMVI
     _apply_missingness(rng, df)
+    # version 2: drawn after every version-1 draw, so version-1 columns keep their values for a seed
+    _draw_restaging_v2(rng, df, s, a, emvi)
+    _apply_missingness_v2(rng, df, ("ymr_n_stage", "ymr_emvi", "residual_lesion_mm", "restaging_biopsy"))
+    _draw_decision_context(rng, df)
+    _apply_missingness_v2(rng, df, ("sphincter_involved", "fit_for_major_surgery", "patient_preference"))
     df.insert(0, "patient_id", [f"SIM-{seed}-{i:06d}" for i in range(n)])
     df.insert(1, "site", "synthetic")
     regimen = df.pop("regimen").to_numpy()

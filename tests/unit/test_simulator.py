@@ -84,9 +84,13 @@ def test_clinical_prior_discrimination_like_baseline_nomograms(sim20k, y):
 def test_oracle_without_signals_equals_prior_exactly():
     c = simulate(300, seed=5, with_oracle=False)
     f = c.frame.copy()
+    # every signal blank, version-2 restaging included; the decision-context columns stay as drawn
+    # (they carry nothing about the response beyond the covariates, so the oracle ignores them)
     for col in ("endoscopy", "dre", "mr_trg", "dwi_restriction", "cea_post_ng_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml",
+                "ymr_n_stage", "ymr_emvi", "residual_lesion_mm", "restaging_biopsy",
                 "pdl1_cps", "pdl1_tps_pct", "cea_baseline_ng_ml", "ecog", "emvi", "lateral_nodes", "circumferential_extent_pct"):
         f[col] = None
+    assert f["patient_preference"].notna().any() and f["fit_for_major_surgery"].notna().any()
     f["pdl1_cps"], f["pdl1_tps_pct"] = c.frame["pdl1_cps"], c.frame["pdl1_tps_pct"]
     keep = f["pdl1_cps"].notna().to_numpy()
     f["cea_baseline_ng_ml"] = 3.0
@@ -98,6 +102,7 @@ def test_oracle_without_signals_equals_prior_exactly():
 
 def test_oracle_is_calibrated_and_beats_the_prior():
     c = simulate(3000, seed=8)
+    assert c.frame["ymr_n_stage"].notna().any() and c.frame["restaging_biopsy"].notna().any()  # version-2 signals in play
     y = c.frame["complete_response"].to_numpy(bool)
     p = c.truth["p_oracle"].to_numpy()
     assert abs(p.mean() - y.mean()) < 0.02
