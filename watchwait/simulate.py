@@ -254,6 +254,8 @@ def _covariates(rng: np.random.Generator, n: int) -> pd.DataFrame:
     df["tumour_length_cm"] = np.round(np.clip(np.exp(rng.normal(np.log(4.5), 0.35, n)), 1.0, 15), 1)
     df["circumferential_extent_pct"] = np.round(rng.uniform(25, 100, n), 0)
     df["multiple_primaries"] = False
+    # the model's population: restaging found no new distant metastasis (recorded, so no confirm notice)
+    df["new_distant_metastasis"] = False
     cps, tps = _draw_pdl1(rng, n)
     df["pdl1_cps"], df["pdl1_tps_pct"] = cps, tps
     df["cea_baseline_ng_ml"] = _draw_cea(rng, n)
