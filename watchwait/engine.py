@@ -131,7 +131,7 @@ def _notice(rule, ctx, i: int, rules, qualifies: bool = False) -> Notice:
     severity = rule.severity or rule.kind
     message = fill(rule.message or rule.rationale, ctx, i)
     return Notice(rule_id=rule.id, severity=severity, title=fill(rule.title, ctx, i) or message, message=message,
-                  rationale=rule.rationale, source=rule.source, qualifies_headline=qualifies,
+                  rationale=fill(rule.rationale, ctx, i), source=rule.source, qualifies_headline=qualifies,
                   thresholds=[rules.threshold_info[t].text() for t in rule.thresholds])
 
 

@@ -113,3 +113,17 @@ def test_shipped_model_says_when_a_regimen_was_never_in_its_training_data(change
     flag = next(f for f in a.suggestion.flags if f.rule_id == "FLAG-extrapolation")
     assert unseen in flag.message and a.suggestion.conditional and "extrapolation" in a.suggestion.headline
     assert "FLAG-extrapolation" not in [f.rule_id for f in assess(BASE).suggestion.flags]
+
+
+def test_no_notice_carries_an_unfilled_template():
+    import re
+
+    from watchwait.engine import assess
+
+    rec = {**BASE, "dre": "mass", "patient_preference": "organ_preservation", "residual_lesion_mm": None, "cm_stage": None,
+           "ecog": 3, "fit_for_major_surgery": None, "immunotherapy": "anti_pdl1", "sphincter_involved": True}
+    s = assess(rec).suggestion
+    texts = [s.headline, s.rationale] + [t for n in s.flags + s.confirm + s.context for t in (n.title, n.message, n.rationale)]
+    assert not [t for t in texts if re.search(r"\{[a-z_]+[^}]*\}", t)]
+    pref = next(n for n in s.context if n.rule_id == "CTX-preference")
+    assert "preference: organ preservation." in pref.message and "preference: organ preservation." in pref.rationale
