@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -20,7 +18,7 @@ from watchwait.model import INTERVAL_LEVEL
 from watchwait.rules import PATHWAY_LABELS, first_match, load_rules
 from watchwait.suggest import Option, conditions, decide, fill, headline, options_for, regimen_context, surveillance_for
 from watchwait.schema import MODALITIES
-from watchwait.training import ModelBundle, columns_of, load_model, load_runtime
+from watchwait.artifacts import ModelBundle, columns_of, load_model, load_runtime
 from watchwait.validation import validate_record
 
 

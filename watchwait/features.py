@@ -144,3 +144,40 @@ def display_value(feature: Feature, record: Mapping[str, object]) -> str:
         else:
             parts.append(f"{v}{unit}")
     return " -> ".join(parts) if len(parts) > 1 else parts[0]
+
+
+def _probe_columns(features: tuple[Feature, ...], n: int = 24) -> dict[str, np.ndarray]:
+    """Fixed probe inputs for :func:`spec_fingerprint`: every category, both booleans, numbers across each
+    field's domain, and blanks, for every column a feature reads."""
+    cols: dict[str, np.ndarray] = {}
+    for name in sorted({s for f in features for s in f.sources}):
+        field = BY_NAME.get(name)
+        if field is not None and field.kind == "category":
+            cycle = list(field.categories) + [None]
+            cols[name] = np.array([cycle[i % len(cycle)] for i in range(n)], dtype=object)
+        elif field is not None and field.kind == "boolean":
+            cols[name] = np.array([(0.0, 1.0, np.nan)[i % 3] for i in range(n)])
+        else:
+            lo, hi = (field.low, field.high) if field is not None and field.low is not None else (-1000.0, 1000.0)
+            values = np.linspace(lo, hi, n)
+            values[::5] = np.nan
+            values[1::7] = 0.0
+            cols[name] = values
+    return cols
+
+
+def spec_fingerprint(features: tuple[Feature, ...]) -> str:
+    """sha256 of what the features *compute*: their names, modalities, sources and their values on fixed
+    probe inputs (rounded to 9 significant digits). A model records it when trained; loading refuses a
+    model whose features would now compute something else (a changed mapping, transform or order)."""
+    import hashlib
+
+    cols = _probe_columns(features)
+    m = feature_matrix(features, cols)
+    with np.errstate(invalid="ignore"):
+        rounded = np.where(np.isnan(m), np.inf, np.array([float(f"{v:.9g}") if np.isfinite(v) else v for v in m.ravel()]).reshape(m.shape))
+    h = hashlib.sha256()
+    for f in features:
+        h.update(f"{f.name}|{f.modality}|{','.join(f.sources)};".encode())
+    h.update(np.ascontiguousarray(rounded, dtype="<f8").tobytes())
+    return h.hexdigest()

@@ -12,9 +12,6 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import platform
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import joblib
@@ -22,14 +19,14 @@ import numpy as np
 import pandas as pd
 
 from watchwait import __version__
+from watchwait.artifacts import (SHIPPED_MODEL, ModelBundle, _environment, _sha256, columns_of, load_model,  # noqa: F401
+                                 load_runtime)
 from watchwait.errors import ModelArtifactError
-from watchwait.features import BASE_FEATURES, feature_matrix
+from watchwait.features import BASE_FEATURES, feature_matrix, spec_fingerprint
 from watchwait.metrics import calibration_curve, classification_metrics
 from watchwait.model import INTERVAL_LEVEL, FusedPredictor
 from watchwait.schema import MODALITIES, OUTCOME, RADIOMICS_PREFIX
 
-SHIPPED_MODEL = Path(os.environ.get("WATCHWAIT_MODEL", Path(__file__).resolve().parents[1] / "models" / "shipped"))
-CHECKED_LIBRARIES = ("numpy", "scikit-learn")  # pickles are only safe with the same minor versions
 
 # Masking scenarios for the coverage check: which inputs a clinician might not have yet.
 MASK_SCENARIOS: dict[str, tuple[str, ...]] = {
@@ -43,22 +40,6 @@ MASK_SCENARIOS: dict[str, tuple[str, ...]] = {
     "baseline only (no restaging, no blood)": ("mr_trg", "dwi_restriction", "endoscopy", "dre", "cea_post_ng_ml",
                                                "ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml"),
 }
-
-
-@dataclass
-class ModelBundle:
-    predictor: FusedPredictor
-    card: dict
-    path: Path | None = None
-    baselines: dict | None = None  # fitted comparison models from `train` (not saved)
-
-    @property
-    def version(self) -> str:
-        return self.card["model_version"]
-
-
-def columns_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    return {c: frame[c].to_numpy() for c in frame.columns}
 
 
 def radiomics_columns(frame: pd.DataFrame) -> list[str]:
@@ -264,13 +245,6 @@ def _imaging_added(predictor, tr, y_tr, te, y_te, rad, present, seed, oracle) ->
     return out
 
 
-def _environment() -> dict:
-    import importlib.metadata as md
-
-    libs = {name: md.version(name) for name in ("numpy", "scikit-learn", "scipy", "pandas", "shap", "joblib")}
-    return {"python": platform.python_version(), "libraries": libs}
-
-
 def _card(predictor, frame, y, seed, metrics, coverage, data_description, n_train, n_test, present) -> dict:
     cohort_hash = hashlib.sha256(pd.util.hash_pandas_object(frame.drop(columns=["patient_id", "site"], errors="ignore"),
                                                              index=False).values.tobytes()).hexdigest()
@@ -327,14 +301,6 @@ def _card(predictor, frame, y, seed, metrics, coverage, data_description, n_trai
 
 # ----------------------------------------------------------------------------- artifacts
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save_model(bundle: ModelBundle, out_dir: str | os.PathLike) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -348,7 +314,8 @@ def save_model(bundle: ModelBundle, out_dir: str | os.PathLike) -> Path:
     os.replace(out / "runtime.npz.tmp", out / "runtime.npz")
     card = dict(bundle.card)
     card["artifact"] = {"file": "model.joblib", "sha256": _sha256(out / "model.joblib"),
-                        "runtime_file": "runtime.npz", "runtime_sha256": _sha256(out / "runtime.npz")}
+                        "runtime_file": "runtime.npz", "runtime_sha256": _sha256(out / "runtime.npz"),
+                        "feature_spec_sha256": spec_fingerprint(predictor.features_)}
     (out / "model_card.json").write_text(json.dumps(card, indent=2, default=float) + "\n")
     from watchwait.model_card import render_markdown
 
@@ -357,53 +324,3 @@ def save_model(bundle: ModelBundle, out_dir: str | os.PathLike) -> Path:
     return out
 
 
-def load_model(path: str | os.PathLike | None = None) -> ModelBundle:
-    """Load and verify an artifact folder (default: the shipped model)."""
-    return _load_cached(str(Path(path or SHIPPED_MODEL).resolve()))
-
-
-def _verified_card(folder: Path, file_name: str, hash_key: str) -> tuple[dict, Path]:
-    """The artifact's model card, after checking that ``file_name`` matches the sha256 it records."""
-    card_file, data_file = folder / "model_card.json", folder / file_name
-    if not card_file.is_file() or not data_file.is_file():
-        raise ModelArtifactError(f"{folder}: not a watchwait model (needs {file_name} and model_card.json); train one with `watchwait train`.")
-    card = json.loads(card_file.read_text())
-    expected = card.get("artifact", {}).get(hash_key)
-    actual = _sha256(data_file)
-    if expected != actual:
-        raise ModelArtifactError(f"{data_file}: sha256 {actual[:12]}... does not match the model card ({str(expected)[:12]}...); "
-                                 "the file was altered or belongs to another card. Retrain or restore the artifact.")
-    return card, data_file
-
-
-@lru_cache(maxsize=4)
-def _load_cached(path: str) -> ModelBundle:
-    folder = Path(path)
-    card, model_file = _verified_card(folder, "model.joblib", "sha256")
-    built = card.get("environment", {}).get("libraries", {})
-    now = _environment()["libraries"]
-    for lib in CHECKED_LIBRARIES:
-        if _minor(built.get(lib)) != _minor(now[lib]):
-            raise ModelArtifactError(f"{folder}: built with {lib} {built.get(lib)}, but {now[lib]} is installed; "
-                                     f"install {lib}=={built.get(lib)} or retrain the model with `watchwait train`.")
-    predictor = joblib.load(model_file)
-    return ModelBundle(predictor=predictor, card=card, path=folder)
-
-
-def load_runtime(path: str | os.PathLike | None = None) -> ModelBundle:
-    """Load the prediction-only form of an artifact (``runtime.npz``: plain arrays, no pickle, no
-    scikit-learn import); same hash check. Used for batch prediction; SHAP needs :func:`load_model`."""
-    return _load_runtime_cached(str(Path(path or SHIPPED_MODEL).resolve()))
-
-
-@lru_cache(maxsize=4)
-def _load_runtime_cached(path: str) -> ModelBundle:
-    folder = Path(path)
-    card, runtime_file = _verified_card(folder, "runtime.npz", "runtime_sha256")
-    with np.load(runtime_file, allow_pickle=False) as arrays:
-        predictor = FusedPredictor.from_runtime({k: arrays[k] for k in arrays.files})
-    return ModelBundle(predictor=predictor, card=card, path=folder)
-
-
-def _minor(version: str | None) -> str | None:
-    return ".".join(version.split(".")[:2]) if version else None
