@@ -9,13 +9,17 @@ Design (one latent response score, so the best possible prediction is computable
 3. The latent response score s = eta + e, e ~ Logistic(0, 1); true complete response CR = (s > 0),
    so P(CR | X) = sigmoid(eta). Larger s = less residual tumour.
 4. Every observed signal is drawn from s (never from CR directly):
-   - restaging (endoscopy, DRE, mrTRG, DWI) from a shared *appearance* a = s + u, u ~ N(mu, sd):
-     the four readings share one error (fibrosis and oedema fool all of them at once), and under
-     immunotherapy mu < 0 and sd is larger: responders look worse (pseudo-residual disease, commoner
-     after immunotherapy: TORCH 34.2% vs OPRA 10%, review 000 section 5);
+   - restaging (endoscopy, DRE, mrTRG, DWI) from a shared *appearance* a = s + u, u ~ N(mu, sd),
+     plus a shift ``bed`` of these four cCR-criteria readings, with (mu, sd, bed) per regimen group
+     (without / with immunotherapy): the readings share one error (fibrosis and oedema fool all of
+     them at once); under immunotherapy mu < 0 and sd is larger: responders look worse and
+     P(CR | not cCR) is higher (pseudo-residual disease, commoner after immunotherapy: TORCH 34.2%
+     vs OPRA 10%, review 000 section 5); without it the cCR criteria are stricter (bed < 0) with a
+     smaller shared error, so that P(CR | cCR) is ~0.81 (OPRA) at these arms' lower CR rates;
    - ctDNA: shedders (77% detected at baseline: Tie 2019, Zhou 2021) have a log level at C1; at C2
-     and C3 log level = log C1 - kappa - beta * s + noise, reported 0 below the detection limit, so
-     true responders are almost never detectable at C3 (Zhou 2021: none of 29 ypCR);
+     and C3 log level = log C1 - kappa - beta * max(s, s_floor) + noise, reported 0 below the
+     detection limit, so true responders are almost never detectable at C3 (Zhou 2021: none of 29
+     ypCR);
    - CEA at assessment: log CEA_post = a + b log CEA_base - rho * s + noise (UNION CEA AUC 0.733);
    - version-2 restaging readings, from the same appearance a: restaging nodes (ymr_n_stage, cut
      points that depend on baseline cN), EMVI still visible (ymr_emvi, only after a baseline EMVI
@@ -37,7 +41,10 @@ likelihood of ymr_emvi, draw by draw). It is written to a separate file and neve
 used for training.
 
 Effect sizes from studies of 20-300 patients are shrunk towards zero (calibration.md asks for it);
-each parameter names its source or says "assumption".
+each parameter names its source or says "assumption". ``TARGETS`` lists every figure the simulator
+is calibrated to, with its source and accepted band; :func:`target_values` measures them on a
+cohort and :func:`targets_table` writes the README table (tests/unit/test_simulator_targets.py
+checks both).
 """
 
 from __future__ import annotations
@@ -83,8 +90,10 @@ REGIMENS: dict[str, dict] = {
         weight=0.10, target=0.45, weeks=(12, 2),
         fields=dict(rt_schedule="LCRT", sequence="concurrent", immunotherapy="anti_pd1", chemotherapy="CAPOX",
                     systemic_cycles=4, regorafenib=False)),
-    "itnt_pd1ctla4_regorafenib": dict(  # protocol 001 arm B; no results yet. Assumption: like REGINA 44.4% CR
-        weight=0.10, target=0.47, weeks=(22, 3),
+    "itnt_pd1ctla4_regorafenib": dict(  # protocol 001 arm B; no results yet. Assumption: like REGINA in
+        # its pMMR patients, 11/30 ~ 37% CR (6 pCR of 24 operated + 5 cCR; calibration.md section 1);
+        # the 44% (16/36) counts all patients, dMMR included, outside this model's population
+        weight=0.10, target=0.37, weeks=(22, 3),
         fields=dict(rt_schedule="SCRT", sequence="consolidation", immunotherapy="pd1_ctla4", chemotherapy="CAPOX",
                     systemic_cycles=6, regorafenib=True)),
 }
@@ -114,15 +123,32 @@ EFFECTS = dict(
 DIST_KNOTS = (np.array([0.0, 3.0, 5.0, 7.0, 9.0, 10.0]), np.array([-0.75, -0.55, 0.20, 0.45, -0.05, -0.15]))
 
 # --------------------------------------------------------------------------- signal parameters
-# Restaging: appearance a = s + u, u ~ N(mu, sd); each reading = a + N(0, noise) cut at thresholds
-# (higher = looks better). Tuned so that "cCR" (all four normal) gives P(CR | cCR) ~ 0.8 and
-# P(CR | not cCR) ~ 0.3 (OPRA, ASCO GI abstract 28) and single-reading AUCs fall in the published
-# ranges (MRI 0.65-0.73, endoscopy 0.67-0.76; PKU, Pei JP et al.).
-APPEARANCE = dict(mu_no_ici=0.0, sd_no_ici=1.0, mu_ici=-0.7, sd_ici=1.5)
+# Restaging: appearance a = s + u, u ~ N(mu, sd), one error shared by every restaging reading (the
+# four of the cCR criteria and the version-2 ones); each of the four cCR-criteria readings
+# (endoscopy, DRE, mrTRG, DWI) = a + bed + N(0, noise) cut at thresholds (higher = looks better).
+# Two regimen groups, without and with a checkpoint inhibitor (ICI):
+# - with ICI (mu -0.7, sd 1.5, bed 0): responders look worse and the shared error is large
+#   (fibrosis and immune infiltrates fool every reading at once): P(CR | cCR) ~0.81 (OPRA, ASCO GI
+#   abstract 28, at a similar CR rate ~0.5) and P(CR | not cCR) ~0.34 (pseudo-residual disease,
+#   TORCH 25/73 = 34.2%, review 000 section 5).
+# - without ICI (mu 0, sd 0.3, bed -1.6): a smaller shared error, and the cCR criteria are met by
+#   fewer true responders (bed < 0; PKU, Pei JP et al.: cCR criteria sensitivity for pCR 0.11 after
+#   NACRT vs 0.28 after NACRT + ICI, specificity 0.99 vs 1.00), so a cCR is rarer but as reliable as
+#   in OPRA (TNT without ICI): P(CR | cCR) ~0.81 at these arms' CR rates of 15-28% (IWWD, mostly
+#   CRT: 25.2% 2-year regrowth after a cCR, i.e. ~0.75). OPRA's P(CR | not cCR) of 0.30 cannot be
+#   reproduced here: it was measured at a 52% true-response rate, and P(CR | not cCR) stays below
+#   an arm's CR rate whenever P(CR | cCR) is above it. It comes out at ~0.16, above OPRA's 10%
+#   pseudo-residual rate (review 000 section 5) and less than half the ICI value.
+#   ``bed`` shifts only the four cCR-criteria readings: the version-2 readings (nodes, EMVI,
+#   residual size, biopsy) keep their tuning on a, reactive nodes stay commoner after ICI.
+# Reading noises are tuned so single-reading AUCs (pooled) fall in the published ranges (MRI
+# 0.65-0.73, endoscopy 0.67-0.76; PKU). The targets and their simulated values: ``TARGETS`` below.
+APPEARANCE = dict(mu_no_ici=0.0, sd_no_ici=0.3, bed_no_ici=-1.6,  # tuned (see above)
+                  mu_ici=-0.7, sd_ici=1.5, bed_ici=0.0)
 READINGS = dict(
-    endoscopy=dict(noise=1.8, cuts=(-3.0, -0.8), levels=("incomplete", "near_complete", "complete")),
+    endoscopy=dict(noise=2.8, cuts=(-3.0, -0.8), levels=("incomplete", "near_complete", "complete")),
     dre=dict(noise=2.6, cuts=(-4.8, -3.0), levels=("mass", "smooth_induration", "normal")),
-    mr_trg=dict(noise=2.9, cuts=(-5.0, -3.4, -1.9, 1.0), levels=(5, 4, 3, 2, 1)),
+    mr_trg=dict(noise=3.9, cuts=(-5.0, -3.4, -1.9, 1.0), levels=(5, 4, 3, 2, 1)),
     dwi_restriction=dict(noise=2.6, cuts=(-3.0,), levels=(True, False)),
 )
 # ctDNA (MTM/mL). Quantitative levels were not found in the sources (calibration.md section 3):
@@ -131,15 +157,21 @@ CTDNA = dict(
     p_shedder=0.77,  # baseline detection 77% (Tie 2019), 75% (Zhou 2021)
     log_c1_mean=np.log(8.0), log_c1_sd=1.3,  # assumption
     log_lod=np.log(0.02),  # reported 0 below this level (assumption)
-    # C2 (post-RT): ~40% of those tested still detectable; fold change C2/C1 AUC ~0.82 among shedders
-    # (UNION MRD model at C2: AUC 0.85, review 000 section 6; FUSCC ctDNA-only 0.818, Wang 2021)
-    c2=dict(kappa=6.4, beta=0.9, sd=1.2),
+    # C2 (post-RT): fold change C2/C1 AUC ~0.82 among shedders (UNION MRD model at C2: AUC 0.85,
+    # review 000 section 6; FUSCC ctDNA-only 0.818, Wang 2021) and ~96% of shedding complete
+    # responders cleared (Wang 2021, pTRG0: 95.7%). Published detection is lower (Zhou 15.6% during
+    # nCRT, Tie 8.3% post-CRT; Wang: 4-33% of baseline-positive by pTRG), but one censored level
+    # carries the AUC of 0.82 only if ~2/3 of shedding non-responders stay detectable: the target is
+    # the smallest detection rate consistent with that AUC, ~1/3 of those tested (~43% of shedders).
+    # The level stops rising with residual tumour below s = -4 (s_floor; assumption: C2 stays below
+    # C1 on average, and within the dictionary's range).
+    c2=dict(kappa=7.6, beta=1.5, sd=1.2, s_floor=-4.0),
     # C3 (response assessment): ~12% detectable (Zhou 10.5% pre-surgery, Tie 8.3%); < 1% of true
     # complete responders (Zhou 2021: none of 29 ypCR); ~84% of shedders cleared (Wang 2021: 67-96%)
     c3=dict(kappa=8.9, beta=0.85, sd=1.0),
 )
 CEA = dict(log_base_mean=np.log(3.5), log_base_sd=0.9,  # ~30% > 5 ng/mL (Pu 2021: 34%; Yang 2013: 37% >= 6)
-           a=-0.45, b=0.85, rho=0.30, sd=0.65)  # CEA AUC ~0.73 (UNION, review 000 section 6)
+           a=-0.45, b=0.85, rho=0.24, sd=0.65)  # CEA at assessment AUC ~0.73 (UNION 0.733, review 000 section 6)
 
 # MCAR probability that a field (or block) is blank.
 MISSING = dict(pdl1=0.40, ctdna=0.40, ctdna_c2=0.25, ctdna_c3=0.05, cea_baseline=0.05, cea_post=0.08,
@@ -155,9 +187,9 @@ MISSING = dict(pdl1=0.40, ctdna=0.40, ctdna_c2=0.25, ctdna_c3=0.05, cea_baseline
 # decide on nodal imaging alone", so persistent suspicious nodes are common in non-responders but
 # also occur in true responders (reactive or sterilised nodes that stay >= 5 mm). Assumed targets
 # (simulated rates in brackets, CRT/TNT without immunotherapy): cN+ -> ymrN+ in ~10-15% of true
-# responders [cN1 9%, cN2 15%] and ~45-60% of non-responders [cN1 46%, cN2 58%]; cN0 -> ymrN0 in
-# ~95% [93%; 99.6% of true responders]. Under immunotherapy the shared appearance error gives true
-# responders more suspicious nodes [cN1 15%, cN2 20%]. All parameters below are assumptions.
+# responders [cN1 9%, cN2 15%] and ~45-60% of non-responders [cN1 45%, cN2 58%]; cN0 -> ymrN0 in
+# ~95% [93%; 99.7% of true responders]. Under immunotherapy the shared appearance error gives true
+# responders more suspicious nodes [cN1 15%, cN2 23%]. All parameters below are assumptions.
 YMR_N = dict(
     noise=2.5,  # assumption (tuned to the rates above)
     shift={"N0": 3.5, "N1": 0.0, "N2": -0.8},  # assumption: cN0 rarely, cN2 most often, still node-positive
@@ -178,11 +210,12 @@ YMR_EMVI = dict(noise=3.3, cuts=(-1.8,), levels=(True, False), p_without_baselin
 RESIDUAL = dict(log_frac=np.log(0.30), gamma=0.22, sd=0.45, high=100.0)
 # Restaging biopsy of the tumour bed. Done with P(done | a) = base + peak x exp(-(a - centre)^2 /
 # (2 width^2)): more often when the appearance is near-complete (an ambiguous scar), less often when
-# the response is obviously complete or obviously incomplete (assumption; ~27% of recorded biopsied:
-# ~34% of near-cCR, ~22-24% of cCR and incomplete).
+# the response is obviously complete or obviously incomplete (assumption; ~25% of recorded biopsied:
+# ~32% of near-cCR, ~22-24% of cCR and incomplete; the category is a noisy reading of a, so the
+# peak is narrow and high).
 # A positive biopsy means residual tumour: only when s < 0, with sensitivity 0.40 (assumption:
 # a negative biopsy rules nothing out; the clinical brief). Never positive in a true responder.
-BIOPSY = dict(base=0.10, peak=0.40, centre=-0.9, width=1.1, sensitivity=0.40)
+BIOPSY = dict(base=0.08, peak=0.60, centre=-0.3, width=0.7, sensitivity=0.40)
 
 # --------------------------------------------------------------------------- decision context
 # Drawn from recorded covariates only (never from s; the oracle needs no term for them). Distance
@@ -323,14 +356,21 @@ def _appearance_params(ici: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(ici, a["mu_ici"], a["mu_no_ici"]), np.where(ici, a["sd_ici"], a["sd_no_ici"])
 
 
+def _bed_shift(ici: np.ndarray) -> np.ndarray:
+    """Shift of the four cCR-criteria readings (endoscopy, DRE, mrTRG, DWI) on top of the appearance."""
+    a = APPEARANCE
+    return np.where(ici, a["bed_ici"], a["bed_no_ici"])
+
+
 def _draw_signals(rng: np.random.Generator, df: pd.DataFrame, s: np.ndarray) -> np.ndarray:
     """Draw the version-1 signals from s; returns the shared restaging appearance a."""
     n = len(df)
     ici = df["immunotherapy"].to_numpy() != "none"
     mu, sd = _appearance_params(ici)
     a = s + mu + sd * rng.normal(size=n)
+    bed = _bed_shift(ici)
     for col, spec in READINGS.items():
-        reading = a + spec["noise"] * rng.normal(size=n)
+        reading = a + bed + spec["noise"] * rng.normal(size=n)
         idx = np.searchsorted(np.array(spec["cuts"]), reading)
         df[col] = np.array(spec["levels"], dtype=object)[idx]
     df["mr_trg"] = df["mr_trg"].astype(int)
@@ -341,12 +381,17 @@ def _draw_signals(rng: np.random.Generator, df: pd.DataFrame, s: np.ndarray) -> 
     df["ctdna_baseline_mtm_ml"] = np.where(shedder, _round_sig(np.exp(log_c1)), 0.0)
     for col, key in (("ctdna_post_rt_mtm_ml", "c2"), ("ctdna_post_treatment_mtm_ml", "c3")):
         p = c[key]
-        log_ct = log_c1 - p["kappa"] - p["beta"] * s + p["sd"] * rng.normal(size=n)
+        log_ct = _ctdna_log_mean(log_c1, s, p) + p["sd"] * rng.normal(size=n)
         df[col] = np.where(shedder & (log_ct >= c["log_lod"]), _round_sig(np.exp(log_ct)), 0.0)
     log_base = np.log(df["cea_baseline_ng_ml"].to_numpy(float))
     log_post = CEA["a"] + CEA["b"] * log_base - CEA["rho"] * s + CEA["sd"] * rng.normal(size=n)
     df["cea_post_ng_ml"] = np.clip(np.round(np.exp(log_post), 2), 0.2, 10000)
     return a
+
+
+def _ctdna_log_mean(log_c1, s, p: dict):
+    """Mean log ctDNA level at C2 or C3 given the baseline log level and s (the simulator and the oracle)."""
+    return log_c1 - p["kappa"] - p["beta"] * np.maximum(s, p.get("s_floor", -np.inf))
 
 
 def _draw_restaging_v2(rng: np.random.Generator, df: pd.DataFrame, s: np.ndarray, a: np.ndarray,
@@ -456,10 +501,10 @@ def _a_nodes() -> np.ndarray:
     return _S_GRID[None, :, None] + mu[:, None, None] + sd[:, None, None] * _GH_X[None, None, :]
 
 
-def _ordinal_log_table(cuts, noise: float) -> np.ndarray:
-    """log P(level | a) of the reading a + N(0, noise) cut at ``cuts``: groups x levels x G x Q."""
+def _ordinal_log_table(cuts, noise: float, shift=(0.0, 0.0)) -> np.ndarray:
+    """log P(level | a) of the reading a + shift[group] + N(0, noise) cut at ``cuts``: groups x levels x G x Q."""
     c = np.concatenate([[-np.inf], np.asarray(cuts, float), [np.inf]])
-    a_nodes = _a_nodes()[:, None, :, :]
+    a_nodes = _a_nodes()[:, None, :, :] + np.asarray(shift, float)[:, None, None, None]
     cdf = ndtr((c[None, :, None, None] - a_nodes) / noise)
     return np.ascontiguousarray(np.log(np.clip(cdf[:, 1:] - cdf[:, :-1], 1e-300, 1.0)))
 
@@ -467,7 +512,7 @@ def _ordinal_log_table(cuts, noise: float) -> np.ndarray:
 @lru_cache(maxsize=None)
 def _reading_table(col: str) -> np.ndarray:
     spec = READINGS[col]
-    return _ordinal_log_table(spec["cuts"], spec["noise"])
+    return _ordinal_log_table(spec["cuts"], spec["noise"], _bed_shift(np.array([False, True])))
 
 
 @lru_cache(maxsize=1)
@@ -681,7 +726,7 @@ def _oracle_chunk(df: pd.DataFrame, regimen: np.ndarray, rng: np.random.Generato
         obs = pd.to_numeric(df[col], errors="coerce").to_numpy(float)
         use = shed & ~np.isnan(obs)
         p = c[key]
-        mean = log_c1 - p["kappa"] - p["beta"] * s
+        mean = _ctdna_log_mean(log_c1, s, p)
         ll = _lognorm_censored_loglik(np.nan_to_num(obs, nan=0.0)[:, None], mean, p["sd"], c["log_lod"])
         ll_ct += np.where(use[:, None], ll, 0.0)
 
@@ -745,3 +790,203 @@ def to_csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
                     ("true" if v is True or v is np.True_ else "false" if v is False or v is np.False_ else v)
                     for v in vals]
     return out
+
+
+# --------------------------------------------------------------------------- calibration targets
+# Every figure the simulator is calibrated to: what is measured, the published value, where it comes
+# from, and the band a simulated cohort must fall in. ``target_values`` measures them (no oracle);
+# tests/unit/test_simulator_targets.py checks each band and that the README table is current.
+# "TR" = true (complete) response; "cCR" = the response category of watchwait.derive.
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    what: str
+    target: str  # the published figure, as shown
+    low: float  # accepted band for the simulated value
+    high: float
+    source: str
+    value: float | None = None  # numeric target when the band is value +/- a tolerance
+
+    def tolerance(self) -> str:
+        """The accepted band as shown: +/- a tolerance around a numeric target, else its bounds."""
+        if self.value is not None and np.isclose(self.value - self.low, self.high - self.value):
+            return f"± {self.high - self.value:.2f}"
+        if self.high == np.inf:
+            return f"≥ {self.low:.2f}"
+        return f"{self.low:.2f} to {self.high:.2f}"
+
+
+def _t(key, what, target, low, high, source, value=None) -> Target:
+    return Target(key, what, target, low, high, source, value)
+
+
+def _pm(key, what, value, tol, source, target=None) -> Target:
+    return Target(key, what, target or f"{value:g}", round(value - tol, 4), round(value + tol, 4), source, value)
+
+
+_S1, _S2, _S3, _S4, _S5 = (f"calibration.md §{i}" for i in range(1, 6))
+TARGET_COHORT = dict(n=40_000, seed=2024)  # the cohort the README table and the target tests measure
+TARGETS: tuple[Target, ...] = (
+    # base rates (section 1)
+    _t("cr_crt", "CR rate, LCRT then TME", "0.155 (0.117-0.20)", 0.12, 0.20,
+       f"{_S1}: Maas 2010 15.6%, UNION ctrl 15.3%, PRODIGE 23 11.7%", 0.155),
+    _t("cr_tnt", "CR rate, TNT without ICI (3 regimens)", "0.25 (0.17-0.327)", 0.20, 0.30,
+       f"{_S1}: RAPIDO 27.7%, CAO/ARO/AIO-12 17-25%, STELLAR II ctrl 25%", 0.25),
+    _t("cr_itnt_scrt", "CR rate, ICI TNT with SCRT first", "0.52 (0.455-0.565)", 0.45, 0.57,
+       f"{_S1}: TORCH 56.5/54.2%, SPRING-01 59.2%, STELLAR II 45.5%", 0.52),
+    _pm("cr_itnt_lcrt", "CR rate, LCRT + anti-PD-1 + CAPOX", 0.448, 0.05, f"{_S1}: SYSUCC 30/67"),
+    _pm("cr_regina", "CR rate, PD-1/CTLA-4 + regorafenib arm (assumed REGINA-like)", 0.37, 0.04,
+        f"{_S1}: REGINA pMMR 11/30"),
+    _t("pdl1_ici", "CR difference, PD-L1 CPS ≥ 5 vs < 5, with ICI", "> 0 (0.50 vs 0.273)", 0.08, 0.30,
+       f"{_S2}: Hou 2025 (n=20), shrunk"),
+    _pm("pdl1_no_ici", "CR difference, PD-L1 CPS ≥ 5 vs < 5, without ICI", 0.0, 0.04,
+        f"{_S2}: PD-L1 raises CR only under ICI", target="0"),
+    # direction and rough size of covariate effects (section 2): crude odds ratios in the cohort
+    _t("or_ct4", "odds ratio of CR, cT4 vs cT2-3", "< 1 (0.51)", 0.0, 0.95, f"{_S2}: PMC6072814, shrunk"),
+    _t("or_cn2", "odds ratio of CR, cN2 vs cN0-1", "< 1 (direction)", 0.0, 0.95, f"{_S2}: NCDB, Lorimer 2017"),
+    _t("or_mrf", "odds ratio of CR, MRF involved vs not", "< 1 (1/6.32)", 0.0, 0.95, f"{_S2}: PMC9021692, shrunk"),
+    _t("or_emvi", "odds ratio of CR, EMVI vs none", "< 1 (direction)", 0.0, 0.95, f"{_S2}: nomogram, no OR found"),
+    _t("or_cea", "odds ratio of CR, baseline CEA > 5 vs ≤ 5", "< 1 (0.34)", 0.0, 0.95, f"{_S2}: PMC6072814, shrunk"),
+    _t("or_length", "odds ratio of CR, tumour > 5 vs ≤ 5 cm", "< 1 (1/2.6)", 0.0, 0.95, f"{_S2}: J Oncol, shrunk"),
+    _t("distance_peak", "CR rate at 6-8 cm minus the higher of < 4 cm and 8-10 cm", "> 0 (0.30 vs 0.11, 0.17)",
+       0.0, np.inf, f"{_S2}: Patel 2016, bimodal"),
+    # clinical assessment (section 4)
+    _t("ppv_crt", "P(TR | cCR), LCRT then TME", "0.75-0.81", 0.73, 0.86,
+       f"{_S5}: IWWD (mostly CRT), 2-y regrowth 25.2%; {_S4}: OPRA 0.81 (TNT)"),
+    _pm("ppv_tnt", "P(TR | cCR), TNT without ICI", 0.81, 0.05, f"{_S4}: OPRA ASCO GI 28"),
+    _t("npv_no_ici", "P(TR | not cCR), without ICI", "0.10 to 0.30 (below the CR rate)", 0.10, 0.20,
+       f"{_S4}: OPRA 10% (review 000 §5) to 0.30 (OPRA, at 52% TR; unreachable below 30% CR)"),
+    _pm("ppv_ici", "P(TR | cCR), with ICI", 0.81, 0.05, f"{_S4}: OPRA ASCO GI 28"),
+    _pm("npv_ici", "P(TR | not cCR), with ICI (pseudo-residual)", 0.342, 0.04, f"{_S4}: TORCH 25/73 (review 000 §5)"),
+    _t("pseudo_residual_ratio", "P(TR | not cCR), with / without ICI", "3.4 (34.2% / 10%)", 2.0, np.inf,
+       f"{_S4}: TORCH vs OPRA (review 000 §5)"),
+    _pm("ymr_emvi_tr", "EMVI still seen on restaging MRI in TR (baseline EMVI, no ICI)", 0.2025, 0.05, target="0.20 (1 - 0.7975)",
+        source=f"{_S4}: Lee 2018 yMR-EMVI spec 79.75%"),
+    # single-signal discrimination (sections 2 and 4); AUC for CR
+    _t("auc_mri", "AUC, mrTRG alone", "0.65-0.73", 0.65, 0.73, f"{_S4}: PKU (Pei JP) 0.71 / 0.65"),
+    _t("auc_endoscopy", "AUC, endoscopy alone", "0.67-0.76", 0.67, 0.76, f"{_S4}: PKU (Pei JP) 0.67 / 0.76"),
+    _t("auc_ctdna_c2", "AUC, ctDNA fold change C2/C1 (baseline-detected)", "0.82-0.85", 0.78, 0.87,
+       f"{_S2}: Wang 2021 0.818, UNION 0.85 at C2"),
+    _pm("auc_ctdna_mri", "AUC, ctDNA fold change + mrTRG (logistic, baseline-detected)", 0.886, 0.06,
+        f"{_S2}: Wang 2021 0.886"),
+    _pm("auc_cea", "AUC, CEA at assessment", 0.733, 0.04, f"{_S2}: UNION (review 000 §6)"),
+    _t("auc_prior", "AUC, baseline covariates (P(CR | X))", "0.70-0.84", 0.70, 0.84, f"{_S2}: nomograms 0.836"),
+    # ctDNA detection (sections 2 and 3)
+    _pm("ctdna_c1", "ctDNA detected at baseline (C1)", 0.77, 0.05, f"{_S3}: Tie 77%, Zhou 75%"),
+    _pm("ctdna_c2", "ctDNA detected after RT (C2), all tested", 0.33, 0.05,
+        f"{_S3}: compromise, see below (Zhou 15.6%, Tie 8.3%)"),
+    _t("ctdna_c2_tr", "ctDNA detected at C2, baseline-detected TR", "0.043", 0.0, 0.06,
+       f"{_S2}: Wang 2021 pTRG0 clearance 95.7%", 0.043),
+    _t("ctdna_c3", "ctDNA detected at assessment (C3), all tested", "0.083-0.105", 0.06, 0.16,
+       f"{_S3}: Tie 8.3%, Zhou 10.5%"),
+    _t("ctdna_c3_tr", "ctDNA detected at C3 in TR", "0 (0/29)", 0.0, 0.02, f"{_S2}: Zhou 2021, none of 29 ypCR"),
+    _t("ctdna_c3_cleared", "baseline-detected ctDNA cleared by C3", "0.67-0.96", 0.67, 0.96, f"{_S2}: Wang 2021"),
+    # cohort mix (section 3)
+    _pm("mix_ct4", "cT4 share", 0.117, 0.03, f"{_S3}: OPRA 38/324"),
+    _pm("mix_cn_pos", "cN+ share", 0.71, 0.03, f"{_S3}: OPRA 230/324"),
+    _pm("mix_mrf", "MRF involved", 0.227, 0.03, f"{_S3}: Korea 112/493"),
+    _pm("mix_emvi", "EMVI", 0.30, 0.03, f"{_S3}: Dutch LARC 20/67"),
+    _pm("mix_cea_high", "baseline CEA > 5 ng/mL", 0.34, 0.04, f"{_S3}: Pu 2021 322/949"),
+    _pm("mix_male", "male", 0.65, 0.03, f"{_S3}: OPRA MRI cohort 179/277"),
+)
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve of ``score`` for ``y`` (ties count one half), ignoring NaN scores."""
+    from scipy.stats import rankdata
+
+    score = np.asarray(score, float)
+    ok = ~np.isnan(score)
+    y, score = np.asarray(y, bool)[ok], score[ok]
+    n1, n0 = y.sum(), (~y).sum()
+    return float((rankdata(score)[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _odds_ratio(y: np.ndarray, x: np.ndarray, known: np.ndarray) -> float:
+    a, b = y[known & x].mean(), y[known & ~x].mean()
+    return float(a / (1 - a) / (b / (1 - b)))
+
+
+def target_values(cohort: Cohort) -> dict[str, float]:
+    """The simulated value of every ``TARGETS`` entry, measured on a cohort (its recorded values; no oracle)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from watchwait.derive import response_category
+    from watchwait.validation import validate_frame
+
+    f = validate_frame(to_csv_frame(cohort.frame))
+    y = cohort.frame["complete_response"].to_numpy(bool)
+    reg = cohort.truth["regimen"].to_numpy()
+    ici = (f["immunotherapy"] != "none").to_numpy()
+    crt, tnt = reg == "crt", np.isin(reg, ["tnt_scrt", "tnt_lcrt_consolidation", "tnt_induction"])
+    cat = response_category({c: f[c].to_numpy() for c in f.columns})
+    known, ccr = cat != "not_assessed", cat == "cCR"
+
+    def num(col):
+        return f[col].to_numpy(float)
+
+    v: dict[str, float] = {}
+    v["cr_crt"], v["cr_tnt"] = y[crt].mean(), y[tnt].mean()
+    v["cr_itnt_scrt"] = y[np.isin(reg, ["itnt_scrt_consolidation", "itnt_scrt_induction"])].mean()
+    v["cr_itnt_lcrt"], v["cr_regina"] = y[reg == "itnt_lcrt_concurrent"].mean(), y[reg == "itnt_pd1ctla4_regorafenib"].mean()
+    cps = num("pdl1_cps")
+    for key, g in (("pdl1_ici", ici), ("pdl1_no_ici", ~ici)):
+        v[key] = y[g & (cps >= 5)].mean() - y[g & (cps < 5)].mean()
+    ct, cn = f["ct_stage"].to_numpy(dtype=object), f["cn_stage"].to_numpy(dtype=object)
+    every = np.ones(len(y), bool)
+    v["or_ct4"] = _odds_ratio(y, np.isin(ct, ["T4", "T4a", "T4b"]), every)
+    v["or_cn2"] = _odds_ratio(y, cn == "N2", every)
+    for key, col in (("or_mrf", "mrf_involved"), ("or_emvi", "emvi")):
+        x = num(col)
+        v[key] = _odds_ratio(y, x == 1, ~np.isnan(x))
+    cea0, length = num("cea_baseline_ng_ml"), num("tumour_length_cm")
+    v["or_cea"] = _odds_ratio(y, cea0 > 5, ~np.isnan(cea0))
+    v["or_length"] = _odds_ratio(y, length > 5, ~np.isnan(length))
+    dist = num("distance_from_anal_verge_cm")
+    rate = [y[(dist >= lo) & (dist < hi)].mean() for lo, hi in ((0, 4), (6, 8), (8, 10.01))]
+    v["distance_peak"] = rate[1] - max(rate[0], rate[2])
+    for key, g in (("crt", crt), ("tnt", tnt), ("ici", ici)):
+        v[f"ppv_{key}"] = y[g & ccr].mean()
+    for key, g in (("no_ici", ~ici), ("ici", ici)):
+        v[f"npv_{key}"] = y[g & known & ~ccr].mean()
+    v["pseudo_residual_ratio"] = v["npv_ici"] / v["npv_no_ici"]
+    seen, emvi0 = num("ymr_emvi"), num("emvi")
+    base = ~np.isnan(seen) & (emvi0 == 1) & ~ici
+    v["ymr_emvi_tr"] = (seen[base & y] == 1).mean()
+    v["auc_mri"] = _auc(y, -num("mr_trg"))
+    v["auc_endoscopy"] = _auc(y, -f["endoscopy"].map({"complete": 0, "near_complete": 1, "incomplete": 2}).to_numpy(float))
+    c1, c2, c3 = num("ctdna_baseline_mtm_ml"), num("ctdna_post_rt_mtm_ml"), num("ctdna_post_treatment_mtm_ml")
+    shed = c1 > 0
+    fold = np.log10((c2 + 0.01) / (c1 + 0.01))
+    v["auc_ctdna_c2"] = _auc(y[shed], -fold[shed])
+    trg = num("mr_trg")
+    both = shed & ~np.isnan(fold) & ~np.isnan(trg)
+    x = np.column_stack([fold[both], trg[both]])
+    v["auc_ctdna_mri"] = _auc(y[both], LogisticRegression().fit(x, y[both]).decision_function(x))
+    v["auc_cea"] = _auc(y, -num("cea_post_ng_ml"))
+    v["auc_prior"] = _auc(y, cohort.truth["p_prior"].to_numpy())
+    v["ctdna_c1"] = (c1[~np.isnan(c1)] > 0).mean()
+    v["ctdna_c2"] = (c2[~np.isnan(c2)] > 0).mean()
+    v["ctdna_c2_tr"] = (c2[shed & ~np.isnan(c2) & y] > 0).mean()
+    v["ctdna_c3"] = (c3[~np.isnan(c3)] > 0).mean()
+    v["ctdna_c3_tr"] = (c3[~np.isnan(c3) & y] > 0).mean()
+    v["ctdna_c3_cleared"] = (c3[shed & ~np.isnan(c3)] == 0).mean()
+    v["mix_ct4"] = np.isin(ct, ["T4", "T4a", "T4b"]).mean()
+    v["mix_cn_pos"] = np.isin(cn, ["N1", "N2"]).mean()
+    mrf, emvi = num("mrf_involved"), num("emvi")
+    v["mix_mrf"], v["mix_emvi"] = np.nanmean(mrf), np.nanmean(emvi)
+    v["mix_cea_high"] = (cea0[~np.isnan(cea0)] > 5).mean()
+    v["mix_male"] = (f["sex"] == "M").mean()
+    return {k: float(x) for k, x in v.items()}
+
+
+def targets_table(values: dict[str, float] | None = None) -> str:
+    """The README's calibration table (markdown): one row per ``TARGETS`` entry, simulated on ``TARGET_COHORT``."""
+    if values is None:
+        values = target_values(simulate(TARGET_COHORT["n"], seed=TARGET_COHORT["seed"], with_oracle=False))
+    rows = ["| what | target | source | simulated | accepted |", "|---|---|---|---|---|"]
+    for t in TARGETS:
+        cells = (t.what, t.target, t.source, f"{values[t.key]:.3f}", t.tolerance())
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows)

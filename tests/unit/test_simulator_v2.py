@@ -166,13 +166,14 @@ def _likelihood(s: np.ndarray, obs: dict, ici: bool, cn: str, length_cm: float, 
     """P(observed version-2 readings (+ endoscopy) | s), written out from the simulator's stated model."""
     ap = S.APPEARANCE
     mu, sd = (ap["mu_ici"], ap["sd_ici"]) if ici else (ap["mu_no_ici"], ap["sd_no_ici"])
+    bed = ap["bed_ici"] if ici else ap["bed_no_ici"]  # the cCR-criteria readings only
     a = s[:, None] + mu + sd * _XQ[None, :]
     lik = np.ones_like(a)
-    if "endoscopy" in obs:
-        spec = S.READINGS["endoscopy"]
-        c = [-np.inf, *spec["cuts"], np.inf]
-        k = spec["levels"].index(obs["endoscopy"])
-        lik *= ndtr((c[k + 1] - a) / spec["noise"]) - ndtr((c[k] - a) / spec["noise"])
+    for col, spec in S.READINGS.items():  # the four cCR-criteria readings: a + bed + noise
+        if col in obs:
+            c = [-np.inf, *spec["cuts"], np.inf]
+            k = list(spec["levels"]).index(obs[col])
+            lik *= ndtr((c[k + 1] - a - bed) / spec["noise"]) - ndtr((c[k] - a - bed) / spec["noise"])
     if "ymr_n_stage" in obs:
         z = [(cut - S.YMR_N["shift"][cn] - a) / S.YMR_N["noise"] for cut in S.YMR_N["cuts"]]
         lik *= {"N2": ndtr(z[0]), "N1": ndtr(z[1]) - ndtr(z[0]), "N0": ndtr(-z[1])}[obs["ymr_n_stage"]]
@@ -194,6 +195,14 @@ def _likelihood(s: np.ndarray, obs: dict, ici: bool, cn: str, length_cm: float, 
         out = out * np.where(s < 0, 1 - S.BIOPSY["sensitivity"], 1.0)
     if obs.get("restaging_biopsy") == "positive":
         out = out * np.where(s < 0, S.BIOPSY["sensitivity"], 0.0)
+    for col, key in (("ctdna_post_rt_mtm_ml", "c2"), ("ctdna_post_treatment_mtm_ml", "c3")):
+        if col in obs:  # log level ~ N(log C1 - kappa - beta * max(s, s_floor), sd), 0 below the limit
+            p, c1 = S.CTDNA[key], obs["ctdna_baseline_mtm_ml"]
+            mean = np.log(c1) - p["kappa"] - p["beta"] * np.maximum(s, p.get("s_floor", -np.inf))
+            if obs[col] > 0:
+                out = out * np.exp(-0.5 * ((np.log(obs[col]) - mean) / p["sd"]) ** 2)
+            else:
+                out = out * ndtr((S.CTDNA["log_lod"] - mean) / p["sd"])
     return out
 
 
@@ -243,6 +252,11 @@ def patients():
     ({"ymr_emvi": False}, {"emvi": None}),  # blank baseline EMVI: a mixture over it
     ({"endoscopy": "near_complete", "ymr_n_stage": "N2", "ymr_emvi": False, "residual_lesion_mm": 40,
       "restaging_biopsy": "negative"}, {}),  # every reading shares the appearance error
+    ({"endoscopy": "complete", "dre": "normal", "mr_trg": 2, "dwi_restriction": False, "ymr_n_stage": "N0"}, {}),  # a cCR
+    ({"dre": "smooth_induration", "mr_trg": 3, "dwi_restriction": True}, {}),
+    ({"ctdna_baseline_mtm_ml": 6.0, "ctdna_post_rt_mtm_ml": 0.0, "ctdna_post_treatment_mtm_ml": 0.0}, {}),
+    ({"ctdna_baseline_mtm_ml": 6.0, "ctdna_post_rt_mtm_ml": 0.03, "ctdna_post_treatment_mtm_ml": 0.0,
+      "mr_trg": 1}, {}),  # detectable at C2 near the limit, cleared at C3
 ])
 @pytest.mark.parametrize("which", [0, 1], ids=["no_ici", "ici"])
 def test_oracle_equals_direct_integration_of_the_stated_model(patients, which, obs, base):
