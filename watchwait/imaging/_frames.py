@@ -1,7 +1,9 @@
 """Per-object checks, plane geometry and pixel decoding of MR/CT image objects.
 
 Callers run these inside :func:`~watchwait.imaging._reading.quiet_pydicom` (pydicom's value
-checks could otherwise log attribute values).
+checks could otherwise log attribute values), on data sets whose elements are already decoded
+(:func:`~watchwait.imaging._reading.decode_header`): what is read here is validated here, and
+only the pixel decoding itself runs under the third-party error boundary.
 
 A :class:`Frame` is one 2-D plane with its patient geometry: a single-frame image object gives
 one; a multi-frame (Enhanced / Legacy Converted) object gives one per frame, with the geometry
@@ -18,7 +20,7 @@ from pydicom.datadict import dictionary_description, tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from ._reading import _short, quiet_pydicom
+from ._reading import DECODER_ERRORS, _short, quiet_pydicom
 from .errors import DicomFileError
 
 #: SOP classes the reader accepts (cross-sectional MR, and CT for SEG/RT test material).
@@ -112,7 +114,7 @@ def _multiframe(ds: Dataset, name: str, rows: int, cols: int, n: int) -> list[Fr
                 if inner is not None:
                     for key in keys:
                         if key in inner:
-                            setattr(merged, key, inner[key].value)
+                            merged[key] = inner[key]  # the decoded element itself, validated below
         if "ImagePositionPatient" not in merged:
             raise DicomFileError(name, f"frame {i + 1} has no Plane Position Sequence (0020,9113)")
         frames.append(_frame(merged, name, i, ds, rows, cols))
@@ -154,18 +156,19 @@ def decode(ds: Dataset, name: str) -> np.ndarray:
     if samples != 1 or not photometric.startswith("MONOCHROME"):
         raise DicomFileError(name, f"colour image ({photometric}, {samples} samples per pixel): "
                                    "only greyscale MR/CT is supported")
-    syntax = UID(str(ds.file_meta.TransferSyntaxUID))
+    meta = getattr(ds, "file_meta", None)
+    if not meta or "TransferSyntaxUID" not in meta:
+        raise DicomFileError(name, "no Transfer Syntax UID (0002,0010): the pixel encoding is unknown")
+    syntax = UID(str(meta.TransferSyntaxUID))
     if "PixelData" in ds and not syntax.is_compressed:
         expected = _expected_bytes(ds, name)
-        found = len(ds.PixelData)
+        found = len(ds.PixelData or b"")
         if found < expected:
             raise DicomFileError(name, f"pixel data is truncated (expected {expected} bytes, found {found})")
     try:
         with quiet_pydicom():
             array = ds.pixel_array
-    except MemoryError:
-        raise
-    except Exception as exc:  # decoder plugins raise many types
+    except DECODER_ERRORS as exc:  # what pydicom and its decoding plugins raise for bad pixel data
         raise DicomFileError(name, f"pixel data cannot be decoded ({syntax.name}): {_decoder_reason(exc)}") from None
     array = np.asarray(array)
     return array.reshape((-1,) + array.shape[-2:])
@@ -202,6 +205,25 @@ def _item(ds: Dataset, keyword: str) -> Dataset | None:
 
 def _raw(ds: Dataset, keyword: str) -> object:
     return ds[keyword].value if keyword in ds else None
+
+
+def int_value(value: object) -> int | None:
+    """A decoded integer element value (an int, or digits in text), else None.
+
+    A corrupt value decodes to whatever pydicom could make of it (text, bytes, several values):
+    the callers turn None into a message naming the element.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, (str, bytes)):
+        text = value.decode("ascii", "replace") if isinstance(value, bytes) else value
+        try:
+            return int(text.strip())
+        except ValueError:
+            return None
+    return None
 
 
 def _int(ds: Dataset, keyword: str, name: str) -> int:

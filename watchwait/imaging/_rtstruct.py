@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from pydicom.dataset import Dataset
 
+from ._frames import int_value
 from ._grid import inplane_indices, nearest_slice_distance, slice_index, slice_tolerance
 from .dicom_io import Series
 from .errors import GeometryMismatchError, RoiError
@@ -60,8 +61,14 @@ def rtstruct_to_mask(ds: Dataset, series: Series, name: str,
 
 
 def _choose_roi(ds: Dataset, name: str, roi_name: str | None) -> tuple[int, str, str]:
-    rois = [(int(r.ROINumber), str(r.get("ROIName", "")), str(r.get("ReferencedFrameOfReferenceUID", "")))
-            for r in ds.get("StructureSetROISequence") or [] if "ROINumber" in r]
+    rois = []
+    for r in ds.get("StructureSetROISequence") or []:
+        if "ROINumber" not in r:
+            continue
+        number = int_value(r.ROINumber)
+        if number is None:
+            raise RoiError(f"{name}: invalid ROI Number (3006,0022) {str(r.ROINumber)[:40]!r}")
+        rois.append((number, str(r.get("ROIName", "")), str(r.get("ReferencedFrameOfReferenceUID", ""))))
     if not rois:
         raise RoiError(f"{name}: the RTSTRUCT has no ROI (empty Structure Set ROI Sequence)")
     names = ", ".join(repr(r[1]) for r in rois)
@@ -77,7 +84,7 @@ def _choose_roi(ds: Dataset, name: str, roi_name: str | None) -> tuple[int, str,
 
 def _contours_of(ds: Dataset, number: int) -> list[Dataset]:
     for item in ds.get("ROIContourSequence") or []:
-        if int(item.get("ReferencedROINumber", -1)) == number:
+        if int_value(item.get("ReferencedROINumber")) == number:
             return list(item.get("ContourSequence") or [])
     return []
 

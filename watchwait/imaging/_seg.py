@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 import highdicom as hd
 import numpy as np
 from pydicom.dataset import Dataset
 
-from ._frames import Frame, frames_of
+from ._frames import Frame, frames_of, int_value
 from ._grid import inplane_indices, nearest_slice_distance, slice_index
-from ._reading import _short, quiet_pydicom
+from ._reading import DECODER_ERRORS, guard, quiet_pydicom
 from .dicom_io import Series
 from .errors import DicomFileError, GeometryMismatchError, RoiError
 
+#: What highdicom raises reading an object that is not a valid SEG: pydicom's and its own
+#: (ValueError, TypeError, AttributeError, KeyError, RuntimeError...), and ``sqlite3.Error`` from
+#: the in-memory database it indexes frame references in (a reference of several values where
+#: the IOD allows one cannot be stored there).
+SEG_READER_ERRORS: tuple[type[Exception], ...] = (*DECODER_ERRORS, sqlite3.Error)
 ORIENTATION_TOL = 1e-4
 SPACING_RTOL = 1e-4
 OFFSET_TOL = 0.01  # pixels
@@ -22,12 +28,11 @@ OFFSET_TOL = 0.01  # pixels
 def seg_to_mask(ds: Dataset, series: Series, name: str, segment_numbers: Sequence[int] | None,
                 threshold: float) -> tuple[np.ndarray, str, list[str]]:
     """(mask, segment labels, warnings) for a de-identified SEG data set."""
-    try:
-        with quiet_pydicom():
-            seg = hd.seg.Segmentation.from_dataset(ds, copy=False)
-    except Exception as exc:  # highdicom raises several types for invalid objects
-        raise RoiError(f"{name}: not a valid DICOM SEG ({_short(exc)})") from None
-    available = [int(n) for n in seg.segment_numbers]
+    with quiet_pydicom(), guard(name, RoiError, what="not a valid DICOM SEG", catch=SEG_READER_ERRORS):
+        seg = hd.seg.Segmentation.from_dataset(ds, copy=False)
+    available = [int_value(n) for n in seg.segment_numbers]
+    if None in available:
+        raise RoiError(f"{name}: invalid Segment Number (0062,0004) in the Segment Sequence")
     wanted = list(segment_numbers) if segment_numbers is not None else available
     unknown = sorted(set(wanted) - set(available))
     if unknown:
@@ -38,22 +43,30 @@ def seg_to_mask(ds: Dataset, series: Series, name: str, segment_numbers: Sequenc
                                            "(the segmentation belongs to another scan)"])
     try:
         frames = frames_of(ds, name)
-        with quiet_pydicom():
-            pixels = np.asarray(ds.pixel_array).reshape(len(frames), frames[0].rows, frames[0].cols)
     except DicomFileError as exc:
         raise RoiError(str(exc)) from None
-    except Exception as exc:
-        raise RoiError(f"{name}: segmentation pixel data cannot be decoded ({_short(exc)})") from None
+    with quiet_pydicom(), guard(name, RoiError, what="segmentation pixel data cannot be decoded",
+                                catch=DECODER_ERRORS):
+        pixels = np.asarray(ds.pixel_array)
+    shape = (len(frames), frames[0].rows, frames[0].cols)
+    if pixels.size != shape[0] * shape[1] * shape[2]:
+        raise RoiError(f"{name}: segmentation pixel data holds {pixels.size} values, not {shape[0]} "
+                       f"frame(s) of {shape[1]} x {shape[2]}")
+    pixels = pixels.reshape(shape)
     _check_planes(frames, series, name)
-    if str(seg.SegmentationType) == "FRACTIONAL":
-        pixels = pixels.astype(float) / float(seg.MaximumFractionalValue) >= threshold
+    if str(seg.get("SegmentationType", "")) == "FRACTIONAL":
+        maximum = int_value(seg.get("MaximumFractionalValue"))
+        if maximum is None or maximum < 1:
+            raise RoiError(f"{name}: fractional segmentation without a valid Maximum Fractional Value "
+                           f"(0062,000E): {str(seg.get('MaximumFractionalValue'))[:40]!r}")
+        pixels = pixels.astype(float) / maximum >= threshold
     else:
         pixels = pixels > 0
     index = {(uid, fn): k for k, (uid, fn) in enumerate(zip(series.sop_instance_uids, series.frame_numbers))}
     mask = np.zeros(series.shape, dtype=bool)
     by_position = 0
     shared = (ds.get("SharedFunctionalGroupsSequence") or [Dataset()])[0]
-    per_frame = ds.PerFrameFunctionalGroupsSequence
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence") or []  # one item per frame (frames_of)
     for i, (frame, item) in enumerate(zip(frames, per_frame)):
         number = _segment_number(item, shared, name, i)
         if number not in wanted:
@@ -84,7 +97,10 @@ def _segment_number(item: Dataset, shared: Dataset, name: str, i: int) -> int:
     for groups in (item, shared):
         seq = groups.get("SegmentIdentificationSequence")
         if seq:
-            return int(seq[0].ReferencedSegmentNumber)
+            number = int_value(seq[0].get("ReferencedSegmentNumber"))
+            if number is None:
+                raise RoiError(f"{name}: frame {i + 1} has no valid Referenced Segment Number (0062,000B)")
+            return number
     raise RoiError(f"{name}: frame {i + 1} has no Segment Identification Sequence (0062,000A)")
 
 
@@ -106,7 +122,10 @@ def _referenced_slice(item: Dataset, index: dict[tuple[str, int | None], int]) -
         for source in derivation.get("SourceImageSequence") or []:
             uid = str(source.get("ReferencedSOPInstanceUID", ""))
             frame_number = source.get("ReferencedFrameNumber")
-            numbers = [int(frame_number)] if frame_number not in (None, "") else [None, 1]
+            if frame_number in (None, ""):
+                numbers: list[int | None] = [None, 1]
+            else:  # a frame number that is not a number references nothing
+                numbers = [int_value(frame_number)]
             for number in numbers:
                 if (uid, number) in index:
                     return index[(uid, number)]

@@ -37,7 +37,9 @@ import secrets
 from collections.abc import Callable
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 from pydicom.valuerep import VR as ValueRepresentation
@@ -196,9 +198,11 @@ class Deidentifier:
     def _clean(self, ds: Dataset, pseudonym: str, offset: int) -> None:
         """Apply the actions to ``ds`` and its sequence items, recursively.
 
-        Elements are inspected in their raw (still encoded) form and only the ones acted on are
-        decoded: an RTSTRUCT's contour coordinates or a SEG's thousands of functional-group
-        values are never converted, which keeps ingest fast.
+        Elements are chosen by tag and Value Representation without decoding them (the reader
+        has decoded all but an RTSTRUCT's contour coordinates, which stay encoded). A name, UID
+        or date is recognised by the VR in the file *or* the dictionary's for its tag, so a
+        corrupt or unusual VR does not let it through; new values are written as new elements
+        with the VR they need, whatever VR the file gave the old one.
         """
         for tag in list(ds.keys()):
             tag = Tag(tag)
@@ -206,32 +210,35 @@ class Deidentifier:
             if tag.is_private or 0x5000 <= group <= 0x50FF or 0x6000 <= group <= 0x60FF:
                 del ds[tag]
                 continue
+            known = _dictionary_vr(tag)
             vr = ds.get_item(tag).VR
             if vr in (None, "UN"):  # implicit VR, or a public element written as UN
-                vr = _dictionary_vr(tag)
+                vr = known
             elif vr not in _VALID_VRS:  # corrupt: it could not be cleaned, so it is not kept
                 raise ValueError(f"invalid Value Representation {vr!r} in element {tag}")
+            kinds = {vr, known}
             keyword = keyword_for_tag(tag)
             action = ACTIONS.get(keyword)
             if action == "X":
                 del ds[tag]
             elif action == "Z":
-                ds[tag].value = Sequence() if vr == "SQ" else ""
+                ds[tag] = DataElement(tag, known, Sequence() if known == "SQ" else "")
             elif action == "D":
-                ds[tag].value = pseudonym + "^" if vr == "PN" else pseudonym
+                ds[tag] = DataElement(tag, known, pseudonym + "^" if known == "PN" else pseudonym)
             elif vr == "SQ":
                 for item in ds[tag].value or []:
                     self._clean(item, pseudonym, offset)
-            elif vr == "PN":
-                ds[tag].value = ""
-            elif vr == "UI":
-                elem = ds[tag]
-                if elem.value:
-                    elem.value = self._map_uids(keyword, elem.value)
-            elif vr in ("DA", "DT"):
-                elem = ds[tag]
-                if elem.value:
-                    elem.value = self._shift(vr, elem.value, offset)
+            elif "PN" in kinds:
+                ds[tag] = DataElement(tag, "PN", "")
+            elif "UI" in kinds:
+                value = ds[tag].value
+                if value:
+                    ds[tag] = DataElement(tag, "UI", self._map_uids(keyword, value))
+            elif kinds & {"DA", "DT"}:
+                value = ds[tag].value
+                if value:
+                    date_vr = "DT" if "DT" in kinds else "DA"
+                    ds[tag] = DataElement(tag, date_vr, self._shift(date_vr, value, offset))
 
     def _map_uids(self, keyword: str, value: object) -> object:
         return _each(value, lambda v: v if _keeps_uid(keyword, v) else self.uid(v))
@@ -242,6 +249,10 @@ class Deidentifier:
         return _each(value, lambda v: _shift_one(v, offset))
 
     def _record(self, ds: Dataset) -> None:
+        for keyword in ("PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
+                        "LongitudinalTemporalInformationModified"):
+            if keyword in ds:  # written anew below, with the dictionary's VR (not the file's)
+                del ds[keyword]
         ds.PatientIdentityRemoved = "YES"
         ds.DeidentificationMethod = METHOD
         codes = [PROFILE_CODE] + ([DATES_OPTION_CODE] if self.shift_dates else [])
@@ -268,10 +279,17 @@ def _dictionary_vr(tag: BaseTag) -> str:
 
 
 def _each(value: object, fn: Callable[[str], str]) -> object:
-    """Apply ``fn`` to a single value or to each value of a multi-valued element."""
-    if isinstance(value, str):
-        return fn(value)
-    return [fn(str(v)) for v in value]  # type: ignore[attr-defined]
+    """Apply ``fn`` to a single value or to each value of a multi-valued element (as text)."""
+    if isinstance(value, (list, tuple, MultiValue)):
+        return [fn(_text(v)) for v in value]
+    return fn(_text(value))
+
+
+def _text(value: object) -> str:
+    """A value as text: bytes (a value stored under a binary VR) decoded as ASCII."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("ascii", "replace").strip(" \x00")
+    return str(value)
 
 
 def _shift_one(value: str, offset: int) -> str:

@@ -29,7 +29,7 @@ import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
 from ._frames import Frame, check_image_object, decode, frames_of
-from ._reading import ReadResult, guard, quiet_pydicom, read_all
+from ._reading import ReadResult, quiet_pydicom, read_all
 from .deid import Deidentifier, burned_in_warning, default_deidentifier
 from .errors import DicomFileError, ImagingError, SeriesError
 
@@ -165,15 +165,14 @@ def _scan(source: Path, deid: Deidentifier) -> tuple[dict[str, list[ReadResult]]
     skipped: list[ReadResult] = []
     for result in read_all(source):
         uid = ""
-        if result.dataset is not None:
+        if result.dataset is not None:  # parsed, every element decoded (read_all)
+            ds = deid.apply(result.dataset)
             try:
-                with guard(result.name):
-                    ds = deid.apply(result.dataset)
-                    check_image_object(ds, result.name)
-                    uid = str(ds.get("SeriesInstanceUID", "") or "(no Series Instance UID)")
-                    _info(uid, [result])  # decode what the series listing reads
+                check_image_object(ds, result.name)
             except DicomFileError as exc:
                 result.error = exc
+            else:
+                uid = str(ds.get("SeriesInstanceUID", "") or "(no Series Instance UID)")
         if result.error is not None:
             skipped.append(result)
             continue
@@ -241,12 +240,9 @@ def _assemble(results: list[ReadResult], uid: str, allow_gaps: bool, warnings: l
     frames: list[Frame] = []
     for r in results:
         assert r.dataset is not None
-        with guard(r.name):  # a broken file of the chosen series: raise
-            frames.extend(frames_of(r.dataset, r.name))
-            for ds_attr in ("SOPInstanceUID", "StudyInstanceUID", "FrameOfReferenceUID", "Modality", "PatientID"):
-                r.dataset.get(ds_attr)  # decoded here, inside the guard
-            note = burned_in_warning(r.dataset)
-            lossy = str(r.dataset.get("LossyImageCompression", "")) == "01"
+        frames.extend(frames_of(r.dataset, r.name))  # a broken file of the chosen series: raise
+        note = burned_in_warning(r.dataset)
+        lossy = str(r.dataset.get("LossyImageCompression", "")) == "01"
         if note and note not in warnings:
             warnings.append(note)
         msg = "lossy-compressed pixel data: texture features may differ from the original"
@@ -307,8 +303,7 @@ def _decode_all(frames: list[Frame]) -> list[np.ndarray | DicomFileError]:
         key = id(f.ds)
         if key not in cache:
             try:
-                with guard(f.name):
-                    cache[key] = decode(f.ds, f.name)
+                cache[key] = decode(f.ds, f.name)
             except DicomFileError as exc:
                 cache[key] = exc
         stored = cache[key]

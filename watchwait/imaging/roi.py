@@ -27,7 +27,7 @@ import numpy as np
 import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
-from ._reading import guard, parse, quiet_pydicom
+from ._reading import decode_header, parse, quiet_pydicom
 from .deid import Deidentifier, default_deidentifier
 from .dicom_io import Series
 from .errors import GeometryMismatchError, RoiError
@@ -70,8 +70,7 @@ def load_roi(
     if path.name.lower().endswith(IMAGE_SUFFIXES):
         return mask_from_image(path, series, label=label)
     ds = _read_dicom(path, deidentifier)
-    with guard(path.name, RoiError):
-        modality = str(ds.get("Modality", ""))
+    modality = str(ds.get("Modality", ""))
     if modality == "SEG":
         return mask_from_seg(ds, series, segment_numbers=segment_numbers,
                              fractional_threshold=fractional_threshold, name=path.name)
@@ -86,12 +85,11 @@ def _read_dicom(path: Path, deidentifier: Deidentifier | None) -> Dataset:
         data = path.read_bytes()
     except OSError as exc:
         raise RoiError(f"{path.name}: cannot be opened ({exc.strerror or exc})") from None
-    result = parse(data, path.name)
+    result = parse(data, path.name)  # every element decoded, or the reason it cannot be
     if result.error is not None:
         raise RoiError(str(result.error)) from None
     assert result.dataset is not None
-    with guard(path.name, RoiError):
-        return (deidentifier or default_deidentifier()).apply(result.dataset)
+    return (deidentifier or default_deidentifier()).apply(result.dataset)
 
 
 def _finish(mask: np.ndarray, name: str, kind: str, what: str, warnings: list[str]) -> RoiMask:
@@ -121,7 +119,8 @@ def mask_from_seg(
         name = name or Path(source).name
         source = _read_dicom(Path(source), deidentifier)
     name = name or "SEG"
-    with quiet_pydicom(), guard(name, RoiError):
+    with quiet_pydicom():
+        decode_header(source, name, RoiError)  # a data set from the caller may still be encoded
         mask, what, warnings = seg_to_mask(source, series, name, segment_numbers, fractional_threshold)
     return _finish(mask, name, "SEG", what, warnings)
 
@@ -144,7 +143,8 @@ def mask_from_rtstruct(
         name = name or Path(source).name
         source = _read_dicom(Path(source), deidentifier)
     name = name or "RTSTRUCT"
-    with quiet_pydicom(), guard(name, RoiError):
+    with quiet_pydicom():
+        decode_header(source, name, RoiError)  # a data set from the caller may still be encoded
         mask, what, warnings = rtstruct_to_mask(source, series, name, roi_name)
     return _finish(mask, name, "RTSTRUCT", what, warnings)
 
