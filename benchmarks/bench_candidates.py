@@ -98,15 +98,15 @@ SENTINEL = 9.0  # value of an immunotherapy-only feature for patients without im
 #   ctDNA C3 detected -> not detected: c3_detected 1 -> 0, c3_log10 falls to the floor (pseudo-count, below any
 #     detected level), c3_negative 0 -> 1, c3_fold falls (C3 + pseudo-count < any detected C3);
 #   not tested -> tested (C1 detected, C2 and C3 not detected): c2/c3_negative 0 -> 1, c2/c3_fold fall from 0 (the
-#     value for "not tested") to log10(pc / (C1 + pc)) <= 0; detected and log10 stay at 0 / the floor. There is no
-#     stand-alone C1 feature (C1 enters through the folds), so nothing else moves. "Not tested" (negative 0, fold 0)
-#     and "tested, not detected" (negative 1) stay distinct;
+#     value for "not tested") to log10(pc / (C1 + pc)) <= 0; detected and log10 stay at 0 / the floor; c1_log10 rises
+#     from the floor ("not tested" sits with "not detected": given the later timepoints a higher baseline level means a
+#     deeper fall, so +1). "Not tested" (negative 0, fold 0) and "tested, not detected" (negative 1) stay distinct;
 #   mrTRG, endoscopy, DRE, DWI, restaging nodes: their grades fall, and so does the worst restaging grade;
 #   CEA at assessment falls: cea_post_log and cea_log_ratio fall;
 #   positive -> negative biopsy: biopsy_positive 1 -> 0 (biopsy_done stays 1), worst grade falls.
 DIRECTIONS = {
     "blood__c3_detected": -1, "blood__c3_log10": -1, "blood__c3_negative": +1, "blood__c3_fold": -1,
-    "blood__c2_detected": -1, "blood__c2_log10": -1, "blood__c2_negative": +1, "blood__c2_fold": -1,
+    "blood__c1_log10": +1, "blood__c2_detected": -1, "blood__c2_log10": -1, "blood__c2_negative": +1, "blood__c2_fold": -1,
     "blood__cea_post_log": -1, "blood__cea_log_ratio": -1,
     "restaging__mr_trg": -1, "restaging__endoscopy": -1, "restaging__dre": -1, "restaging__dwi": -1,
     "restaging__ymr_n": -1, "restaging__biopsy_positive": -1, "restaging__worst_grade": -1,
@@ -190,6 +190,8 @@ class Engineer:
                 "blood__cea_baseline_log": cea0,
                 "blood__cea_post_log": cea1,
                 "blood__cea_log_ratio": cea1 - cea0,
+                # not tested = the floor, like "not detected": testing can only raise it (direction +1)
+                "blood__c1_log10": np.where(np.isnan(c1), LOG_PC, np.log10(np.nan_to_num(c1) + CTDNA_PSEUDOCOUNT)),
                 **_ctdna_timepoint("c2", c1, c2),
                 **_ctdna_timepoint("c3", c1, c3),
                 "restaging__mr_trg": trg,

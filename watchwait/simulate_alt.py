@@ -182,7 +182,7 @@ READINGS = dict(
     mr_trg=dict(noise=2.6, cuts=(-4.2, -2.8, -1.4, 1.2), levels=(5, 4, 3, 2, 1)),
     dwi_restriction=dict(noise=2.2, cuts=(-1.8,), levels=(True, False)),
 )
-YMR_N = dict(noise=2.4, lam_extra=0.5, shift={"N0": 3.2, "N1": 0.0, "N2": -0.8}, cuts=(-5.0, -2.2), levels=("N2", "N1", "N0"))
+YMR_N = dict(noise=2.4, lam_extra=0.0, shift={"N0": 3.2, "N1": 0.0, "N2": -0.8}, cuts=(-5.0, -2.2), levels=("N2", "N1", "N0"))
 YMR_EMVI = dict(noise=2.8, cuts=(-1.5,), levels=(True, False), p_without_baseline=0.03)
 RESIDUAL = dict(log_frac=np.log(0.30), gamma=0.25, tau=0.15, sd=0.40, high=100.0)  # log mm = log(10 L) + log_frac - gamma g(s) + tau f + sd N
 BIOPSY = dict(done_by_endoscopy={"complete": 0.20, "near_complete": 0.45, "incomplete": 0.15, None: 0.25},
