@@ -128,3 +128,27 @@ def test_same_seed_same_cohort():
     a, b = A.simulate(200, seed=3), A.simulate(200, seed=3)
     pd.testing.assert_frame_equal(a.frame, b.frame)
     assert np.array_equal(a.truth["p_oracle"], b.truth["p_oracle"])
+
+
+@pytest.mark.slow
+def test_oracle_obeys_every_direction_of_the_evidence():
+    """The truth of this generator respects the clinical directions the model is constrained to (watchwait.directions):
+    the second factor explains away, but never enough to turn better evidence into a lower probability."""
+    from watchwait.directions import DIRECTIONS
+    from watchwait.validation import frame_to_records
+
+    c = A.simulate(300, seed=12)
+    frame = validate_frame(to_csv_frame(c.frame))
+    records = frame_to_records(frame)
+    reg = c.truth["regimen"].to_numpy()
+    base = c.truth["p_oracle"].to_numpy()
+    seen = 0
+    for d in DIRECTIONS:
+        rows = [i for i, r in enumerate(records) if d.applies(r)]
+        if not rows:
+            continue
+        better = validate_frame(to_csv_frame(pd.DataFrame([d.better(records[i]) for i in rows])))
+        p = A.oracle(better, reg[rows])
+        assert (p >= base[rows] - 1e-6).all(), d.id
+        seen += len(rows)
+    assert seen > 500
