@@ -21,6 +21,9 @@ How it differs from :mod:`watchwait.simulate`
    and the residual scar is larger. Given the response s the signals are therefore *not*
    conditionally independent: they are independent only given (s, f), and a model has to learn
    that a raised CEA together with a raised ctDNA partly "explains away" a poor-looking MRI.
+   The loadings are kept such that the oracle still obeys every clinical direction of
+   :mod:`watchwait.directions` (a test checks it): restaging nodes load on f like the other
+   readings (a larger loading made N+ -> N0 lower the oracle for some patients).
 3. **Saturating and kinked signal responses.** Restaging readings follow g(s) = 3 tanh(s / 3), so
    very deep responses do not look ever better; ctDNA falls faster with s among responders than
    among non-responders (a kink at s = 0); the biopsy's sensitivity grows with the depth of the
