@@ -54,7 +54,6 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 from scipy.special import log_ndtr, ndtr
-from scipy.stats import norm
 
 from watchwait.schema import COLUMNS
 from watchwait.simulate import Cohort, to_csv_frame  # noqa: F401  (same Cohort container and CSV writer)

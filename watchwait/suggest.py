@@ -169,11 +169,10 @@ class Figure:
     source: str
 
 
-def _clauses_hold(groups: list, ctx: Mapping[str, np.ndarray], rules: RuleSet, i: int) -> bool:
-    """Any of ``groups`` (each a list of clauses that must all hold) holds for row ``i``."""
+def _clauses_hold(groups: list, one: Mapping[str, np.ndarray], rules: RuleSet) -> bool:
+    """Any of ``groups`` (each a list of clauses that must all hold) holds for the one-row context ``one``."""
     from watchwait.rules import clause_mask
 
-    one = {k: np.asarray(v)[i:i + 1] for k, v in ctx.items()}
     for clauses in groups:
         m = np.ones(1, dtype=bool)
         for c in clauses:
@@ -198,6 +197,7 @@ def options_for(pathway: str, category: str, p: float | None, ctx: Mapping[str, 
     """Every local-treatment option side by side, each with only the figures whose population
     includes this patient's response category (and none of whose exclusions hold)."""
     spec = outcomes()["options"]
+    one = {k: np.asarray(v)[i:i + 1] for k, v in ctx.items()}  # row i, sliced once for every figure's clauses
     out = []
     for key in OPTION_ORDER:
         o = spec[key]
@@ -205,9 +205,9 @@ def options_for(pathway: str, category: str, p: float | None, ctx: Mapping[str, 
         for f in o["figures"]:
             if category not in f["categories"]:
                 continue
-            if f.get("when") and not _clauses_hold([f["when"]], ctx, rules, i):
+            if f.get("when") and not _clauses_hold([f["when"]], one, rules):
                 continue
-            if f.get("unless") and _clauses_hold(f["unless"], ctx, rules, i):
+            if f.get("unless") and _clauses_hold(f["unless"], one, rules):
                 if f.get("instead"):
                     missing.append(f["instead"])
                 continue
