@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 import streamlit as st
 
 from components import state
+from components.safe import md
 from watchwait.errors import FieldIssue
 from watchwait.schema import (BY_NAME, FIELDS, G_BIO, G_BLOOD, G_CONTEXT, G_FOLLOW, G_ID, G_IMG, G_OUT, G_RESTAGE, G_TREAT,
                               G_TUMOUR, Field)
@@ -90,7 +91,7 @@ def _render_field(f: Field, issues: dict[str, FieldIssue], show_required: bool, 
     value = widget(f, state.field_key(f.name, scope), state.raw().get(f.name), _store(f.name))
     issue = field_issue(f, value, show_required)
     if issue is not None:
-        st.error(issue.message, icon=":material/error:")
+        st.error(md(issue.message), icon=":material/error:")
         issues[f.name] = issue
 
 

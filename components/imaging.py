@@ -1,30 +1,46 @@
-"""Imaging screen: choosing each visit's series and ROI (sample or upload), loading them, the viewer and the tables.
+"""Imaging screen: each visit's series and ROI (this patient's sample images, or an upload), loaded for the
+patient open now; the viewer and the tables.
 
-Uploads are written at once to this session's temporary folder (:func:`components.state.upload_dir`);
-session state keeps only their paths. Loaded visits (arrays, mask, features) are memoised in this
-session's state, never in a cache shared between users. Only ``ImagingError`` (the imaging library's
-plain messages) is caught; anything else is a bug and surfaces as one. Nothing here logs.
+Every loaded visit is bound to the patient identity open when it was loaded (:func:`components.state.identity`)
+and says so on screen; it is dropped when another patient is opened or the pseudonym changes
+(:func:`components.identity.enforce`). A restaging series whose patient (DICOM PatientID, compared through its
+keyed pseudonym) differs from the baseline's, or the reverse, is refused with the reason.
+
+Uploads never stay on disk: the files are written to a private folder (mode 0700, files 0600) only for the
+time the imaging library reads them, and the folder is deleted before the click returns, whatever happens.
+What is kept (in this session's state only) is the de-identified series, the ROI mask and the features.
+Only ``ImagingError`` (the imaging library's plain messages) is caught; anything else is a bug and
+surfaces as one. Nothing here logs.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import streamlit as st
 
 from components import cache, state
 from components import imaging_figures as fig
+from components.safe import md
 from watchwait.errors import ImagingError
 
 VISITS = ("baseline", "restaging")
 TITLES = {"baseline": "Baseline (before treatment)", "restaging": "Restaging (response assessment)"}
 DEID_NOTE = ("Identifiers removed on ingest (DICOM PS3.15 basic profile): names and IDs become a keyed pseudonym, "
-             "UIDs are replaced, dates shifted, private tags dropped, before anything is stored or shown.")
+             "UIDs are replaced, dates shifted, private tags dropped, before anything is shown.")
+UPLOAD_NOTE = ("Uploaded files are read from a private temporary folder that is deleted as soon as they have been "
+               "read; only the de-identified images and their features are kept, in this session, until another "
+               "patient is opened.")
 SERIES_TYPES = ["zip", "dcm", "ima", "dicom"]
 ROI_TYPES = ["dcm", "nii", "gz", "nrrd", "mha", "mhd"]
+UPLOAD_PREFIX = "watchwait-upload-"
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,21 @@ class Visit:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Bound:
+    """A loaded visit and the patient it belongs to: the identity open when it was loaded, and when."""
+
+    visit: Visit
+    token: int
+    patient_id: str
+    loaded_at: str  # "YYYY-MM-DD HH:MM:SS", server time
+
+
+def loaded() -> dict[str, Visit]:
+    """The loaded visits of the open patient."""
+    return {visit: b.visit for visit, b in state.imaging_visits().items()}
+
+
 # ----------------------------------------------------------------------------- sources
 
 def sample_paths(patient_id: str, visit: str) -> tuple[Path, Path]:
@@ -45,58 +76,122 @@ def sample_paths(patient_id: str, visit: str) -> tuple[Path, Path]:
     return folder / visit, folder / f"{visit}_seg.dcm"
 
 
-def use_sample(patient_id: str) -> None:
+def own_sample(identity: tuple[int, str]) -> str | None:
+    """The open patient's own sample images (a sample patient opened from the sample list), or None."""
+    src = st.session_state.get(state.PATIENT_SOURCE) or {}
+    pid = identity[1]
+    if src.get("kind") == "sample" and src.get("name") == pid and pid in cache.sample_imaging_ids():
+        return pid
+    return None
+
+
+def _still_open(identity: tuple[int, str]) -> bool:
+    """The patient a button was shown for is still the open one (else the click does nothing)."""
+    return tuple(identity) == state.identity() and bool(identity[1])
+
+
+def _now() -> str:
+    return datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def load_sample_images(identity: tuple[int, str]) -> None:
+    """Both visits of the open sample patient's own synthetic images."""
+    pid = own_sample(identity)
+    if not _still_open(identity) or pid is None:
+        return
     for visit in VISITS:
-        series, roi = sample_paths(patient_id, visit)
-        state.set_imaging_source(visit, str(series), str(roi), f"sample {patient_id} (synthetic)")
+        series, roi = sample_paths(pid, visit)
+        store(visit, _load(str(series), str(roi), f"sample images of {pid} (synthetic)"), identity)
 
 
-def _load_sample_clicked() -> None:
-    choice = st.session_state.get(state.IMAGING_SAMPLE_CHOICE)
-    if choice:
-        use_sample(choice)
+@contextmanager
+def private_folder() -> Iterator[Path]:
+    """A folder only this process's user can open (0700), deleted on leaving, whatever happens."""
+    folder = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX))  # mkdtemp: mode 0700
+    try:
+        os.chmod(folder, 0o700)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
-def save_upload(visit: str, series_files: list, roi_file) -> None:
-    """Write one visit's uploaded files to this session's folder (replacing that visit's earlier upload)
-    and point the visit at them. One .zip stays a zip (the reader opens it); several files go to a folder."""
-    folder = Path(state.upload_dir()) / visit
-    shutil.rmtree(folder, ignore_errors=True)
-    (folder / "series").mkdir(parents=True)
-    (folder / "roi").mkdir()
-    for f in series_files:
-        (folder / "series" / Path(f.name).name).write_bytes(f.getvalue())
-    only = series_files[0].name if len(series_files) == 1 else ""
-    series = folder / "series" / Path(only).name if only.lower().endswith(".zip") else folder / "series"
-    roi = folder / "roi" / Path(roi_file.name).name
-    roi.write_bytes(roi_file.getvalue())
-    names = series_files[0].name if len(series_files) == 1 else f"{len(series_files)} files"
-    state.set_imaging_source(visit, str(series), str(roi), f"upload: {names} + {roi_file.name}")
+def _safe_name(name: str, i: int) -> str:
+    """The file's own name (messages name it), never a path: no separators, no dot-names, no NUL."""
+    base = Path(str(name).replace("\\", "/")).name.replace("\x00", "")
+    return base if base not in ("", ".", "..") and not base.startswith(".") else f"file-{i}"
 
 
-def _upload_clicked(visit: str) -> None:
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def load_upload(visit: str, series_files: list, roi_file, identity: tuple[int, str]) -> None:
+    """Read one visit's uploaded files through a private folder deleted before returning, and bind the result to
+    the open patient. One .zip stays a zip (the reader opens it); several files go to a folder."""
+    if not _still_open(identity):
+        return
+    with private_folder() as folder:
+        (folder / "series").mkdir(mode=0o700)
+        (folder / "roi").mkdir(mode=0o700)
+        names: set[str] = set()
+        for i, f in enumerate(series_files):
+            name = _safe_name(f.name, i)
+            if name in names:
+                name = f"{i}-{name}"
+            names.add(name)
+            _write_private(folder / "series" / name, f.getvalue())
+        only = next(iter(names)) if len(series_files) == 1 else ""
+        series = folder / "series" / only if only.lower().endswith(".zip") else folder / "series"
+        roi = folder / "roi" / _safe_name(roi_file.name, 0)
+        _write_private(roi, roi_file.getvalue())
+        what = series_files[0].name if len(series_files) == 1 else f"{len(series_files)} files"
+        v = _load(str(series), str(roi), f"uploaded {what} + {roi_file.name}")
+    store(visit, v, identity)
+
+
+def _upload_clicked(visit: str, identity: tuple[int, str]) -> None:
     files = st.session_state.get(state.imaging_key(visit, "series_upload")) or []
     roi = st.session_state.get(state.imaging_key(visit, "roi_upload"))
     if files and roi is not None:
-        save_upload(visit, list(files), roi)
+        load_upload(visit, list(files), roi, identity)
 
 
-def source_picker() -> None:
-    """A shipped sample for both visits, or an upload per visit."""
-    ids = cache.sample_imaging_ids()
-    current = str(state.raw().get("patient_id") or "")
-    if ids:
-        left, right = st.columns([3, 1], vertical_alignment="bottom")
-        if state.IMAGING_SAMPLE_CHOICE not in st.session_state:
-            st.session_state[state.IMAGING_SAMPLE_CHOICE] = current if current in ids else ids[0]
-        left.selectbox("Sample imaging (synthetic MR, baseline and restaging)", ids, key=state.IMAGING_SAMPLE_CHOICE,
-                       help="Small synthetic T2-weighted series with a DICOM SEG of the tumour; no real patient.")
-        right.button("Load sample images", key="imaging_load_sample", on_click=_load_sample_clicked, type="primary")
+def store(visit: str, v: Visit, identity: tuple[int, str]) -> None:
+    """Bind a loaded visit to the open patient; a series of another patient than the other visit's is refused."""
+    other = state.imaging_visits().get(VISITS[1 - VISITS.index(visit)])
+    if (other is not None and other.visit.series is not None and v.series is not None
+            and other.visit.series.patient_pseudonym != v.series.patient_pseudonym):
+        v = Visit(v.label, error=(
+            f"Refused: this series belongs to another patient than the {VISITS[1 - VISITS.index(visit)]} series "
+            "(their DICOM Patient IDs differ). Both visits must be of the patient open now; load the right series, "
+            "or open the other patient."))
+    state.set_imaging_visit(visit, Bound(v, identity[0], identity[1], _now()))
+
+
+def source_picker() -> bool:
+    """This patient's sample images, or an upload per visit. False (after saying why) when no patient is open."""
+    identity = state.identity()
+    if not identity[1]:
+        st.info("Open a patient first (a pseudonym at least): images belong to the patient who is open when they "
+                "are loaded, and are closed when another patient is opened.")
+        st.page_link("pages/patient.py", label="Go to the Patient screen", icon=":material/person:")
+        return False
+    st.markdown(f"Images of the open patient, **{md(identity[1])}**. A series belongs to the patient open when it was "
+                "loaded; opening another patient closes it.")
+    sample = own_sample(identity)
+    if sample is not None:
+        st.button(f"Load {md(sample)}'s sample images", key="imaging_load_sample", on_click=load_sample_images,
+                  args=(identity,), type="primary",
+                  help="Small synthetic T2-weighted series with a DICOM SEG of the tumour; no real patient.")
+    elif cache.sample_imaging_ids():
+        st.caption("Sample images exist only for the sample patients " + ", ".join(cache.sample_imaging_ids())
+                   + " (open one on the Patient screen to see its own).")
     with st.expander("Upload a series and its tumour ROI", icon=":material/upload_file:",
-                     expanded=not state.imaging_sources()):
+                     expanded=not state.imaging_visits()):
         st.caption("Series: a .zip of one DICOM series, or several DICOM files. ROI: a DICOM SEG, an RTSTRUCT or a "
-                   "NIfTI mask on the same grid. Files are kept in a temporary folder of this session only. "
-                   + DEID_NOTE)
+                   "NIfTI mask on the same grid. " + UPLOAD_NOTE + " " + DEID_NOTE)
         cols = st.columns(2)
         for col, visit in zip(cols, VISITS):
             with col:
@@ -106,46 +201,23 @@ def source_picker() -> None:
                 st.file_uploader("Tumour ROI (SEG, RTSTRUCT or NIfTI)", type=ROI_TYPES,
                                  key=state.imaging_key(visit, "roi_upload"))
                 st.button(f"Use these files for {visit}", key=state.imaging_key(visit, "use_upload"),
-                          on_click=_upload_clicked, args=(visit,))
+                          on_click=_upload_clicked, args=(visit, identity))
+    return True
 
 
 # ----------------------------------------------------------------------------- loading
 
-def _stamp(path: str) -> int | None:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-
-
-def load_visit(visit: str) -> Visit | None:
-    """The visit's series, ROI and features (memoised in this session), None when no source is chosen."""
-    src = state.imaging_sources().get(visit)
-    if not src:
-        return None
-    key = (src["series"], _stamp(src["series"]), src["roi"], _stamp(src["roi"]))
-    memo = state.imaging_memo()
-    if key in memo:
-        return memo[key]
-    loaded = _load(src)
-    if len(memo) >= state.IMAGING_MEMO_SIZE:
-        memo.pop(next(iter(memo)))
-    memo[key] = loaded
-    return loaded
-
-
-def _load(src: dict[str, str]) -> Visit:
+def _load(series_path: str, roi_path: str, label: str) -> Visit:
     from watchwait.imaging.dicom_io import load_series
     from watchwait.imaging.radiomics import extract_features
     from watchwait.imaging.roi import load_roi
 
-    label = src["label"]
     try:
-        series = load_series(src["series"])
+        series = load_series(series_path)
     except ImagingError as exc:
         return Visit(label, error=f"The series could not be used. {exc}")
     try:
-        roi = load_roi(src["roi"], series)
+        roi = load_roi(roi_path, series)
     except ImagingError as exc:
         return Visit(label, series, error=f"The tumour ROI could not be used. {exc}")
     try:
@@ -157,15 +229,16 @@ def _load(src: dict[str, str]) -> Visit:
 
 # ----------------------------------------------------------------------------- viewer
 
-def viewer(visit: str, v: Visit | None, large: bool = False) -> None:
-    """One visit: a slice with the ROI outline, and its slice, level and width controls."""
+def viewer(visit: str, b: Bound | None, large: bool = False) -> None:
+    """One visit: whose it is, a slice with the ROI outline, and its slice, level and width controls."""
     st.subheader(TITLES[visit])
-    if v is None:
+    if b is None:
         st.info("No images chosen for this visit.")
         return
-    st.caption(f"Source: {v.label}")
+    v = b.visit
+    st.caption(f"Loaded on {b.loaded_at} for patient **{md(b.patient_id)}** (the open patient) · source: {md(v.label)}")
     if v.error:
-        st.error(v.error)
+        st.error(md(v.error))
     if v.series is None:
         return
     series, mask = v.series, (v.roi.mask if v.roi is not None else None)
@@ -190,13 +263,14 @@ def viewer(visit: str, v: Visit | None, large: bool = False) -> None:
               help="Intensity at mid-grey. Default: the middle of the ROI's 1st-99th percentiles.")
     c2.slider("Window width", step, _snap(2 * (hi - lo) + step, step), step=step, key=k_width,
               help="Intensity range from black to white. Default: 2.5x the ROI's 1st-99th percentile range.")
-    roi_note = f"ROI: {v.roi.kind} '{v.roi.name}', {v.roi.voxel_count:,} voxels" if v.roi is not None else "no ROI"
+    roi_note = (f"ROI: {v.roi.kind} '{md(v.roi.name)}', {v.roi.voxel_count:,} voxels" if v.roi is not None
+                else "no ROI")
     st.caption(f"{series.shape[0]} slices of {series.shape[1]} x {series.shape[2]}, spacing "
                f"{series.spacing[0]:g} x {series.spacing[1]:g} x {series.spacing[2]:g} mm; {roi_note}; "
-               f"pseudonym {series.patient_pseudonym}.")
+               f"DICOM pseudonym {md(series.patient_pseudonym)}.")
     notes = list(series.warnings) + (list(v.roi.warnings) if v.roi is not None else [])
     for note in notes:
-        st.warning(note, icon=":material/warning:")
+        st.warning(md(note), icon=":material/warning:")
 
 
 def _snap(x: float, step: float) -> float | int:
@@ -204,13 +278,6 @@ def _snap(x: float, step: float) -> float | int:
 
 
 # ----------------------------------------------------------------------------- tables
-
-def same_patient_check(visits: dict[str, Visit | None]) -> None:
-    names = {v.series.patient_pseudonym for v in visits.values() if v is not None and v.series is not None}
-    if len(names) > 1:
-        st.warning("Baseline and restaging carry different patient pseudonyms: check that both series belong to "
-                   "the same patient.", icon=":material/warning:")
-
 
 def model_columns(baseline: dict, restaging: dict, delta: dict, features) -> dict[str, float]:
     """The model's ``radiomics_<visit>_<feature>`` columns (as in a cohort file) from one patient's visits."""
@@ -222,8 +289,17 @@ def model_columns(baseline: dict, restaging: dict, delta: dict, features) -> dic
     return out
 
 
-def _use_radiomics(columns: dict[str, float]) -> None:
-    state.extra().update(columns)
+def use_radiomics(columns: dict[str, float], identity: tuple[int, str], loaded_at: tuple[str, ...]) -> None:
+    """Write the model's radiomic columns into the open patient's record (replacing any earlier radiomics), and
+    record where they come from; nothing happens if another patient has been opened since the button was shown."""
+    if not _still_open(identity):
+        return
+    extra = state.extra()
+    for k in [k for k in extra if str(k).startswith(state.RADIOMICS_PREFIX)]:
+        del extra[k]
+    extra.update(columns)
+    st.session_state[state.RADIOMICS_SOURCE] = {"kind": "imaging", "at": list(loaded_at), "patient_id": identity[1],
+                                                "token": identity[0]}
 
 
 def features(visits: dict[str, Visit | None]) -> None:
@@ -240,18 +316,21 @@ def features(visits: dict[str, Visit | None]) -> None:
         try:
             delta = delta_features(base, rest)
         except ImagingError as exc:
-            st.error(f"The change between visits cannot be computed. {exc}")
+            st.error(md(f"The change between visits cannot be computed. {exc}"))
         else:
             st.markdown("**The model's radiomics features and their change** (restaging - baseline; intensities "
                         "are on each image's z-scored scale x100, so the visits are comparable)")
             st.dataframe(fig.model_delta_table(base.features, rest.features, delta, FEATURES))
             columns = model_columns(base.features, rest.features, delta, FEATURES)
-            st.button("Use these radiomics in this patient's assessment", key="imaging_use_radiomics",
-                      on_click=_use_radiomics, args=(columns,),
-                      help="Writes the model's 15 radiomic columns into the current patient's record; the "
-                           "Assessment then includes the MRI radiomics branch (see its contributions).")
+            bound = state.imaging_visits()
+            identity = state.identity()
+            at = tuple(bound[v].loaded_at for v in VISITS)
+            st.button(f"Use these radiomics in {md(identity[1])}'s assessment", key="imaging_use_radiomics",
+                      on_click=use_radiomics, args=(columns, identity, at),
+                      help="Writes the model's radiomic columns into the open patient's record (replacing any "
+                           "radiomics it had); the Assessment then includes the MRI radiomics branch.")
             if all(state.extra().get(k) == v for k, v in columns.items()):
-                st.caption("These radiomics are part of the current patient's record.")
+                st.caption(f"These radiomics are part of {md(identity[1])}'s record.")
     else:
         missing = next(v for v in VISITS if v not in done)
         st.info(f"The change (restaging - baseline) needs both visits; the {missing} features are not available.")

@@ -28,6 +28,7 @@ h2, h3 { font-size: 1.35rem !important; padding: 0.1rem 0 !important; }
 [data-testid="stAlertContainer"] p { font-size: 0.9rem; line-height: 1.4; }
 .ww-facts { font-size: 1.05rem; line-height: 1.45; border: 2px solid #000; padding: 0.35rem 0.7rem; border-radius: 0.4rem; }
 .ww-facts b { font-weight: 800; }
+.ww-sources { font-size: 0.85rem; margin-top: 0.15rem; }
 </style>
 """
 
@@ -36,6 +37,7 @@ _NORMAL_CSS = """
 .block-container, [data-testid="stMainBlockContainer"] { padding-top: 2.6rem; }
 [data-testid="stMetricValue"] { font-size: 3rem; font-weight: 700; }
 .ww-facts { line-height: 1.5; border: 1px solid #999999; padding: 0.3rem 0.6rem; border-radius: 0.4rem; }
+.ww-sources { font-size: 0.85rem; color: #31333f; margin-top: 0.1rem; }
 </style>
 """
 
@@ -125,13 +127,19 @@ def key_facts(record: Mapping[str, object]) -> list[tuple[str, str]]:
 
 
 def facts_banner(record: Mapping[str, object]) -> None:
+    """The key facts, then where the record's values came from (components.identity.sources_line)."""
+    from components import identity
+
     items = key_facts(record)
     html = " &nbsp;·&nbsp; ".join(f"<b>{k}:</b> {_esc(v)}" for k, v in items)
-    st.html(f'<div class="ww-facts" data-testid="ww-facts">{html}</div>')
+    sources = f'<div class="ww-sources" data-testid="ww-sources">{_esc(identity.sources_line())}</div>'
+    st.html(f'<div class="ww-facts" data-testid="ww-facts">{html}{sources}</div>')
 
 
 def _esc(text: str) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    from components.safe import html
+
+    return html(text)
 
 
 def sidebar() -> None:

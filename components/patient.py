@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 import watchwait
 from components import cache, state
+from components.safe import md
 from components.values import is_blank
 from watchwait import FieldIssue, ModelArtifactError, RecordError
 from watchwait.schema import FIELDS
@@ -118,11 +119,11 @@ def require_assessment():
         st.page_link("pages/patient.py", label="Go to the Patient screen", icon=":material/person:")
         st.stop()
     if cur.error:
-        st.error(cur.error)
+        st.error(md(cur.error))
         st.stop()
     if cur.issues:
         st.error("The patient record has invalid entries, so nothing is calculated until they are fixed on the "
-                 "**Patient** screen:\n\n" + "\n".join(f"- {i.message}" for i in cur.issues))
+                 "**Patient** screen:\n\n" + "\n".join(f"- {md(i.message)}" for i in cur.issues))
         st.page_link("pages/patient.py", label="Fix them on the Patient screen", icon=":material/edit:")
         st.stop()
     return cur.assessment

@@ -10,12 +10,16 @@ The patient lives here, per browser session, never in a cache shared between use
 - ``PRESENTATION``: the MDT shared-screen mode.
 - ``SCENARIO_*``: the what-if scenarios (changed columns and their values).
 - ``LAST_RUN_MS``: server time of the last script run (shown on About, read by the benchmark).
-- ``IMAGING_SOURCES``: per visit (baseline, restaging), where its series and ROI are: paths on disk
-  (a shipped sample, or this session's upload folder) and a label; never the files' bytes.
-- ``IMAGING_UPLOAD_DIR``: this session's temporary upload folder (:class:`UploadFolder`: its path; the
-  folder is deleted when the session ends, or at exit).
-- ``IMAGING_MEMO``: the last loaded visits (series, ROI mask, features), keyed by the files' paths and
-  modification times, in this session only.
+- ``PATIENT_TOKEN``: a number that changes whenever another patient is opened (a sample, a cohort row,
+  Clear). Together with the pseudonym it is the patient's identity (:func:`identity`): everything shown
+  that is not the record itself (imaging, radiomics, what-if scenarios) is bound to it and is dropped
+  when it changes (:mod:`components.identity`).
+- ``PATIENT_SOURCE``: where the open record came from (sample, cohort file or typed, and when);
+  ``PATIENT_LOADED``: the record as it was opened, to tell unsaved edits; ``RADIOMICS_SOURCE``: where the
+  record's radiomics came from (a cohort file, or MRI series loaded on this screen for this patient).
+- ``PENDING_SWITCH``: a switch of patient waiting for the user to confirm that unsaved edits may go.
+- ``IMAGING_VISITS``: per visit (baseline, restaging), the loaded series, ROI and features (in memory,
+  never on disk) with the patient identity they were loaded for and when.
 
 Widget keys are derived here too (:func:`field_key`, :func:`scenario_key`) so that a test can find
 any widget by key. Form widgets are views of ``RAW``: each run sets them from it, and their
@@ -37,11 +41,13 @@ SAMPLE_CHOICE = "sample_choice"
 UPLOAD = "cohort_upload"
 UPLOAD_CHOICE = "cohort_row_choice"
 LAST_RUN_MS = "last_run_ms"
-IMAGING_SOURCES = "imaging_sources"
-IMAGING_UPLOAD_DIR = "imaging_upload_dir"
-IMAGING_MEMO = "imaging_memo"
-IMAGING_SAMPLE_CHOICE = "imaging_sample_choice"
-IMAGING_MEMO_SIZE = 4
+IMAGING_VISITS = "imaging_visits"
+PATIENT_TOKEN = "patient_token"
+PATIENT_SOURCE = "patient_source"
+PATIENT_LOADED = "patient_loaded"
+RADIOMICS_SOURCE = "radiomics_source"
+PENDING_SWITCH = "pending_switch"
+URL_CHECKED = "url_checked"
 SCENARIO_COUNT = 3
 MEMO_SIZE = 8
 
@@ -51,8 +57,12 @@ _DEFAULTS: dict[str, object] = {
     MEMO: {},
     PRESENTATION: False,
     LAST_RUN_MS: None,
-    IMAGING_SOURCES: {},
-    IMAGING_MEMO: {},
+    IMAGING_VISITS: {},
+    PATIENT_TOKEN: 0,
+    PATIENT_SOURCE: {"kind": "typed"},
+    PATIENT_LOADED: {"raw": {}, "extra": {}},
+    RADIOMICS_SOURCE: None,
+    PENDING_SWITCH: None,
 }
 
 
@@ -100,14 +110,46 @@ def set_field(name: str, value: object) -> None:
     st.session_state[RAW][name] = value
 
 
-def replace_patient(raw_values: Mapping[str, object], extra_values: Mapping[str, object] | None = None) -> None:
-    """Load a new patient: new raw values, fresh form widgets, no scenarios carried over."""
+def replace_patient(raw_values: Mapping[str, object], extra_values: Mapping[str, object] | None = None,
+                    source: Mapping[str, object] | None = None) -> None:
+    """Open another patient: new raw values, fresh form widgets, a new identity, and nothing of the previous
+    patient kept: no scenarios, no images, no radiomics source, no pending switch.
+
+    ``source`` says where the record comes from (``{"kind": "sample"|"cohort"|"typed", "name": ..., "at": ...}``).
+    """
+    from datetime import datetime
+
     st.session_state[RAW] = dict(raw_values)
     st.session_state[EXTRA] = dict(extra_values or {})
+    st.session_state[PATIENT_LOADED] = {"raw": normalised(raw_values), "extra": dict(extra_values or {})}
+    st.session_state[PATIENT_TOKEN] = int(st.session_state.get(PATIENT_TOKEN, 0)) + 1
+    src = dict(source or {"kind": "typed"})
+    src.setdefault("at", datetime.now().strftime("%Y-%m-%d %H:%M:%S"))
+    st.session_state[PATIENT_SOURCE] = src
+    has_radiomics = any(str(k).startswith(RADIOMICS_PREFIX) for k in (extra_values or {}))
+    st.session_state[RADIOMICS_SOURCE] = ({"kind": "file", "name": src.get("file", "")} if has_radiomics else None)
+    st.session_state[PENDING_SWITCH] = None
+    st.session_state[MEMO] = {}
     for i in range(SCENARIO_COUNT):
         st.session_state[scenario_changes_key(i)] = {}
         for k in [k for k in st.session_state if str(k).startswith(f"scenario:{i}:") and k != scenario_changes_key(i)]:
             del st.session_state[k]
+    clear_imaging()
+
+
+RADIOMICS_PREFIX = "radiomics_"
+
+
+def normalised(raw_values: Mapping[str, object]) -> dict[str, str]:
+    """Raw values as compared for unsaved edits: blanks left out, text stripped."""
+    from components.values import is_blank
+
+    return {k: str(v).strip() for k, v in raw_values.items() if not is_blank(v)}
+
+
+def identity() -> tuple[int, str]:
+    """The open patient: (token of the last patient opened, pseudonym as entered now)."""
+    return int(st.session_state.get(PATIENT_TOKEN, 0)), str(st.session_state.get(RAW, {}).get("patient_id") or "").strip()
 
 
 def clear_patient() -> None:
@@ -136,48 +178,20 @@ def set_last_run_ms(ms: float) -> None:
 
 # ----------------------------------------------------------------------------- imaging
 
-class UploadFolder:
-    """This session's temporary upload folder: only its path is kept; the folder is removed when
-    this object is collected (the session has ended) or when the process exits."""
-
-    def __init__(self) -> None:
-        import tempfile
-        import weakref
-
-        self.path = tempfile.mkdtemp(prefix="watchwait-imaging-")
-        weakref.finalize(self, _remove_tree, self.path)
+def imaging_visits() -> dict[str, object]:
+    """Loaded visits (``components.imaging.Bound``), by visit."""
+    return st.session_state[IMAGING_VISITS]
 
 
-def _remove_tree(path: str) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
-
-
-def imaging_sources() -> dict[str, dict[str, str]]:
-    return st.session_state[IMAGING_SOURCES]
-
-
-def set_imaging_source(visit: str, series: str, roi: str, label: str) -> None:
-    """Point one visit at a series and a ROI on disk, and reset its viewer controls to their defaults."""
-    st.session_state[IMAGING_SOURCES][visit] = {"series": str(series), "roi": str(roi), "label": label}
+def set_imaging_visit(visit: str, bound: object) -> None:
+    """Store one loaded visit, and reset its viewer controls to their defaults."""
+    st.session_state[IMAGING_VISITS][visit] = bound
     for what in ("slice", "level", "width"):
         st.session_state.pop(imaging_key(visit, what), None)
 
 
-def clear_imaging_source(visit: str) -> None:
-    st.session_state[IMAGING_SOURCES].pop(visit, None)
-
-
-def upload_dir() -> str:
-    """This session's upload folder (created on first use)."""
-    import os
-
-    folder = st.session_state.get(IMAGING_UPLOAD_DIR)
-    if folder is None or not os.path.isdir(folder.path):
-        folder = st.session_state[IMAGING_UPLOAD_DIR] = UploadFolder()
-    return folder.path
-
-
-def imaging_memo() -> dict:
-    return st.session_state[IMAGING_MEMO]
+def clear_imaging() -> None:
+    """Drop every loaded visit and every Imaging widget's state (uploaded files included)."""
+    st.session_state[IMAGING_VISITS] = {}
+    for k in [k for k in st.session_state if str(k).startswith("imaging:")]:
+        del st.session_state[k]

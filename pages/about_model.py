@@ -3,13 +3,14 @@
 import streamlit as st
 
 from components import cache, figures, layout, state, tables, views
+from components.safe import md
 from watchwait import ModelArtifactError
 
 layout.header("About the model")
 try:
     card = cache.model_bundle().card
 except ModelArtifactError as exc:
-    st.error(f"The model could not be loaded: {exc}")
+    st.error(f"The model could not be loaded: {md(exc)}")
     st.stop()
 
 td = card["training_data"]
@@ -18,7 +19,7 @@ if td.get("synthetic"):
     st.warning(views.SYNTHETIC_NOTICE + " A hospital replaces it by training on its own cohort (same data dictionary) "
                "with `watchwait train`; the app then shows that model's card.", icon=":material/science:")
 else:
-    st.info("Trained on a site cohort (not synthetic): " + str(td.get("source_file", "")))
+    st.info("Trained on a site cohort (not synthetic): " + md(td.get("source_file", "")))
 
 c1, c2 = st.columns(2, gap="large")
 with c1:

@@ -2,21 +2,33 @@
 
 import streamlit as st
 
-from components import cache, fmt, form, layout, patient, state
+from components import cache, fmt, form, identity, layout, patient, state
+from components.safe import md
 from watchwait import CohortFileError, RecordError
 from watchwait.schema import MODALITIES
 
 layout.header("Patient")
 
 
-def _load(record: dict) -> None:
-    state.replace_patient(*patient.record_to_raw(record))
+def _open(record: dict, source: dict) -> None:
+    """Open another patient (asks first when unsaved edits would go)."""
+    identity.request_switch(*patient.record_to_raw(record), source)
 
 
 def _load_sample() -> None:
     cache.wait_for_warmup()  # callbacks run before the page: no heavy import alongside the warm-up
-    _load(cache.sample_records()[st.session_state[state.SAMPLE_CHOICE]])
+    pid = st.session_state[state.SAMPLE_CHOICE]
+    _open(cache.sample_records()[pid], {"kind": "sample", "name": pid, "file": cache.SAMPLE_FILE.name})
 
+
+def _clear() -> None:
+    identity.request_switch({}, {}, {"kind": "typed"})
+
+
+# The picker shows the open sample patient, also after a trip to another screen (its widget state is gone then).
+_src = st.session_state.get(state.PATIENT_SOURCE) or {}
+if state.SAMPLE_CHOICE not in st.session_state and _src.get("kind") == "sample" and _src.get("name") in cache.sample_ids():
+    st.session_state[state.SAMPLE_CHOICE] = _src["name"]
 
 src_sample, src_file, src_clear = st.columns([2, 3, 1], vertical_alignment="bottom")
 with src_sample:
@@ -30,8 +42,13 @@ with src_file:
     upload = st.file_uploader("Import one patient from a cohort CSV (data-dictionary columns)", type=["csv"],
                               key=state.UPLOAD)
 with src_clear:
-    st.button("Clear", key="clear_patient", on_click=state.clear_patient, width="stretch",
-              help="Start a new, empty record.")
+    st.button("Clear", key="clear_patient", on_click=_clear, width="stretch",
+              help="Start a new, empty record (asks first if there are unsaved changes).")
+identity.pending_prompt()
+if _src.get("kind") == "sample":
+    st.caption(f"The address bar names {md(_src.get('name'))}: a reload reopens this sample patient as shipped "
+               "(changes made here are not kept). Imported and typed records are not kept across a reload: "
+               "there is no case store yet.")
 
 if upload is not None:
     from watchwait.validation import frame_to_records, read_cohort
@@ -40,16 +57,19 @@ if upload is not None:
     try:
         cohort = frame_to_records(read_cohort(upload, source=upload.name))
     except RecordError as exc:
-        st.error(f"**{upload.name} was not imported**: {len(exc.issues)} invalid value(s). Fix them and upload again:\n\n"
-                 + "\n".join(f"- {i}" for i in exc.issues[:30]) + ("\n- ..." if len(exc.issues) > 30 else ""))
+        st.error(f"**{md(upload.name)} was not imported**: {len(exc.issues)} invalid value(s). Fix them and upload "
+                 "again:\n\n" + "\n".join(f"- {md(i)}" for i in exc.issues[:30])
+                 + ("\n- ..." if len(exc.issues) > 30 else ""))
     except CohortFileError as exc:
-        st.error(f"**The file was not imported.** {exc}")
+        st.error(f"**The file was not imported.** {md(exc)}")
     else:
         by_id = {str(r["patient_id"]): r for r in cohort}
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-        c1.selectbox(f"Patient from {upload.name} ({len(by_id)} rows)", list(by_id), key=state.UPLOAD_CHOICE)
+        c1.selectbox(f"Patient from {md(upload.name)} ({len(by_id)} rows)", list(by_id), key=state.UPLOAD_CHOICE)
         c2.button("Import this patient", key="import_row", width="stretch",
-                  on_click=lambda: _load(by_id[st.session_state[state.UPLOAD_CHOICE]]))
+                  on_click=lambda: _open(by_id[st.session_state[state.UPLOAD_CHOICE]],
+                                         {"kind": "cohort", "name": st.session_state[state.UPLOAD_CHOICE],
+                                          "file": upload.name}))
 
 empty = patient.is_empty()
 status = st.container()
@@ -62,9 +82,9 @@ with status:
                 "Patient pseudonym and MMR status are required; every other field may be left blank (not available).")
     elif cur.issues:
         st.error(f"{len(cur.issues)} invalid entr{'y' if len(cur.issues) == 1 else 'ies'}: nothing is calculated until "
-                 "fixed. " + " ".join(i.message for i in cur.issues))
+                 "fixed. " + " ".join(md(i.message) for i in cur.issues))
     elif cur.error:
-        st.error(cur.error)
+        st.error(md(cur.error))
     else:
         a = cur.assessment
         layout.facts_banner(cur.record)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from components import figures, fmt, form, patient, state, tables, views
+from components.safe import md
 from watchwait import whatif
 from watchwait.schema import BY_NAME, FIELDS, G_FOLLOW, G_ID, G_IMG, G_OUT
 from watchwait.validation import is_blank
@@ -75,7 +76,7 @@ for col, r in zip(cols, results):
         s = r.assessment
         if s is None:
             st.markdown(f"**{r.name}**")
-            st.error("Invalid scenario: " + " ".join(i.message for i in r.issues))
+            st.error("Invalid scenario: " + " ".join(md(i.message) for i in r.issues))
         elif not s.in_scope:
             st.markdown(f"**{r.name}**")
             st.error(f"{s.scope_notices[0].title}: no probability.")

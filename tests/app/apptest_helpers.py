@@ -49,7 +49,10 @@ def walk(node):
 
 
 def texts(at) -> str:
-    """All text on screen (markdown, captions, alerts, metrics), joined."""
+    """All text on screen (markdown, captions, alerts, metrics), joined, as it reads (user text is
+    backslash-escaped in the Markdown source: components.safe.md)."""
+    from components.safe import unescape
+
     out = []
     for el in walk(at.main):
         v = getattr(el, "value", None)
@@ -58,7 +61,14 @@ def texts(at) -> str:
         label = getattr(el, "label", None)
         if isinstance(label, str):
             out.append(label)
-    return "\n".join(out)
+    return unescape("\n".join(out))
+
+
+def errors(at) -> list[str]:
+    """The error boxes' texts, as they read."""
+    from components.safe import unescape
+
+    return [unescape(e.value) for e in at.error]
 
 
 def plotly_specs(at) -> list[dict]:

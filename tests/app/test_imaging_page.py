@@ -1,8 +1,8 @@
 """Imaging screen: the features on screen are extract_features' own for the files chosen, the viewer draws the
-ROI's outline on the chosen slice, uploads live on disk (paths in the session), bad files give the library's message."""
+ROI's outline on the chosen slice, images belong to the open patient (only its own sample images are offered; a
+series of another patient is refused), uploads never stay on disk, bad files give the library's message."""
 
 import io
-import os
 import tempfile
 import zipfile
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from apptest_helpers import ROOT, goto, load_sample, new_app, plotly_specs, texts
+from apptest_helpers import ROOT, errors, goto, load_sample, new_app, plotly_specs, texts
 from components import imaging_figures as fig
 from components import state
 from watchwait.imaging.dicom_io import load_series
@@ -29,9 +29,10 @@ def _expected(pid, visit):
 
 
 def _imaging(pid="DEMO-05"):
+    """Sample patient ``pid`` open, its own sample images loaded on the Imaging screen."""
     at = new_app()
+    load_sample(at, pid)
     goto(at, "imaging")
-    at.selectbox(key=state.IMAGING_SAMPLE_CHOICE).select(pid)
     at.button(key="imaging_load_sample").click().run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -92,12 +93,28 @@ def test_viewer_outlines_the_roi_on_the_chosen_slice_with_the_roi_window():
     assert (plotly_specs(at)[0]["data"][1]["x"]) == fig.outline(roi.mask[j], series.spacing[1:])[0]
 
 
-def test_sample_of_the_current_patient_is_preselected():
+def test_only_the_open_patients_own_sample_images_are_offered():
     at = new_app()
+    goto(at, "imaging")  # no patient open: nothing can be loaded
+    assert "Open a patient first" in texts(at) and not at.file_uploader
     load_sample(at, "DEMO-09")
     goto(at, "imaging")
-    assert at.selectbox(key=state.IMAGING_SAMPLE_CHOICE).value == "DEMO-09"
+    assert at.button(key="imaging_load_sample").label.replace("\\", "") == "Load DEMO-09's sample images"
     assert "No images yet" in texts(at)
+    load_sample(at, "DEMO-02")  # a sample patient without images: no other patient's images on offer
+    goto(at, "imaging")
+    assert not [b for b in at.button if b.key == "imaging_load_sample"]
+    assert "Sample images exist only for the sample patients DEMO-01, DEMO-05, DEMO-09" in texts(at)
+
+
+def test_each_visit_says_whose_it_is_and_when_it_was_loaded():
+    at = _imaging("DEMO-05")
+    shown = texts(at)
+    assert shown.count("for patient **DEMO-05** (the open patient)") == 2
+    assert shown.count("source: sample images of DEMO-05 (synthetic)") == 2
+    bound = at.session_state[state.IMAGING_VISITS]
+    assert {b.patient_id for b in bound.values()} == {"DEMO-05"}
+    assert all(f"Loaded on {b.loaded_at} for patient **DEMO-05**" in shown for b in bound.values())
 
 
 def _zip(*paths) -> bytes:
@@ -108,44 +125,54 @@ def _zip(*paths) -> bytes:
     return buf.getvalue()
 
 
-def test_malformed_upload_shows_the_plain_message_and_keeps_only_paths():
-    at = new_app()
-    goto(at, "imaging")
-    at.file_uploader(key="imaging:baseline:series_upload").upload("MR_truncated.zip", _zip(TRUNCATED), "application/zip")
-    seg = SAMPLES / "DEMO-01" / "baseline_seg.dcm"
-    at.file_uploader(key="imaging:baseline:roi_upload").upload("baseline_seg.dcm", seg.read_bytes())
+def _upload(at, visit, series_files, roi_name, roi_bytes):
+    at.file_uploader(key=f"imaging:{visit}:series_upload").set_value(series_files)
+    at.file_uploader(key=f"imaging:{visit}:roi_upload").upload(roi_name, roi_bytes)
     at.run()
-    at.button(key="imaging:baseline:use_upload").click().run()
-    assert not at.exception
-    assert [e.value for e in at.error] == [
+    at.button(key=f"imaging:{visit}:use_upload").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _files(pid, visit):
+    return [(p.name, p.read_bytes(), "application/dicom") for p in sorted((SAMPLES / pid / visit).iterdir())]
+
+
+def test_malformed_upload_shows_the_plain_message_and_nothing_stays_on_disk(monkeypatch, tmp_path):
+    import watchwait.imaging.dicom_io as dicom_io
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the private folder is made
+    seen = []
+    real = dicom_io.load_series
+
+    def spy(source, **kw):  # while the library reads: a private folder, private files
+        folder = Path(source).parents[1]
+        seen.append((oct(folder.stat().st_mode & 0o777), oct(Path(source).stat().st_mode & 0o777), str(folder)))
+        return real(source, **kw)
+
+    monkeypatch.setattr(dicom_io, "load_series", spy)
+    at = new_app()
+    load_sample(at, "DEMO-02")
+    goto(at, "imaging")
+    seg = SAMPLES / "DEMO-01" / "baseline_seg.dcm"
+    _upload(at, "baseline", [("MR_truncated.zip", _zip(TRUNCATED), "application/zip")], "baseline_seg.dcm", seg.read_bytes())
+    assert errors(at) == [
         "The series could not be used. MR_truncated.zip:MR_truncated.dcm: pixel data is truncated "
         "(expected 8192 bytes, found 8130)"]
     assert "Traceback" not in texts(at)
-    src = at.session_state[state.IMAGING_SOURCES]["baseline"]
-    assert set(src) == {"series", "roi", "label"} and all(isinstance(v, str) for v in src.values())
-    assert src["series"].endswith("MR_truncated.zip") and zipfile.is_zipfile(src["series"])  # written to disk
-    assert os.path.commonpath([src["series"], tempfile.gettempdir()]) == tempfile.gettempdir()
-    assert not any(isinstance(v, (bytes, bytearray)) for v in _values(at.session_state[state.IMAGING_SOURCES]))
+    assert len(seen) == 1 and seen[0][:2] == ("0o700", "0o600")
+    assert Path(seen[0][2]).parent == tmp_path and list(tmp_path.iterdir()) == []  # deleted before the click returned
 
 
-def _values(obj):
-    if isinstance(obj, dict):
-        for v in obj.values():
-            yield from _values(v)
-    else:
-        yield obj
-
-
-def test_uploaded_files_give_the_same_features_as_the_sample():
+def test_uploaded_files_never_stay_on_disk_and_give_the_sample_features(monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     at = new_app()
+    load_sample(at, "DEMO-01")
     goto(at, "imaging")
-    files = [(p.name, p.read_bytes(), "application/dicom") for p in sorted((SAMPLES / "DEMO-01" / "restaging").iterdir())]
-    at.file_uploader(key="imaging:restaging:series_upload").set_value(files)
     seg = SAMPLES / "DEMO-01" / "restaging_seg.dcm"
-    at.file_uploader(key="imaging:restaging:roi_upload").upload(seg.name, seg.read_bytes())
-    at.run()
-    at.button(key="imaging:restaging:use_upload").click().run()
-    assert not at.exception and not at.error
+    _upload(at, "restaging", _files("DEMO-01", "restaging"), seg.name, seg.read_bytes())
+    assert not at.error
+    assert list(tmp_path.iterdir()) == []  # nothing written stays
+    assert "for patient **DEMO-01** (the open patient) · source: uploaded 12 files + restaging_seg.dcm" in texts(at)
     _, _, rest = _expected("DEMO-01", "restaging")
     every = _table(at, "features")
     assert list(every.columns) == ["restaging"]
@@ -178,38 +205,49 @@ def test_default_window_is_centred_on_the_roi_percentiles():
     assert grey.tolist() == [[0, 128, 255]]
 
 
-def test_upload_folder_is_removed_when_the_session_lets_go_of_it():
-    import gc
+def test_private_folder_is_private_and_gone_even_when_reading_fails(monkeypatch, tmp_path):
+    from components.imaging import private_folder
 
-    folder = state.UploadFolder()
-    path = Path(folder.path)
-    (path / "baseline").mkdir()
-    (path / "baseline" / "x.dcm").write_bytes(b"not kept")
-    assert path.is_dir()
-    del folder
-    gc.collect()
-    assert not path.exists()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(RuntimeError), private_folder() as folder:
+        assert folder.stat().st_mode & 0o777 == 0o700
+        (folder / "x.dcm").write_bytes(b"PatientID=MRN123")
+        raise RuntimeError("reader crashed")
+    assert list(tmp_path.iterdir()) == []
 
 
-def test_using_the_radiomics_feeds_them_into_the_patients_assessment(sample_records):
+def test_a_series_of_another_patient_is_refused_with_the_reason():
+    at = new_app()
+    load_sample(at, "DEMO-02")
+    goto(at, "imaging")
+    _upload(at, "baseline", _files("DEMO-01", "baseline"), "b.dcm", (SAMPLES / "DEMO-01" / "baseline_seg.dcm").read_bytes())
+    assert not at.error
+    _upload(at, "restaging", _files("DEMO-05", "restaging"), "r.dcm", (SAMPLES / "DEMO-05" / "restaging_seg.dcm").read_bytes())
+    assert any(e.startswith("Refused: this series belongs to another patient than the baseline series") for e in errors(at))
+    bound = at.session_state[state.IMAGING_VISITS]
+    assert bound["restaging"].visit.series is None and bound["restaging"].visit.result is None
+    assert not [b for b in at.button if b.key == "imaging_use_radiomics"]  # nothing to write into the record
+    assert "needs both visits" in texts(at)
+
+
+def test_using_the_radiomics_feeds_them_into_the_patients_assessment_and_the_banner_says_so(sample_records):
     import watchwait
     from components.imaging import model_columns
 
-    at = new_app()
-    load_sample(at, "DEMO-02")  # a patient without MRI
-    goto(at, "imaging")
-    at.selectbox(key=state.IMAGING_SAMPLE_CHOICE).select("DEMO-05")
-    at.button(key="imaging_load_sample").click().run()
+    at = _imaging("DEMO-05")
     at.button(key="imaging_use_radiomics").click().run()
     assert not at.exception, [e.value for e in at.exception]
     base, rest = _expected("DEMO-05", "baseline")[2], _expected("DEMO-05", "restaging")[2]
     expected = model_columns(base.features, rest.features, delta_features(base, rest), FEATURES)
-    assert len(expected) == 15
     extra = at.session_state[state.EXTRA]
-    assert {k: extra[k] for k in expected} == expected
-    before = watchwait.assess(sample_records["DEMO-02"])
-    after = watchwait.assess({**sample_records["DEMO-02"], **expected})
-    assert "radiomics" in before.missing_modalities and "radiomics" not in after.missing_modalities
-    assert after.probability != before.probability  # imaging changes the prediction through the model
+    assert {k: v for k, v in extra.items() if k.startswith("radiomics_")} == expected
+    without = {k: v for k, v in sample_records["DEMO-05"].items() if not k.startswith("radiomics_")}
+    after = watchwait.assess({**without, **expected})
     goto(at, "assessment")
     assert f"{after.probability:.0%}" in texts(at)
+    sources = at.session_state[state.RADIOMICS_SOURCE]
+    loaded = [b.loaded_at for b in at.session_state[state.IMAGING_VISITS].values()]
+    assert sources["kind"] == "imaging" and sources["at"] == loaded
+
+    banner = [h.proto.body for h in at.get("html") if "ww-facts" in h.proto.body][0]
+    assert f"Radiomics: from the MRI series loaded on {loaded[0]}" in banner and "for this patient" in banner

@@ -1,7 +1,7 @@
 """Patient screen: sample load, inline validation with the validator's messages, blanks and missing modalities."""
 
 import watchwait
-from apptest_helpers import goto, load_sample, texts
+from apptest_helpers import errors, goto, load_sample, texts
 from watchwait.schema import FIELDS, MODALITIES
 
 
@@ -50,9 +50,9 @@ def test_invalid_entry_is_explained_inline_and_nothing_is_calculated(app):
     load_sample(app, "DEMO-01")
     app.text_input(key=key("age_years")).input("150").run()
     msg = "age_years must be a whole number from 18 to 100; got '150' instead."
-    assert msg in [e.value for e in app.error]
+    assert msg in errors(app)
     app.text_input(key=key("ctdna_post_treatment_mtm_ml")).input("lots").run()
-    assert "ctdna_post_treatment_mtm_ml must be a number from 0 to 100000 MTM/mL; got 'lots' instead." in [e.value for e in app.error]
+    assert "ctdna_post_treatment_mtm_ml must be a number from 0 to 100000 MTM/mL; got 'lots' instead." in errors(app)
     assert not app.success
     goto(app, "assessment")
     assert not app.metric
@@ -62,7 +62,7 @@ def test_invalid_entry_is_explained_inline_and_nothing_is_calculated(app):
 def test_blank_means_not_available_and_required_fields_say_so(app):
     load_sample(app, "DEMO-01")
     app.selectbox(key=key("mmr_status")).select("").run()
-    assert "mmr_status is required (one of 'pMMR', 'dMMR'); got a blank cell." in [e.value for e in app.error]
+    assert "mmr_status is required (one of 'pMMR', 'dMMR'); got a blank cell." in errors(app)
     app.selectbox(key=key("mmr_status")).select("pMMR").run()
     app.text_input(key=key("pdl1_cps")).input("").run()
     app.text_input(key=key("pdl1_tps_pct")).input("").run()
