@@ -1,6 +1,14 @@
 """The ``watchwait`` command (also ``python -m watchwait``).
 
 Exit codes: 0 success; 2 bad input (a plain message on stderr, never a traceback).
+
+Every output file is written atomically (:mod:`watchwait.atomic`): a unique temporary file next to
+it, then a rename, so a failed or interrupted run leaves nothing behind and concurrent runs writing
+the same ``--out`` leave one run's complete file (the last to finish), never a mix. ``--out`` is
+refused, before any work, when it is a folder, lies in a folder that does not exist, or is one of
+the run's input files (also through another path, a symbolic or a hard link). Text cells of CSV
+outputs that a spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab
+or a carriage return, e.g. the valid pseudonym ``-A1``) are written with a leading ``'``.
 """
 
 from __future__ import annotations
@@ -12,15 +20,23 @@ from pathlib import Path
 
 import numpy as np
 
-from watchwait.errors import WatchwaitError
+from watchwait.atomic import atomic_path, check_output_path
+from watchwait.errors import WatchwaitError, quoted
 
 
 def _cmd_simulate(args) -> int:
     from watchwait.simulate import simulate, to_csv_frame
 
-    cohort = simulate(args.n, seed=args.seed, with_oracle=args.truth is not None)
+    if args.n < 1:
+        raise WatchwaitError(f"--n must be at least 1 (patients to simulate); got {args.n}.")
+    if not 0 <= args.imaging_share <= 1:
+        raise WatchwaitError(f"--imaging-share must be a share from 0 to 1; got {args.imaging_share}.")
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)  # simulate makes its folder (a scratch cohort)
+    check_output_path(out)
+    if args.truth:
+        check_output_path(args.truth, [("--out", out)], option="--truth")
+    cohort = simulate(args.n, seed=args.seed, with_oracle=args.truth is not None)
     frame = cohort.frame
     if args.imaging_share > 0:
         from watchwait.imaging.cohort_images import write_cohort_images
@@ -30,9 +46,11 @@ def _cmd_simulate(args) -> int:
                                     seed=args.seed, base_dir=out.parent, n_jobs=args.jobs)
         frame = frame.drop(columns=[c for c in paths.columns if c != "patient_id" and c in frame.columns]).merge(paths, on="patient_id", how="left")
         print(f"wrote synthetic MRI for {int((paths['mri_baseline_dir'] != '').sum())} patients under {images}")
-    to_csv_frame(frame).to_csv(out, index=False)
+    with atomic_path(out) as tmp:
+        to_csv_frame(frame).to_csv(tmp, index=False)
     if args.truth:
-        cohort.truth.to_csv(args.truth, index=False)
+        with atomic_path(args.truth) as tmp:
+            cohort.truth.to_csv(tmp, index=False)
     print(f"wrote {len(cohort.frame)} simulated patients to {args.out}" + (f" and the oracle to {args.truth}" if args.truth else ""))
     return 0
 
@@ -43,8 +61,9 @@ def _cmd_train(args) -> int:
     from watchwait.cohort import read_model_cohort
     from watchwait.training import save_model, train
 
+    _check_model_folder(args.out, [("--cohort", args.cohort), ("--truth", args.truth)])
     frame = read_model_cohort(args.cohort, n_jobs=args.jobs)
-    truth = pd.read_csv(args.truth) if args.truth else None
+    truth = read_truth(args.truth, frame) if args.truth else None
     synthetic = bool(args.synthetic or (frame["site"].astype(str) == "synthetic").all())
     desc = {"synthetic": synthetic, "source_file": Path(args.cohort).name}
     if synthetic:
@@ -54,7 +73,9 @@ def _cmd_train(args) -> int:
     m = bundle.card["metrics_held_out"]["fused"]
     cov = bundle.card["interval_coverage_held_out"]
     print(f"model {bundle.version} written to {out}: held-out AUC {m['auc']:.3f}, Brier {m['brier']:.3f}, "
-          f"calibration slope {m['calibration_slope']:.2f}, ECE {m['ece']:.3f}, interval coverage {cov['coverage']:.1%} (nominal {cov['nominal']:.0%})")
+          f"calibration slope {m['calibration_slope']:.2f}, ECE {m['ece']:.3f}, "
+          + (f"interval coverage of the true probability {cov['coverage']:.1%} (nominal {cov['nominal']:.0%})" if cov["coverage"] is not None
+             else f"interval median width {cov['median_width']:.2f} (coverage not measurable without known true probabilities)"))
     return 0
 
 
@@ -62,6 +83,7 @@ def _cmd_predict(args) -> int:
     from watchwait.cohort import read_model_cohort
     from watchwait.engine import predict_frame
 
+    check_output_path(args.out, [("--cohort", args.cohort)])
     frame = read_model_cohort(args.cohort, n_jobs=args.jobs)
     out = predict_frame(frame, args.model)
     write_csv(out, args.out)
@@ -78,15 +100,25 @@ def _cmd_evaluate(args) -> int:
     from watchwait.engine import predict_frame
 
     frame = read_model_cohort(args.cohort, n_jobs=args.jobs)
+    name = Path(args.cohort).name
+    if len(frame) == 0:
+        raise WatchwaitError(f"{name}: no patients (a header row only); evaluate needs patients with outcomes "
+                             "of both kinds (complete response and not).")
     bundle = load_model(args.model)
     y = outcome(frame)
     pred = predict_frame(frame, bundle)
     ok = pred["p_complete_response"].notna().to_numpy()
+    n_cr, n_other = int(y[ok].sum()), int((~y[ok]).sum())
+    if n_cr == 0 or n_other == 0:
+        raise WatchwaitError(
+            f"{name}: {int(ok.sum())} in-scope patient{'s' if ok.sum() != 1 else ''} with a probability, {n_cr} with a "
+            f"complete response and {n_other} without; evaluate needs at least one of each (AUC and calibration "
+            "compare the two groups).")
     result = {"model_version": bundle.version, "n_in_scope": int(ok.sum()), "n_out_of_scope": int((~ok).sum()),
               "fused": classification_metrics(y[ok], pred["p_complete_response"].to_numpy()[ok])}
     oracle = None
     if args.truth:
-        o = pd.read_csv(args.truth).set_index("patient_id")["p_oracle"].reindex(frame["patient_id"]).to_numpy(float)
+        o = read_truth(args.truth, frame).set_index("patient_id")["p_oracle"].reindex(frame["patient_id"]).to_numpy(float)
         result["oracle"] = classification_metrics(y[ok], o[ok])
         result["fused"]["auc_ratio_to_oracle"] = round(result["fused"]["auc"] / result["oracle"]["auc"], 4)
         oracle = o[ok]
@@ -103,7 +135,7 @@ def _cmd_explain(args) -> int:
     frame = read_cohort(args.cohort)
     rows = frame[frame["patient_id"] == args.patient]
     if rows.empty:
-        raise WatchwaitError(f"patient {args.patient!r} is not in {Path(args.cohort).name}; patient_id must be one of the file's ids.")
+        raise WatchwaitError(f"patient {quoted(args.patient)} is not in {Path(args.cohort).name}; patient_id must be one of the file's ids.")
     rows = add_radiomics(rows.reset_index(drop=True), base_dir=Path(args.cohort).resolve().parent)
     result = assess(frame_to_records(rows)[0], model=args.model)
     if args.json:
@@ -115,16 +147,88 @@ def _cmd_explain(args) -> int:
 
 def write_csv(frame, path) -> None:
     """CSV via Arrow's writer (several times faster than pandas' for 100,000 rows); blanks for NaN.
-    Written to a temporary file first, so a failure never leaves a half-written file."""
-    import os
 
+    Written atomically (:func:`watchwait.atomic.atomic_path`): a failure never leaves a half-written
+    file, and concurrent writers never mix their rows. Text cells a spreadsheet would evaluate as a
+    formula are escaped (:func:`escape_formulas`)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    tmp = f"{path}.tmp"
-    pacsv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), tmp,
-                    pacsv.WriteOptions(quoting_style="needed"))
-    os.replace(tmp, path)
+    table = pa.Table.from_pandas(escape_formulas(frame), preserve_index=False)
+    with atomic_path(path) as tmp:
+        pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="needed"))
+
+
+#: First characters that make a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a formula
+#: (OWASP "CSV injection"); a tab or carriage return first can hide one.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_formulas(frame):
+    """A copy of ``frame`` whose text cells starting with :data:`FORMULA_START` get a leading ``'``.
+
+    ``'`` is what spreadsheets themselves use to mean "text, not a formula": the cell shows ``-A1``
+    and evaluates nothing. Numbers (a negative value) are not text cells and are left alone."""
+    import pandas as pd
+
+    out = frame.copy(deep=False)
+    for name in out.columns:
+        col = out[name]
+        if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
+            risky = col.astype("string").str.startswith(FORMULA_START).fillna(False).to_numpy(dtype=bool)
+            if risky.any():
+                values = col.to_numpy(dtype=object, copy=True)
+                values[risky] = ["'" + str(v) for v in values[risky]]
+                out[name] = pd.Series(values, index=col.index, dtype=col.dtype)
+    return out
+
+
+def read_truth(path, frame):
+    """The oracle file of ``simulate --truth``: patient_id and p_oracle for every patient of ``frame``."""
+    import pandas as pd
+
+    name = Path(path).name
+    try:
+        truth = pd.read_csv(path, dtype={"patient_id": str}, keep_default_na=False, na_values=[""])
+    except FileNotFoundError:
+        raise WatchwaitError(f"{name}: no such file (--truth).") from None
+    except (UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError, ValueError) as exc:
+        raise WatchwaitError(f"{name}: not an oracle file of `watchwait simulate --truth` ({type(exc).__name__}).") from None
+    missing = [c for c in ("patient_id", "p_oracle") if c not in truth.columns]
+    if missing:
+        raise WatchwaitError(f"{name}: no {' or '.join(missing)} column; --truth takes the oracle file written by "
+                             "`watchwait simulate --truth`.")
+    p = pd.to_numeric(truth["p_oracle"], errors="coerce")
+    bad = ~(p.between(0, 1))
+    if bad.any():
+        raise WatchwaitError(f"{name}: p_oracle must be a probability from 0 to 1; not on row{'s' if bad.sum() > 1 else ''} "
+                             + ", ".join(str(i + 2) for i in bad.to_numpy().nonzero()[0][:20]) + ".")
+    if truth["patient_id"].duplicated().any():
+        raise WatchwaitError(f"{name}: patient_id must be unique; the oracle file repeats "
+                             f"{quoted(truth.loc[truth['patient_id'].duplicated(), 'patient_id'].iloc[0])}.")
+    absent = ~frame["patient_id"].isin(truth["patient_id"])
+    if absent.any():
+        raise WatchwaitError(f"{name}: no oracle probability for {int(absent.sum())} patient(s) of the cohort, e.g. "
+                             f"{quoted(frame.loc[absent, 'patient_id'].iloc[0])}; use the oracle file written with this cohort.")
+    return truth
+
+
+def _check_model_folder(out, inputs) -> None:
+    """``train --out`` is a model folder: refuse a file there, a folder holding anything but an earlier
+    model (the artifact folder is replaced whole), and a folder holding one of the inputs."""
+    target = Path(out)
+    if str(out).strip() == "":
+        raise WatchwaitError("--out is empty; give a folder for the model artifact.")
+    if target.exists() and not target.is_dir():
+        raise WatchwaitError(f"--out {target} is a file, not a folder; train writes a model folder "
+                             "(model.joblib, runtime.npz, model card). Choose a folder path.")
+    for name, source in inputs:
+        if source is not None and target.exists() and target.resolve() in Path(source).resolve().parents:
+            raise WatchwaitError(f"--out {target} holds {name} {source}; the model folder is replaced whole. "
+                                 "Choose another folder for the model.")
+    if target.is_dir() and any(target.iterdir()) and not (target / "model_card.json").is_file():
+        raise WatchwaitError(f"--out {target} is a folder holding other files, not an earlier model; the model "
+                             "folder is replaced whole. Choose a new or empty folder.")
 
 
 def format_assessment(a) -> str:
@@ -205,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     except WatchwaitError as exc:
         print(f"watchwait {args.command}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into a reader that stopped early (`| head`): not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -10,6 +10,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Longest piece of user text quoted in a message; longer values are cut (a 1 MB cell is not echoed).
+MAX_QUOTED = 80
+
+
+def quoted(value: object, limit: int = MAX_QUOTED) -> str:
+    """``repr`` of a value for a message, cut to about ``limit`` characters with its full length said.
+
+    ``quoted("x" * 10**6)`` is ``'xxxx…' (1,000,000 characters)``; short values are plain ``repr``.
+    """
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        head = repr(value[:limit])
+        return f"{head[:-1]}…{head[-1]} ({len(value):,} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4 * limit:
+        return f"a whole number of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
 
 class WatchwaitError(Exception):
     """Base class of every error the project raises on purpose."""

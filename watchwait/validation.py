@@ -19,12 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from watchwait.errors import CohortFileError, FieldIssue, RecordError
+from watchwait.errors import MAX_QUOTED, CohortFileError, FieldIssue, RecordError, quoted
 from watchwait.schema import BY_NAME, COLUMNS, FALSE_WORDS, FIELDS, RADIOMICS_PREFIX, REQUIRED, TRUE_WORDS, Field
 
-# A number cell: optional sign, digits with an optional decimal point, optional exponent. Stricter
-# than Python's float() (which also takes "1_000", "nan", "infinity"), and used by both paths.
-NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+# A number cell: optional sign, ASCII digits with an optional decimal point, optional exponent.
+# Stricter than Python's float() (which also takes "1_000", "nan", "infinity" and any Unicode
+# digits such as "٦١" or "６１"), and used by both paths. [0-9], not \d: \d matches every Unicode digit.
+NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_NUMBER_RE = re.compile(NUMBER)
 
 
 def is_blank(value: object) -> bool:
@@ -38,7 +40,28 @@ def is_blank(value: object) -> bool:
 
 def _issue(field: Field, value: object) -> FieldIssue:
     shown = value if not isinstance(value, str) else value.strip()
-    return FieldIssue(field.name, value, f"{field.name} must be {field.allowed()}; got {shown!r} instead.")
+    hint = ""
+    if field.kind in ("integer", "number") and isinstance(value, str) and _has_non_ascii_digit(value):
+        hint = " Write numbers with the digits 0-9 (other scripts' digits are not read as numbers)."
+    return FieldIssue(field.name, value, f"{field.name} must be {field.allowed()}; got {quoted(shown)} instead.{hint}")
+
+
+def _has_non_ascii_digit(text: str) -> bool:
+    return any(ch.isdigit() and ch not in "0123456789" for ch in text)
+
+
+def _as_float(value: object) -> float:
+    """A finite-or-not float of an already shape-checked value; NaN when it cannot be one at all.
+
+    ``float()`` of a huge int (``10**400``) raises OverflowError: that is a value out of range,
+    not a bug, so it becomes infinity (and is refused by the range check).
+    """
+    try:
+        return float(value.strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        return math.inf
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def check_cell(field: Field, value: object) -> tuple[object, FieldIssue | None]:
@@ -67,12 +90,11 @@ def check_cell(field: Field, value: object) -> tuple[object, FieldIssue | None]:
     if kind in ("integer", "number"):
         if isinstance(value, bool | np.bool_):
             return None, _issue(field, value)
-        if isinstance(value, str) and not re.fullmatch(NUMBER, value.strip()):
+        if isinstance(value, str) and not _NUMBER_RE.fullmatch(value.strip()):
             return None, _issue(field, value)
-        try:
-            number = float(value.strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return None, _issue(field, value)
+        if isinstance(value, bytes | bytearray | memoryview):
+            return None, _issue(field, value)  # float(b"61") works, but bytes are not a number
+        number = _as_float(value)  # NaN for what is not a number at all (a list, a date...)
         if not math.isfinite(number) or number < field.low or number > field.high:  # type: ignore[operator]
             return None, _issue(field, value)
         if kind == "integer":
@@ -91,12 +113,16 @@ def _check_extra(name: str, value: object) -> tuple[object, FieldIssue | None]:
     """Extra columns are kept and ignored, except precomputed radiomic features, which must be numbers."""
     if not name.startswith(RADIOMICS_PREFIX) or is_blank(value):
         return (None if is_blank(value) else value), None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    if isinstance(value, str):
+        number = _as_float(value) if _NUMBER_RE.fullmatch(value.strip()) else math.nan
+    elif isinstance(value, bool | np.bool_ | bytes | bytearray | memoryview):
         number = math.nan
+    else:
+        number = _as_float(value)
     if not math.isfinite(number):
-        return None, FieldIssue(name, value, f"{name} must be a finite number (a radiomic feature); got {value!r} instead.")
+        shown = name if len(name) <= MAX_QUOTED else quoted(name)
+        return None, FieldIssue(name, value, f"{shown} must be a finite number (a radiomic feature, "
+                                             f"digits 0-9); got {quoted(value)} instead.")
     return number, None
 
 
@@ -204,17 +230,20 @@ def validate_frame(raw: pd.DataFrame, source: str = "cohort file") -> pd.DataFra
     if "patient_id" in raw.columns:
         ids = typed["patient_id"]
         dup = ids.notna() & ids.duplicated(keep="first")
-        for i in np.flatnonzero(dup.to_numpy()):
-            issues.append(FieldIssue("patient_id", ids.iloc[i],
-                                     f"patient_id must be unique within a file; got {ids.iloc[i]!r} again "
-                                     f"(first on row {int(np.flatnonzero((ids == ids.iloc[i]).to_numpy())[0]) + 2}).",
-                                     row=int(i) + 2))
+        if dup.any():  # first row of each id in one pass (not one scan per duplicate: 100,000 copies of one id)
+            first_row = {v: int(i) for i, v in reversed(list(enumerate(ids.to_numpy()))) if v is not None}
+            for i in np.flatnonzero(dup.to_numpy()):
+                issues.append(FieldIssue("patient_id", ids.iloc[i],
+                                         f"patient_id must be unique within a file; got {ids.iloc[i]!r} again "
+                                         f"(first on row {first_row[ids.iloc[i]] + 2}).",
+                                         row=int(i) + 2))
     for name in raw.columns:
         if name in BY_NAME:
             continue
         if str(name).startswith(RADIOMICS_PREFIX):
             text = raw[name].astype("string").str.strip().fillna("")
-            num = pd.to_numeric(text.where(text != "", None), errors="coerce").astype("float64")
+            shaped = text.str.fullmatch(NUMBER).fillna(False).to_numpy(dtype=bool)
+            num = pd.to_numeric(text.where(shaped, None), errors="coerce").astype("float64")
             bad = (text != "").to_numpy() & ~np.isfinite(num.to_numpy())
             for i in np.flatnonzero(bad):
                 _, issue = _check_extra(name, raw[name].iloc[i])
@@ -246,7 +275,27 @@ def read_cohort(path: str | os.PathLike | io.IOBase, source: str | None = None) 
     except pd.errors.ParserError as exc:
         raise CohortFileError(f"{name}: not a readable comma-separated file ({str(exc).strip()}).") from None
     raw.columns = [str(c).strip() for c in raw.columns]
+    _check_header(raw.columns, name)
     return validate_frame(raw, source=name)
+
+
+def _check_header(columns: pd.Index, name: str) -> None:
+    """Refuse a header naming a column twice (also " age_years" next to "age_years", and the
+    "age_years.1" pandas makes of a repeated data-dictionary column): which copy counts is unknowable."""
+    seen: set[str] = set()
+    twice: list[str] = []
+    for c in columns:
+        base = c
+        stem, dot, suffix = c.rpartition(".")
+        if dot and suffix.isdigit() and suffix.isascii() and stem in BY_NAME and stem in set(columns):
+            base = stem
+        if base in seen and base not in twice:
+            twice.append(base)
+        seen.add(base)
+    if twice:
+        shown = ", ".join(quoted(c) for c in twice[:10])
+        raise CohortFileError(f"{name}: the header names {'a column' if len(twice) == 1 else 'columns'} more than once "
+                              f"({shown}); keep one column of each name.")
 
 
 def frame_to_records(frame: pd.DataFrame) -> list[dict[str, object]]:
