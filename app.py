@@ -10,8 +10,6 @@ t0 = time.perf_counter()
 st.set_page_config(page_title="watchwait: rectal cancer MDT support", page_icon=":material/monitor_heart:", layout="wide")
 state.init()
 identity.restore_from_url()  # a reload reopens the sample patient the URL names
-identity.enforce()  # images and radiomics of another patient are dropped before anything is drawn
-identity.sync_url()
 
 # Every file in pages/ is listed here (tests/app/test_navigation.py fails if one is missing).
 PAGES = [
@@ -28,5 +26,4 @@ PAGES = [
 page = st.navigation(PAGES, position="top" if state.presentation() else "sidebar")
 layout.apply_css()
 layout.sidebar()
-identity.show_notice()
 patient.timed_run(page, t0)

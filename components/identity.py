@@ -126,7 +126,7 @@ def pending_prompt() -> bool:
 # ----------------------------------------------------------------------------- binding
 
 def _notify(text: str) -> None:
-    st.session_state[NOTICE] = text
+    st.session_state.setdefault(NOTICE, []).append(text)
 
 
 def enforce() -> None:
@@ -148,10 +148,16 @@ def enforce() -> None:
                 f"pseudonym is now {identity[1] or 'blank'}. Load this patient's own series on the Imaging screen.")
 
 
+def on_every_screen() -> None:
+    """Before a screen draws anything: bind, sync the URL, say what was dropped."""
+    enforce()
+    sync_url()
+    show_notice()
+
+
 def show_notice() -> None:
     """The last binding notice, once."""
-    text = st.session_state.pop(NOTICE, None)
-    if text:
+    for text in st.session_state.pop(NOTICE, None) or []:
         st.warning(md(text), icon=":material/person_alert:")
 
 

@@ -51,7 +51,12 @@ def _toggle_changed() -> None:
 
 
 def header(title: str) -> None:
-    """Title, and the presentation-mode toggle at the top right of every screen."""
+    """Title, and the presentation-mode toggle at the top right of every screen. First, on every screen: images
+    and radiomics of another patient than the open one are dropped, the URL names the open sample patient, and a
+    notice says what was dropped (components.identity)."""
+    from components import identity
+
+    identity.on_every_screen()
     left, right = st.columns([5, 1.3], vertical_alignment="center")
     left.title(title)
     st.session_state[state.PRESENTATION_WIDGET] = state.presentation()
