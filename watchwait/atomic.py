@@ -112,12 +112,14 @@ def _target(path: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, *, permissions: int | None = None) -> Iterator[str]:
+def atomic_path(path: str | os.PathLike, *, permissions: int | None = None, fsync: bool = True) -> Iterator[str]:
     """Yield the name of a fresh temporary file next to ``path``; on success rename it to ``path``.
 
     For writers that take a file name (pyarrow, pydicom ``save_as``, ``numpy.savez`` with a
     name). The file exists (empty, mode 0600) when the block starts; the writer may replace or
     truncate it. On any exception the temporary file is removed and ``path`` is untouched.
+    ``fsync=False`` skips the flushes to disk (still atomic, not durable across a power cut):
+    for scratch data written by the thousand, such as synthetic images.
     """
     target = _target(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -125,8 +127,9 @@ def atomic_path(path: str | os.PathLike, *, permissions: int | None = None) -> I
     done = False
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if fsync:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.chmod(tmp, _final_mode(target, permissions))
         os.replace(tmp, target)
         done = True
@@ -134,7 +137,8 @@ def atomic_path(path: str | os.PathLike, *, permissions: int | None = None) -> I
         if not done:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-    _fsync_dir(target.parent)
+    if fsync:
+        _fsync_dir(target.parent)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ Modules (import what you need; heavy libraries load only with the module that us
 
 * :mod:`.dicom_io` - :func:`load_series`, :func:`list_series`, :class:`Series`
 * :mod:`.deid` - PS3.15 Annex E basic profile, applied by the reader on ingest
+* :mod:`.ingest` - uploads de-identified in memory before anything is written (files 0600, folders 0700)
 * :mod:`.roi` - :func:`load_roi` (DICOM SEG, RTSTRUCT, NIfTI) -> :class:`RoiMask`
 * :mod:`.radiomics` - :func:`extract_features`, :func:`delta_features`, :func:`extract_cohort`
 * :mod:`.ibsi` - IBSI name mapping and known differences

@@ -33,6 +33,13 @@ SUPPORTED_SOP_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.2.2": "Legacy Converted Enhanced CT Image Storage",
 }
 _UNIT_TOL = 1e-3  # |row|, |col| = 1 and row . col = 0 within this
+#: Decoded pixel bytes of one image object (Rows x Columns x Number of Frames x Bits Allocated / 8),
+#: checked from the header before any decoding: a 2 KB RLE file can declare terabytes.
+MAX_PIXEL_BYTES = 512 * 1024**2
+#: RLE (PS3.5 G): a replicate run codes at most 128 bytes in 2, so decoded bytes <= 64 x encoded
+#: (plus headers); a file declaring more cannot be genuine and is refused before decoding.
+_RLE_MAX_EXPANSION = 64
+_RLE_LOSSLESS = "1.2.840.10008.1.2.5"
 
 
 @dataclass
@@ -160,6 +167,7 @@ def decode(ds: Dataset, name: str) -> np.ndarray:
     if not meta or "TransferSyntaxUID" not in meta:
         raise DicomFileError(name, "no Transfer Syntax UID (0002,0010): the pixel encoding is unknown")
     syntax = UID(str(meta.TransferSyntaxUID))
+    check_pixel_size(ds, name, syntax)
     if "PixelData" in ds and not syntax.is_compressed:
         expected = _expected_bytes(ds, name)
         found = len(ds.PixelData or b"")
@@ -172,6 +180,23 @@ def decode(ds: Dataset, name: str) -> np.ndarray:
         raise DicomFileError(name, f"pixel data cannot be decoded ({syntax.name}): {_decoder_reason(exc)}") from None
     array = np.asarray(array)
     return array.reshape((-1,) + array.shape[-2:])
+
+
+def check_pixel_size(ds: Dataset, name: str, syntax: UID) -> None:
+    """Refuse, before decoding, pixels whose declared size is over :data:`MAX_PIXEL_BYTES` or that
+    the encoded bytes cannot hold (RLE); a decoder would allocate the declared size first."""
+    expected = _expected_bytes(ds, name)
+    if expected > MAX_PIXEL_BYTES:
+        frames = _int(ds, "NumberOfFrames", name) if "NumberOfFrames" in ds else 1
+        raise DicomFileError(name, f"the header declares {frames} frame(s) of {_int(ds, 'Rows', name)} x "
+                                   f"{_int(ds, 'Columns', name)} at {_int(ds, 'BitsAllocated', name)} bits, "
+                                   f"{expected:,} bytes of pixels: more than the {MAX_PIXEL_BYTES:,} allowed for one "
+                                   "image object (limit MAX_PIXEL_BYTES); not decoded")
+    if str(syntax) == _RLE_LOSSLESS and "PixelData" in ds:
+        encoded = len(ds.PixelData or b"")
+        if expected > _RLE_MAX_EXPANSION * encoded + 1024:
+            raise DicomFileError(name, f"RLE pixel data of {encoded:,} bytes cannot hold the {expected:,} bytes the "
+                                       "header declares (Rows, Columns, Number of Frames); not decoded")
 
 
 def _expected_bytes(ds: Dataset, name: str) -> int:

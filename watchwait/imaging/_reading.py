@@ -18,7 +18,6 @@ that bug, never as "invalid DICOM".
 from __future__ import annotations
 
 import contextlib
-import gzip
 import io
 import struct
 import warnings
@@ -37,13 +36,32 @@ from pydicom.sequence import Sequence
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import VR
 
+from watchwait.errors import quoted
+
 from .errors import DicomFileError, ImagingError
 
-MAX_FILE_BYTES = 2 * 1024**3  # one DICOM object (after gunzip / unzip)
-MAX_ARCHIVE_BYTES = 8 * 1024**3  # a whole .zip, uncompressed
-MAX_FILES = 50_000
+# ----------------------------------------------------------------------------- resource limits
+# Each is a documented setting with a plain refusal naming it (module constants: a site may change
+# them before reading). They bound memory and time whatever the input claims about itself: sizes are
+# counted on the bytes actually decompressed, never taken from archive headers alone.
+
+#: One DICOM object, after unzip / gunzip (an Enhanced MR of 1,000 frames of 512 x 512 x 16 bits is 500 MiB).
+MAX_FILE_BYTES = 512 * 1024**2
+#: All files of one input (a folder, an archive), after decompression: the largest series read at once.
+MAX_TOTAL_BYTES = 1024**3
+#: Files in one input (folder or archive members), counted before any is read.
+MAX_FILES = 10_000
+#: Decompressed bytes out / compressed bytes consumed so far, for one zip member or gzip file (and
+#: decompressed bytes / archive size for a whole archive), checked while streaming once more than
+#: :data:`RATIO_GRACE_BYTES` came out: a bomb is refused after at most that much output, whatever
+#: size it claims. Real DICOM deflates about 1.5-10x; zeros reach about 1,000x.
+MAX_RATIO = 100
+RATIO_GRACE_BYTES = 8 * 1024**2
+_CHUNK = 1024**2
 _GZIP_MAGIC = b"\x1f\x8b"
-_SKIPPED_NAMES = {"DICOMDIR", "__MACOSX", "Thumbs.db"}
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+#: System files skipped (and listed in the warnings): macOS resource forks, Windows thumbnails, DICOMDIR.
+_SKIPPED_NAMES = {"DICOMDIR", "__MACOSX", "Thumbs.db", ".DS_Store"}
 MAX_SEQUENCE_DEPTH = 64  # nested sequence items; deeper is refused (the walks below recurse)
 
 #: What pydicom raises on malformed bytes while reading a file or decoding an element's value
@@ -124,78 +142,256 @@ def guard(
         raise file_error(error, name, f"{what} ({_short(exc)})") from None
 
 
+class InputLimitError(ImagingError):
+    """An input breaks one of the resource limits (size, count, expansion ratio, nesting, paths)."""
+
+
+class _Budget:
+    """Decompressed bytes of one input, checked against :data:`MAX_TOTAL_BYTES` and, for an archive,
+    :data:`MAX_RATIO` times its size on disk."""
+
+    def __init__(self, source: str, archive_bytes: int | None = None):
+        self.source = source
+        self.archive_bytes = archive_bytes
+        self.used = 0
+
+    def take(self, n: int) -> None:
+        self.used += n
+        if self.used > MAX_TOTAL_BYTES:
+            raise InputLimitError(f"{self.source}: more than {_size(MAX_TOTAL_BYTES)} of files once decompressed "
+                                  f"(limit MAX_TOTAL_BYTES); load one series at a time")
+        if (self.archive_bytes is not None and self.used > RATIO_GRACE_BYTES
+                and self.used > MAX_RATIO * self.archive_bytes):
+            raise InputLimitError(f"{self.source}: the archive expands more than {MAX_RATIO} times its size "
+                                  f"({_size(self.archive_bytes)} gives more than {_size(self.used)}; limit MAX_RATIO): "
+                                  "refused as a possible zip bomb")
+
+
+def _size(n: int) -> str:
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= factor:
+            return f"{n / factor:.3g} {unit}"
+    return f"{n} bytes"
+
+
 def read_all(path: Path) -> list[ReadResult]:
-    """Parse every file of ``path`` (a DICOM file, a .gz, a .zip or a folder, recursively)."""
+    """Parse every file of ``path`` (a DICOM file, a .gz, a .zip or a folder, recursively).
+
+    Hidden and system files (names starting with ".", ``__MACOSX``, ``DICOMDIR``, ``Thumbs.db``)
+    are not read but listed as skipped. An archive member whose name climbs out of the archive
+    (``..``) or is absolute, a link inside an archive, more than :data:`MAX_FILES` files, or more
+    than the size and ratio limits (counted while decompressing) refuse the whole input with
+    :class:`InputLimitError`: a series with silently missing slices must never load.
+    """
     path = Path(path)
     if not path.exists():
         raise ImagingError(f"{path}: no such file or folder")
     if path.is_dir():
-        files = sorted(
-            p for p in path.rglob("*")
-            if p.is_file() and not any(part.startswith(".") or part in _SKIPPED_NAMES
-                                       for part in p.relative_to(path).parts)
-        )
-        if len(files) > MAX_FILES:
-            raise ImagingError(f"{path.name}: {len(files)} files, more than the {MAX_FILES} allowed")
-        return [_read_path(p, str(p.relative_to(path))) for p in files]
+        found, skipped = [], []
+        for p in sorted(path.rglob("*")):
+            parts = p.relative_to(path).parts
+            if not p.is_file():
+                continue
+            if any(part.startswith(".") or part in _SKIPPED_NAMES for part in parts):
+                skipped.append(_skipped(str(p.relative_to(path))))
+                continue
+            found.append(p)
+            if len(found) > MAX_FILES:
+                raise InputLimitError(f"{path.name}: more than {MAX_FILES} files (limit MAX_FILES)")
+        budget = _Budget(path.name)
+        return skipped + [_read_path(p, str(p.relative_to(path)), budget) for p in found]
     if zipfile.is_zipfile(path):
         return _read_zip(path)
-    return [_read_path(path, path.name)]
+    return [_read_path(path, path.name, _Budget(path.name))]
 
 
-def _read_path(path: Path, name: str) -> ReadResult:
+def _skipped(name: str) -> ReadResult:
+    return _fail(name, "hidden or system file; not read")
+
+
+def _read_path(path: Path, name: str, budget: _Budget) -> ReadResult:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            return _fail(name, f"file of {size} bytes is larger than the {MAX_FILE_BYTES} allowed")
+            return _fail(name, f"file of {_size(size)} is larger than the {_size(MAX_FILE_BYTES)} allowed for one "
+                               "file (limit MAX_FILE_BYTES)")
         with path.open("rb") as fh:
-            return parse(fh.read(), name)
+            data = fh.read(size + 1)  # read(n) allocates n bytes first: never more than the file; +1: it may have grown
+        if len(data) > MAX_FILE_BYTES:
+            return _fail(name, f"file larger than the {_size(MAX_FILE_BYTES)} allowed for one file (limit MAX_FILE_BYTES)")
     except OSError as exc:
         return _fail(name, f"cannot be opened ({exc.strerror or exc})")
+    budget.take(len(data))
+    return parse(data, name, budget)
+
+
+def _zip_entry_count(fh: BinaryIO) -> int | None:
+    """Entries the archive's end-of-central-directory record declares (Zip64 too), read before the
+    directory itself is loaded: a 1 MB archive can declare a million entries."""
+    fh.seek(0, io.SEEK_END)
+    size = fh.tell()
+    fh.seek(max(0, size - 65_557))  # the record (22 bytes) + the longest comment
+    tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 22:
+        return None
+    count = struct.unpack("<H", tail[at + 10:at + 12])[0]
+    locator = tail.rfind(b"PK\x06\x07", 0, at)
+    if count == 0xFFFF and locator >= 0 and len(tail) >= locator + 20:
+        offset = struct.unpack("<Q", tail[locator + 8:locator + 16])[0]
+        fh.seek(min(offset, size))
+        record = fh.read(56)
+        if record[:4] == b"PK\x06\x06" and len(record) >= 40:
+            count = struct.unpack("<Q", record[32:40])[0]
+    return count
+
+
+def _unsafe_member_name(filename: str) -> bool:
+    name = filename.replace("\\", "/")
+    return (name.startswith("/") or (len(name) > 1 and name[1] == ":") or ".." in name.split("/")
+            or "\x00" in name)
+
+
+def _is_link(member: zipfile.ZipInfo) -> bool:
+    return member.create_system == 3 and (member.external_attr >> 16) & 0o170000 == 0o120000
 
 
 def _read_zip(path: Path) -> list[ReadResult]:
+    with path.open("rb") as fh:
+        return read_zip(fh, path.name)
+
+
+def read_zip(fh: BinaryIO, archive_name: str) -> list[ReadResult]:
+    """Parse every member of a zip archive open as ``fh`` (a file, or ``io.BytesIO`` of an upload):
+    the limits, refusals and skipped files of :func:`read_all`."""
+    path = Path(archive_name)  # for its .name in messages
+    fh.seek(0, io.SEEK_END)
+    archive_bytes = fh.tell()
+    declared = _zip_entry_count(fh)
+    if declared is not None and declared > MAX_FILES:
+        raise InputLimitError(f"{path.name}: the archive holds {declared} entries, more than {MAX_FILES} (limit MAX_FILES)")
+    fh.seek(0)
     try:
-        with zipfile.ZipFile(path) as zf:
-            members = [m for m in zf.infolist() if not m.is_dir() and not any(
-                part.startswith(".") or part in _SKIPPED_NAMES for part in Path(m.filename).parts)]
-            if len(members) > MAX_FILES:
-                raise ImagingError(f"{path.name}: {len(members)} files, more than the {MAX_FILES} allowed")
-            if sum(m.file_size for m in members) > MAX_ARCHIVE_BYTES:
-                raise ImagingError(f"{path.name}: uncompressed content larger than {MAX_ARCHIVE_BYTES} bytes")
-            results = []
-            for member in sorted(members, key=lambda m: m.filename):
-                name = f"{path.name}:{member.filename}"
-                if member.file_size > MAX_FILE_BYTES:
-                    results.append(_fail(name, "member larger than the size allowed for one file"))
-                    continue
-                try:
-                    data = zf.read(member)
-                except (RuntimeError, zipfile.BadZipFile, NotImplementedError, OSError) as exc:
-                    results.append(_fail(name, f"cannot be extracted from the archive ({exc})"))
-                    continue
-                results.append(parse(data, name))
-            return results
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ImagingError(f"{path.name}: not a readable zip archive ({exc})") from None
+        zf = zipfile.ZipFile(fh)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, struct.error) as exc:
+        raise ImagingError(f"{path.name}: not a readable zip archive ({_short(exc)})") from None
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_FILES:
+            raise InputLimitError(f"{path.name}: the archive holds {len(infos)} entries, more than {MAX_FILES} "
+                                  "(limit MAX_FILES)")
+        unsafe = [m.filename for m in infos if _unsafe_member_name(m.filename)]
+        if unsafe:
+            shown = ", ".join(quoted(n, 60) for n in unsafe[:5]) + (f" and {len(unsafe) - 5} more" if len(unsafe) > 5 else "")
+            raise InputLimitError(f"{path.name}: {len(unsafe)} member name(s) point outside the archive (absolute, "
+                                  f"or with '..'): {shown}; refused (the series would load with missing slices)")
+        links = [m.filename for m in infos if _is_link(m)]
+        if links:
+            raise InputLimitError(f"{path.name}: {len(links)} member(s) are symbolic links ({quoted(links[0], 60)}"
+                                  f"{' ...' if len(links) > 1 else ''}); archives of a series hold plain files only")
+        budget = _Budget(path.name, archive_bytes)
+        results = []
+        for member in sorted(infos, key=lambda m: m.filename):
+            if member.is_dir():
+                continue
+            name = f"{path.name}:{member.filename}"
+            if any(part.startswith(".") or part in _SKIPPED_NAMES for part in Path(member.filename).parts):
+                results.append(_skipped(name))
+                continue
+            if member.file_size > MAX_FILE_BYTES:  # declared: refused early; the real size is counted below
+                raise InputLimitError(f"{name}: member of {_size(member.file_size)}, larger than the "
+                                      f"{_size(MAX_FILE_BYTES)} allowed for one file (limit MAX_FILE_BYTES)")
+            data = _read_member(zf, member, name, budget)
+            if isinstance(data, ReadResult):
+                results.append(data)
+                continue
+            results.append(parse(data, name, budget))
+        return results
+
+
+def _read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, name: str, budget: _Budget) -> bytes | ReadResult:
+    """The member's bytes, read in chunks and counted (size, ratio, total) while they come out."""
+    chunks: list[bytes] = []
+    n = 0
+    try:
+        with zf.open(member) as fh:
+            while True:
+                chunk = fh.read(_CHUNK)
+                if not chunk:
+                    break
+                n += len(chunk)
+                if n > MAX_FILE_BYTES:
+                    raise InputLimitError(f"{name}: member larger than the {_size(MAX_FILE_BYTES)} allowed for one "
+                                          "file once decompressed (limit MAX_FILE_BYTES)")
+                if n > RATIO_GRACE_BYTES:
+                    # compressed bytes read so far (zipfile's count; the whole member if it has none)
+                    consumed = member.compress_size - int(getattr(fh, "_compress_left", 0) or 0)
+                    if n > MAX_RATIO * max(consumed, 1):
+                        raise InputLimitError(f"{name}: member expands more than {MAX_RATIO} times "
+                                              f"({_size(consumed)} gave {_size(n)}; limit MAX_RATIO): "
+                                              "refused as a possible zip bomb")
+                budget.take(len(chunk))
+                chunks.append(chunk)
+    except (RuntimeError, zipfile.BadZipFile, NotImplementedError, OSError, EOFError, zlib.error, ValueError) as exc:
+        return _fail(name, f"cannot be extracted from the archive ({_short(exc)})")
+    return b"".join(chunks)
+
+
+def _gunzip(data: bytes, name: str, budget: _Budget | None) -> bytes | ReadResult:
+    """Decompress a gzip file in bounded steps (size, ratio and total counted as it comes out)."""
+    out: list[bytes] = []
+    n = 0
+    rest = data
+    try:
+        while rest[:2] == _GZIP_MAGIC:  # one or more gzip members, one after another
+            d = zlib.decompressobj(wbits=31)
+            pending = rest
+            while not d.eof:
+                chunk = d.decompress(pending, _CHUNK)  # at most one chunk out per call
+                pending = d.unconsumed_tail
+                consumed = len(data) - len(pending) - len(d.unused_data)
+                n += len(chunk)
+                if n > MAX_FILE_BYTES:
+                    raise InputLimitError(f"{name}: gzip-compressed file larger than the {_size(MAX_FILE_BYTES)} "
+                                          "allowed for one file once decompressed (limit MAX_FILE_BYTES)")
+                if n > RATIO_GRACE_BYTES and n > MAX_RATIO * max(consumed, 1):
+                    raise InputLimitError(f"{name}: gzip-compressed file expands more than {MAX_RATIO} times "
+                                          f"({_size(consumed)} gave {_size(n)}; limit MAX_RATIO): refused "
+                                          "as a possible decompression bomb")
+                if budget is not None:
+                    budget.take(len(chunk))
+                out.append(chunk)
+                if not chunk and not pending:
+                    break  # no progress: the stream ends early
+            if not d.eof:
+                return _fail(name, "gzip-compressed file that cannot be decompressed (it ends early)")
+            rest = d.unused_data
+    except zlib.error as exc:
+        return _fail(name, f"gzip-compressed file that cannot be decompressed ({_short(exc)})")
+    return b"".join(out)
 
 
 def _fail(name: str, reason: str) -> ReadResult:
     return ReadResult(name, error=DicomFileError(name, reason))
 
 
-def parse(data: bytes, name: str) -> ReadResult:
-    """Parse the bytes of one file into a :class:`ReadResult` (never raises for bad content)."""
+def parse(data: bytes, name: str, budget: _Budget | None = None) -> ReadResult:
+    """Parse the bytes of one file into a :class:`ReadResult`.
+
+    Never raises for bad content; raises :class:`InputLimitError` when a gzip-compressed file
+    breaks the size or ratio limits (``budget``: the input's running total, if any).
+    """
     notes: list[str] = []
     if data[:2] == _GZIP_MAGIC:
-        try:
-            with gzip.open(io.BytesIO(data)) as gz:
-                data = gz.read(MAX_FILE_BYTES + 1)
-        except (OSError, EOFError) as exc:
-            return _fail(name, f"gzip-compressed file that cannot be decompressed ({exc})")
-        if len(data) > MAX_FILE_BYTES:
-            return _fail(name, "gzip-compressed file larger than the size allowed once decompressed")
+        unzipped = _gunzip(data, name, budget)
+        if isinstance(unzipped, ReadResult):
+            return unzipped
+        data = unzipped
+        if data[:2] == _GZIP_MAGIC or data[:4] in _ZIP_MAGIC:
+            return _fail(name, "compressed file inside a compressed file; not opened (decompress it first)")
         notes.append(f"{name}: gzip-compressed file, decompressed before reading")
+    elif data[:4] in _ZIP_MAGIC:
+        return _fail(name, "an archive inside the archive; not opened (extract it and load its files)")
     with quiet_pydicom():
         try:
             ds = _dcmread(io.BytesIO(data))

@@ -9,7 +9,9 @@ import highdicom as hd
 import numpy as np
 from pydicom.dataset import Dataset
 
-from ._frames import Frame, frames_of, int_value
+from pydicom.uid import UID
+
+from ._frames import Frame, check_pixel_size, frames_of, int_value
 from ._grid import inplane_indices, nearest_slice_distance, slice_index
 from ._reading import DECODER_ERRORS, guard, quiet_pydicom
 from .dicom_io import Series
@@ -43,6 +45,9 @@ def seg_to_mask(ds: Dataset, series: Series, name: str, segment_numbers: Sequenc
                                            "(the segmentation belongs to another scan)"])
     try:
         frames = frames_of(ds, name)
+        meta = getattr(ds, "file_meta", None)
+        syntax = UID(str(meta.get("TransferSyntaxUID", "") if meta else "") or "1.2.840.10008.1.2.1")
+        check_pixel_size(ds, name, syntax)  # before decoding: the header may declare terabytes
     except DicomFileError as exc:
         raise RoiError(str(exc)) from None
     with quiet_pydicom(), guard(name, RoiError, what="segmentation pixel data cannot be decoded",

@@ -3,16 +3,19 @@
 Steps, in order: parse every file (pydicom); de-identify each data set at once
 (:mod:`watchwait.imaging.deid`); set aside what is not an MR/CT image (listed in the warnings);
 group by Series Instance UID and choose one series (the caller's, else the one with most
-slices); take each plane's geometry (single-frame attributes, or the functional groups of
+slices); refuse a series whose files name several patients, studies or frames of reference
+(:data:`SAME_IN_A_SERIES`); take each plane's geometry (single-frame attributes, or the functional groups of
 multi-frame Enhanced MR); sort the planes by their position along the slice normal
 ``n = row_dir x col_dir`` (never by Instance Number); check that orientation, matrix size and
-pixel spacing agree; decode the pixels (compressed transfer syntaxes through the pylibjpeg
+pixel spacing agree; refuse more than :data:`MAX_SERIES_VOXELS` voxels before decoding; decode the pixels (compressed transfer syntaxes through the pylibjpeg
 plugins) and apply Rescale Slope/Intercept; drop duplicated positions whose pixels are
 identical (with a warning) and refuse different ones; refuse gaps (a step larger than 1.5x
 the median step) unless ``allow_gaps``.
 
-What is safe to skip: files that are not DICOM, not images, or belong to another series are
-skipped and listed in :attr:`Series.warnings`. A file of the chosen series that cannot be read
+What is safe to skip: files that are not DICOM, not images, hidden or system files, or files
+of another series are skipped and listed in :attr:`Series.warnings`; an archive with member
+names outside it (``..``, absolute), links, or beyond the size, count and expansion limits of
+:mod:`._reading` is refused whole (:class:`~._reading.InputLimitError`). A file of the chosen series that cannot be read
 is skipped only when another file supplies the same slice; otherwise the series would be
 incomplete and loading fails with the file's own message.
 """
@@ -37,6 +40,15 @@ __all__ = ["Series", "SeriesInfo", "load_series", "list_series"]
 
 logger = logging.getLogger(__name__)
 
+#: Voxels of one series (slices x rows x columns), checked from the headers before any pixel is
+#: decoded; loading holds about 14 bytes per voxel at its peak (stored, float64 and float32 copies).
+MAX_SERIES_VOXELS = 64 * 1024**2
+#: What must be the same in every file of one series (one patient, one study, one frame of
+#: reference), compared on the de-identified values: the keyed pseudonym and UIDs are one-to-one
+#: functions of the originals, so two files differ here exactly when they differed before
+#: de-identification, and no identifier is kept to compare.
+SAME_IN_A_SERIES = {"PatientID": "patient (Patient ID)", "StudyInstanceUID": "study (Study Instance UID)",
+                    "FrameOfReferenceUID": "frame of reference (Frame of Reference UID)"}
 GAP_FACTOR = 1.5  # a step > 1.5 x the median step means missing slices
 DUPLICATE_TOL_MM = 0.01  # two planes closer than this along the normal are the same slice
 ORIENTATION_TOL = 1e-4
@@ -236,7 +248,32 @@ def _choose(groups: dict[str, list[ReadResult]], series_uid: str | None, series_
     return infos[0].series_instance_uid
 
 
+def _check_one_patient(results: list[ReadResult]) -> None:
+    """Refuse a series whose files belong to several patients, studies or frames of reference."""
+    problems = []
+    for keyword, what in SAME_IN_A_SERIES.items():
+        by_value: dict[str, list[str]] = defaultdict(list)
+        for r in results:
+            by_value[str(r.dataset.get(keyword, "") or "").strip()].append(r.name)  # type: ignore[union-attr]
+        if len(by_value) > 1:
+            groups = sorted(by_value.values(), key=len, reverse=True)
+            counts = " vs ".join(f"{len(g)} file{'s' if len(g) > 1 else ''} (e.g. {g[0]})" for g in groups[:3])
+            problems.append(f"{len(by_value)} different values of the {what}: {counts}")
+    if problems:
+        raise SeriesError("one series must be one patient, one study and one frame of reference; this series mixes "
+                          + "; ".join(problems) + ". Refused: load each patient's series separately")
+
+
+def _check_voxels(frames: list[Frame]) -> None:
+    voxels = sum(f.rows * f.cols for f in frames)
+    if voxels > MAX_SERIES_VOXELS:
+        raise SeriesError(f"the series declares {len(frames)} slices of {frames[0].rows} x {frames[0].cols}, "
+                          f"{voxels:,} voxels: more than the {MAX_SERIES_VOXELS:,} allowed (limit MAX_SERIES_VOXELS); "
+                          "not decoded")
+
+
 def _assemble(results: list[ReadResult], uid: str, allow_gaps: bool, warnings: list[str]) -> Series:
+    _check_one_patient(results)
     frames: list[Frame] = []
     for r in results:
         assert r.dataset is not None
@@ -250,6 +287,7 @@ def _assemble(results: list[ReadResult], uid: str, allow_gaps: bool, warnings: l
             warnings.append(msg)
     ref = frames[0]
     _check_consistent(frames, ref)
+    _check_voxels(frames)
     normal = ref.normal
     frames.sort(key=lambda f: (float(f.position @ normal), f.name, f.index or 0))
     planes = _decode_all(frames)

@@ -155,11 +155,7 @@ def mask_from_rtstruct(
 def mask_from_image(path: str | Path, series: Series, *, label: int | None = None) -> RoiMask:
     """Mask from a label image on the series grid (``label``: that value; default: non-zero)."""
     path = Path(path)
-    try:
-        image = sitk.ReadImage(str(path))
-    except RuntimeError as exc:
-        reason = str(exc).strip().splitlines()[-1][:160] if str(exc).strip() else "unreadable"
-        raise RoiError(f"{path.name}: cannot be read as an image ({reason})") from None
+    image = read_mask_image(path, path.name)
     if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
         raise RoiError(f"{path.name}: a mask must be a 3-D single-channel image, this one is "
                        f"{image.GetDimension()}-D with {image.GetNumberOfComponentsPerPixel()} component(s)")
@@ -176,6 +172,35 @@ def mask_from_image(path: str | Path, series: Series, *, label: int | None = Non
             warnings.append(f"{path.name}: {labels.size} different non-zero values; all taken as the ROI")
         what = "non-zero voxels"
     return _finish(mask, path.name, "IMAGE", what, warnings)
+
+
+#: Voxels of a mask image, checked from its header before the voxels are read (a few bytes of
+#: .nii.gz can declare billions).
+MAX_MASK_VOXELS = 64 * 1024**2
+
+
+def read_mask_image(path: str | Path, name: str) -> sitk.Image:
+    """A mask image file (NIfTI, NRRD, MHA...) read by SimpleITK, after checking its declared size."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()  # the header only
+    except RuntimeError as exc:  # what SimpleITK raises for any file it cannot read
+        raise RoiError(f"{name}: cannot be read as an image ({_sitk_reason(exc)})") from None
+    voxels = 1
+    for n in reader.GetSize():
+        voxels *= int(n)
+    if voxels > MAX_MASK_VOXELS:
+        raise RoiError(f"{name}: the mask declares {' x '.join(str(n) for n in reader.GetSize())} voxels, more than "
+                       f"the {MAX_MASK_VOXELS:,} allowed (limit MAX_MASK_VOXELS); not read")
+    try:
+        return reader.Execute()
+    except RuntimeError as exc:
+        raise RoiError(f"{name}: cannot be read as an image ({_sitk_reason(exc)})") from None
+
+
+def _sitk_reason(exc: RuntimeError) -> str:
+    return str(exc).strip().splitlines()[-1][:160] if str(exc).strip() else "unreadable"
 
 
 def series_reference(series: Series) -> sitk.Image:

@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from watchwait.atomic import atomic_path
+
 __all__ = ["synth_pair", "write_series", "write_seg"]
 
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
@@ -243,7 +245,8 @@ def write_series(volume: np.ndarray, spacing: Sequence[float], out_dir: str | Pa
         ds.BurnedInAnnotation = "NO"
         ds.PixelData = stored[k].astype(dtype).tobytes()
         path = out / f"IM{k + 1:04d}.dcm"
-        ds.save_as(path, enforce_file_format=True)
+        with atomic_path(path, fsync=False) as tmp:  # a failure or a concurrent writer never leaves a partial slice
+            ds.save_as(tmp, enforce_file_format=True)
         paths.append(path)
     return paths
 
@@ -295,5 +298,6 @@ def write_seg(mask: np.ndarray, series_dir: str | Path, out_file: str | Path, *,
     )
     out = Path(out_file)
     out.parent.mkdir(parents=True, exist_ok=True)
-    seg.save_as(out)
+    with atomic_path(out, fsync=False) as tmp:
+        seg.save_as(tmp)
     return out
