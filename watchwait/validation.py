@@ -106,7 +106,12 @@ def check_cell(field: Field, value: object) -> tuple[object, FieldIssue | None]:
         if isinstance(value, str) and re.fullmatch(field.pattern, value.strip()):
             return value.strip(), None
         return None, _issue(field, value)
-    return (value.strip() if isinstance(value, str) else str(value)), None
+    if isinstance(value, str):
+        return value.strip(), None
+    try:
+        return str(value), None
+    except ValueError:  # str() of an int of more than 4,300 digits (Python's limit) is not text anyone typed
+        return None, _issue(field, value)
 
 
 def _check_extra(name: str, value: object) -> tuple[object, FieldIssue | None]:

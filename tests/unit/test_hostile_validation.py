@@ -70,3 +70,8 @@ def test_many_copies_of_one_id_are_reported_quickly():
     assert time.perf_counter() - start < 10  # was one scan of the column per duplicate: quadratic
     assert len(err.value.issues) == 59_999
     assert err.value.issues[-1].message == "patient_id must be unique within a file; got 'A' again (first on row 2)."
+
+
+def test_a_huge_integer_in_a_text_field_is_a_field_error():
+    """Found by tests/fuzz: str() of an int of more than 4,300 digits raises ValueError."""
+    assert _messages({"site": 10**5000}) == ["site must be text; got a whole number of about 5,001 digits instead."]
