@@ -21,8 +21,9 @@ browser:
 	  echo "installing Debian chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# components/serve.py serves app.py with anti-framing and content-type headers; loopback only, no usage stats.
 run: $(STAMP)
-	$(BIN)/streamlit run app.py
+	$(BIN)/streamlit run components/serve.py --server.address 127.0.0.1 --browser.gatherUsageStats false
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest

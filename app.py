@@ -1,13 +1,16 @@
 """watchwait dashboard: router only (page config, state, navigation). Run: streamlit run app.py"""
 
 import time
+from pathlib import Path
 
 import streamlit as st
 
 from components import identity, layout, patient, state
 
 t0 = time.perf_counter()
-st.set_page_config(page_title="watchwait: rectal cancer MDT support", page_icon=":material/monitor_heart:", layout="wide")
+FAVICON = str(Path(__file__).resolve().parent / "components" / "favicon.png")
+# The favicon is served by this server (a material icon or an emoji would be fetched from an outside font host).
+st.set_page_config(page_title="watchwait: rectal cancer MDT support", page_icon=FAVICON, layout="wide")
 state.init()
 identity.restore_from_url()  # a reload reopens the sample patient the URL names
 

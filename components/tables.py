@@ -153,10 +153,11 @@ def calibration_table(curve: Sequence[dict]) -> pd.DataFrame:
 def coverage_table(coverage: Mapping[str, object]) -> pd.DataFrame:
     by = coverage.get("by_scenario", {})
     return pd.DataFrame({
-        "inputs missing (scenario)": list(by),
-        "n": [v["n"] for v in by.values()],
-        "coverage": [f"{100 * v['coverage']:.1f}%" for v in by.values()],
-        "median width (points)": [round(100 * v["median_width"]) for v in by.values()],
+        "tests missing": list(by),
+        "patients": [v["n"] for v in by.values()],
+        "true probability inside the interval": ["not measurable" if v.get("coverage") is None else f"{100 * v['coverage']:.1f}%"
+                                                 for v in by.values()],
+        "median width (percentage points)": [round(100 * v["median_width"]) for v in by.values()],
     })
 
 

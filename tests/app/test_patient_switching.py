@@ -14,6 +14,7 @@ import pytest
 
 from apptest_helpers import errors, goto, load_sample, new_app, texts
 from components import state
+from components.safe import unescape
 
 # two patients with sample images, one without, one out of scope
 PATIENTS = ["DEMO-05", "DEMO-09", "DEMO-02", "DEMO-11"]
@@ -269,7 +270,8 @@ def test_a_url_naming_no_sample_patient_opens_nothing_and_says_so_literally():
     assert not at.exception
     assert at.text_input(key="field:patient:patient_id").value == ""
     notice = [w.value for w in at.warning if "not one of the sample patients" in w.value]
-    assert notice and "!\\[x\\]\\(http\\:" in notice[0]  # escaped: shown as text, never an image
+    assert notice and "\\!\\[x\\]\\(http" in notice[0]  # escaped: shown as text, never an image
+    assert "![x](http://127.0.0.1:9/beacon.png)" in unescape(notice[0])
     assert at.query_params == {}
 
 

@@ -30,11 +30,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, log_path: Path) -> subprocess.Popen:
+def start_server(port: int, log_path: Path, env: dict | None = None) -> subprocess.Popen:
+    """``make run``'s server (components/serve.py: app.py with security headers) on a loopback port."""
     streamlit = Path(sys.executable).with_name("streamlit")
-    cmd = [str(streamlit), "run", "app.py", "--server.headless", "true", "--server.address", "127.0.0.1",
+    cmd = [str(streamlit), "run", "components/serve.py", "--server.headless", "true", "--server.address", "127.0.0.1",
            "--server.port", str(port), "--browser.gatherUsageStats", "false"]
-    return subprocess.Popen(cmd, cwd=ROOT, stdout=log_path.open("w"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(cmd, cwd=ROOT, stdout=log_path.open("w"), stderr=subprocess.STDOUT, env=env)
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:

@@ -47,10 +47,17 @@ def go(page: Page, title: str) -> None:
     settle(page)
 
 
-def load_sample(page: Page, patient_id: str) -> None:
+def load_sample(page: Page, patient_id: str, discard: bool = True) -> None:
+    """Open a sample patient from the Patient screen; with unsaved edits the screen asks first, and ``discard``
+    answers "Discard changes and continue"."""
     select(page, "Sample patient (synthetic)", patient_id)
     expect(page.get_by_role("listbox")).to_have_count(0)  # the option list has closed
     page.get_by_role("button", name="Load", exact=True).click()
+    settle(page)
+    confirm = page.get_by_role("button", name="Discard changes and continue")
+    if discard and confirm.count():
+        confirm.click()
+        settle(page)
     expect(page.get_by_label("Patient pseudonym (required)", exact=True)).to_have_value(patient_id, timeout=T)
     settle(page)
 

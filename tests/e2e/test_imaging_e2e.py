@@ -7,7 +7,7 @@ import zipfile
 import pytest
 from playwright.sync_api import Page, expect
 
-from st_helpers import T, go, open_app, select, settle, shot
+from st_helpers import T, go, load_sample, open_app, settle, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -28,9 +28,9 @@ def test_imaging_sample_side_by_side_slice_slider_and_bad_upload(page: Page, ser
     from components import imaging_figures as fig
 
     open_app(page, server)
+    load_sample(page, "DEMO-05")  # images belong to the open patient: its own sample images are offered
     go(page, "Imaging")
-    select(page, "Sample imaging (synthetic MR, baseline and restaging)", "DEMO-05")
-    page.get_by_role("button", name="Load sample images").click()
+    page.get_by_role("button", name="Load DEMO-05's sample images").click()
     settle(page)
     plots = page.locator(".js-plotly-plot")
     expect(plots).to_have_count(2, timeout=T)
@@ -41,6 +41,7 @@ def test_imaging_sample_side_by_side_slice_slider_and_bad_upload(page: Page, ser
     roi, _ = _features("DEMO-05", "baseline")  # table values are drawn on a canvas: checked exactly in tests/app
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
     expect(page.get_by_text(f"{roi.voxel_count:,} voxels").first).to_be_visible()
+    expect(page.get_by_text("for patient DEMO-05 (the open patient)")).to_have_count(2)
     shot(page, shots / "13_imaging_DEMO-05.png")
 
     # the baseline slice slider: from the largest tumour section one slice up, with the keyboard

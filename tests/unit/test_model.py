@@ -1,4 +1,4 @@
-"""Fused predictor: exact SHAP, intervals that widen with missing inputs, verified artifacts."""
+"""Fused predictor: exact explanations, one evaluator per model, a conformal interval, verified artifacts."""
 import json
 import shutil
 
@@ -24,27 +24,30 @@ def test_shap_sums_exactly_to_the_probability(small_model, sample_records):
     assert a.probability == pytest.approx(float(bundle.predictor.predict_proba(X)[0]), abs=1e-9)
 
 
-def test_missing_modality_still_answers_and_widens_interval(small_model, sample_records):
+def test_missing_modality_still_answers_with_an_interval_around_it(small_model, sample_records):
     _, bundle = small_model
     rec = dict(sample_records["DEMO-01"])
-    full = assess(rec, model=bundle)
     for c in ("ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml", "cea_baseline_ng_ml", "cea_post_ng_ml"):
         rec[c] = None
     masked = assess(rec, model=bundle)
     assert masked.probability is not None and "blood" in masked.missing_modalities
-    assert (masked.interval[1] - masked.interval[0]) > (full.interval[1] - full.interval[0])
+    assert 0 <= masked.interval[0] <= masked.probability <= masked.interval[1] <= 1
     nothing = assess({"patient_id": "Z", "mmr_status": "pMMR"}, model=bundle)
-    assert nothing.probability is not None and nothing.interval[1] - nothing.interval[0] > 0.5
+    assert set(nothing.missing_modalities) >= {"blood", "immune", "restaging"}
+    assert nothing.interval[0] <= nothing.probability <= nothing.interval[1]
 
 
 def test_held_out_metrics_compare_with_oracle_and_baselines(small_model):
     _, bundle = small_model
     m = bundle.card["metrics_held_out"]
-    assert {"fused", "oracle", "clinical_nomogram", "blood_only", "restaging_only", "immune_only", "clinical_only"} <= set(m)
+    assert {"fused", "oracle", "clinical_nomogram", "peer_logistic", "peer_hgb", "blood_only", "restaging_only", "immune_only",
+            "clinical_only"} <= set(m)
     assert m["fused"]["auc"] > m["clinical_nomogram"]["auc"] + 0.05
     assert m["fused"]["auc"] <= m["oracle"]["auc"] + 0.03
+    assert m["fused"]["mean_abs_gap_to_oracle"] < m["peer_logistic"]["mean_abs_gap_to_oracle"]
     cov = bundle.card["interval_coverage_held_out"]
-    assert 0.80 <= cov["coverage"] <= 0.97  # 150 patients: wide tolerance; the benchmark measures 5,000
+    assert 0.75 <= cov["coverage"] <= 0.99  # 150 calibration + 150 measured patients: wide; bench_quality measures 5,000
+    assert "Mondrian split-conformal" in cov["method"] and "crepes" in cov["method"]
 
 
 def test_tampered_artifact_is_refused(small_model, tmp_path):
@@ -80,19 +83,52 @@ def test_invalid_record_raises_project_error(small_model):
         assess({"patient_id": "X", "mmr_status": "pMMR", "mr_trg": 7}, model=bundle)
 
 
-def test_compiled_tree_kernels_equal_scikit_learn_exactly(small_model):
-    from watchwait.model import _ensemble_raw, _ensemble_raw_parallel, _fast_trees
+def test_spline_basis_is_scikit_learns_and_monotone(small_model):
+    """One evaluator: the additive model's spline columns are scikit-learn's SplineTransformer (constant
+    extrapolation) evaluated with scipy's BSpline, to 1e-12, and every basis column is non-decreasing."""
+    from sklearn.preprocessing import SplineTransformer
+
+    from watchwait.model import MonotoneGAM
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.lognormal(0, 1, 400), [np.nan] * 10])
+    gam = MonotoneGAM(knots=4)
+    (term,) = gam.basis(x[:, None])
+    assert term.kind == "spline" and term.missing
+    grid = np.linspace(-5, 40, 500)
+    D, _, indicator = MonotoneGAM.design(grid[:, None], [term])
+    st = SplineTransformer(n_knots=4, degree=3, knots="quantile", extrapolation="constant").fit(x[~np.isnan(x)][:, None])
+    ref = st.transform(grid[:, None])
+    ref_tail = np.cumsum(ref[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    np.testing.assert_allclose(D[:, ~indicator], ref_tail, atol=1e-12)
+    assert (np.diff(D[:, ~indicator], axis=0) >= -1e-12).all()
+
+
+def test_trees_are_lightgbms_own_and_explanations_exact(small_model):
+    """The trees are evaluated by LightGBM itself; additive terms + TreeSHAP sum to the logit for every row,
+    and each tree uses one modality's features only."""
+    from watchwait.artifacts import columns_of
+    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.validation import validate_frame
 
     _, bundle = small_model
     P = bundle.predictor
-    X = np.ascontiguousarray(np.vstack([P.donors_] * 3))
-    X[::7, 3] = np.nan  # missing values take the learned side
-    for m in [P.model_, *P.members_]:
-        t = _fast_trees(m)
-        args = (t.roots, t.feature, t.threshold, t.missing_left, t.left, t.right, t.leaf, t.value, t.baseline)
-        ref = m.decision_function(X)
-        assert np.array_equal(_ensemble_raw(X, *args), ref)
-        assert np.array_equal(_ensemble_raw_parallel(X, *args), ref)
+    X = P.matrix(columns_of(validate_frame(to_csv_frame(simulate(300, seed=98, with_oracle=False).frame))))
+    e = P.explain(X)
+    np.testing.assert_allclose(e.base_logit + e.contributions_logit.sum(axis=1), P._logit(X), atol=1e-9)
+    dump = P.model_.booster.dump_model()
+    mods = [f.modality for f in P.features_]
+
+    def used(node, acc):
+        if "split_feature" in node:
+            acc.add(mods[node["split_feature"]])
+            used(node["left_child"], acc)
+            used(node["right_child"], acc)
+        return acc
+
+    per_tree = [used(t["tree_structure"], set()) for t in dump["tree_info"]]
+    assert len(per_tree) == P.trees and all(len(m) <= 1 for m in per_tree)
+    assert len(set().union(*per_tree)) >= 2
 
 
 def test_evidence_table_is_an_exact_copy_of_the_shared_one():
@@ -103,30 +139,3 @@ def test_evidence_table_is_an_exact_copy_of_the_shared_one():
     if not shared.exists():
         pytest.skip("../shared is not next to this checkout")
     assert (root / "watchwait" / "data" / "evidence_trials.csv").read_bytes() == shared.read_bytes()
-
-
-def test_runtime_artifact_predicts_like_the_full_model_and_is_hash_checked(small_model, tmp_path):
-    import subprocess
-    import sys
-
-    from watchwait.engine import predict_frame
-    from watchwait.simulate import simulate, to_csv_frame
-    from watchwait.training import load_runtime
-    from watchwait.validation import validate_frame
-
-    path, bundle = small_model
-    frame = validate_frame(to_csv_frame(simulate(300, seed=99, with_oracle=False).frame))
-    full = predict_frame(frame, bundle)
-    light = predict_frame(frame, load_runtime(path))
-    assert full[["p_complete_response", "p_lower", "p_upper"]].equals(light[["p_complete_response", "p_lower", "p_upper"]])
-    decision = ["category", "pathway", "flags", "rule_id", "conditional"]  # same numbers, so the same suggestion
-    assert full[decision].equals(light[decision])
-    # batch prediction does not need scikit-learn at all
-    code = f"import sys; from watchwait.training import load_runtime; load_runtime({str(path)!r}); print('sklearn' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
-    bad = tmp_path / "bad"
-    shutil.copytree(path, bad)
-    with open(bad / "runtime.npz", "ab") as fh:
-        fh.write(b"x")
-    with pytest.raises(ModelArtifactError, match=r"runtime.npz: sha256 .* does not match the model card"):
-        load_runtime(bad)
