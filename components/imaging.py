@@ -6,8 +6,9 @@ and says so on screen; it is dropped when another patient is opened or the pseud
 (:func:`components.identity.enforce`). A restaging series whose patient (DICOM PatientID, compared through its
 keyed pseudonym) differs from the baseline's, or the reverse, is refused with the reason.
 
-Uploads never stay on disk: the files are written to a private folder (mode 0700, files 0600) only for the
-time the imaging library reads them, and the folder is deleted before the click returns, whatever happens.
+Uploads never reach the disk as uploaded: :mod:`watchwait.imaging.ingest` parses and de-identifies them in
+memory and writes only de-identified data sets, to a private folder (mode 0700, files 0600) that exists only for
+the time the imaging library reads them and is deleted before the click returns, whatever happens.
 What is kept (in this session's state only) is the de-identified series, the ROI mask and the features.
 Only ``ImagingError`` (the imaging library's plain messages) is caught; anything else is a bug and
 surfaces as one. Nothing here logs.
@@ -35,9 +36,9 @@ VISITS = ("baseline", "restaging")
 TITLES = {"baseline": "Baseline (before treatment)", "restaging": "Restaging (response assessment)"}
 DEID_NOTE = ("Identifiers removed on ingest (DICOM PS3.15 basic profile): names and IDs become a keyed pseudonym, "
              "UIDs are replaced, dates shifted, private tags dropped, before anything is shown.")
-UPLOAD_NOTE = ("Uploaded files are read from a private temporary folder that is deleted as soon as they have been "
-               "read; only the de-identified images and their features are kept, in this session, until another "
-               "patient is opened.")
+UPLOAD_NOTE = ("Uploaded files are de-identified in memory; nothing identifying is written to disk, and the "
+               "de-identified copy read from a private temporary folder is deleted at once. The images and their "
+               "features are kept in this session only, until another patient is opened.")
 SERIES_TYPES = ["zip", "dcm", "ima", "dicom"]
 ROI_TYPES = ["dcm", "nii", "gz", "nrrd", "mha", "mhd"]
 UPLOAD_PREFIX = "watchwait-upload-"
@@ -115,39 +116,45 @@ def private_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _safe_name(name: str, i: int) -> str:
-    """The file's own name (messages name it), never a path: no separators, no dot-names, no NUL."""
-    base = Path(str(name).replace("\\", "/")).name.replace("\x00", "")
-    return base if base not in ("", ".", "..") and not base.startswith(".") else f"file-{i}"
+class _AlreadyDeidentified:
+    """For files :mod:`watchwait.imaging.ingest` stored: they are de-identified once already (a second pass
+    would give another pseudonym, and a series could no longer be compared with a sample's)."""
 
+    def __init__(self) -> None:
+        from watchwait.imaging.deid import default_deidentifier
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
+        self._default = default_deidentifier()
+
+    def apply(self, ds):
+        return ds
+
+    def __getattr__(self, name):
+        return getattr(self._default, name)
 
 
 def load_upload(visit: str, series_files: list, roi_file, identity: tuple[int, str]) -> None:
-    """Read one visit's uploaded files through a private folder deleted before returning, and bind the result to
-    the open patient. One .zip stays a zip (the reader opens it); several files go to a folder."""
+    """Read one visit's upload and bind the result to the open patient. The files are parsed and de-identified
+    in memory (:mod:`watchwait.imaging.ingest`); only the de-identified data sets are written, to a private folder
+    (0700, files 0600) that is deleted as soon as the series and ROI have been read, whatever happens."""
     if not _still_open(identity):
         return
+    from watchwait.imaging.ingest import store_roi_upload, store_series_upload
+
+    what = series_files[0].name if len(series_files) == 1 else f"{len(series_files)} files"
+    label = f"uploaded {what} + {roi_file.name}"
     with private_folder() as folder:
-        (folder / "series").mkdir(mode=0o700)
-        (folder / "roi").mkdir(mode=0o700)
-        names: set[str] = set()
-        for i, f in enumerate(series_files):
-            name = _safe_name(f.name, i)
-            if name in names:
-                name = f"{i}-{name}"
-            names.add(name)
-            _write_private(folder / "series" / name, f.getvalue())
-        only = next(iter(names)) if len(series_files) == 1 else ""
-        series = folder / "series" / only if only.lower().endswith(".zip") else folder / "series"
-        roi = folder / "roi" / _safe_name(roi_file.name, 0)
-        _write_private(roi, roi_file.getvalue())
-        what = series_files[0].name if len(series_files) == 1 else f"{len(series_files)} files"
-        v = _load(str(series), str(roi), f"uploaded {what} + {roi_file.name}")
+        try:
+            stored = store_series_upload([(f.name, f.getvalue()) for f in series_files], folder / "series")
+        except ImagingError as exc:
+            v = Visit(label, error=f"The series could not be used. {exc}")
+        else:
+            try:
+                roi = store_roi_upload(roi_file.name, roi_file.getvalue(), folder / "roi")
+            except ImagingError as exc:
+                v = Visit(label, error=f"The tumour ROI could not be used. {exc}")
+            else:
+                v = _load(str(stored.path), str(roi), label, deidentifier=_AlreadyDeidentified(),
+                          notes=stored.warnings)
     store(visit, v, identity)
 
 
@@ -207,17 +214,21 @@ def source_picker() -> bool:
 
 # ----------------------------------------------------------------------------- loading
 
-def _load(series_path: str, roi_path: str, label: str) -> Visit:
+def _load(series_path: str, roi_path: str, label: str, deidentifier=None, notes: tuple[str, ...] = ()) -> Visit:
+    import dataclasses
+
     from watchwait.imaging.dicom_io import load_series
     from watchwait.imaging.radiomics import extract_features
     from watchwait.imaging.roi import load_roi
 
     try:
-        series = load_series(series_path)
+        series = load_series(series_path, deidentifier=deidentifier)
     except ImagingError as exc:
         return Visit(label, error=f"The series could not be used. {exc}")
+    if notes:  # what the upload held but was not stored (not DICOM, ...): said with the series' own warnings
+        series = dataclasses.replace(series, warnings=tuple(notes) + tuple(series.warnings))
     try:
-        roi = load_roi(roi_path, series)
+        roi = load_roi(roi_path, series, deidentifier=deidentifier)
     except ImagingError as exc:
         return Visit(label, series, error=f"The tumour ROI could not be used. {exc}")
     try:

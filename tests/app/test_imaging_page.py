@@ -145,8 +145,9 @@ def test_malformed_upload_shows_the_plain_message_and_nothing_stays_on_disk(monk
     real = dicom_io.load_series
 
     def spy(source, **kw):  # while the library reads: a private folder, private files
-        folder = Path(source).parents[1]
-        seen.append((oct(folder.stat().st_mode & 0o777), oct(Path(source).stat().st_mode & 0o777), str(folder)))
+        folder = Path(source).parent
+        files = sorted(Path(source).iterdir())
+        seen.append((oct(folder.stat().st_mode & 0o777), {oct(f.stat().st_mode & 0o777) for f in files}, str(folder)))
         return real(source, **kw)
 
     monkeypatch.setattr(dicom_io, "load_series", spy)
@@ -156,22 +157,35 @@ def test_malformed_upload_shows_the_plain_message_and_nothing_stays_on_disk(monk
     seg = SAMPLES / "DEMO-01" / "baseline_seg.dcm"
     _upload(at, "baseline", [("MR_truncated.zip", _zip(TRUNCATED), "application/zip")], "baseline_seg.dcm", seg.read_bytes())
     assert errors(at) == [
-        "The series could not be used. MR_truncated.zip:MR_truncated.dcm: pixel data is truncated "
+        "The series could not be used. 00001.dcm: pixel data is truncated "  # files are stored numbered
         "(expected 8192 bytes, found 8130)"]
     assert "Traceback" not in texts(at)
-    assert len(seen) == 1 and seen[0][:2] == ("0o700", "0o600")
+    assert len(seen) == 1 and seen[0][:2] == ("0o700", {"0o600"})
     assert Path(seen[0][2]).parent == tmp_path and list(tmp_path.iterdir()) == []  # deleted before the click returned
 
 
 def test_uploaded_files_never_stay_on_disk_and_give_the_sample_features(monkeypatch, tmp_path):
+    import watchwait.imaging.dicom_io as dicom_io
+
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    on_disk = []
+    real = dicom_io.load_series
+
+    def spy(source, **kw):  # while the library reads the stored copy: is the PatientID anywhere on disk?
+        on_disk.extend(str(f) for f in tmp_path.rglob("*") if f.is_file() and b"DEMO-01" in f.read_bytes())
+        on_disk.append("checked")
+        return real(source, **kw)
+
+    monkeypatch.setattr(dicom_io, "load_series", spy)
+    assert all(b"DEMO-01" in data for _, data, _ in _files("DEMO-01", "restaging"))  # identifiers in the upload
     at = new_app()
     load_sample(at, "DEMO-01")
     goto(at, "imaging")
     seg = SAMPLES / "DEMO-01" / "restaging_seg.dcm"
     _upload(at, "restaging", _files("DEMO-01", "restaging"), seg.name, seg.read_bytes())
     assert not at.error
-    assert list(tmp_path.iterdir()) == []  # nothing written stays
+    assert on_disk == ["checked"]  # de-identified before any byte reached the disk
+    assert list(tmp_path.iterdir()) == []  # and nothing written stays
     assert "for patient **DEMO-01** (the open patient) · source: uploaded 12 files + restaging_seg.dcm" in texts(at)
     _, _, rest = _expected("DEMO-01", "restaging")
     every = _table(at, "features")

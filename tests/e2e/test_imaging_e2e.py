@@ -68,7 +68,7 @@ def test_imaging_sample_side_by_side_slice_slider_and_bad_upload(page: Page, ser
     settle(page)
     page.get_by_role("button", name="Use these files for baseline").click()
     settle(page)
-    message = ("The series could not be used. MR_truncated.zip:MR_truncated.dcm: pixel data is truncated "
+    message = ("The series could not be used. 00001.dcm: pixel data is truncated "
                "(expected 8192 bytes, found 8130)")
     expect(page.get_by_text(message)).to_be_visible(timeout=T)
     expect(page.get_by_text("Traceback")).to_have_count(0)

@@ -170,12 +170,13 @@ def test_hostile_user_text_is_never_rendered_as_markup(page: Page, server, shots
     settle(page)
     expect(page.get_by_text("who is not one of the sample patients")).to_be_visible(timeout=T)
 
-    # a pseudonym typed into the form: the validator's message quotes it
+    # a pseudonym typed into the form: the validator's message quotes it (long values cut: its start is checked;
+    # the whole text is checked where nothing cuts it: the link, the file, zip and member names)
     load_sample(page, "DEMO-05")
     type_into(page, "Patient pseudonym (required)", hostile(2))
-    expect(page.get_by_test_id("stAlertContentError").first).to_contain_text(shown_as(hostile(2)), timeout=T)
+    expect(page.get_by_test_id("stAlertContentError").first).to_contain_text(shown_as(hostile(2)[:36]), timeout=T)
     go(page, "Assessment")  # the list of invalid entries on every other screen
-    expect(page.get_by_test_id("stAlertContentError").first).to_contain_text(shown_as(hostile(2)), timeout=T)
+    expect(page.get_by_test_id("stAlertContentError").first).to_contain_text(shown_as(hostile(2)[:36]), timeout=T)
     go(page, "Patient")
     type_into(page, "Patient pseudonym (required)", "DEMO-05")
 
@@ -186,7 +187,7 @@ def test_hostile_user_text_is_never_rendered_as_markup(page: Page, server, shots
     settle(page)
     error = page.get_by_test_id("stAlertContentError").filter(has_text="was not imported")
     expect(error).to_contain_text(shown_as("![c](beacon-3.png).csv"), timeout=T)
-    expect(error).to_contain_text(shown_as(hostile(4)))
+    expect(error).to_contain_text(shown_as(hostile(4)[:36]))
     shot(page, shots / "24_hostile_cohort_file.png", full=False)
 
     # a what-if entry
@@ -201,7 +202,7 @@ def test_hostile_user_text_is_never_rendered_as_markup(page: Page, server, shots
     field.fill(hostile(5))
     field.press("Enter")
     settle(page)
-    expect(page.get_by_test_id("stAlertContentError").filter(has_text="Invalid scenario")).to_contain_text(shown_as(hostile(5)), timeout=T)
+    expect(page.get_by_test_id("stAlertContentError").filter(has_text="Invalid scenario")).to_contain_text(shown_as(hostile(5)[:36]), timeout=T)
 
     # a zip named like markup, holding a member named like markup, and an ROI file named like markup
     go(page, "Imaging")
