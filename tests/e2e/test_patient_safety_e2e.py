@@ -89,14 +89,14 @@ def test_switching_patients_in_every_order_from_every_screen_in_chromium(page: P
                     settle(page)
                     used_images = True
                     if not banner_checked:
-                        shot(page, shots / f"20_imaging_bound_to_{pid}.png")
+                        shot(page, shots / f"30_imaging_bound_to_{pid}.png")
             elif title not in ("Patient", "About the model"):
                 expect(page.get_by_test_id("ww-facts").first).to_contain_text(f"Patient: {pid}")
         if used_images and not banner_checked:
             go(page, "Assessment")
             expect(page.get_by_test_id("ww-sources").first).to_contain_text("Radiomics: from the MRI series loaded on")
             expect(page.get_by_test_id("ww-sources").first).to_contain_text("for this patient")
-            shot(page, shots / f"21_banner_sources_{pid}.png", full=False)
+            shot(page, shots / f"31_banner_sources_{pid}.png", full=False)
             banner_checked = True
     assert banner_checked
 
@@ -110,7 +110,7 @@ def test_unsaved_edits_are_confirmed_and_a_reload_reopens_the_sample(page: Page,
     prompt = page.get_by_test_id("stAlertContentWarning").filter(has_text="Unsaved changes to DEMO-05")
     expect(prompt).to_be_visible(timeout=T)
     expect(prompt).to_contain_text("Age")
-    shot(page, shots / "22_unsaved_changes_prompt.png", full=False)
+    shot(page, shots / "32_unsaved_changes_prompt.png", full=False)
     pseudonym = page.get_by_label("Patient pseudonym (required)", exact=True)
     expect(pseudonym).to_have_value("DEMO-05")
     page.get_by_role("button", name="Keep editing").click()
@@ -134,7 +134,7 @@ def test_unsaved_edits_are_confirmed_and_a_reload_reopens_the_sample(page: Page,
     go(page, "Patient")
     expect(pseudonym).to_have_value("DEMO-09")
     expect(page.get_by_role("combobox", name="Sample patient (synthetic)", exact=True)).to_have_value("DEMO-09")
-    shot(page, shots / "23_after_reload_DEMO-09.png", full=False)
+    shot(page, shots / "33_after_reload_DEMO-09.png", full=False)
 
 
 def load_sample_without_discarding(page: Page, pid: str) -> None:
@@ -188,7 +188,7 @@ def test_hostile_user_text_is_never_rendered_as_markup(page: Page, server, shots
     error = page.get_by_test_id("stAlertContentError").filter(has_text="was not imported")
     expect(error).to_contain_text(shown_as("![c](beacon-3.png).csv"), timeout=T)
     expect(error).to_contain_text(shown_as(hostile(4)[:36]))
-    shot(page, shots / "24_hostile_cohort_file.png", full=False)
+    shot(page, shots / "34_hostile_cohort_file.png", full=False)
 
     # a what-if entry
     go(page, "What if")
@@ -224,7 +224,7 @@ def test_hostile_user_text_is_never_rendered_as_markup(page: Page, server, shots
     expect(main).to_contain_text(shown_as("![z](beacon-7.png).zip"), timeout=T)
     expect(main).to_contain_text(shown_as("![r](beacon-8.png).dcm"))
     expect(main).to_contain_text(shown_as(hostile(6)))  # the member's warning names it, as text
-    shot(page, shots / "25_hostile_zip_names.png")
+    shot(page, shots / "35_hostile_zip_names.png")
 
     page.wait_for_timeout(500)
     made = page.evaluate("""() => [...document.querySelectorAll('img, a, image, iframe, source, video, audio')]
