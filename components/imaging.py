@@ -189,7 +189,7 @@ def source_picker() -> bool:
                 "loaded; opening another patient closes it.")
     sample = own_sample(identity)
     if sample is not None:
-        st.button(f"Load {md(sample)}'s sample images", key="imaging_load_sample", on_click=load_sample_images,
+        st.button(f"Load {sample}'s sample images", key="imaging_load_sample", on_click=load_sample_images,  # a shipped id
                   args=(identity,), type="primary",
                   help="Small synthetic T2-weighted series with a DICOM SEG of the tumour; no real patient.")
     elif cache.sample_imaging_ids():
@@ -336,7 +336,7 @@ def features(visits: dict[str, Visit | None]) -> None:
             bound = state.imaging_visits()
             identity = state.identity()
             at = tuple(bound[v].loaded_at for v in VISITS)
-            st.button(f"Use these radiomics in {md(identity[1])}'s assessment", key="imaging_use_radiomics",
+            st.button("Use these radiomics in the open patient's assessment", key="imaging_use_radiomics",
                       on_click=use_radiomics, args=(columns, identity, at),
                       help="Writes the model's radiomic columns into the open patient's record (replacing any "
                            "radiomics it had); the Assessment then includes the MRI radiomics branch.")

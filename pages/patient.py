@@ -65,7 +65,9 @@ if upload is not None:
     else:
         by_id = {str(r["patient_id"]): r for r in cohort}
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-        c1.selectbox(f"Patient from {md(upload.name)} ({len(by_id)} rows)", list(by_id), key=state.UPLOAD_CHOICE)
+        # no user text in a widget label: a label's raw text is also its accessible name (escapes would be read out)
+        c1.selectbox(f"Patient from the uploaded file ({len(by_id)} rows)", list(by_id), key=state.UPLOAD_CHOICE,
+                     help="File: " + md(upload.name))
         c2.button("Import this patient", key="import_row", width="stretch",
                   on_click=lambda: _open(by_id[st.session_state[state.UPLOAD_CHOICE]],
                                          {"kind": "cohort", "name": st.session_state[state.UPLOAD_CHOICE],

@@ -89,9 +89,11 @@ def test_presentation_mode_fits_one_screen_at_1920x1080(browser, server, shots, 
         expect(metric).to_have_text(f"{100 * a.probability:.0f}%", timeout=T)
         facts = page.locator(".ww-facts")
         suggestion = page.locator(".st-key-ww-suggestion")
-        assert a.suggestion.conditional  # a low probability for a cCR qualifies watch-and-wait (rule 6)
-        assert shown_headline(suggestion) == f"Suggested, with conditions: {a.suggestion.headline}"
-        expect(suggestion).not_to_contain_text(f"Suggested: {a.suggestion.label}")
+        # conditional when the model's probability for this cCR is low (rule 6): depends on the model in use
+        lead = "Suggested, with conditions:" if a.suggestion.conditional else "Suggested:"
+        assert shown_headline(suggestion) == f"{lead} {a.suggestion.headline}"
+        if a.suggestion.conditional:
+            expect(suggestion).not_to_contain_text(f"Suggested: {a.suggestion.label}")
         expect(suggestion).to_contain_text(a.suggestion.rule_id)
         flags = [page.get_by_text(f.rule_id).first for f in a.suggestion.flags]
         synthetic = page.get_by_text("Synthetic training data").first
@@ -166,8 +168,12 @@ def test_out_of_scope_blank_modalities_and_cohort_import(page: Page, server, sho
                     "G-1,pMMR,complete,normal,1,false,0\nG-2,pMMR,incomplete,mass,4,true,3.5\n")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(good))
     settle(page)
-    select(page, "Patient from good.csv (2 rows)", "G-2")
+    select(page, "Patient from the uploaded file (2 rows)", "G-2")
     page.get_by_role("button", name="Import this patient").click()
+    settle(page)
+    # the record on screen was edited above: the import asks first, and goes ahead once confirmed
+    expect(page.get_by_text("Unsaved changes to")).to_be_visible(timeout=T)
+    page.get_by_role("button", name="Discard changes and continue").click()
     settle(page)
     g2 = watchwait.assess({"patient_id": "G-2", "mmr_status": "pMMR", "endoscopy": "incomplete", "dre": "mass", "mr_trg": 4,
                            "dwi_restriction": True, "ctdna_post_treatment_mtm_ml": 3.5})

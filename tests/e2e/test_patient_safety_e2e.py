@@ -85,7 +85,7 @@ def test_switching_patients_in_every_order_from_every_screen_in_chromium(page: P
                     load.click()
                     settle(page)
                     expect(page.get_by_text(f"for patient {pid} (the open patient)")).to_have_count(2, timeout=T)
-                    page.get_by_role("button", name=f"Use these radiomics in {pid}'s assessment").click()
+                    page.get_by_role("button", name="Use these radiomics in the open patient's assessment").click()
                     settle(page)
                     used_images = True
                     if not banner_checked:
