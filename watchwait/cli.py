@@ -192,6 +192,10 @@ def read_truth(path, frame):
         truth = pd.read_csv(path, dtype={"patient_id": str}, keep_default_na=False, na_values=[""])
     except FileNotFoundError:
         raise WatchwaitError(f"{name}: no such file (--truth).") from None
+    except IsADirectoryError:
+        raise WatchwaitError(f"{name}: is a folder, not an oracle file (--truth).") from None
+    except OSError as exc:
+        raise WatchwaitError(f"{name}: cannot be read (--truth: {exc.strerror or type(exc).__name__}).") from None
     except (UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError, ValueError) as exc:
         raise WatchwaitError(f"{name}: not an oracle file of `watchwait simulate --truth` ({type(exc).__name__}).") from None
     missing = [c for c in ("patient_id", "p_oracle") if c not in truth.columns]

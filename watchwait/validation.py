@@ -273,6 +273,10 @@ def read_cohort(path: str | os.PathLike | io.IOBase, source: str | None = None) 
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
     except FileNotFoundError:
         raise CohortFileError(f"{name}: no such file.") from None
+    except IsADirectoryError:
+        raise CohortFileError(f"{name}: is a folder, not a cohort file; give the CSV file itself.") from None
+    except OSError as exc:  # permission denied, a device, an I/O error
+        raise CohortFileError(f"{name}: cannot be read ({exc.strerror or type(exc).__name__}).") from None
     except UnicodeDecodeError:
         raise CohortFileError(f"{name}: not UTF-8 text; save the cohort as CSV UTF-8.") from None
     except pd.errors.EmptyDataError:

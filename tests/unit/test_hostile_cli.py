@@ -98,7 +98,11 @@ def test_evaluate_without_patients_or_with_one_outcome_class(cohorts, tmp_path):
               "40 without; evaluate needs at least one of each (AUC and calibration compare the two groups).")
 
 
-def test_evaluate_with_a_wrong_truth_file(cohorts):
+def test_evaluate_with_a_wrong_truth_file(cohorts, tmp_path):
+    r = run("evaluate", "--cohort", str(cohorts / "c21.csv"), "--truth", str(tmp_path))
+    _plain(r, f"watchwait evaluate: {tmp_path.name}: is a folder, not an oracle file (--truth).")
+    r = run("predict", "--cohort", str(tmp_path), "--out", str(tmp_path / "p.csv"))
+    _plain(r, f"watchwait predict: {tmp_path.name}: is a folder, not a cohort file; give the CSV file itself.")
     r = run("evaluate", "--cohort", str(cohorts / "c21.csv"), "--truth", str(cohorts / "c22.csv"))
     _plain(r, "watchwait evaluate: c22.csv: no p_oracle column; --truth takes the oracle file written by "
               "`watchwait simulate --truth`.")

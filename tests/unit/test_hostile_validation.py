@@ -75,3 +75,9 @@ def test_many_copies_of_one_id_are_reported_quickly():
 def test_a_huge_integer_in_a_text_field_is_a_field_error():
     """Found by tests/fuzz: str() of an int of more than 4,300 digits raises ValueError."""
     assert _messages({"site": 10**5000}) == ["site must be text; got a whole number of about 5,001 digits instead."]
+
+
+def test_a_folder_given_as_the_cohort_is_a_plain_error(tmp_path):
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(CohortFileError, match=r"^adir: is a folder, not a cohort file; give the CSV file itself\.$"):
+        read_cohort(tmp_path / "adir")
