@@ -140,19 +140,25 @@ def enforce() -> None:
                 "were loaded, and another patient is open now.")
     rs = st.session_state.get(state.RADIOMICS_SOURCE)
     if rs and rs.get("kind") == "imaging" and (rs.get("token"), rs.get("patient_id")) != identity:
+        # back to the radiomics the record was opened with (from its file), if any
         extra = state.extra()
         for k in [k for k in extra if str(k).startswith(state.RADIOMICS_PREFIX)]:
             del extra[k]
-        st.session_state[state.RADIOMICS_SOURCE] = None
-        _notify(f"The radiomics from the MRI series of {rs.get('patient_id')} were removed from the record: the "
-                f"pseudonym is now {identity[1] or 'blank'}. Load this patient's own series on the Imaging screen.")
+        opened = (st.session_state.get(state.PATIENT_LOADED) or {}).get("extra", {})
+        extra.update({k: v for k, v in opened.items() if str(k).startswith(state.RADIOMICS_PREFIX)})
+        src = st.session_state.get(state.PATIENT_SOURCE) or {}
+        has = any(str(k).startswith(state.RADIOMICS_PREFIX) for k in opened)
+        st.session_state[state.RADIOMICS_SOURCE] = {"kind": "file", "name": src.get("file", "")} if has else None
+        _notify(f"The radiomics from the MRI series of {rs.get('patient_id')} were taken out of the record: the "
+                f"pseudonym is now {identity[1] or 'blank'}"
+                + (" (the radiomics of the file the record came from are back)" if has else "")
+                + ". Load this patient's own series on the Imaging screen.")
 
 
 def on_every_screen() -> None:
-    """Before a screen draws anything: bind, sync the URL, say what was dropped."""
+    """Before a screen draws anything: bind, and sync the URL (the screen's header then shows the notices)."""
     enforce()
     sync_url()
-    show_notice()
 
 
 def show_notice() -> None:

@@ -28,7 +28,7 @@ h2, h3 { font-size: 1.35rem !important; padding: 0.1rem 0 !important; }
 [data-testid="stAlertContainer"] p { font-size: 0.9rem; line-height: 1.4; }
 .ww-facts { font-size: 1.05rem; line-height: 1.45; border: 2px solid #000; padding: 0.35rem 0.7rem; border-radius: 0.4rem; }
 .ww-facts b { font-weight: 800; }
-.ww-sources { font-size: 0.85rem; margin-top: 0.15rem; }
+.ww-sources { font-size: 0.95rem; margin-top: 0.15rem; }
 </style>
 """
 
@@ -62,6 +62,7 @@ def header(title: str) -> None:
     st.session_state[state.PRESENTATION_WIDGET] = state.presentation()
     right.toggle("Presentation mode", key=state.PRESENTATION_WIDGET, on_change=_toggle_changed,
                  help="MDT shared screen: large type, high contrast, no sidebar.")
+    identity.show_notice()
 
 
 IMMUNO_LABELS = {"anti_pd1": "anti-PD-1", "anti_pdl1": "anti-PD-L1", "pd1_ctla4": "PD-1/CTLA-4"}

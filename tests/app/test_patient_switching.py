@@ -275,7 +275,7 @@ def test_a_url_naming_no_sample_patient_opens_nothing_and_says_so_literally():
     assert at.query_params == {}
 
 
-def test_changing_the_pseudonym_drops_the_images_and_image_radiomics_of_the_old_one():
+def test_changing_the_pseudonym_drops_the_images_and_image_radiomics_of_the_old_one(sample_records):
     at = new_app()
     load_sample(at, "DEMO-05")
     goto(at, "imaging")
@@ -284,7 +284,11 @@ def test_changing_the_pseudonym_drops_the_images_and_image_radiomics_of_the_old_
     goto(at, "patient")
     at.text_input(key="field:patient:patient_id").input("DEMO-55").run()
     assert not at.session_state[state.IMAGING_VISITS]
-    assert not [k for k in at.session_state[state.EXTRA] if k.startswith("radiomics_")]
+    from_file = {k: v for k, v in sample_records["DEMO-05"].items() if k.startswith("radiomics_") and v is not None}
+    held = {k: v for k, v in at.session_state[state.EXTRA].items() if k.startswith("radiomics_")}
+    assert held == from_file  # the image radiomics are out; those the record was opened with are back
+    assert at.session_state[state.RADIOMICS_SOURCE] == {"kind": "file", "name": "sample_patients.csv"}
+    assert "Radiomics: from the cohort file sample_patients.csv" in _banner(at)
     assert any("The images of DEMO-05 were closed" in w for w in [x.value.replace("\\", "") for x in at.warning])
     goto(at, "imaging")
     assert not at.get("plotly_chart") and "DEMO-05" not in shown(at)
