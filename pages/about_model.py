@@ -4,7 +4,7 @@ import streamlit as st
 
 from components import cache, figures, layout, state, tables, views
 from components.safe import md
-from watchwait import ModelArtifactError
+from watchwait import ModelArtifactError, model_card
 
 layout.header("About the model")
 try:
@@ -50,12 +50,18 @@ with c2:
 
 cov = card["interval_coverage_held_out"]
 st.subheader("Interval coverage")
-st.markdown(f"**{100 * cov['coverage']:.1f}%** of held-out patients' probabilities fell inside their "
-            f"{100 * cov['nominal']:.0f}% interval (n = {cov['n']}). Method: {cov['method']}.")
+if cov.get("coverage") is not None:
+    st.markdown(f"For **{100 * cov['coverage']:.1f}%** of {cov['n']} held-out patients, the probability a perfect model would give "
+                f"(known here because the cohort is simulated) fell inside their {100 * cov['nominal']:.0f}% interval.")
+else:
+    st.markdown(f"This cohort has no known true probabilities, so the interval's coverage cannot be measured; "
+                f"its median width on {cov['n']} held-out patients is {100 * cov['median_width']:.0f} percentage points.")
+with st.expander("How the interval is made"):
+    st.markdown(cov["method"])
 st.dataframe(tables.coverage_table(cov), hide_index=True, width="stretch")
 
 with st.expander("Method and features"):
-    st.markdown("\n".join(f"- **{k}:** {v}" for k, v in card["method"].items()))
+    st.markdown("\n".join(f"- **{k.replace('_', ' ')}:** {model_card.method_text(v)}" for k, v in card["method"].items()))
     st.dataframe([{"feature": f["label"], "modality": f["modality"], "inputs": ", ".join(f["inputs"])} for f in card["features"]],
                  hide_index=True, width="stretch")
 last = st.session_state.get(state.LAST_RUN_MS)

@@ -1,9 +1,8 @@
 """Loading a model artifact, separate from training: the engine imports this module, never
 :mod:`watchwait.training` (a test checks it).
 
-An artifact is a folder: ``model.joblib`` (the fitted predictor), ``runtime.npz`` (its prediction-only
-arrays), ``model_card.json`` (what it is, what it was trained on, how it performs, the sha256 of both
-files, a fingerprint of the feature specification and the library versions it was built with) and
+An artifact is a folder: ``model.joblib`` (the fitted predictor), ``model_card.json`` (what it is,
+what it was trained on, how it performs, the sha256 of the model file, a fingerprint of the feature specification and the library versions it was built with) and
 ``model_card.md``. Loading refuses an artifact whose hashes, feature specification or library
 versions do not match this installation.
 """
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SHIPPED_MODEL = Path(os.environ.get("WATCHWAIT_MODEL", Path(__file__).resolve().parents[1] / "models" / "shipped"))
-CHECKED_LIBRARIES = ("numpy", "scikit-learn")  # pickles are only safe with the same minor versions
+CHECKED_LIBRARIES = ("numpy", "scikit-learn", "lightgbm", "glum", "crepes")  # pickles are only safe with the same minor versions
 # One load at a time: the caches below are shared by every session's thread, and two threads must not
 # both unpickle (or half-see) the same artifact.
 _LOAD_LOCK = threading.RLock()
@@ -36,7 +35,7 @@ _LOAD_LOCK = threading.RLock()
 
 @dataclass
 class ModelBundle:
-    predictor: object  # watchwait.model.FusedPredictor (or its runtime form)
+    predictor: object  # watchwait.model.FusedPredictor
     card: dict
     path: Path | None = None
     baselines: dict | None = None  # fitted comparison models from `train` (not saved)
@@ -53,7 +52,7 @@ def columns_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 def _environment() -> dict:
     import importlib.metadata as md
 
-    libs = {name: md.version(name) for name in ("numpy", "scikit-learn", "scipy", "pandas", "shap", "joblib")}
+    libs = {name: md.version(name) for name in ("numpy", "scikit-learn", "scipy", "pandas", "joblib", "lightgbm", "glum", "crepes")}
     return {"python": platform.python_version(), "libraries": libs}
 
 
@@ -140,25 +139,7 @@ def _load_uncached(path: str) -> ModelBundle:
     return ModelBundle(predictor=predictor, card=card, path=folder)
 
 
-def load_runtime(path: str | os.PathLike | None = None) -> ModelBundle:
-    """Load the prediction-only form of an artifact (``runtime.npz``: plain arrays, no pickle, no
-    scikit-learn import); same hash check. Used for batch prediction; SHAP needs :func:`load_model`."""
-    return _load_runtime_cached(str(Path(path or SHIPPED_MODEL).resolve()))
-
-
-def _load_runtime_uncached(path: str) -> ModelBundle:
-    from watchwait.model import FusedPredictor
-
-    folder = Path(path)
-    card, runtime_file = _verified_card(folder, "runtime.npz", "runtime_sha256")
-    with np.load(runtime_file, allow_pickle=False) as arrays:
-        predictor = FusedPredictor.from_runtime({k: arrays[k] for k in arrays.files})
-    _check_feature_spec(folder, card, predictor)
-    return ModelBundle(predictor=predictor, card=card, path=folder)
-
-
 _load_cached = _Loaded(_load_uncached)
-_load_runtime_cached = _Loaded(_load_runtime_uncached)
 
 
 def _minor(version: str | None) -> str | None:

@@ -95,7 +95,7 @@ def _cmd_evaluate(args) -> int:
     import pandas as pd
 
     from watchwait.metrics import classification_metrics
-    from watchwait.training import load_model, masked_coverage, outcome
+    from watchwait.training import interval_coverage, load_model, outcome
     from watchwait.cohort import read_model_cohort
     from watchwait.engine import predict_frame
 
@@ -122,7 +122,7 @@ def _cmd_evaluate(args) -> int:
         result["oracle"] = classification_metrics(y[ok], o[ok])
         result["fused"]["auc_ratio_to_oracle"] = round(result["fused"]["auc"] / result["oracle"]["auc"], 4)
         oracle = o[ok]
-    result["interval_coverage"] = masked_coverage(bundle.predictor, frame[ok].reset_index(drop=True), oracle=oracle)
+    result["interval_coverage"] = interval_coverage(bundle.predictor, frame[ok].reset_index(drop=True), oracle)
     print(json.dumps(result, indent=2))
     return 0
 

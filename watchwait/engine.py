@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 
 from watchwait.derive import CATEGORY_LABELS, columns_from_record, derived_columns
-from watchwait.features import display_value
-from watchwait.model import INTERVAL_LEVEL
+from watchwait.features import display_value, modalities_not_tested
+from watchwait.model import INTERVAL_LEVEL, missing_groups
 from watchwait.rules import PATHWAY_LABELS, first_match, load_rules
 from watchwait.suggest import Option, conditions, decide, fill, headline, options_for, regimen_context, surveillance_for
 from watchwait.schema import MODALITIES
-from watchwait.artifacts import ModelBundle, columns_of, load_model, load_runtime
+from watchwait.artifacts import ModelBundle, columns_of, load_model
 from watchwait.validation import validate_record
 
 
@@ -100,14 +100,11 @@ def _json_default(o):
     raise TypeError(type(o).__name__)
 
 
-def _modalities_missing(X: np.ndarray, bundle: ModelBundle) -> list[list[str]]:
-    """Per row: modalities with data in the model but every input blank for this patient."""
-    feats = bundle.predictor.features_
-    present = sorted({f.modality for f in feats})
-    out = []
-    for i in range(X.shape[0]):
-        out.append([m for m in present if np.isnan(X[i, [j for j, f in enumerate(feats) if f.modality == m]]).all()])
-    return out
+def _modalities_missing(cols, bundle: ModelBundle) -> list[list[str]]:
+    """Per row: modalities the model uses whose every input is blank for this patient (not tested)."""
+    blank = modalities_not_tested(bundle.predictor.features_, cols)
+    names = list(blank)
+    return [[m for m in names if blank[m][i]] for i in range(len(next(iter(cols.values()))))]
 
 
 def _support(bundle: ModelBundle) -> dict | None:
@@ -199,7 +196,7 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
                   reminders=list(rules.unchecked_exclusions), interval_level=INTERVAL_LEVEL)
     pred = bundle.predictor
     X = pred.matrix(cols)
-    missing = _modalities_missing(X, bundle)[0]
+    missing = _modalities_missing(cols, bundle)[0]
     if scope_idx >= 0:
         ctx = _context(cols, derived, np.full(1, np.nan), np.full(1, np.nan), np.full(1, np.nan), np.array([len(missing)]), _support(bundle), 1)
         dec = decide(ctx, rules, 1)
@@ -211,7 +208,7 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
     expl = pred.explain(X)
     logit_p = expl.base_logit + float(expl.contributions_logit[0].sum())
     p = float(1 / (1 + np.exp(-logit_p)))
-    lo, hi = pred.interval(X, logit_q=np.array([logit_p]))
+    lo, hi = pred.interval(X, logit_q=np.array([logit_p]), groups=missing_groups(cols))
     p_base = float(1 / (1 + np.exp(-expl.base_logit)))
     phi = expl.contributions_logit[0]
     total = phi.sum()
@@ -241,7 +238,7 @@ def predict_frame(frame: pd.DataFrame, model: ModelBundle | str | None = None) -
 
     ``flags`` holds the ids of every confirm notice and flag that fired (";"-joined); ``conditional`` is
     true when the suggested next step is conditional on them (clinical brief, rule 6)."""
-    bundle = model if isinstance(model, ModelBundle) else load_runtime(model)
+    bundle = model if isinstance(model, ModelBundle) else load_model(model)
     rules = load_rules()
     n = len(frame)
     cols = columns_of(frame)
@@ -256,12 +253,8 @@ def predict_frame(frame: pd.DataFrame, model: ModelBundle | str | None = None) -
     if in_scope.any():
         lq = pred._logit(X[in_scope])
         p[in_scope] = 1 / (1 + np.exp(-lq))
-        lo[in_scope], hi[in_scope] = pred.interval(X[in_scope], logit_q=lq)
-    feats = pred.features_
-    mods = sorted({f.modality for f in feats})
-    n_missing = np.zeros(n)
-    for m in mods:
-        n_missing += np.isnan(X[:, [j for j, f in enumerate(feats) if f.modality == m]]).all(axis=1)
+        lo[in_scope], hi[in_scope] = pred.interval(X[in_scope], logit_q=lq, groups=missing_groups(cols)[in_scope])
+    n_missing = np.sum(list(modalities_not_tested(pred.features_, cols).values()), axis=0).astype(float).reshape(n)
     ctx = _context(cols, derived, p, lo, hi, n_missing, _support(bundle), n)
     dec = decide(ctx, rules, n)
     rule_id = np.array([r.id for r in rules.pathway] + [""], dtype=object)[dec.path_idx]

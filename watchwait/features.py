@@ -8,13 +8,14 @@ means "a test that could still be done").
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from watchwait.derive import CTDNA_PSEUDOCOUNT, Columns, ctdna_kinetics
+from watchwait.derive import CTDNA_PSEUDOCOUNT, Columns
 from watchwait.schema import BY_NAME, RADIOMICS_PREFIX
 
 
@@ -25,6 +26,8 @@ class Feature:
     label: str
     sources: tuple[str, ...]  # data-dictionary columns it is computed from
     compute: Callable[[Columns], np.ndarray]
+    direction: int = 0  # +1: the probability may only rise with the feature, -1: only fall; 0: free (model.py)
+    kind: str = "number"  # "number" | "category" (a code: one level each, no order)
 
 
 def _num(col: str) -> Callable[[Columns], np.ndarray]:
@@ -45,25 +48,112 @@ def map_categories(values, mapping: Mapping[str, float]) -> np.ndarray:
     return pd.Series(values).map(mapping).to_numpy(dtype=float, na_value=np.nan)
 
 
-def _log10(col: str) -> Callable[[Columns], np.ndarray]:
-    return lambda c: np.log10(np.asarray(c[col], dtype=float) + CTDNA_PSEUDOCOUNT)
-
-
 def _log(col: str) -> Callable[[Columns], np.ndarray]:
     return lambda c: np.log(np.maximum(np.asarray(c[col], dtype=float), 0.1))
 
 
 # cT as one ordinal (no structural blanks): T3 without substage sits between T3b and T3c.
 CT_ORDINAL = {"T1": 1.0, "T2": 2.0, "T3a": 3.0, "T3b": 3.25, "T3": 3.4, "T3c": 3.5, "T3d": 3.75, "T4a": 4.5, "T4b": 5.0}
+ENDOSCOPY = {"complete": 0.0, "near_complete": 1.0, "incomplete": 2.0}
+DRE = {"normal": 0.0, "smooth_induration": 1.0, "mass": 2.0}
+NODES = {"N0": 0.0, "N1": 1.0, "N2": 2.0}
+LOG_PC = float(np.log10(CTDNA_PSEUDOCOUNT))
+# An immunotherapy-only feature's value for a patient without immunotherapy: beyond every real value, so that
+# the trees and the additive terms can treat "no immunotherapy" as its own level (never NaN: NaN = not tested).
+NO_ICI = 9.0
+_RT = {"none": 0, "SCRT": 1, "LCRT": 2}
+_SEQ = {"none": 0, "concurrent": 1, "induction": 2, "consolidation": 3}
+_ICI = {"none": 0, "anti_pdl1": 1, "anti_pd1": 2, "pd1_ctla4": 3}
+_CHEMO = {"none": 0, "capecitabine": 1, "CAPOX": 2, "FOLFOX": 3}
+
+
+def _ici(c: Columns) -> np.ndarray:
+    return map_categories(c["immunotherapy"], {k: float(v > 0) for k, v in _ICI.items()})
+
+
+def _regimen(c: Columns) -> np.ndarray:
+    """The whole regimen as one category code (radiotherapy, sequence, immunotherapy, chemotherapy, cycles,
+    regorafenib); NaN when any part is blank. Stateless: the same regimen always gets the same code."""
+    parts = [map_categories(c["rt_schedule"], _RT), map_categories(c["sequence"], _SEQ), map_categories(c["immunotherapy"], _ICI),
+             map_categories(c["chemotherapy"], _CHEMO), np.asarray(c["systemic_cycles"], float), np.asarray(c["regorafenib"], float)]
+    r, s, i, ch, cyc, rego = parts
+    return r * 1e5 + s * 1e4 + i * 1e3 + ch * 1e2 + np.minimum(cyc, 49) * 2 + rego
+
+
+def _on_ici(value: Callable[[Columns], np.ndarray]) -> Callable[[Columns], np.ndarray]:
+    return lambda c: np.where(_ici(c) == 1, value(c), np.where(np.isnan(_ici(c)), np.nan, NO_ICI))
+
+
+def _pdl1(col: str) -> Callable[[Columns], np.ndarray]:
+    return _on_ici(lambda c: np.log1p(np.asarray(c[col], dtype=float)))
 
 
 def _cea_ratio(c: Columns) -> np.ndarray:
     return np.log(np.maximum(np.asarray(c["cea_post_ng_ml"], float), 0.1) / np.maximum(np.asarray(c["cea_baseline_ng_ml"], float), 0.1))
 
 
-def _kin(key: str) -> Callable[[Columns], np.ndarray]:
-    return lambda c: ctdna_kinetics(c)[key]
+_CTDNA_COL = {"c1": "ctdna_baseline_mtm_ml", "c2": "ctdna_post_rt_mtm_ml", "c3": "ctdna_post_treatment_mtm_ml"}
 
+
+def _ctdna_c1(c: Columns) -> np.ndarray:
+    """log10(C1 + pseudo-count); not tested sits at the floor with "not detected" (testing can only raise it)."""
+    c1 = np.asarray(c[_CTDNA_COL["c1"]], float)
+    return np.where(np.isnan(c1), LOG_PC, np.log10(np.nan_to_num(c1) + CTDNA_PSEUDOCOUNT))
+
+
+def _ctdna(tp: str, part: str) -> Callable[[Columns], np.ndarray]:
+    """ctDNA at C2 or C3 as four features that are never blank, so that "not tested" (detected 0, not-detected 0,
+    level at the floor, fold 0) and "tested, not detected" (not-detected 1) stay different facts."""
+    def f(c: Columns) -> np.ndarray:
+        x = np.asarray(c[_CTDNA_COL[tp]], float)
+        c1 = np.asarray(c[_CTDNA_COL["c1"]], float)
+        if part == "detected":
+            return (x > 0).astype(float)
+        if part == "negative":
+            return (x == 0).astype(float)
+        if part == "log10":
+            return np.where(x > 0, np.log10(np.where(x > 0, x, 1.0)), LOG_PC)
+        both = ~np.isnan(x) & ~np.isnan(c1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(both, np.log10((np.nan_to_num(x) + CTDNA_PSEUDOCOUNT) / (np.nan_to_num(c1) + CTDNA_PSEUDOCOUNT)), 0.0)
+    return f
+
+
+def _mri_grade(c: Columns) -> np.ndarray:
+    trg = np.asarray(c["mr_trg"], float)
+    return np.where(trg <= 2, 0.0, np.where(trg == 3, 1.0, np.where(trg >= 4, 2.0, np.nan)))
+
+
+def _biopsy_positive(c: Columns) -> np.ndarray:
+    return (np.asarray(c["restaging_biopsy"], dtype=object) == "positive").astype(float)
+
+
+def _biopsy_done(c: Columns) -> np.ndarray:
+    b = np.asarray(c["restaging_biopsy"], dtype=object)
+    blank = np.array([not isinstance(v, str) for v in b], dtype=bool)
+    return np.where(blank, np.nan, np.isin(b, ["negative", "positive"]).astype(float))
+
+
+def _worst_grade(c: Columns) -> np.ndarray:
+    """The worst restaging reading on a 0 (complete) / 1 (near-complete) / 2 (residual tumour) scale across
+    endoscopy, DRE, MRI regression grade, DWI, restaging nodes (N+ = 1) and a positive biopsy (= 2)."""
+    pos = _biopsy_positive(c)
+    grades = np.vstack([map_categories(c["endoscopy"], ENDOSCOPY), map_categories(c["dre"], DRE), _mri_grade(c),
+                        np.asarray(c["dwi_restriction"], float), np.minimum(map_categories(c["ymr_n_stage"], NODES), 1.0),
+                        np.where(pos == 1, 2.0, np.nan)])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.nanmax(grades, axis=0)
+
+
+def _residual_rel(c: Columns) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        return np.log((np.asarray(c["residual_lesion_mm"], float) + 1) / (10 * np.asarray(c["tumour_length_cm"], float)))
+
+
+REGIMEN = ("rt_schedule", "sequence", "immunotherapy", "chemotherapy", "systemic_cycles", "regorafenib")
+RESTAGING = ("endoscopy", "dre", "mr_trg", "dwi_restriction", "ymr_n_stage", "restaging_biopsy")
+UP, DOWN = +1, -1  # direction: the probability may only rise (UP) or only fall (DOWN) as the feature rises
 
 BASE_FEATURES: tuple[Feature, ...] = (
     # clinical: baseline staging and treatment
@@ -71,37 +161,45 @@ BASE_FEATURES: tuple[Feature, ...] = (
     Feature("clinical__female", "clinical", "Female sex", ("sex",), _cat("sex", {"F": 1.0, "M": 0.0})),
     Feature("clinical__ecog", "clinical", "ECOG", ("ecog",), _num("ecog")),
     Feature("clinical__ct_stage", "clinical", "cT stage", ("ct_stage",), _cat("ct_stage", CT_ORDINAL)),
-    Feature("clinical__cn_stage", "clinical", "cN stage", ("cn_stage",), _cat("cn_stage", {"N0": 0.0, "N1": 1.0, "N2": 2.0})),
+    Feature("clinical__cn_stage", "clinical", "cN stage", ("cn_stage",), _cat("cn_stage", NODES)),
     Feature("clinical__mrf", "clinical", "MRF involved", ("mrf_involved",), _num("mrf_involved")),
     Feature("clinical__emvi", "clinical", "EMVI", ("emvi",), _num("emvi")),
     Feature("clinical__lateral_nodes", "clinical", "Lateral nodes", ("lateral_nodes",), _num("lateral_nodes")),
     Feature("clinical__distance_cm", "clinical", "Distance from anal verge (cm)", ("distance_from_anal_verge_cm",), _num("distance_from_anal_verge_cm")),
-    Feature("clinical__length_cm", "clinical", "Tumour length (cm)", ("tumour_length_cm",), _num("tumour_length_cm")),
+    Feature("clinical__length_log", "clinical", "Tumour length (cm)", ("tumour_length_cm",), _log("tumour_length_cm")),
     Feature("clinical__extent_pct", "clinical", "Circumferential extent (%)", ("circumferential_extent_pct",), _num("circumferential_extent_pct")),
-    Feature("clinical__rt", "clinical", "Radiotherapy", ("rt_schedule",), _cat("rt_schedule", {"none": 0.0, "SCRT": 1.0, "LCRT": 2.0})),
-    Feature("clinical__sequence", "clinical", "Sequence", ("sequence",), _cat("sequence", {"none": 0.0, "concurrent": 1.0, "induction": 2.0, "consolidation": 3.0})),
-    Feature("clinical__immunotherapy", "clinical", "Immunotherapy", ("immunotherapy",), _cat("immunotherapy", {"none": 0.0, "anti_pdl1": 1.0, "anti_pd1": 1.0, "pd1_ctla4": 2.0})),
-    Feature("clinical__chemotherapy", "clinical", "Systemic chemotherapy", ("chemotherapy",), _cat("chemotherapy", {"none": 0.0, "capecitabine": 1.0, "CAPOX": 2.0, "FOLFOX": 2.0})),
-    Feature("clinical__cycles", "clinical", "Systemic cycles", ("systemic_cycles",), _num("systemic_cycles")),
-    Feature("clinical__regorafenib", "clinical", "Regorafenib", ("regorafenib",), _num("regorafenib")),
+    Feature("clinical__regimen", "clinical", "Neoadjuvant regimen", REGIMEN, _regimen, kind="category"),
+    Feature("clinical__immunotherapy", "clinical", "Immunotherapy given", ("immunotherapy",), _ici),
     Feature("clinical__weeks_to_assessment", "clinical", "Weeks RT to assessment", ("weeks_rt_to_assessment",), _num("weeks_rt_to_assessment")),
-    # immune
-    Feature("immune__pdl1_cps", "immune", "PD-L1 CPS", ("pdl1_cps",), _num("pdl1_cps")),
-    Feature("immune__pdl1_tps", "immune", "PD-L1 TPS (%)", ("pdl1_tps_pct",), _num("pdl1_tps_pct")),
+    # immune (only informative with immunotherapy)
+    Feature("immune__pdl1_cps", "immune", "PD-L1 CPS", ("pdl1_cps", "immunotherapy"), _pdl1("pdl1_cps")),
+    Feature("immune__pdl1_tps", "immune", "PD-L1 TPS (%)", ("pdl1_tps_pct", "immunotherapy"), _pdl1("pdl1_tps_pct")),
     # blood
-    Feature("blood__cea_baseline_log", "blood", "CEA before treatment (log)", ("cea_baseline_ng_ml",), _log("cea_baseline_ng_ml")),
-    Feature("blood__cea_post_log", "blood", "CEA at assessment (log)", ("cea_post_ng_ml",), _log("cea_post_ng_ml")),
-    Feature("blood__cea_log_ratio", "blood", "CEA change (log ratio post/baseline)", ("cea_baseline_ng_ml", "cea_post_ng_ml"), _cea_ratio),
-    Feature("blood__ctdna_c1_log10", "blood", "ctDNA C1 (log10)", ("ctdna_baseline_mtm_ml",), _log10("ctdna_baseline_mtm_ml")),
-    Feature("blood__ctdna_c2_log10", "blood", "ctDNA C2 (log10)", ("ctdna_post_rt_mtm_ml",), _log10("ctdna_post_rt_mtm_ml")),
-    Feature("blood__ctdna_c3_log10", "blood", "ctDNA C3 (log10)", ("ctdna_post_treatment_mtm_ml",), _log10("ctdna_post_treatment_mtm_ml")),
-    Feature("blood__ctdna_fold_c2", "blood", "ctDNA fold change C2/C1 (log10)", ("ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml"), _kin("ctdna_log10_fold_c2")),
-    Feature("blood__ctdna_fold_c3", "blood", "ctDNA fold change C3/C1 (log10)", ("ctdna_baseline_mtm_ml", "ctdna_post_treatment_mtm_ml"), _kin("ctdna_log10_fold_c3")),
+    Feature("blood__cea_baseline_log", "blood", "CEA before treatment", ("cea_baseline_ng_ml",), _log("cea_baseline_ng_ml")),
+    Feature("blood__cea_post_log", "blood", "CEA at assessment", ("cea_post_ng_ml",), _log("cea_post_ng_ml"), direction=DOWN),
+    Feature("blood__cea_log_ratio", "blood", "CEA change since baseline", ("cea_baseline_ng_ml", "cea_post_ng_ml"), _cea_ratio, direction=DOWN),
+    Feature("blood__ctdna_c1_log10", "blood", "ctDNA before treatment", ("ctdna_baseline_mtm_ml",), _ctdna_c1, direction=UP),
+    *(Feature(f"blood__ctdna_{tp}_{part}", "blood", f"ctDNA {when} ({what})", (_CTDNA_COL[tp],) if part != "fold" else (_CTDNA_COL["c1"], _CTDNA_COL[tp]),
+              _ctdna(tp, part), direction=d)
+      for tp, when in (("c2", "after radiotherapy"), ("c3", "at assessment"))
+      for part, what, d in (("detected", "detected", DOWN), ("negative", "tested, not detected", UP), ("log10", "level", DOWN),
+                            ("fold", "change since baseline", DOWN))),
     # restaging
-    Feature("restaging__mr_trg", "restaging", "MRI TRG", ("mr_trg",), _num("mr_trg")),
-    Feature("restaging__endoscopy", "restaging", "Endoscopy", ("endoscopy",), _cat("endoscopy", {"complete": 0.0, "near_complete": 1.0, "incomplete": 2.0})),
-    Feature("restaging__dre", "restaging", "DRE", ("dre",), _cat("dre", {"normal": 0.0, "smooth_induration": 1.0, "mass": 2.0})),
-    Feature("restaging__dwi", "restaging", "DWI restriction", ("dwi_restriction",), _num("dwi_restriction")),
+    Feature("restaging__mr_trg", "restaging", "MRI regression grade (mrTRG)", ("mr_trg",), _num("mr_trg"), direction=DOWN),
+    Feature("restaging__endoscopy", "restaging", "Endoscopy", ("endoscopy",), _cat("endoscopy", ENDOSCOPY), direction=DOWN),
+    Feature("restaging__dre", "restaging", "Digital rectal examination", ("dre",), _cat("dre", DRE), direction=DOWN),
+    Feature("restaging__dwi", "restaging", "Diffusion restriction", ("dwi_restriction",), _num("dwi_restriction"), direction=DOWN),
+    Feature("restaging__ymr_n", "restaging", "Restaging MRI nodes", ("ymr_n_stage",), _cat("ymr_n_stage", NODES), direction=DOWN),
+    Feature("restaging__ymr_emvi", "restaging", "EMVI on restaging MRI", ("ymr_emvi",), _num("ymr_emvi")),
+    Feature("restaging__residual_rel_log", "restaging", "Residual lesion vs tumour length", ("residual_lesion_mm", "tumour_length_cm"), _residual_rel),
+    Feature("restaging__biopsy_done", "restaging", "Restaging biopsy taken", ("restaging_biopsy",), _biopsy_done),
+    Feature("restaging__biopsy_positive", "restaging", "Restaging biopsy positive", ("restaging_biopsy",), _biopsy_positive, direction=DOWN),
+    Feature("restaging__worst_grade", "restaging", "Worst restaging finding", RESTAGING, _worst_grade, direction=DOWN),
+    Feature("restaging__worst_grade_ici", "restaging", "Worst restaging finding (with immunotherapy)", RESTAGING + ("immunotherapy",),
+            _on_ici(_worst_grade), direction=DOWN),
+    Feature("restaging__mr_trg_ici", "restaging", "mrTRG (with immunotherapy)", ("mr_trg", "immunotherapy"), _on_ici(_num("mr_trg")), direction=DOWN),
+    Feature("restaging__endoscopy_ici", "restaging", "Endoscopy (with immunotherapy)", ("endoscopy", "immunotherapy"),
+            _on_ici(_cat("endoscopy", ENDOSCOPY)), direction=DOWN),
 )
 
 
@@ -124,6 +222,33 @@ def feature_matrix(features: tuple[Feature, ...], cols: Columns) -> np.ndarray:
         else:
             out[:, j] = np.nan
     return out
+
+
+def blank_cells(values) -> np.ndarray:
+    """True where a column's cells are blank (NaN or None)."""
+    v = np.asarray(values)
+    if v.dtype.kind == "f":
+        return np.isnan(v)
+    return np.array([x is None or (isinstance(x, float) and np.isnan(x)) for x in v], dtype=bool)
+
+
+def modality_inputs(features: tuple[Feature, ...]) -> dict[str, tuple[str, ...]]:
+    """Per modality the model uses: the data-dictionary columns that are evidence of that modality (a
+    feature's other inputs, e.g. the regimen gating PD-L1, do not count)."""
+    out: dict[str, set[str]] = {}
+    for f in features:
+        for s in f.sources:
+            field = BY_NAME.get(s)
+            if (field is not None and field.modality == f.modality) or (f.modality == "radiomics" and s.startswith(RADIOMICS_PREFIX)):
+                out.setdefault(f.modality, set()).add(s)
+    return {m: tuple(sorted(v)) for m, v in out.items()}
+
+
+def modalities_not_tested(features: tuple[Feature, ...], cols: Columns) -> dict[str, np.ndarray]:
+    """Per modality, per row: True when every input of that modality is blank (the test was not done)."""
+    n = len(next(iter(cols.values())))
+    return {m: np.logical_and.reduce([blank_cells(cols[c]) if c in cols else np.ones(n, bool) for c in inputs])
+            for m, inputs in modality_inputs(features).items()}
 
 
 def display_value(feature: Feature, record: Mapping[str, object]) -> str:
@@ -178,6 +303,6 @@ def spec_fingerprint(features: tuple[Feature, ...]) -> str:
         rounded = np.where(np.isnan(m), np.inf, np.array([float(f"{v:.9g}") if np.isfinite(v) else v for v in m.ravel()]).reshape(m.shape))
     h = hashlib.sha256()
     for f in features:
-        h.update(f"{f.name}|{f.modality}|{','.join(f.sources)};".encode())
+        h.update(f"{f.name}|{f.modality}|{','.join(f.sources)}|{f.direction}|{f.kind};".encode())
     h.update(np.ascontiguousarray(rounded, dtype="<f8").tobytes())
     return h.hexdigest()

@@ -2,79 +2,285 @@
 
 Method
 ------
-* Features: one named branch per modality (:mod:`watchwait.features`), missing = NaN.
-* Classifier: gradient-boosted trees (scikit-learn ``HistGradientBoostingClassifier``), which route
-  missing values natively, so any modality may be absent.
-* Calibration: Platt scaling of the trees' margin, fitted on 5-fold out-of-fold margins. Platt is
-  linear in the logit, so TreeSHAP values (exact for trees) times the Platt slope sum *exactly* to
-  the calibrated logit: ``logit p = base + sum(contributions)``.
-* Uncertainty: a 90% interval for the probability *once the missing tests are done*, including
-  model uncertainty:
+* Features: one named branch per modality (:mod:`watchwait.features`). Every feature that carries a
+  direction of the clinical evidence (ctDNA cleared, a better restaging reading, CEA falling, nodes
+  regressed, a negative biopsy; :mod:`watchwait.directions`) declares it (``Feature.direction``).
+* Model, in two stages, each from a maintained library:
 
-  1. missing inputs: donor transfer. Training patients who have the query's missing inputs are
-     masked like the query; the K donors whose masked (calibrated) logit is nearest the query's
-     give K shifts ``logit(full) - logit(masked)``: how much those tests moved the probability of
-     patients the model saw as similar. Query samples = query logit + shifts;
-  2. model uncertainty: the spread (SD of the calibrated logit) of B bootstrap refits, added to
-     the samples as Gaussian noise at fixed quantiles.
+  1. a **monotone additive model** (glum's penalised binomial GLM): each feature enters through a
+     basis whose columns are non-decreasing in it (cumulative steps for a feature with few levels;
+     tail sums of a cubic B-spline basis on quantile knots otherwise, which are non-decreasing because
+     B-splines sum to one). A feature with a direction has its coefficients bounded to that side, so
+     its term is monotone by construction. A blank input takes the basis at the training median plus a
+     missing indicator of its own (a blank is a level, not a reading);
+  2. **monotone boosted trees** on top (LightGBM, ``init_score`` = the additive logit), each tree
+     combining features of *one modality* only (``interaction_constraints``) and monotone in every
+     directional feature (``monotone_constraints``).
 
-  The interval is the 5th-95th percentile of the samples on the probability scale. Its coverage is
-  checked by masking inputs of held-out simulated patients and comparing with the probability once
-  they are known (:func:`watchwait.metrics.masked_coverage`).
+  A sum of functions each monotone in the same direction is monotone: the probability never moves
+  against the evidence, and tests/unit/test_model_directions.py checks it with hypothesis.
+* Explanations are exact: additive terms (centred on their training mean) plus the trees' TreeSHAP
+  values (LightGBM ``pred_contrib``) sum to the logit; within-modality trees keep per-modality sums exact.
+* Uncertainty: a **bootstrap ensemble** (``n_members`` refits on resampled patients, the same basis)
+  gives each patient a spread ``sigma`` of the logit; a **normalised Mondrian split-conformal**
+  regressor (crepes) turns it into a 90% interval for the probability a perfect model would give this
+  record, calibrated on held-out patients whose true probability is known (simulated cohorts), one
+  category (Mondrian bin) per number of missing test groups. On a cohort without a known truth the
+  interval is the bootstrap spread alone (``interval_method_``), and the model card says so.
+
+Scikit-learn-style: settings in ``__init__``, learned attributes end in ``_``.
 """
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-
 from statistics import NormalDist
 
 import numpy as np
-from numba import njit, prange
 
 from watchwait.derive import Columns
-from watchwait.features import BASE_FEATURES, Feature, feature_matrix, radiomics_features
+from watchwait.features import (
+    BASE_FEATURES,
+    Feature,
+    blank_cells,
+    feature_matrix,
+    radiomics_features,
+)
 
 INTERVAL_LEVEL = 0.90
+MAX_STEP_LEVELS = 6  # a feature with at most this many distinct values gets cumulative steps, not splines
+SIGMA_FLOOR = 0.05  # logit units: the smallest bootstrap spread
+MIN_BIN = 100  # calibration patients a conformal category needs (else it joins the category below)
+P_SIGMA_FLOOR = 0.005  # probability units: the smallest spread the conformal score divides by
+# Test groups whose absence defines the conformal categories (Mondrian bins): 0, 1, 2 or 3+ groups missing.
+TEST_GROUPS: dict[str, tuple[str, ...]] = {
+    "ctDNA": ("ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml"),
+    "PD-L1": ("pdl1_cps", "pdl1_tps_pct"),
+    "CEA at assessment": ("cea_post_ng_ml",),
+    "restaging MRI": ("mr_trg", "dwi_restriction", "ymr_n_stage"),
+    "endoscopy and DRE": ("endoscopy", "dre"),
+}
 
 
 def expit(x):
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
 
 
-def _hgb(seed: int):
-    from sklearn.ensemble import HistGradientBoostingClassifier  # scikit-learn only for fitting and SHAP
+def missing_groups(cols: Columns) -> np.ndarray:
+    """Per row, how many :data:`TEST_GROUPS` have every input blank (capped at 3): the conformal category."""
+    n = len(next(iter(cols.values())))
+    count = np.zeros(n, dtype=int)
+    for group in TEST_GROUPS.values():
+        present = [c for c in group if c in cols]
+        if present:
+            count += np.logical_and.reduce([blank_cells(cols[c]) for c in present])
+        else:
+            count += 1
+    return np.minimum(count, 3)
 
-    return HistGradientBoostingClassifier(
-        learning_rate=0.15, max_iter=60, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
-        early_stopping=False, random_state=seed)
+
+def missing_groups_default(n: int) -> np.ndarray:
+    """Without the record's columns, the most cautious category (3+ groups missing)."""
+    return np.full(n, 3, dtype=int)
+
+
+# --------------------------------------------------------------------------- stage 1: monotone additive model
+@dataclass
+class _Term:
+    kind: str  # "steps" | "spline" | "onehot"
+    values: np.ndarray  # steps: the levels above the lowest; onehot: the levels; spline: the knot vector
+    median: float
+    missing: bool  # has a missing-indicator column
+
+
+class MonotoneGAM:
+    """Penalised additive logistic model, monotone by construction in every feature with a direction.
+
+    ``fit(X, y)`` on a float matrix (NaN = blank); ``directions`` and ``kinds`` per column. The ridge
+    penalty on each basis column is weighted by its variance (standardised coefficients); ``alpha``
+    is its strength. ``terms(X)`` gives the per-feature logit contributions (exact: intercept + sum).
+    """
+
+    def __init__(self, alpha: float = 3e-3, knots: int = 3, directions=None, kinds=None):
+        self.alpha, self.knots, self.directions, self.kinds = alpha, knots, directions, kinds
+
+    def basis(self, X: np.ndarray) -> list[_Term]:
+        from scipy.interpolate import BSpline  # noqa: F401 (evaluation below; imported here to fail early)
+        from sklearn.preprocessing import SplineTransformer
+
+        terms = []
+        for j in range(X.shape[1]):
+            x = X[:, j]
+            obs = x[~np.isnan(x)]
+            vals = np.unique(obs)
+            median = float(np.median(obs)) if len(obs) else 0.0
+            missing = bool(np.isnan(x).any())
+            if self.kinds is not None and self.kinds[j] == "category":
+                terms.append(_Term("onehot", vals, median, missing))
+            elif len(vals) <= MAX_STEP_LEVELS:
+                terms.append(_Term("steps", vals[1:], median, missing))
+            else:
+                st = SplineTransformer(n_knots=self.knots, degree=3, knots="quantile", extrapolation="constant").fit(obs[:, None])
+                terms.append(_Term("spline", np.asarray(st.bsplines_[0].t, float), median, missing))
+        return terms
+
+    @staticmethod
+    def design(X: np.ndarray, terms: list[_Term]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Basis matrix; per column, the index of the feature it belongs to and whether it is a missing indicator."""
+        from scipy.interpolate import BSpline
+
+        cols, owner, indicator = [], [], []
+        for j, t in enumerate(terms):
+            x = X[:, j]
+            miss = np.isnan(x)
+            if t.kind == "onehot":
+                B = (x[:, None] == t.values[None, :]).astype(float)
+            elif t.kind == "steps":
+                B = (np.where(miss, t.median, x)[:, None] >= t.values[None, :]).astype(float)
+            else:  # tail sums of the cubic B-splines: each non-decreasing in x; constant beyond the boundary knots
+                k = 3
+                lo, hi = t.values[k], t.values[-k - 1]
+                xc = np.clip(np.where(miss, t.median, x), lo, hi)
+                Bs = BSpline.design_matrix(xc, t.values, k, extrapolate=False).toarray()
+                B = np.cumsum(Bs[:, ::-1], axis=1)[:, ::-1][:, 1:]
+            cols.append(B)
+            owner += [j] * B.shape[1]
+            indicator += [False] * B.shape[1]
+            if t.missing:
+                cols.append(miss[:, None].astype(float))
+                owner.append(j)
+                indicator.append(True)
+        D = np.hstack(cols) if cols else np.zeros((len(X), 0))
+        return D, np.asarray(owner, dtype=int), np.asarray(indicator, dtype=bool)
+
+    def bounds(self, owner: np.ndarray, is_indicator: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Coefficient bounds: a basis column of a feature with a direction is bounded to that side (the
+        missing indicator stays free: a blank is not a reading)."""
+        lo, hi = np.full(len(owner), -np.inf), np.full(len(owner), np.inf)
+        for c, j in enumerate(owner):
+            d = 0 if self.directions is None else self.directions[j]
+            if not is_indicator[c] and d > 0:
+                lo[c] = 0.0
+            elif not is_indicator[c] and d < 0:
+                hi[c] = 0.0
+        return lo, hi
+
+    def fit(self, X: np.ndarray, y: np.ndarray, terms: list[_Term] | None = None, D: np.ndarray | None = None) -> MonotoneGAM:
+        from glum import GeneralizedLinearRegressor
+
+        self.terms_ = terms if terms is not None else self.basis(X)
+        if D is None:
+            D, self.owner_, indicator = self.design(X, self.terms_)
+        else:
+            _, self.owner_, indicator = self.design(X[:1], self.terms_)
+        lo, hi = self.bounds(self.owner_, indicator)
+        p2 = np.maximum(D.var(axis=0), 1e-6)
+        self.glm_ = GeneralizedLinearRegressor(family="binomial", alpha=self.alpha, lower_bounds=lo, upper_bounds=hi, P2=p2,
+                                               fit_intercept=True, scale_predictors=False, max_iter=200)
+        self.glm_.fit(D, np.asarray(y, float))
+        self.coef_, self.intercept_ = np.asarray(self.glm_.coef_, float), float(self.glm_.intercept_)
+        self.term_means_ = self._terms_from_design(D).mean(axis=0)
+        return self
+
+    def _terms_from_design(self, D: np.ndarray) -> np.ndarray:
+        contrib = D * self.coef_[None, :]
+        out = np.zeros((len(D), len(self.terms_)))
+        np.add.at(out.T, self.owner_, contrib.T)
+        return out
+
+    def decision_function(self, X: np.ndarray, D: np.ndarray | None = None) -> np.ndarray:
+        if D is None:
+            D = self.design(X, self.terms_)[0]
+        return D @ self.coef_ + self.intercept_
+
+    def terms(self, X: np.ndarray, D: np.ndarray | None = None) -> np.ndarray:
+        """rows x features: each feature's logit contribution (uncentred); intercept + row sum = logit."""
+        if D is None:
+            D = self.design(X, self.terms_)[0]
+        return self._terms_from_design(D)
+
+
+def _threads(rows: int) -> int:
+    """LightGBM threads for a prediction: one for a few rows (threads cost more than they save and contend on a
+    shared machine), every core for a batch."""
+    import os
+
+    return 1 if rows < 2000 else (os.cpu_count() or 1)
+
+
+# --------------------------------------------------------------------------- stage 2: trees within one modality
+def modality_groups(features: tuple[Feature, ...]) -> list[list[int]]:
+    groups: dict[str, list[int]] = {}
+    for i, f in enumerate(features):
+        groups.setdefault(f.modality, []).append(i)
+    return list(groups.values())
 
 
 @dataclass
+class GamTrees:
+    """The additive model plus LightGBM trees fitted on its residual logit (one member of the ensemble)."""
+
+    gam: MonotoneGAM
+    booster: object | None  # lightgbm.Booster
+
+    def logit(self, X: np.ndarray, D: np.ndarray | None = None) -> np.ndarray:
+        out = self.gam.decision_function(X, D)
+        if self.booster is not None:
+            out = out + self.booster.predict(X, raw_score=True, num_threads=_threads(len(X)))
+        return out
+
+
+def _fit_member(X, y, D, terms, features, settings: dict, seed: int) -> GamTrees:
+    import lightgbm as lgb
+
+    gam = MonotoneGAM(alpha=settings["alpha"], knots=settings["knots"], directions=[f.direction for f in features],
+                      kinds=[f.kind for f in features]).fit(X, y, terms=terms, D=D)
+    booster = None
+    if settings["trees"]:
+        params = {"objective": "binary", "learning_rate": settings["lr"], "num_leaves": settings["leaves"], "min_child_samples": 40,
+                  "reg_lambda": 1.0, "bagging_fraction": 0.8, "bagging_freq": 1, "num_threads": 1, "verbose": -1, "seed": seed,
+                  "deterministic": True, "force_row_wise": True,
+                  "monotone_constraints": [f.direction for f in features], "monotone_constraints_method": "intermediate",
+                  "interaction_constraints": modality_groups(features)}
+        data = lgb.Dataset(X, label=np.asarray(y, float), init_score=gam.decision_function(X, D), free_raw_data=True)
+        booster = lgb.train(params, data, num_boost_round=settings["trees"])
+    return GamTrees(gam=gam, booster=booster)
+
+
+def _features_by_name(names) -> tuple[Feature, ...]:
+    """Rebuild the feature tuple of a pickled model from its names (radiomics features are made on demand)."""
+    base = {f.name: f for f in BASE_FEATURES}
+    rad = {f.name: f for f in radiomics_features(["radiomics_" + n.split("__", 1)[1] for n in names if n.startswith("radiomics__")])}
+    return tuple(base.get(n) or rad[n] for n in names)
+
+
+# --------------------------------------------------------------------------- the predictor
+@dataclass
 class Explanation:
     base_logit: float
-    contributions_logit: np.ndarray  # per feature, sums with base to the calibrated logit
+    contributions_logit: np.ndarray  # per feature, sums with base to the logit
 
 
 @dataclass
 class FusedPredictor:
     """Settings in ``__init__``; learned attributes end in ``_`` (scikit-learn's contract)."""
 
-    n_members: int = 3
-    n_donors: int = 48
-    donor_pool: int = 600
+    n_members: int = 8
     seed: int = 0
     modalities: tuple[str, ...] | None = None  # None = every modality (the fused model)
+    alpha: float = 3e-3
+    knots: int = 3
+    trees: int = 300
+    lr: float = 0.03
+    leaves: int = 8
+    n_jobs: int = 2
     features_: tuple[Feature, ...] = field(default=(), init=False)
-    model_: object = field(default=None, init=False)  # HistGradientBoostingClassifier (None in a runtime-only load)
+    model_: GamTrees | None = field(default=None, init=False)
     members_: list = field(default_factory=list, init=False)
-    platt_: tuple[float, float] = field(default=(1.0, 0.0), init=False)
-    donors_: np.ndarray | None = field(default=None, init=False)
-    donor_logits_: np.ndarray | None = field(default=None, init=False)
-    quantile_level_: float = field(default=INTERVAL_LEVEL, init=False)
-    explainer_: object = field(default=None, init=False, repr=False)
+    conformal_: object = field(default=None, init=False)  # crepes ConformalRegressor (Mondrian, normalised) or None
+    interval_method_: str = field(default="", init=False)
+    bin_map_: np.ndarray = field(default_factory=lambda: np.arange(4), init=False)  # conformal category per missing-group count
 
     # ----------------------------------------------------------------- fit
     def fit(self, cols: Columns, y: np.ndarray, radiomics_columns: list[str] | None = None) -> FusedPredictor:
@@ -85,283 +291,121 @@ class FusedPredictor:
         if self.modalities is not None:
             feats = tuple(f for f in feats if f.modality in self.modalities)
         X = feature_matrix(feats, cols)
-        keep = ~np.isnan(X).all(axis=0)  # a modality with no data at all (e.g. radiomics before imaging) is left out
+        keep = ~np.isnan(X).all(axis=0) & (np.nanstd(np.where(np.isnan(X), np.nanmean(X, axis=0), X), axis=0) > 0)
         self.features_ = tuple(f for f, k in zip(feats, keep) if k)
         X = X[:, keep]
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import StratifiedKFold
-
+        settings = {"alpha": self.alpha, "knots": self.knots, "trees": self.trees, "lr": self.lr, "leaves": self.leaves}
+        terms = MonotoneGAM(knots=self.knots, kinds=[f.kind for f in self.features_]).basis(X)
+        D = MonotoneGAM.design(X, terms)[0]
         rng = np.random.default_rng(self.seed)
-        oof = np.empty(len(y))
-        for k, (tr, te) in enumerate(StratifiedKFold(5, shuffle=True, random_state=self.seed).split(X, y)):
-            oof[te] = _hgb(self.seed + k).fit(X[tr], y[tr]).decision_function(X[te])
-        platt = LogisticRegression(C=1e6).fit(oof[:, None], y)
-        self.platt_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
-        self.model_ = _hgb(self.seed).fit(X, y)
-        self.members_ = []
-        for b in range(self.n_members):
+        samples = [np.arange(len(y))]
+        for _ in range(self.n_members):
             idx = rng.integers(0, len(y), len(y))
-            self.members_.append(_hgb(self.seed + 100 + b).fit(X[idx], y[idx]))
-        pool = rng.choice(len(y), size=min(self.donor_pool, len(y)), replace=False)
-        self.__dict__.pop("_trees", None)
-        self.__dict__.pop("_pattern_cache", None)
-        self.donors_ = X[np.sort(pool)]
-        self.donor_logits_ = self._logit(self.donors_)
-        self.explainer_ = None
+            while y[idx].min() == y[idx].max():  # pragma: no cover (only for tiny cohorts)
+                idx = rng.integers(0, len(y), len(y))
+            samples.append(idx)
+
+        def fit_one(b: int) -> GamTrees:
+            idx = samples[b]
+            return _fit_member(X[idx], y[idx], D[idx], terms, self.features_, settings, self.seed + b)
+
+        # one thread per fit (LightGBM's own OpenMP threads contend badly on a shared machine); fits run side by side
+        with ThreadPoolExecutor(max_workers=max(1, self.n_jobs)) as pool:
+            fitted = list(pool.map(fit_one, range(len(samples))))
+        self.model_, self.members_ = fitted[0], fitted[1:]
+        self.conformal_ = None
+        self.interval_method_ = (f"bootstrap ensemble of {self.n_members} refits: normal interval from their spread "
+                                 "(model uncertainty only; not calibrated against a known truth)")
         return self
 
     # ----------------------------------------------------------------- pickling
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["features_"] = [f.name for f in self.features_]  # features hold functions: store names
-        state["explainer_"] = None
-        state.pop("_pattern_cache", None)
-        state.pop("_trees", None)
+        state["features_"] = [f.name for f in self.features_]  # features hold functions: store their names
         return state
 
     def __setstate__(self, state: dict) -> None:
         state["features_"] = _features_by_name(state["features_"])
         self.__dict__.update(state)
 
-    # ----------------------------------------------------------------- runtime form (no scikit-learn needed)
-    def runtime_arrays(self) -> dict[str, np.ndarray]:
-        """Everything needed to predict with intervals, as plain arrays (saved as runtime.npz)."""
-        out: dict[str, np.ndarray] = {
-            "features": np.array([f.name for f in self.features_]), "platt": np.array(self.platt_),
-            "donors": self.donors_, "donor_logits": self.donor_logits_,
-            "settings": np.array([self.quantile_level_, self.n_donors, len(self._tree_sets())], dtype=float)}
-        for i, t in enumerate(self._tree_sets()):
-            for name in _Trees.ARRAYS:
-                out[f"t{i}_{name}"] = getattr(t, name)
-        return out
-
-    @classmethod
-    def from_runtime(cls, arrays) -> FusedPredictor:
-        quantile, n_donors, n_sets = arrays["settings"]
-        self = cls(n_members=int(n_sets) - 1, n_donors=int(n_donors))
-        self.features_ = _features_by_name([str(n) for n in arrays["features"]])
-        self.platt_ = tuple(float(v) for v in arrays["platt"])
-        self.donors_, self.donor_logits_ = arrays["donors"], arrays["donor_logits"]
-        self.quantile_level_ = float(quantile)
-        self.__dict__["_trees"] = [_Trees.from_arrays({n: arrays[f"t{i}_{n}"] for n in _Trees.ARRAYS}) for i in range(int(n_sets))]
-        return self
-
-    def _tree_sets(self) -> list:
-        trees = self.__dict__.get("_trees")
-        if trees is None:
-            trees = [_fast_trees(self.model_)] + [_fast_trees(m) for m in self.members_]
-            self.__dict__["_trees"] = trees
-        return trees
-
     # ----------------------------------------------------------------- predict
     def matrix(self, cols: Columns) -> np.ndarray:
         return feature_matrix(self.features_, cols)
 
-    def _logit(self, X: np.ndarray, member: int | None = None) -> np.ndarray:
-        """Calibrated logit of the main model (or of bootstrap member ``member``)."""
-        a, b = self.platt_
-        return a * self._tree_sets()[0 if member is None else member + 1].raw(X) + b
+    def _design(self, X: np.ndarray) -> np.ndarray:
+        return MonotoneGAM.design(X, self.model_.gam.terms_)[0]
+
+    def _logit(self, X: np.ndarray, D: np.ndarray | None = None) -> np.ndarray:
+        return self.model_.logit(X, self._design(X) if D is None else D)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return expit(self._logit(X))
 
+    def sigma(self, X: np.ndarray, D: np.ndarray | None = None) -> np.ndarray:
+        """Per row: the spread (SD) of the bootstrap members' logits, floored at :data:`SIGMA_FLOOR`."""
+        if len(self.members_) < 2:
+            return np.full(len(X), SIGMA_FLOOR)
+        D = self._design(X) if D is None else D
+        L = np.vstack([m.logit(X, D) for m in self.members_])
+        return np.maximum(L.std(axis=0, ddof=1), SIGMA_FLOOR)
+
     def explain(self, X: np.ndarray) -> Explanation:
-        """Exact TreeSHAP, on the calibrated-logit scale (sums to the calibrated logit)."""
-        if self.explainer_ is None:
-            import shap  # 1-2.5 s to import: only when an explanation is asked for
+        """Exact: centred additive terms + TreeSHAP of the trees; base + sum = the logit."""
+        D = self._design(X)
+        gam = self.model_.gam
+        phi = gam.terms(X, D) - gam.term_means_[None, :]
+        base = gam.intercept_ + float(gam.term_means_.sum())
+        if self.model_.booster is not None:
+            contrib = np.asarray(self.model_.booster.predict(X, pred_contrib=True, num_threads=1))
+            phi = phi + contrib[:, :-1]
+            base += float(contrib[0, -1])
+        return Explanation(base_logit=float(base), contributions_logit=phi)
 
-            self.explainer_ = shap.TreeExplainer(self.model_)
-        sv = np.asarray(self.explainer_.shap_values(X)).reshape(len(X), -1)
-        a, b = self.platt_
-        base = float(np.ravel(self.explainer_.expected_value)[0])
-        return Explanation(base_logit=a * base + b, contributions_logit=a * sv)
+    @staticmethod
+    def _sigma_p(logit_q: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+        """The logit spread on the probability scale (delta method), floored at half a percentage point."""
+        p = expit(logit_q)
+        return np.maximum(sigma * p * (1 - p), P_SIGMA_FLOOR)
 
-    def interval_samples(self, X: np.ndarray, logit_q: np.ndarray | None = None) -> np.ndarray:
-        """rows x K samples of the calibrated logit once missing inputs are known (see module docstring)."""
+    def calibrate(self, X: np.ndarray, logit_true: np.ndarray, groups: np.ndarray, logit_pred: np.ndarray | None = None,
+                  source: str = "held-out simulated patients whose true probability is known") -> None:
+        """Normalised Mondrian split-conformal calibration (crepes) on held-out patients: score
+        |p_true - p| / (sigma p (1 - p)), one category per ``groups`` value. ``logit_pred`` defaults to this
+        model's own prediction; a parametric-bootstrap calibration passes a refit's prediction instead
+        (:func:`watchwait.training.train` without known true probabilities)."""
+        from crepes import ConformalRegressor
+
+        lq = self._logit(X) if logit_pred is None else np.asarray(logit_pred, float)
+        groups = np.asarray(groups, int)
+        counts = np.bincount(groups, minlength=4)
+        # a category with too few calibration patients joins the one below it (3+ -> 2 -> 1 -> 0)
+        self.bin_map_ = np.arange(4)
+        for g in (3, 2, 1):
+            if counts[g] < MIN_BIN:
+                self.bin_map_[self.bin_map_ == g] = self.bin_map_[g - 1]
+                counts[g - 1] += counts[g]
+                counts[g] = 0
+        cr = ConformalRegressor()
+        cr.fit(residuals=expit(logit_true) - expit(lq), sigmas=self._sigma_p(lq, self.sigma(X)), bins=self.bin_map_[groups])
+        self.conformal_ = cr
+        self.interval_method_ = (
+            f"normalised Mondrian split-conformal regression (crepes) on the probability: score |p_true - p| / (sigma p (1 - p)), "
+            f"sigma = spread of {self.n_members} bootstrap refits, one category per number of missing test groups "
+            f"(0/1/2/3+: {', '.join(str(int(c)) for c in counts)} calibration patients), calibrated on {source}")
+
+    def interval(self, X: np.ndarray, logit_q: np.ndarray | None = None, groups: np.ndarray | None = None,
+                 level: float = INTERVAL_LEVEL) -> tuple[np.ndarray, np.ndarray]:
+        """(lower, upper) probability interval at ``level``; ``groups`` = :func:`missing_groups` of the rows."""
+        D = self._design(X)
         if logit_q is None:
-            logit_q = self._logit(X)
-        n_members = len(self._tree_sets()) - 1
-        if n_members > 1:
-            sd_model = np.vstack([self._logit(X, m) for m in range(n_members)]).std(axis=0, ddof=1)
+            logit_q = self._logit(X, D)
+        s = self.sigma(X, D)
+        if self.conformal_ is not None:
+            bins = self.bin_map_[missing_groups_default(len(X)) if groups is None else np.asarray(groups, int)]
+            iv = self.conformal_.predict_int(y_hat=expit(logit_q), sigmas=self._sigma_p(logit_q, s), bins=bins, confidence=level,
+                                             y_min=0.0, y_max=1.0)
+            return iv[:, 0], iv[:, 1]
         else:
-            sd_model = np.zeros(len(X))
-        k = self.n_donors
-        z = _NORMAL_Q(k)
-        out = np.empty((len(X), k))
-        patterns, inverse = _unique_rows(np.isnan(X))
-        groups = np.split(np.argsort(inverse.ravel(), kind="stable"), np.cumsum(np.bincount(inverse.ravel()))[:-1])
-
-        def fill(p_idx: int) -> None:
-            rows = groups[p_idx]
-            shifts = self._donor_shifts(patterns[p_idx], logit_q[rows], k)  # rows x k
-            out[rows] = logit_q[rows, None] + shifts + sd_model[rows, None] * z[None, :]
-
-        if len(patterns) > 8:  # the tree kernel releases the GIL: missingness patterns run on all cores
-            with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-                list(pool.map(fill, range(len(patterns))))
-        else:
-            for p_idx in range(len(patterns)):
-                fill(p_idx)
-        return out
-
-    def interval(self, X: np.ndarray, logit_q: np.ndarray | None = None,
-                 samples: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Interval (lower, upper) with :data:`INTERVAL_LEVEL` coverage; the sample quantile level that
-        achieves it was calibrated on held-out patients (``quantile_level_``)."""
-        if logit_q is None:
-            logit_q = self._logit(X)
-        if samples is None:
-            samples = self.interval_samples(X, logit_q)
-        q = self.quantile_level_
-        lo, hi = np.quantile(samples, [(1 - q) / 2, (1 + q) / 2], axis=1)
-        # the interval always contains today's probability (shown together on screen)
-        return expit(np.minimum(lo, logit_q)), expit(np.maximum(hi, logit_q))
-
-    def _donor_shifts(self, missing: np.ndarray, logit_q: np.ndarray, k: int) -> np.ndarray:
-        if not missing.any():
-            return np.zeros((len(logit_q), k))
-        D = self.donors_
-        has = ~np.isnan(D[:, missing])
-        complete = has.all(axis=1)
-        if complete.sum() >= 4 * k:
-            use = complete
-        else:  # few donors have every missing input: take those with the most of them
-            use = has.sum(axis=1) >= np.sort(has.sum(axis=1))[-min(len(D), 8 * k)]
-        key = missing.tobytes()
-        cache = self.__dict__.setdefault("_pattern_cache", {})
-        if key not in cache:  # training-derived only (no patient data): memoised per missingness pattern
-            full = self.donor_logits_[use]
-            masked_X = D[use].copy()
-            masked_X[:, missing] = np.nan
-            masked = self._logit(masked_X)
-            order = np.argsort(masked)
-            if len(cache) > 512:
-                cache.clear()
-            cache[key] = (masked[order], (full - masked)[order])
-        masked, shift = cache[key]
-        k = min(k, len(masked))
-        # the k donors nearest in masked logit: a window around the insertion point
-        pos = np.searchsorted(masked, logit_q)
-        start = np.clip(pos - k // 2, 0, len(masked) - k)
-        for _ in range(k):  # slide each window towards the closer side (k steps at most)
-            left = start > 0
-            right = start + k < len(masked)
-            d_left = np.where(left, np.abs(logit_q - masked[np.maximum(start - 1, 0)]), np.inf)
-            d_right = np.where(right, np.abs(masked[np.minimum(start + k, len(masked) - 1)] - logit_q), np.inf)
-            d_first = np.abs(logit_q - masked[start])
-            d_last = np.abs(masked[start + k - 1] - logit_q)
-            move_left = d_left < d_last
-            move_right = ~move_left & (d_right < d_first)
-            if not (move_left.any() or move_right.any()):
-                break
-            start = start - move_left + move_right
-        idx = start[:, None] + np.arange(k)[None, :]
-        return shift[idx]
-
-
-@njit(nogil=True, cache=True)
-def _row_raw(X, i, roots, feature, threshold, missing_left, left, right, leaf, value, baseline):  # pragma: no cover (compiled)
-    s = baseline
-    for t in range(roots.shape[0]):
-        node = roots[t]
-        while not leaf[node]:
-            x = X[i, feature[node]]
-            if np.isnan(x):
-                go_left = missing_left[node]
-            else:
-                go_left = x <= threshold[node]
-            node = left[node] if go_left else right[node]
-        s += value[node]
-    return s
-
-
-# Two kernels with their own names: Numba's on-disk cache is keyed by function name, and one
-# function compiled twice (serial and parallel) shares a cache entry.
-@njit(nogil=True, cache=True)
-def _ensemble_raw(X, roots, feature, threshold, missing_left, left, right, leaf, value, baseline):  # pragma: no cover (compiled)
-    out = np.empty(X.shape[0])
-    for i in range(X.shape[0]):
-        out[i] = _row_raw(X, i, roots, feature, threshold, missing_left, left, right, leaf, value, baseline)
-    return out
-
-
-@njit(parallel=True, cache=True)
-def _ensemble_raw_parallel(X, roots, feature, threshold, missing_left, left, right, leaf, value, baseline):  # pragma: no cover
-    out = np.empty(X.shape[0])
-    for i in prange(X.shape[0]):  # big batches: rows on all cores
-        out[i] = _row_raw(X, i, roots, feature, threshold, missing_left, left, right, leaf, value, baseline)
-    return out
-
-
-_PARALLEL_ROWS = 20_000
-
-
-def _features_by_name(names) -> tuple[Feature, ...]:
-    known = {f.name: f for f in BASE_FEATURES}
-    rad = radiomics_features(["radiomics_" + n.split("__", 1)[1] for n in names if n.startswith("radiomics__")])
-    known.update({f.name: f for f in rad})
-    return tuple(known[n] for n in names)
-
-
-class _Trees:
-    """All trees of a fitted HistGradientBoostingClassifier as flat arrays, evaluated in one call.
-
-    scikit-learn predicts tree by tree (a Python call per tree: about 8-25 us each), which
-    dominates both one-patient latency and the donor computations of the interval. This walks
-    every tree for every row in one compiled, parallel call, with scikit-learn's rule (NaN -> the
-    node's missing_go_to_left side; otherwise left when x <= threshold) and its summation order
-    (baseline, then tree by tree). A test checks equality with ``decision_function``.
-    """
-
-    ARRAYS = ("roots", "feature", "threshold", "missing_left", "left", "right", "leaf", "value", "baseline")
-
-    @classmethod
-    def from_arrays(cls, arrays: dict) -> _Trees:
-        self = cls.__new__(cls)
-        for name in cls.ARRAYS:
-            setattr(self, name, float(arrays[name]) if name == "baseline" else np.ascontiguousarray(arrays[name]))
-        return self
-
-    def __init__(self, model):
-        trees = [p[0].nodes for p in model._predictors]
-        offsets = np.cumsum([0] + [len(t) for t in trees[:-1]])
-        nodes = np.concatenate(trees)
-        off = np.repeat(offsets, [len(t) for t in trees])
-        self.feature = nodes["feature_idx"].astype(np.intp)
-        self.threshold = nodes["num_threshold"].astype(float)
-        self.missing_left = nodes["missing_go_to_left"].astype(bool)
-        self.left = (nodes["left"] + off).astype(np.intp)
-        self.right = (nodes["right"] + off).astype(np.intp)
-        self.leaf = nodes["is_leaf"].astype(bool)
-        self.value = nodes["value"].astype(float)
-        self.roots = offsets.astype(np.intp)
-        self.baseline = float(np.ravel(model._baseline_prediction)[0])
-        if nodes["is_categorical"].any():
-            raise ValueError("categorical splits are not supported by the fast path")
-
-    def raw(self, X: np.ndarray) -> np.ndarray:
-        kernel = _ensemble_raw_parallel if len(X) >= _PARALLEL_ROWS else _ensemble_raw
-        return kernel(np.ascontiguousarray(X, dtype=np.float64), self.roots, self.feature, self.threshold,
-                             self.missing_left, self.left, self.right, self.leaf, self.value, self.baseline)
-
-
-def _unique_rows(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of a boolean matrix and each row's index into them (fast: one memcmp sort)."""
-    packed = np.ascontiguousarray(np.packbits(mask, axis=1))
-    keys = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return mask[first], inverse.ravel()
-
-
-def _fast_trees(model) -> _Trees:
-    t = getattr(model, "_watchwait_fast", None)
-    if t is None:
-        t = _Trees(model)
-        model._watchwait_fast = t
-    return t
-
-
-def _NORMAL_Q(k: int) -> np.ndarray:
-    """k standard-normal quantiles at (i + 0.5) / k, in a fixed shuffled order (paired with donors)."""
-    z = np.array([NormalDist().inv_cdf((i + 0.5) / k) for i in range(k)])
-    return z[np.random.default_rng(7).permutation(k)]
+            z = NormalDist().inv_cdf((1 + level) / 2)
+            lo, hi = logit_q - z * s, logit_q + z * s
+        return expit(lo), expit(hi)

@@ -4,14 +4,33 @@ from __future__ import annotations
 
 
 def _row(name: str, m: dict) -> str:
+    gap = m.get("mean_abs_gap_to_oracle")
     return (f"| {name} | {m['auc']:.3f} | {m['brier']:.3f} | {m['calibration_slope']:.2f} | "
-            f"{m['calibration_intercept']:+.2f} | {m['ece']:.3f} |")
+            f"{m['calibration_intercept']:+.2f} | {m['ece']:.3f} | {'' if gap is None else f'{gap:.3f}'} |")
+
+
+def method_text(v: object) -> str:
+    """A method entry in words: a list of monotone features as "label (direction)", a dict as "key: value"."""
+    if isinstance(v, list):
+        return "; ".join(f"{x['label']} ({x['direction']})" if isinstance(x, dict) else str(x) for x in v)
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: {x}" for k, x in v.items())
+    return str(v)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
+HEADER = ["| model | AUC | Brier | calibration slope | calibration intercept | ECE | mean abs(p - true p) |", "|---|---|---|---|---|---|---|"]
 
 
 def metric_rows(metrics: dict) -> list[tuple[str, dict]]:
     """(label, metrics) for the fused model, the oracle and every baseline, in display order."""
-    order = ["fused", "oracle", "clinical_nomogram"] + sorted(k for k in metrics if k.endswith("_only"))
+    order = ["fused", "oracle", "peer_logistic", "peer_hgb", "clinical_nomogram"] + sorted(k for k in metrics if k.endswith("_only"))
     labels = {"fused": "Fused model (all modalities)", "oracle": "Oracle (simulator truth: best possible from the non-imaging inputs)",
+              "peer_logistic": "Textbook peer: logistic regression + missing-value indicators (raw columns)",
+              "peer_hgb": "Generic peer: HistGradientBoosting (raw columns)",
               "clinical_nomogram": "Clinical nomogram (logistic, baseline staging + treatment)"}
     return [(labels.get(k, k.replace("_only", " only")), metrics[k]) for k in order if k in metrics]
 
@@ -39,19 +58,21 @@ def render_markdown(card: dict) -> str:
                                                        for name, counts in td["regimen_support"].items()))
         if td.get("regimen_support_note"):
             lines.append(f"- {td['regimen_support_note']}")
-    lines += ["", "## Method", ""] + [f"- {k.capitalize()}: {v}" for k, v in card["method"].items()]
-    lines += ["", "## Held-out performance", "",
-              "| model | AUC | Brier | calibration slope | calibration intercept | ECE |", "|---|---|---|---|---|---|"]
+    if card.get("what_changed"):
+        lines += ["", "## What changed", ""] + [f"- {x}" for x in card["what_changed"]]
+    lines += ["", "## Method", ""] + [f"- {k.replace('_', ' ').capitalize()}: {method_text(v)}" for k, v in card["method"].items()]
+    lines += ["", "## Held-out performance", "", *HEADER]
     lines += [_row(label, m) for label, m in metric_rows(card["metrics_held_out"])]
     cov = card["interval_coverage_held_out"]
-    lines += ["", f"Interval coverage: {cov['coverage']:.1%} (nominal {cov['nominal']:.0%}, n = {cov['n']}); {cov['method']}.", "",
-              "| scenario | n | coverage | median width |", "|---|---|---|---|"]
-    lines += [f"| {k} | {v['n']} | {v['coverage']:.1%} | {v['median_width']:.2f} |" for k, v in cov["by_scenario"].items()]
+    measured = f"{cov['coverage']:.1%} of true probabilities inside" if cov.get("coverage") is not None else "coverage not measurable"
+    lines += ["", f"Interval: {measured} (nominal {cov['nominal']:.0%}, n = {cov['n']}, median width {cov['median_width']:.2f}); "
+              f"{cov['method']}. {cov.get('note', '')}", "",
+              "| missing test groups | n | coverage | median width |", "|---|---|---|---|"]
+    lines += [f"| {k} | {v['n']} | {_pct(v['coverage'])} | {v['median_width']:.2f} |" for k, v in cov["by_scenario"].items()]
     img = card.get("imaging_added")
     if img and "with_radiomics" in img:
         lines += ["", f"## What imaging adds ({img['n_imaged_held_out']} held-out patients with MRI)", "",
-                  "| model | AUC | Brier | calibration slope | calibration intercept | ECE |", "|---|---|---|---|---|---|",
-                  _row("Fused, with radiomics", img["with_radiomics"]), _row("Fused, without radiomics", img["without_radiomics"])]
+                  *HEADER, _row("Fused, with radiomics", img["with_radiomics"]), _row("Fused, without radiomics", img["without_radiomics"])]
         if "oracle_without_imaging" in img:
             lines += [_row("Oracle (non-imaging inputs only)", img["oracle_without_imaging"]), "", img["note"] + "."]
     elif img:

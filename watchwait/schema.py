@@ -129,15 +129,15 @@ FIELDS: tuple[Field, ...] = (
     Field("dwi_restriction", B, G_RESTAGE, "Residual diffusion restriction", modality="restaging"),
     Field("new_distant_metastasis", B, G_RESTAGE, "New distant metastasis at restaging",
           help="outside the model's scope"),
-    # restaging, added in version 2 (used by the response category and the rules; not model inputs yet)
+    # restaging, added in version 2 (used by the response category, the rules and the model)
     Field("ymr_n_stage", "category", G_RESTAGE, "Restaging MRI nodes (ymrN)", categories=("N0", "N1", "N2"),
-          help="persistent suspicious mesorectal nodes = N1/N2; a cCR needs no suspicious nodes"),
-    Field("ymr_emvi", B, G_RESTAGE, "EMVI still visible on restaging MRI"),
+          help="persistent suspicious mesorectal nodes = N1/N2; a cCR needs no suspicious nodes", modality="restaging"),
+    Field("ymr_emvi", B, G_RESTAGE, "EMVI still visible on restaging MRI", modality="restaging"),
     Field("residual_lesion_mm", "number", G_RESTAGE, "Residual lesion or scar, largest diameter", "mm", low=0,
-          high=100, help="endoscopy or MRI; what local excision would remove"),
+          high=100, help="endoscopy or MRI; what local excision would remove", modality="restaging"),
     Field("restaging_biopsy", "category", G_RESTAGE, "Biopsy of the tumour bed at restaging",
           categories=("not_done", "negative", "positive"),
-          help="positive = residual tumour; a negative biopsy does not rule out residual tumour"),
+          help="positive = residual tumour; a negative biopsy does not rule out residual tumour", modality="restaging"),
     # decision context (version 2): shown and used by the rules; never a model input
     Field("sphincter_involved", B, G_CONTEXT, "Anal sphincter complex involved at baseline",
           help="TME would mean abdominoperineal resection with a permanent colostomy"),

@@ -1,0 +1,113 @@
+"""The shipped model never moves against the direction of the clinical evidence (issue 8).
+
+Property-based (hypothesis): a simulated patient, with restaging readings, ctDNA and CEA drawn over
+everything the data dictionary allows, and every direction of :mod:`watchwait.directions` that applies
+to it; the probability after the better reading must not be lower. Plus an exhaustive sweep over the
+sample patients and 400 simulated ones, and the model's own construction: every directional feature is
+bounded in the additive model and constrained in the trees.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from watchwait.derive import columns_from_record
+from watchwait.directions import DIRECTIONS, pairs
+from watchwait.training import load_model
+from watchwait.validation import read_cohort, validate_record
+
+TOL = 1e-12
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_model()
+
+
+@pytest.fixture(scope="module")
+def simulated_records():
+    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.validation import validate_frame
+
+    frame = validate_frame(to_csv_frame(simulate(400, seed=77, with_oracle=False).frame))
+    return [{k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v) for k, v in row.items()}
+            for row in frame.astype(object).to_dict("records")]
+
+
+def _p(bundle, rec) -> float:
+    P = bundle.predictor
+    X = P.matrix(columns_from_record(validate_record(rec)))
+    return float(P.predict_proba(X)[0])
+
+
+def maybe(values):
+    return st.one_of(st.none(), st.sampled_from(values))
+
+
+overrides = st.fixed_dictionaries({}, optional={
+    "mr_trg": maybe([1, 2, 3, 4, 5]), "endoscopy": maybe(["complete", "near_complete", "incomplete"]),
+    "dre": maybe(["normal", "smooth_induration", "mass"]), "dwi_restriction": maybe([True, False]),
+    "ymr_n_stage": maybe(["N0", "N1", "N2"]), "restaging_biopsy": maybe(["not_done", "negative", "positive"]),
+    "cea_post_ng_ml": st.one_of(st.none(), st.floats(0.1, 500)),
+    "ctdna_baseline_mtm_ml": st.one_of(st.none(), st.just(0.0), st.floats(0.01, 5000)),
+    "ctdna_post_rt_mtm_ml": st.one_of(st.none(), st.just(0.0), st.floats(0.01, 5000)),
+    "ctdna_post_treatment_mtm_ml": st.one_of(st.none(), st.just(0.0), st.floats(0.01, 5000)),
+    "immunotherapy": st.sampled_from(["none", "anti_pd1", "pd1_ctla4"]),
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(i=st.integers(0, 399), change=overrides)
+def test_no_direction_lowers_the_probability(shipped, simulated_records, i, change):
+    rec = {**simulated_records[i], **change}
+    before = _p(shipped, rec)
+    for d in DIRECTIONS:
+        if d.applies(rec):
+            after = _p(shipped, d.better(rec))
+            assert after >= before - TOL, (d.id, before, after, change)
+
+
+def test_every_direction_holds_on_samples_and_simulated_patients(shipped, simulated_records):
+    root = Path(__file__).resolve().parents[2]
+    frame = read_cohort(root / "sample_data" / "sample_patients.csv").astype(object)
+    samples = [{k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v) for k, v in r.items()}
+               for r in frame.to_dict("records")]
+    records = samples + simulated_records
+    changes = pairs(records)
+    wrong = [(d, i) for d, i, better in changes if _p(shipped, better) < _p(shipped, records[i]) - TOL]
+    assert {c[0] for c in changes} == {d.id for d in DIRECTIONS}  # every direction was exercised
+    assert len(changes) > 1000 and wrong == []
+
+
+def test_not_tested_and_tested_not_detected_stay_different(shipped):
+    base = {"patient_id": "D", "mmr_status": "pMMR", "mr_trg": 2, "endoscopy": "near_complete", "dre": "normal"}
+    not_tested = {**base}
+    cleared = {**base, "ctdna_baseline_mtm_ml": 0.0, "ctdna_post_rt_mtm_ml": 0.0, "ctdna_post_treatment_mtm_ml": 0.0}
+    P = shipped.predictor
+    rows = [P.matrix(columns_from_record(validate_record(r)))[0] for r in (not_tested, cleared)]
+    assert not np.array_equal(rows[0], rows[1])
+    negative = [j for j, f in enumerate(P.features_) if f.name.endswith("_negative")]
+    assert negative and all(rows[0][j] == 0 and rows[1][j] == 1 for j in negative)
+
+
+def test_directional_features_are_constrained_in_both_stages(shipped):
+    P = shipped.predictor
+    directional = [j for j, f in enumerate(P.features_) if f.direction]
+    assert len(directional) >= 15
+    gam = P.model_.gam
+    lo, hi = gam.glm_.lower_bounds, gam.glm_.upper_bounds
+    for c, j in enumerate(gam.owner_):
+        d = P.features_[j].direction
+        if d > 0 and lo[c] == 0:
+            assert gam.coef_[c] >= 0
+        if d < 0 and hi[c] == 0:
+            assert gam.coef_[c] <= 0
+    bounded = {gam.owner_[c] for c in range(len(gam.owner_)) if lo[c] == 0 or hi[c] == 0}
+    assert set(directional) <= bounded
+    params = P.model_.booster.params
+    assert [int(v) for v in params["monotone_constraints"]] == [f.direction for f in P.features_]
