@@ -9,7 +9,8 @@
   pseudonym edited), they are dropped, and the user is told once (:func:`show_notice`).
 - **Sources** (:func:`sources_line`): where every imported value came from, for the facts banner.
 - **Reload** (:func:`restore_from_url`, :func:`sync_url`): the URL's ``?patient=`` names the open sample
-  patient; a reload (a new session) reopens it. Only the shipped pseudonymous sample patients can be reopened
+  patient; a reload (a new session) reopens it. While there are unsaved edits the browser asks before a reload
+  or closing the tab (:func:`unload_guard`). Only the shipped pseudonymous sample patients can be reopened
   this way until a case store exists; an imported or typed record is not put in the URL.
 
 User text that reaches Markdown goes through :func:`components.safe.md`.
@@ -159,6 +160,25 @@ def on_every_screen() -> None:
     """Before a screen draws anything: bind, and sync the URL (the screen's header then shows the notices)."""
     enforce()
     sync_url()
+
+
+_GUARD = """<span class="ww-unload-guard" data-dirty="{dirty}"></span><script>
+(() => {{
+  const w = window;
+  w.__wwDirty = {dirty};
+  if (!w.__wwGuard) {{
+    w.__wwGuard = (e) => {{ if (w.__wwDirty) {{ e.preventDefault(); e.returnValue = ""; return ""; }} }};
+    w.addEventListener("beforeunload", w.__wwGuard);
+  }}
+}})();
+</script>"""
+
+
+def unload_guard() -> None:
+    """A reload or closing the tab discards unsaved edits too: while there are any, the browser asks first
+    ("Leave site? Changes you made may not be saved"). The element is hidden by the page CSS."""
+    dirty = "true" if unsaved_changes() else "false"
+    st.html(_GUARD.format(dirty=dirty), unsafe_allow_javascript=True)
 
 
 def show_notice() -> None:

@@ -29,6 +29,7 @@ h2, h3 { font-size: 1.35rem !important; padding: 0.1rem 0 !important; }
 .ww-facts { font-size: 1.05rem; line-height: 1.45; border: 2px solid #000; padding: 0.35rem 0.7rem; border-radius: 0.4rem; }
 .ww-facts b { font-weight: 800; }
 .ww-sources { font-size: 0.95rem; margin-top: 0.15rem; }
+[data-testid="stElementContainer"]:has(.ww-unload-guard) { display: none; }
 </style>
 """
 
@@ -38,6 +39,7 @@ _NORMAL_CSS = """
 [data-testid="stMetricValue"] { font-size: 3rem; font-weight: 700; }
 .ww-facts { line-height: 1.5; border: 1px solid #999999; padding: 0.3rem 0.6rem; border-radius: 0.4rem; }
 .ww-sources { font-size: 0.85rem; color: #31333f; margin-top: 0.1rem; }
+[data-testid="stElementContainer"]:has(.ww-unload-guard) { display: none; }
 </style>
 """
 
@@ -63,6 +65,7 @@ def header(title: str) -> None:
     right.toggle("Presentation mode", key=state.PRESENTATION_WIDGET, on_change=_toggle_changed,
                  help="MDT shared screen: large type, high contrast, no sidebar.")
     identity.show_notice()
+    identity.unload_guard()
 
 
 IMMUNO_LABELS = {"anti_pd1": "anti-PD-1", "anti_pdl1": "anti-PD-L1", "pd1_ctla4": "PD-1/CTLA-4"}

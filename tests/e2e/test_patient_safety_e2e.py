@@ -101,11 +101,21 @@ def test_switching_patients_in_every_order_from_every_screen_in_chromium(page: P
     assert banner_checked
 
 
+_UNLOAD = """() => { const e = new Event('beforeunload', {cancelable: true}); window.dispatchEvent(e);
+                    return e.defaultPrevented; }"""
+
+
 def test_unsaved_edits_are_confirmed_and_a_reload_reopens_the_sample(page: Page, server, shots):
     open_app(page, server)
     load_sample(page, "DEMO-05")
     expect(page).to_have_url(f"{server}/?patient=DEMO-05")
+    assert page.evaluate(_UNLOAD) is False  # nothing to lose: a reload goes ahead
     type_into(page, "Age (years, 18-100)", "70")
+    page.wait_for_function("() => window.__wwDirty === true", timeout=T)
+    assert page.evaluate(_UNLOAD) is True  # the browser asks before a reload or closing the tab
+    go(page, "Options")  # on every screen
+    assert page.evaluate(_UNLOAD) is True
+    go(page, "Patient")
     load_sample_without_discarding(page, "DEMO-09")
     prompt = page.get_by_test_id("stAlertContentWarning").filter(has_text="Unsaved changes to DEMO-05")
     expect(prompt).to_be_visible(timeout=T)
@@ -124,6 +134,8 @@ def test_unsaved_edits_are_confirmed_and_a_reload_reopens_the_sample(page: Page,
     settle(page)
     expect(pseudonym).to_have_value("")
     expect(page).to_have_url(f"{server}/")  # an empty record: nothing to reopen
+    page.wait_for_function("() => window.__wwDirty === false", timeout=T)
+    assert page.evaluate(_UNLOAD) is False
 
     load_sample(page, "DEMO-09")
     go(page, "Trajectories")  # the link names the patient on every screen
