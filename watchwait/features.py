@@ -203,10 +203,30 @@ BASE_FEATURES: tuple[Feature, ...] = (
 )
 
 
+# Clinical names of the radiomic features the model uses (pyradiomics names; watchwait.imaging.model_features).
+RADIOMIC_NAMES = {
+    "original_shape_VoxelVolume": ("tumour volume on MRI", "mm³"),
+    "original_firstorder_Mean": ("mean T2 signal in the tumour", ""),
+    "original_firstorder_InterquartileRange": ("spread of T2 signal in the tumour (interquartile range)", ""),
+    "original_glcm_JointEntropy": ("texture heterogeneity (GLCM joint entropy)", ""),
+    "original_glszm_SizeZoneNonUniformityNormalized": ("texture zone-size non-uniformity (GLSZM)", ""),
+}
+_PHASES = {"baseline": "before treatment", "restaging": "at restaging", "delta": "change from baseline to restaging"}
+
+
+def radiomic_label(column: str) -> str:
+    """What a clinician calls a radiomic column: "tumour volume on MRI, change from baseline to restaging"; the
+    pyradiomics name stays in :attr:`Feature.sources` for the technical details."""
+    name = column[len(RADIOMICS_PREFIX):] if column.startswith(RADIOMICS_PREFIX) else column
+    phase, _, feature = name.partition("_")
+    what = RADIOMIC_NAMES.get(feature, (feature.replace("_", " "), ""))[0]
+    return f"{what}, {_PHASES.get(phase, phase)}"
+
+
 def radiomics_features(columns: list[str]) -> tuple[Feature, ...]:
     """Precomputed radiomic feature columns (``radiomics_<phase>_<pyradiomics name>``) as model features."""
     return tuple(
-        Feature(f"radiomics__{c[len(RADIOMICS_PREFIX):]}", "radiomics", c[len(RADIOMICS_PREFIX):], (c,), _num(c))
+        Feature(f"radiomics__{c[len(RADIOMICS_PREFIX):]}", "radiomics", radiomic_label(c), (c,), _num(c))
         for c in sorted(columns) if c.startswith(RADIOMICS_PREFIX)
     )
 
@@ -252,23 +272,16 @@ def modalities_not_tested(features: tuple[Feature, ...], cols: Columns) -> dict[
 
 
 def display_value(feature: Feature, record: Mapping[str, object]) -> str:
-    """The patient's own input(s) behind a feature, in the data dictionary's units."""
-    parts = []
-    for src in feature.sources:
-        v = record.get(src)
-        field = BY_NAME.get(src)
-        unit = f" {field.unit}" if field is not None and field.unit and field.unit != "%" else (field.unit if field else "")
-        if v is None:
-            parts.append("not available")
-        elif isinstance(v, bool):
-            parts.append("yes" if v else "no")
-        elif src.startswith("ctdna_") and v == 0:
-            parts.append("0 (not detected)")
-        elif isinstance(v, float):
-            parts.append(f"{v:g}{unit}")
-        else:
-            parts.append(f"{v}{unit}")
-    return " -> ".join(parts) if len(parts) > 1 else parts[0]
+    """The patient's own input(s) behind a feature, as a clinician reads them: one input as its value; a series
+    of the same measurement (ctDNA, CEA) as "before -> after"; several different inputs as "label: value; ..."."""
+    from watchwait.labels import value_text
+
+    own = [s for s in feature.sources if not (s == "immunotherapy" and feature.modality != "clinical")] or list(feature.sources)
+    if len(own) == 1:
+        return value_text(own[0], record.get(own[0]))
+    if all(s.startswith(("ctdna_", "cea_")) for s in own):
+        return " -> ".join(value_text(s, record.get(s)) for s in own)
+    return "; ".join(f"{BY_NAME[s].label if s in BY_NAME else s}: {value_text(s, record.get(s))}" for s in own)
 
 
 def _probe_columns(features: tuple[Feature, ...], n: int = 24) -> dict[str, np.ndarray]:
