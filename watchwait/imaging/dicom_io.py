@@ -292,10 +292,14 @@ def _assemble(results: list[ReadResult], uid: str, allow_gaps: bool, warnings: l
     frames.sort(key=lambda f: (float(f.position @ normal), f.name, f.index or 0))
     planes = _decode_all(frames)
     frames, pixels = _drop_duplicates(frames, planes, normal, warnings)
+    del planes  # the kept planes live on in ``pixels`` only (freed one by one below)
     positions = np.array([float(f.position @ normal) for f in frames])
     _check_stacked(frames, normal, ref)
     evenly = _check_gaps(frames, positions, allow_gaps, warnings)
-    array = np.stack(pixels).astype(np.float32)
+    array = np.empty((len(pixels), *pixels[0].shape), dtype=np.float32)  # not np.stack: no float64 copy of the volume
+    for k in range(len(pixels)):
+        array[k] = pixels[k]
+        pixels[k] = None  # type: ignore[call-overload]  # each float64 plane freed once copied
     dz = _slice_spacing(positions, ref, warnings)
     ds = ref.ds
     direction = np.column_stack([ref.row_dir, ref.col_dir, normal])
