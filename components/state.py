@@ -38,7 +38,8 @@ MEMO = "assessment_memo"
 PRESENTATION = "presentation_mode"
 PRESENTATION_WIDGET = "presentation_toggle"
 SAMPLE_CHOICE = "sample_choice"
-UPLOAD = "cohort_upload"
+UPLOAD = "cohort_upload"  # the cohort file uploader's key is UPLOAD:<n> (upload_key): a new n empties it
+UPLOAD_NONCE = "cohort_upload_nonce"
 UPLOAD_CHOICE = "cohort_row_choice"
 LAST_RUN_MS = "last_run_ms"
 IMAGING_VISITS = "imaging_visits"
@@ -91,6 +92,11 @@ def scenario_changes_key(i: int) -> str:
     return scenario_key(i, "changes")
 
 
+def upload_key() -> str:
+    """Key of the cohort file uploader (changes when a patient from elsewhere is opened, which empties it)."""
+    return f"{UPLOAD}:{int(st.session_state.get(UPLOAD_NONCE, 0))}"
+
+
 def imaging_key(visit: str, what: str) -> str:
     """Key of an Imaging-screen widget of one visit (``what``: slice, level, width, series_upload, roi_upload)."""
     return f"imaging:{visit}:{what}"
@@ -130,6 +136,9 @@ def replace_patient(raw_values: Mapping[str, object], extra_values: Mapping[str,
     st.session_state[RADIOMICS_SOURCE] = ({"kind": "file", "name": src.get("file", "")} if has_radiomics else None)
     st.session_state[PENDING_SWITCH] = None
     st.session_state[MEMO] = {}
+    if src.get("kind") != "cohort":  # another patient than the cohort file's: the file (other patients) goes too
+        st.session_state[UPLOAD_NONCE] = int(st.session_state.get(UPLOAD_NONCE, 0)) + 1
+        st.session_state.pop(UPLOAD_CHOICE, None)
     for i in range(SCENARIO_COUNT):
         st.session_state[scenario_changes_key(i)] = {}
         for k in [k for k in st.session_state if str(k).startswith(f"scenario:{i}:") and k != scenario_changes_key(i)]:

@@ -40,7 +40,7 @@ with src_sample:
     c2.button("Load", key="load_sample", on_click=_load_sample, type="primary", width="stretch")
 with src_file:
     upload = st.file_uploader("Import one patient from a cohort CSV (data-dictionary columns)", type=["csv"],
-                              key=state.UPLOAD)
+                              key=state.upload_key())
 with src_clear:
     st.button("Clear", key="clear_patient", on_click=_clear, width="stretch",
               help="Start a new, empty record (asks first if there are unsaved changes).")

@@ -72,6 +72,10 @@ def session_strings(at) -> set[str]:
     return set(_strings(dict(at.session_state.to_dict())))
 
 
+def cohort_uploader(at):
+    return next(w for w in at.file_uploader if str(w.key).startswith(state.UPLOAD + ":"))
+
+
 def open_patient(at, pid: str) -> None:
     """Load ``pid`` on the Patient screen, confirming the discard of unsaved edits if asked."""
     goto(at, "patient")
@@ -157,7 +161,7 @@ def test_unsaved_edits_are_never_discarded_without_a_confirmation(action):
             at.button(key="clear_patient").click().run()
         else:
             csv = "patient_id,mmr_status\nIMP-1,pMMR\n"
-            at.file_uploader(key=state.UPLOAD).upload("cohort.csv", io.BytesIO(csv.encode()).getvalue(), "text/csv")
+            cohort_uploader(at).upload("cohort.csv", io.BytesIO(csv.encode()).getvalue(), "text/csv")
             at.run()
             at.button(key="import_row").click().run()
 
@@ -230,7 +234,7 @@ def test_the_banner_names_the_source_of_every_imported_value():
     at.button(key="confirm_switch").click().run()
     assert "Radiomics: none" in _banner(at)
     csv = "patient_id,mmr_status\nIMP-7,pMMR\n"
-    at.file_uploader(key=state.UPLOAD).upload("site.csv", csv.encode(), "text/csv")
+    cohort_uploader(at).upload("site.csv", csv.encode(), "text/csv")
     at.run()
     at.button(key="import_row").click().run()
     assert "Record: patient IMP-7 from the cohort file site.csv, imported 20" in _banner(at)
@@ -293,3 +297,21 @@ def test_changing_the_pseudonym_drops_the_images_and_image_radiomics_of_the_old_
     goto(at, "imaging")
     assert not at.get("plotly_chart") and "DEMO-05" not in shown(at)
     assert not errors(at)
+
+
+def test_opening_a_sample_after_a_cohort_row_leaves_nothing_of_the_cohort_patient():
+    at = new_app()
+    csv = "patient_id,mmr_status,age_years\nCOH-1,pMMR,66\nCOH-2,pMMR,70\n"
+    cohort_uploader(at).upload("site.csv", csv.encode(), "text/csv")
+    at.run()
+    at.selectbox(key=state.UPLOAD_CHOICE).select("COH-2")
+    at.button(key="import_row").click().run()
+    assert at.text_input(key="field:patient:patient_id").value == "COH-2"
+    at.selectbox(key=state.SAMPLE_CHOICE).select("DEMO-05")
+    at.button(key="load_sample").click().run()
+    assert at.text_input(key="field:patient:patient_id").value == "DEMO-05"
+    assert not cohort_uploader(at).value  # the file of other patients is gone with the patient imported from it
+    for screen in SCREENS:
+        goto(at, screen)
+        assert "COH-" not in shown(at), screen
+    assert not [s for s in session_strings(at) if "COH-" in s]
