@@ -45,7 +45,7 @@ with src_clear:
     st.button("Clear", key="clear_patient", on_click=_clear, width="stretch",
               help="Start a new, empty record (asks first if there are unsaved changes).")
 identity.pending_prompt()
-if _src.get("kind") == "sample":
+if _src.get("kind") == "sample" and _src.get("name") == state.identity()[1]:  # what identity.sync_url puts in the URL
     st.caption(f"The address bar names {md(_src.get('name'))}: a reload reopens this sample patient as shipped "
                "(changes made here are not kept). Imported and typed records are not kept across a reload: "
                "there is no case store yet.")

@@ -315,3 +315,11 @@ def test_opening_a_sample_after_a_cohort_row_leaves_nothing_of_the_cohort_patien
         goto(at, screen)
         assert "COH-" not in shown(at), screen
     assert not [s for s in session_strings(at) if "COH-" in s]
+
+
+def test_the_reload_note_names_the_sample_only_while_the_url_does():
+    at = new_app()
+    load_sample(at, "DEMO-05")
+    assert "a reload reopens this sample patient" in texts(at) and at.query_params == {"patient": "DEMO-05"}
+    at.text_input(key="field:patient:patient_id").input("DEMO-55").run()
+    assert "a reload reopens this sample patient" not in texts(at) and at.query_params == {}
