@@ -30,6 +30,7 @@ class Contribution:
     value: str  # the patient's own input(s), in data-dictionary units
     shap_logit: float  # contribution on the calibrated log-odds scale
     shap_pp: float  # contribution in probability points (sums to p - p_base)
+    not_tested: bool = False  # every input of this feature's modality is blank: what "not tested" does, not evidence
 
 
 @dataclass
@@ -216,7 +217,8 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
     pp = phi * ((p - p_base) / total) if abs(total) > 1e-12 else np.zeros_like(phi)
     contributions = sorted(
         (Contribution(feature=f.name, label=f.label, modality=f.modality, value=display_value(f, rec),
-                      shap_logit=float(phi[j]), shap_pp=float(pp[j] * 100)) for j, f in enumerate(pred.features_)),
+                      shap_logit=float(phi[j]), shap_pp=float(pp[j] * 100), not_tested=f.modality in missing)
+         for j, f in enumerate(pred.features_)),
         key=lambda c: -abs(c.shap_pp))
     by_mod: dict[str, dict] = {}
     for c in contributions:
