@@ -43,7 +43,30 @@ def _issue(field: Field, value: object) -> FieldIssue:
     hint = ""
     if field.kind in ("integer", "number") and isinstance(value, str) and _has_non_ascii_digit(value):
         hint = " Write numbers with the digits 0-9 (other scripts' digits are not read as numbers)."
+    elif field.kind in ("integer", "number") and isinstance(value, str):
+        hint = _entry_hint(field, value.strip())
     return FieldIssue(field.name, value, f"{field.name} must be {field.allowed()}; got {quoted(shown)} instead.{hint}")
+
+
+_BELOW_LIMIT_RE = re.compile(r"(<|&lt;|below|under|less than)\s*[0-9.,]+\s*\S*", re.IGNORECASE)
+_DECIMAL_COMMA_RE = re.compile(r"[+-]?[0-9]+,[0-9]+")
+
+
+def _entry_hint(field: Field, text: str) -> str:
+    """How to enter a common lab result the validator does not read: a result below the detection limit
+    ("<0.01") and a decimal comma ("4,5"; not read as 4.5, since "1,000" could be a thousands separator)."""
+    if _BELOW_LIMIT_RE.fullmatch(text):
+        if field.name.startswith("ctdna_"):
+            return " Below the detection limit: enter 0 (= tested, not detected)."
+        return (" A result below the detection limit is not a number: enter the limit itself, or leave it blank "
+                "(= not available).")
+    if _DECIMAL_COMMA_RE.fullmatch(text):
+        whole, frac = text.split(",")
+        if len(frac) == 3:  # "1,000": a thousands separator or a decimal comma; do not guess
+            return (f" Write a number with a decimal point and no thousands separator: {whole}{frac} or "
+                    f"{whole}.{frac}, whichever is meant.")
+        return f" Use a decimal point: enter {whole}.{frac} for {text}."
+    return ""
 
 
 def _has_non_ascii_digit(text: str) -> bool:

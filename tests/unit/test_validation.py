@@ -126,3 +126,27 @@ def test_file_and_record_paths_agree(field, cells):
     except RecordError as e:
         file_bad_rows = {i.row - 2 for i in e.issues if i.column == field.name}
     assert file_bad_rows == {i for i, ok in enumerate(record_ok) if not ok}
+
+
+# ----------------------------------------------------------------------------- common lab entries (issue 9)
+
+def test_below_detection_limit_says_how_to_enter_it():
+    from watchwait.schema import BY_NAME
+    from watchwait.validation import check_cell
+
+    value, issue = check_cell(BY_NAME["ctdna_post_rt_mtm_ml"], "<0.01")
+    assert value is None and issue is not None
+    assert "below the detection limit: enter 0 (= tested, not detected)" in issue.message.lower()
+    value, issue = check_cell(BY_NAME["cea_post_ng_ml"], "< 0.5")
+    assert value is None and "detection limit" in issue.message and "enter 0" not in issue.message
+
+
+def test_decimal_comma_is_explained_and_never_read_as_another_number():
+    from watchwait.schema import BY_NAME
+    from watchwait.validation import check_cell
+
+    value, issue = check_cell(BY_NAME["cea_post_ng_ml"], "4,5")
+    assert value is None and "enter 4.5 for 4,5" in issue.message
+    value, issue = check_cell(BY_NAME["cea_post_ng_ml"], "1,000")  # thousands or decimal: not guessed
+    assert value is None and "1000 or 1.000" in issue.message
+    assert check_cell(BY_NAME["cea_post_ng_ml"], "4.5") == (4.5, None)
