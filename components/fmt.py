@@ -24,3 +24,22 @@ def pp(x: float) -> str:
 
 def level(q: float) -> str:
     return f"{100 * q:.0f}%"
+
+
+def issue_text(issue) -> str:
+    """A validator's message as the screen says it: the field named as the form labels it (never the column
+    name), codes in words, "a blank cell" as "left blank". The message's own hint on how to enter it is kept."""
+    from watchwait.labels import code_text
+    from watchwait.schema import BY_NAME
+
+    msg = str(issue.message)
+    f = BY_NAME.get(str(getattr(issue, "column", "")))
+    if f is None:
+        return msg
+    if msg.startswith(f.name + " "):
+        msg = f.label + msg[len(f.name):]
+    if f.kind == "category":
+        msg = msg.replace(f.allowed(), "one of " + ", ".join(code_text(f.name, c) for c in f.categories))
+    elif f.kind == "boolean":
+        msg = msg.replace(f.allowed(), "yes or no")
+    return msg.replace("got a blank cell", "it was left blank")

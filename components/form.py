@@ -18,6 +18,8 @@ from watchwait.errors import FieldIssue
 from watchwait.schema import (BY_NAME, FIELDS, G_BIO, G_BLOOD, G_CONTEXT, G_FOLLOW, G_ID, G_IMG, G_OUT, G_RESTAGE, G_TREAT,
                               G_TUMOUR, Field)
 from components.values import is_blank
+from components.fmt import issue_text
+from watchwait.labels import code_text
 
 NOT_AVAILABLE = "not available"
 MODEL_GROUPS = (G_TUMOUR, G_BIO, G_BLOOD, G_TREAT, G_RESTAGE, G_CONTEXT)
@@ -36,12 +38,28 @@ def label(f: Field) -> str:
 
 
 def _help(f: Field) -> str:
-    parts = [f"`{f.name}`: {f.allowed()}."]
+    parts = []
+    if f.kind in ("integer", "number"):
+        unit = f" {f.unit}" if f.unit and f.unit != "%" else (f.unit or "")
+        parts.append(f"Enter a {'whole number' if f.kind == 'integer' else 'number'} from {f.low:g} to {f.high:g}{unit}"
+                     + (", with a decimal point (4.5, not 4,5)." if f.kind == "number" else "."))
     if f.help:
-        parts.append(f.help)
+        parts.append(_words(f, f.help))
+    if f.name.startswith("ctdna_"):
+        parts.append("A result below the assay's detection limit (for example <0.01) is entered as 0.")
     if not f.required and f.kind != "text":
         parts.append("Leave blank if not available.")
     return " ".join(parts)
+
+
+def _words(f: Field, text: str) -> str:
+    """Help text with the codes it names in words ("pd1_ctla4 covers ..." -> "anti-PD-1 + anti-CTLA-4 covers ...")."""
+    import re
+
+    for code in f.categories:
+        if "_" in code:
+            text = re.sub(rf"\b{re.escape(code)}\b", code_text(f.name, code), text)
+    return text
 
 
 def _bool_format(v: str) -> str:
@@ -65,7 +83,8 @@ def widget(f: Field, key: str, current: object, on_change: Callable[[object], No
     kw = dict(key=key, help=_help(f), on_change=lambda: on_change(st.session_state[key]))
     lab = label(f)
     if f.kind == "category":
-        return st.selectbox(lab, ("",) + f.categories, format_func=lambda v: NOT_AVAILABLE if v == "" else v, **kw)
+        return st.selectbox(lab, ("",) + f.categories,
+                            format_func=lambda v, name=f.name: NOT_AVAILABLE if v == "" else code_text(name, v), **kw)
     if f.kind == "boolean":
         return st.selectbox(lab, ("", "true", "false"), format_func=_bool_format, **kw)
     placeholder = "blank = not available" if not f.required else ""
@@ -91,7 +110,7 @@ def _render_field(f: Field, issues: dict[str, FieldIssue], show_required: bool, 
     value = widget(f, state.field_key(f.name, scope), state.raw().get(f.name), _store(f.name))
     issue = field_issue(f, value, show_required)
     if issue is not None:
-        st.error(md(issue.message), icon=":material/error:")
+        st.error(md(issue_text(issue)), icon=":material/error:")
         issues[f.name] = issue
 
 

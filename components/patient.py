@@ -17,7 +17,7 @@ import streamlit as st
 from threadpoolctl import threadpool_limits
 
 import watchwait
-from components import cache, state
+from components import cache, fmt, state
 from components.safe import md
 from components.values import is_blank
 from watchwait import FieldIssue, ModelArtifactError, RecordError
@@ -123,7 +123,7 @@ def require_assessment():
         st.stop()
     if cur.issues:
         st.error("The patient record has invalid entries, so nothing is calculated until they are fixed on the "
-                 "**Patient** screen:\n\n" + "\n".join(f"- {md(i.message)}" for i in cur.issues))
+                 "**Patient** screen:\n\n" + "\n".join(f"- {md(fmt.issue_text(i))}" for i in cur.issues))
         st.page_link("pages/patient.py", label="Fix them on the Patient screen", icon=":material/edit:")
         st.stop()
     return cur.assessment

@@ -191,7 +191,7 @@ def scenario_table(results: Sequence) -> pd.DataFrame:
         changes = "; ".join(describe_change(k, base.get(k), _typed(k, v)) for k, v in r.changes.items()) or "none (as entered)"
         a = r.assessment
         if a is None:
-            vals = [changes, "invalid: " + "; ".join(i.message for i in r.issues), "", "", "", "", "", ""]
+            vals = [changes, "invalid: " + "; ".join(fmt.issue_text(i) for i in r.issues), "", "", "", "", "", ""]
         elif not a.in_scope:
             vals = [changes, "not given (outside scope)", "", a.category_label, a.suggestion.headline,
                     _conditional_text(a.suggestion), a.suggestion.rule_id, "; ".join(n.title for n in a.scope_notices)]

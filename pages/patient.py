@@ -84,7 +84,7 @@ with status:
                 "Patient pseudonym and MMR status are required; every other field may be left blank (not available).")
     elif cur.issues:
         st.error(f"{len(cur.issues)} invalid entr{'y' if len(cur.issues) == 1 else 'ies'}: nothing is calculated until "
-                 "fixed. " + " ".join(md(i.message) for i in cur.issues))
+                 "fixed. " + " ".join(md(fmt.issue_text(i)) for i in cur.issues))
     elif cur.error:
         st.error(md(cur.error))
     else:

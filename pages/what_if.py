@@ -76,7 +76,7 @@ for col, r in zip(cols, results):
         s = r.assessment
         if s is None:
             st.markdown(f"**{r.name}**")
-            st.error("Invalid scenario: " + " ".join(md(i.message) for i in r.issues))
+            st.error("Invalid scenario: " + " ".join(md(fmt.issue_text(i)) for i in r.issues))
         elif not s.in_scope:
             st.markdown(f"**{r.name}**")
             st.error(f"{s.scope_notices[0].title}: no probability.")

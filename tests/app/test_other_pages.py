@@ -87,7 +87,8 @@ def test_what_if_invalid_scenario_value_is_explained(app):
     _page(app, "DEMO-01", "what_if")
     app.multiselect(key="scenario:2:fields").select("mr_trg").run()
     app.text_input(key="scenario:2:value:mr_trg").input("7").run()
-    assert "mr_trg must be a whole number from 1 to 5; got '7' instead." in texts(app)
+    assert "MRI tumour regression grade (mrTRG) must be a whole number from 1 to 5; got '7' instead." in texts(app)
+    assert "mr_trg" not in texts(app)
 
 
 # ----------------------------------------------------------------------------- trajectories

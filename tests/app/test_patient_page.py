@@ -50,10 +50,11 @@ def test_blank_modality_is_listed_as_not_available(app, sample_records):
 def test_invalid_entry_is_explained_inline_and_nothing_is_calculated(app):
     load_sample(app, "DEMO-01")
     app.text_input(key=key("age_years")).input("150").run()
-    msg = "age_years must be a whole number from 18 to 100; got '150' instead."
+    msg = "Age must be a whole number from 18 to 100; got '150' instead."  # the form's label, not the column
     assert msg in errors(app)
     app.text_input(key=key("ctdna_post_treatment_mtm_ml")).input("lots").run()
-    assert "ctdna_post_treatment_mtm_ml must be a number from 0 to 100000 MTM/mL; got 'lots' instead." in errors(app)
+    assert "ctDNA C3: at response assessment must be a number from 0 to 100000 MTM/mL; got 'lots' instead." in errors(app)
+    assert "ctdna_post_treatment_mtm_ml" not in errors(app) and "age_years" not in texts(app)
     assert not app.success
     goto(app, "assessment")
     assert not app.metric
@@ -63,7 +64,7 @@ def test_invalid_entry_is_explained_inline_and_nothing_is_calculated(app):
 def test_blank_means_not_available_and_required_fields_say_so(app):
     load_sample(app, "DEMO-01")
     app.selectbox(key=key("mmr_status")).select("").run()
-    assert "mmr_status is required (one of 'pMMR', 'dMMR'); got a blank cell." in errors(app)
+    assert "MMR status is required (one of pMMR, dMMR); it was left blank." in errors(app)
     app.selectbox(key=key("mmr_status")).select("pMMR").run()
     app.text_input(key=key("pdl1_cps")).input("").run()
     app.text_input(key=key("pdl1_tps_pct")).input("").run()
@@ -82,3 +83,30 @@ def test_out_of_scope_patient_shows_the_notice_and_no_probability(app):
     load_sample(app, "DEMO-11")
     assert not app.success
     assert "dMMR/MSI-H: outside this tool's scope" in app.error[0].value
+
+
+def test_form_shows_codes_in_words_and_says_how_to_enter_lab_results(app):
+    """Drop-downs show clinical words (the codes stay in the record); '<0.01' and '4,5' get a hint naming the
+    field as the form labels it (issue 9)."""
+    from watchwait.labels import code_text
+
+    load_sample(app, "DEMO-01")
+    dre = app.selectbox(key=key("dre"))
+    assert "smooth induration" in dre.options and "smooth_induration" not in dre.options
+    imm = app.selectbox(key=key("immunotherapy"))
+    assert code_text("immunotherapy", "anti_pdl1") in imm.options and "anti_pdl1" not in imm.options
+    app.text_input(key=key("ctdna_post_rt_mtm_ml")).input("<0.01").run()
+    assert ("ctDNA C2: after radiotherapy must be a number from 0 to 100000 MTM/mL; got '<0.01' instead. "
+            "Below the detection limit: enter 0 (= tested, not detected).") in errors(app)
+    app.text_input(key=key("cea_post_ng_ml")).input("4,5").run()
+    assert "CEA at response assessment must be a number from 0 to 10000 ng/mL; got '4,5' instead. Use a decimal point: enter 4.5 for 4,5." in errors(app)
+
+
+def test_facts_banner_says_codes_in_words_and_names_a_new_metastasis(app):
+    load_sample(app, "DEMO-01")
+    banner = next(h.proto.body for h in app.get("html") if "ww-facts" in h.proto.body)
+    assert "short-course radiotherapy" in banner and "anti-PD-1 + anti-CTLA-4" in banner
+    assert "SCRT" not in banner and "pd1_ctla4" not in banner and "consolidation," not in banner
+    load_sample(app, "DEMO-12")  # new distant metastasis at restaging: out of scope
+    banner = next(h.proto.body for h in app.get("html") if "ww-facts" in h.proto.body)
+    assert "new distant metastasis" in banner and "M0 at baseline" in banner

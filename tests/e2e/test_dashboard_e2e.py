@@ -150,7 +150,7 @@ def test_out_of_scope_blank_modalities_and_cohort_import(page: Page, server, sho
     # an invalid entry is explained inline, with the field and the allowed values
     go(page, "Patient")
     type_into(page, "Age (years, 18-100)", "150")
-    expect(page.get_by_text("age_years must be a whole number from 18 to 100; got '150' instead.").first).to_be_visible(timeout=T)
+    expect(page.get_by_text("Age must be a whole number from 18 to 100; got '150' instead.").first).to_be_visible(timeout=T)
     shot(page, shots / "11_patient_invalid_age.png", full=False)
     type_into(page, "Age (years, 18-100)", "")
 
