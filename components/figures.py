@@ -67,13 +67,14 @@ def icon_array(p: float, interval: tuple[float, float], large: bool = False) -> 
 
 # ----------------------------------------------------------------------------- SHAP
 
-def waterfall(rows: pd.DataFrame, base_pp: float, final_pp: float, large: bool = False) -> go.Figure:
+def waterfall(rows: pd.DataFrame, base_pp: float, final_pp: float, large: bool = False,
+              start_label: str = "Average patient (model baseline)", hover: Sequence[str] | None = None) -> go.Figure:
     """Horizontal waterfall in probability points, from the model's baseline to this patient.
 
     ``rows``: columns ``bar`` (label with the patient's value) and ``shap_pp``, largest |shap_pp| first
     (see :func:`components.tables.waterfall_rows`).
     """
-    labels = ["Average patient (model baseline)"] + list(rows["bar"]) + ["This patient"]
+    labels = [start_label] + list(rows["bar"]) + ["This patient"]
     x = [base_pp] + list(rows["shap_pp"]) + [final_pp]
     measure = ["absolute"] + ["relative"] * len(rows) + ["total"]
     text = [f"{base_pp:.0f}%"] + [f"{v:+.1f}" for v in rows["shap_pp"]] + [f"{final_pp:.0f}%"]
@@ -92,7 +93,10 @@ def waterfall(rows: pd.DataFrame, base_pp: float, final_pp: float, large: bool =
         increasing=dict(marker=dict(color=pal.RAISES)), decreasing=dict(marker=dict(color=pal.LOWERS)),
         totals=dict(marker=dict(color=pal.GREY)), connector=dict(line=dict(color=pal.LIGHT_GREY, width=1)),
         cliponaxis=False, hovertemplate="%{y}: %{text}<extra></extra>")
-    per_row = 34 if large else 26
+    if hover is not None:  # the technical name, one hover away
+        trace["customdata"] = [""] + list(hover) + [""]
+        trace["hovertemplate"] = "%{y}: %{text}<br>%{customdata}<extra></extra>"
+    per_row = 40 if large else 26
     return _figure([trace], large, 90 + per_row * len(labels), showlegend=False,
                    yaxis=dict(autorange="reversed", automargin=True),
                    xaxis=dict(title=dict(text="probability of complete response (%): blue raises it, vermillion lowers it"),

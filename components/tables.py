@@ -17,40 +17,79 @@ WATERFALL_TOP = 12
 
 
 def waterfall_rows(contributions: Sequence, top: int = WATERFALL_TOP) -> pd.DataFrame:
-    """The ``top`` largest contributions (as returned, largest |pp| first) and the rest summed in one bar,
-    so the bars still add up exactly to p - p_base."""
-    shown = list(contributions[:top])
-    rest = list(contributions[top:])
+    """The ``top`` largest contributions of the inputs that were tested (as returned, largest |pp| first) and
+    the rest of them summed in one bar. A modality whose every input is blank (``Contribution.not_tested``) is
+    not evidence about this patient: it is left out here and folded into the starting point
+    (:func:`not_tested`), so the start plus these bars still add up exactly to p."""
+    tested = [c for c in contributions if not getattr(c, "not_tested", False)]
+    shown = tested[:top]
+    rest = tested[top:]
     rows = [{"bar": f"{c.label} = {c.value}", "shap_pp": c.shap_pp, "feature": c.feature} for c in shown]
     if rest:
         rows.append({"bar": f"{len(rest)} other inputs together", "shap_pp": sum(c.shap_pp for c in rest), "feature": "other"})
     return pd.DataFrame(rows, columns=["bar", "shap_pp", "feature"])
 
 
-def contributions_table(contributions: Sequence) -> pd.DataFrame:
+def not_tested(contributions: Sequence) -> dict[str, float]:
+    """Modalities with every input blank -> what their blanks move the model, in probability points (the
+    model's figure for a patient without that test; not evidence about this patient)."""
+    out: dict[str, float] = {}
+    for c in contributions:
+        if getattr(c, "not_tested", False):
+            out[c.modality] = out.get(c.modality, 0.0) + c.shap_pp
+    return out
+
+
+def not_tested_text(contributions: Sequence) -> str:
+    """The plain explanation of the modalities not tested ("" when every modality has at least one input)."""
+    nt = not_tested(contributions)
+    if not nt:
+        return ""
+    names = "; ".join(MODALITIES.get(m, m) for m in nt)
+    shift = sum(nt.values())
+    return (f"Not tested: {names} (every input blank). A test not done is not evidence for or against a response, so "
+            f"it gets no bar: the starting point is the model's average for patients without "
+            f"{'this test' if len(nt) == 1 else 'these tests'} ({shift:+.1f} points from the average patient). "
+            "The interval shows where the probability could move once it is done.")
+
+
+def technical_names(features: Sequence) -> dict[str, str]:
+    """Model feature name -> its technical name: the data-dictionary column(s) it is computed from
+    (``Feature.sources``; for radiomics, the pyradiomics feature names)."""
+    return {f.name: ", ".join(f.sources) for f in features}
+
+
+def contributions_table(contributions: Sequence, technical: Mapping[str, str] | None = None) -> pd.DataFrame:
+    technical = technical or {}
     return pd.DataFrame({
         "input": [c.label for c in contributions],
         "patient's value": [c.value for c in contributions],
         "modality": [MODALITIES.get(c.modality, c.modality) for c in contributions],
-        "probability points": [round(c.shap_pp, 1) for c in contributions],
+        "probability points": ["not tested" if getattr(c, "not_tested", False) else f"{c.shap_pp:+.1f}"
+                               for c in contributions],
+        "technical name": [technical.get(c.feature, c.feature) for c in contributions],
     })
 
 
 def modality_rows(modality_contributions: Mapping[str, dict]) -> pd.DataFrame:
-    items = sorted(modality_contributions.items(), key=lambda kv: -abs(kv[1]["shap_pp"]))
+    """Per-modality sums of the modalities that were tested, largest first (a modality with every input blank
+    is "not tested": :func:`modality_table` and :func:`not_tested_text` say so; it gets no bar)."""
+    items = sorted(((k, v) for k, v in modality_contributions.items() if not v.get("missing", False)),
+                   key=lambda kv: -abs(kv[1]["shap_pp"]))
     return pd.DataFrame({
         "modality": [v["label"] for _, v in items],
         "shap_pp": [round(v["shap_pp"], 1) for _, v in items],
-        "missing": [bool(v.get("missing", False)) for _, v in items],
+        "missing": [False for _ in items],
     })
 
 
 def modality_table(modality_contributions: Mapping[str, dict]) -> pd.DataFrame:
-    rows = modality_rows(modality_contributions)
+    items = sorted(modality_contributions.items(), key=lambda kv: (bool(kv[1].get("missing")), -abs(kv[1]["shap_pp"])))
     return pd.DataFrame({
-        "modality": rows["modality"],
-        "probability points": rows["shap_pp"],
-        "inputs": ["not available (all blank)" if m else "available" for m in rows["missing"]],
+        "modality": [v["label"] for _, v in items],
+        "probability points": ["not tested" if v.get("missing") else f"{v['shap_pp']:+.1f}" for _, v in items],
+        "inputs": ["not tested (every input blank): not evidence, folded into the starting point" if v.get("missing")
+                   else "tested" for _, v in items],
     })
 
 

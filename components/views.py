@@ -10,6 +10,7 @@ import re
 import streamlit as st
 
 from components import figures, fmt, state, tables
+from watchwait.schema import MODALITIES
 
 SYNTHETIC_NOTICE = ("**Synthetic training data.** The model behind this number was trained on a simulated cohort "
                     "calibrated to published figures; it has not been validated on real patients.")
@@ -203,15 +204,33 @@ def explanations(a, large: bool = False) -> None:
                "probability points; they explain the model, not the biology.")
     mods = tables.modality_rows(a.modality_contributions)
     chart(figures.modality_bars(mods, large=large), key="modality_chart")
+    why_not = tables.not_tested_text(a.contributions)
+    if why_not:
+        st.markdown(f":material/block: {why_not}")
     with st.expander("Per-modality contributions as a table"):
         st.dataframe(tables.modality_table(a.modality_contributions), hide_index=True, width="stretch")
     rows = tables.waterfall_rows(a.contributions)
+    nt = tables.not_tested(a.contributions)
+    start = 100 * a.base_probability + sum(nt.values())
+    start_label = ("Average patient without " + " or ".join(MODALITIES.get(m, m) for m in nt)) if nt else "Average patient (model baseline)"
+    technical = _technical_names()
     st.markdown("**Every input, largest effect first** (SHAP waterfall; each bar names this patient's value)")
-    chart(figures.waterfall(rows, 100 * a.base_probability, 100 * a.probability, large=large), key="shap_waterfall")
+    chart(figures.waterfall(rows, start, 100 * a.probability, large=large, start_label=start_label,
+                            hover=[("technical name: " + technical[f]) if f in technical else "" for f in rows["feature"]]),
+          key="shap_waterfall")
     st.caption("Points are the model's log-odds contributions rescaled to add up to the change in probability, so the "
                "running total may pass below 0% or above 100% part-way; only the last bar is a probability.")
-    with st.expander("Every input's contribution as a table (largest first)"):
-        st.dataframe(tables.contributions_table(a.contributions), hide_index=True, width="stretch")
+    with st.expander("Every input's contribution as a table (largest first), with its technical name"):
+        st.dataframe(tables.contributions_table(a.contributions, technical), hide_index=True, width="stretch")
+
+
+def _technical_names() -> dict[str, str]:
+    from components import cache
+
+    try:
+        return tables.technical_names(cache.model_bundle().predictor.features_)
+    except Exception:  # noqa: BLE001 - a screen without technical names is still right
+        return {}
 
 
 def options(a) -> None:
