@@ -24,12 +24,17 @@ CTDNA_FLOOR = 0.005
 TIMEPOINTS = ("C1: before treatment", "C2: after RT", "C3: at assessment")
 
 
+# Presentation mode: chart text >= 24 px, readable from 3 m on a 1920x1080 shared screen (issue 9); views.chart
+# passes theme=None so that Streamlit's theme does not replace these fonts.
+LARGE_FONT = 24
+
+
 def _figure(data: list[dict], large: bool, height: int, showlegend: bool = True, **layout) -> go.Figure:
     """One figure from plain dicts, validated once (about 10x faster than go.Figure + update_* calls,
     which matters for a rerun budget of 150 ms)."""
     base = dict(
         height=height, margin=dict(l=10, r=10, t=10, b=10), showlegend=showlegend,
-        font=dict(size=22 if large else 14, color=pal.BLACK), paper_bgcolor="white", plot_bgcolor="white",
+        font=dict(size=LARGE_FONT if large else 14, color=pal.BLACK), paper_bgcolor="white", plot_bgcolor="white",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0))
     base.update(layout)
     return go.Figure({"data": data, "layout": base})
@@ -144,16 +149,16 @@ def ctdna_trajectory(values: Sequence[float | None], large: bool = False) -> go.
                      name="0 = tested, not detected (drawn below the limit)",
                      marker=dict(symbol="triangle-down-open", size=18 if large else 14, color=pal.VERMILLION, line=dict(width=3))))
     top = max([v for _, v in det] + [1.0])
-    annotations = [dict(x=x, y=math.log10(CTDNA_DETECTION_LIMIT) + 0.5, text="not tested", showarrow=False, font=dict(color=pal.GREY))
-                   for x, v in zip(xs, values) if v is None]
+    # a timepoint not tested says so under its own axis label (an annotation in the plot ran across the line)
+    ticks = [x + ("<br><b>not tested</b>" if v is None else "") for x, v in zip(xs, values)]
     decades = [10.0 ** k for k in range(-1, int(math.ceil(math.log10(top))) + 1)]
     return _figure(
-        data, large, 420 if large else 340, shapes=[_hline(CTDNA_DETECTION_LIMIT, "dash")], annotations=annotations,
+        data, large, 440 if large else 340, shapes=[_hline(CTDNA_DETECTION_LIMIT, "dash")],
         yaxis=dict(type="log", title=dict(text="ctDNA (MTM/mL, log scale)"), gridcolor=pal.LIGHT_GREY,
                    range=[math.log10(CTDNA_FLOOR) - 0.3, math.log10(top) + 0.4],
                    tickvals=[CTDNA_FLOOR, CTDNA_DETECTION_LIMIT] + decades,
                    ticktext=["not detected", f"{CTDNA_DETECTION_LIMIT:g} = detection limit (assumed)"] + [f"{d:g}" for d in decades]),
-        xaxis=dict(type="category", categoryorder="array", categoryarray=xs, range=[-0.3, 2.3]))
+        xaxis=dict(type="category", categoryorder="array", categoryarray=xs, range=[-0.3, 2.3], tickvals=xs, ticktext=ticks))
 
 
 def cea_trajectory(baseline: float | None, post: float | None, large: bool = False) -> go.Figure:
@@ -164,15 +169,16 @@ def cea_trajectory(baseline: float | None, post: float | None, large: bool = Fal
     data = [dict(type="scatter", x=[x for x, _ in known], y=[v for _, v in known], mode="lines+markers+text", name="CEA",
                  text=[f"{v:g}" for _, v in known], textposition="top center",
                  line=dict(color=pal.GREEN, width=3), marker=dict(symbol="square", size=14 if large else 11))]
-    annotations = [dict(x=x, y=0.12, yref="paper", showarrow=False, font=dict(color=pal.GREY),
-                        text="not measured at C2 (not in the data dictionary)" if x == xs[1] else "not available")
-                   for x, v in zip(xs, vals) if v is None]
-    annotations.append(dict(x=1, xref="paper", xanchor="right", y=5.0, yanchor="bottom", showarrow=False,
-                            text="5 ng/mL (common upper reference limit)"))
+    # a timepoint without a value says so under its own axis label, never across the line
+    ticks = [x + ("" if v is not None else "<br><b>not measured</b>" if x == xs[1] else "<br><b>not available</b>")
+             for x, v in zip(xs, vals)]
+    annotations = [dict(x=1, xref="paper", xanchor="right", y=5.0, yanchor="bottom", showarrow=False,
+                            text="5 ng/mL (common upper reference limit)")]
     top = max([v for _, v in known] + [6.0])
-    return _figure(data, large, 360 if large else 300, showlegend=False, shapes=[_hline(5.0, "dot")], annotations=annotations,
+    return _figure(data, large, 440 if large else 300, showlegend=False, shapes=[_hline(5.0, "dot")], annotations=annotations,
                    yaxis=dict(title=dict(text="CEA (ng/mL)"), range=[0, top * 1.3], gridcolor=pal.LIGHT_GREY),
-                   xaxis=dict(type="category", categoryorder="array", categoryarray=xs, range=[-0.3, 2.3]))
+                   xaxis=dict(type="category", categoryorder="array", categoryarray=xs, range=[-0.3, 2.3], tickvals=xs,
+                              ticktext=ticks))
 
 
 # ----------------------------------------------------------------------------- evidence

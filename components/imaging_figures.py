@@ -117,7 +117,7 @@ def slice_figure(plane: np.ndarray, mask2d: np.ndarray | None, level: float, wid
     ny, nx = plane.shape
     return go.Figure({"data": data, "layout": dict(
         height=height, margin=dict(l=40, r=10, t=36, b=45), showlegend=True, paper_bgcolor="white", plot_bgcolor="white",
-        font=dict(size=20 if large else 13, color=pal.BLACK),
+        font=dict(size=24 if large else 13, color=pal.BLACK),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
         xaxis=dict(range=[-0.5 * dx, (nx - 0.5) * dx], showgrid=False, zeroline=False, title=dict(text="mm"),
                    constrain="domain", automargin=True, ticks="outside"),

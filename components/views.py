@@ -18,7 +18,8 @@ _CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "se
 
 
 def chart(fig, key: str) -> None:
-    st.plotly_chart(fig, width="stretch", config=_CHART_CONFIG, key=key)
+    # theme=None: Streamlit's chart theme would replace the figure's fonts (presentation mode's 24 px) and colours
+    st.plotly_chart(fig, width="stretch", config=_CHART_CONFIG, key=key, theme=None)
 
 
 SYNTHETIC_SHORT = "**Synthetic training data:** this model has not been validated on real patients."

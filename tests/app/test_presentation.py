@@ -1,0 +1,67 @@
+"""Presentation mode (the MDT's shared screen, issue 9): every chart keeps its own large fonts (Streamlit's theme
+would replace them) and no chart text is smaller than 24 px; text greys are readable."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from apptest_helpers import goto, load_sample, new_app
+
+SCREENS = ["assessment", "what_if", "trajectories", "evidence", "about_model"]
+
+
+def _sizes(node, out):
+    """Every font size set anywhere in a Plotly spec."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in ("font", "textfont", "insidetextfont", "outsidetextfont", "tickfont") and isinstance(v, dict) and "size" in v:
+                out.append(v["size"])
+            _sizes(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            _sizes(v, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def shared_screen():
+    at = new_app()
+    load_sample(at, "DEMO-02")
+    at.toggle(key="presentation_toggle").set_value(True).run()
+    assert at.session_state["presentation_mode"] is True
+    return at
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_charts_keep_large_fonts_in_presentation_mode(shared_screen, screen):
+    at = goto(shared_screen, screen)
+    charts = at.get("plotly_chart")
+    assert charts, f"no chart on {screen}"
+    for el in charts:
+        assert el.proto.theme == "", f"{screen}: a chart uses Streamlit's theme, which overrides its fonts"
+        spec = json.loads(el.proto.spec)
+        assert spec["layout"]["font"]["size"] >= 24, screen
+        assert all(s >= 24 for s in _sizes(spec, [])), (screen, _sizes(spec, []))
+
+
+def test_desk_charts_also_skip_the_theme():
+    at = new_app()
+    load_sample(at, "DEMO-01")
+    goto(at, "assessment")
+    assert at.get("plotly_chart") and all(el.proto.theme == "" for el in at.get("plotly_chart"))
+
+
+def test_text_greys_meet_contrast_on_white():
+    from components import palette as pal
+
+    def lum(hex_):
+        c = [int(hex_[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        c = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    def ratio(a, b="#FFFFFF"):
+        la, lb = sorted((lum(a), lum(b)), reverse=True)
+        return (la + 0.05) / (lb + 0.05)
+
+    assert ratio(pal.TEXT_GREY) >= 4.5 and ratio(pal.NOT_COMPLETE) >= 4.5
