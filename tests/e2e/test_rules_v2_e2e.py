@@ -132,7 +132,9 @@ def test_presentation_mode_demo13_notices_keep_reason_and_source(wide: Page, ser
     settle(wide)
     expect(wide.get_by_test_id("stSidebar")).to_be_hidden()
     alerts = wide.get_by_test_id("stAlert")
-    assert len(a.suggestion.flags) == 3 and a.suggestion.context
+    ids = {n.rule_id for n in a.suggestion.flags}
+    # the three the case is about (a wide interval may add a fourth, depending on the model); every one is checked below
+    assert {"FLAG-ctDNA-systemic", "FLAG-cCR-ctDNA", "FLAG-cCR-low-p"} <= ids and a.suggestion.context
     for n in [*a.suggestion.flags, *a.suggestion.context]:
         alert = alerts.filter(has_text=n.rule_id)
         expect(alert).to_have_count(1, timeout=T)
