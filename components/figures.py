@@ -70,6 +70,31 @@ def icon_array(p: float, interval: tuple[float, float], large: bool = False) -> 
                    yaxis=dict(visible=False, range=[-0.6, 9.6], fixedrange=True, scaleanchor="x"))
 
 
+def option_icons(n: int, band: tuple[int, int] | None = None, large: bool = False) -> go.Figure:
+    """One figure of an option as 100 patients: ``n`` filled, the rest open, the interval ringed."""
+    filled = list(range(n))
+    rest = list(range(n, 100))
+
+    def xy(idx: Sequence[int]):
+        return [i % 10 for i in idx], [9 - i // 10 for i in idx]
+
+    size = 17 if large else 13
+    data = []
+    x, y = xy(filled)
+    data.append(dict(type="scatter", x=x, y=y, mode="markers", name=f"{n}", hoverinfo="skip",
+                     marker=dict(symbol="circle", size=size, color=pal.COMPLETE, line=dict(width=0))))
+    x, y = xy(rest)
+    data.append(dict(type="scatter", x=x, y=y, mode="markers", name=f"{100 - n}", hoverinfo="skip",
+                     marker=dict(symbol="circle-open", size=size, color=pal.NOT_COMPLETE, line=dict(width=2))))
+    if band is not None:
+        x, y = xy([i for i in range(100) if band[0] <= i < band[1]])
+        data.append(dict(type="scatter", x=x, y=y, mode="markers", name="interval", hoverinfo="skip",
+                         marker=dict(symbol="square-open", size=size + 6, color=pal.INTERVAL, line=dict(width=2))))
+    return _figure(data, large, 250 if large else 190, showlegend=False, margin=dict(l=4, r=4, t=4, b=4),
+                   xaxis=dict(visible=False, range=[-0.6, 9.6], fixedrange=True),
+                   yaxis=dict(visible=False, range=[-0.6, 9.6], fixedrange=True, scaleanchor="x"))
+
+
 # ----------------------------------------------------------------------------- SHAP
 
 def waterfall(rows: pd.DataFrame, base_pp: float, final_pp: float, large: bool = False,

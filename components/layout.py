@@ -31,6 +31,7 @@ h2, h3 { font-size: 1.35rem !important; padding: 0.1rem 0 !important; }
 .ww-facts b { font-weight: 800; }
 .ww-sources { font-size: 0.95rem; margin-top: 0.15rem; }
 [data-testid="stElementContainer"]:has(.ww-unload-guard) { display: none; }
+[class*="st-key-ww-opt-cohort-"] { background: #f2f2f2; border-style: dashed !important; }
 </style>
 """
 
@@ -41,6 +42,7 @@ _NORMAL_CSS = """
 .ww-facts { line-height: 1.5; border: 1px solid #999999; padding: 0.3rem 0.6rem; border-radius: 0.4rem; }
 .ww-sources { font-size: 0.85rem; color: #31333f; margin-top: 0.1rem; }
 [data-testid="stElementContainer"]:has(.ww-unload-guard) { display: none; }
+[class*="st-key-ww-opt-cohort-"] { background: #f2f2f2; border-style: dashed !important; }
 </style>
 """
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from components import fmt
 from watchwait.schema import BY_NAME, CTDNA_COLUMNS, MODALITIES
+from watchwait.references import plain
 from watchwait.whatif import describe_change
 
 WATERFALL_TOP = 12
@@ -161,7 +162,7 @@ def evidence_table(arms: pd.DataFrame) -> pd.DataFrame:
         PRESERVATION_DEFINITION_COLUMN: [("" if pd.isna(r["preservation_pct"]) else str(r["preservation_definition"]))
                                          for r in rows],
         "Status": arms["status"],
-        "Source": arms["source"],
+        "Source": [plain(x) for x in arms["source"]],
     })
 
 

@@ -10,6 +10,7 @@ import re
 import streamlit as st
 
 from components import figures, fmt, state, tables
+from watchwait.references import plain
 from watchwait.schema import MODALITIES
 
 SYNTHETIC_NOTICE = ("**Synthetic training data.** The model behind this number was trained on a simulated cohort "
@@ -59,8 +60,8 @@ def _head_and_reason(n) -> tuple[str, str]:
     """What the notice says and why. A confirm or scope notice leads with its title (what to confirm); a
     notice whose rationale only repeats its message (or is an unfilled template) gives the rest of its
     message as the reason, so every notice keeps a reason of its own."""
-    head = " ".join(str(n.title if n.severity in ("scope", "confirm") else n.message).split())
-    why = " ".join(str(n.rationale or "").split())
+    head = " ".join(plain(n.title if n.severity in ("scope", "confirm") else n.message).split())
+    why = " ".join(plain(n.rationale or "").split())
     if not why or why == head or _TEMPLATE.search(why):
         first = _one_line(head)
         rest = head[len(first):].lstrip(" ;.")
@@ -79,7 +80,7 @@ def notice_text(n, compact: bool, prefix: str = "") -> str:
     if why:
         lines.append(f"Why: {_one_line(why) if compact else why}")
     conditions = " · :material/arrow_forward: the suggested next step is conditional on this" if n.qualifies_headline else ""
-    lines.append(f"Source: {n.source} · rule {n.rule_id}" + ("" if compact else conditions))
+    lines.append(f"Source: {plain(n.source)} · rule {n.rule_id}" + ("" if compact else conditions))
     if n.thresholds:
         lines.append("Threshold used: " + "; ".join(n.thresholds))
     return "  \n".join(lines)
@@ -184,8 +185,8 @@ def suggestion(a, brief: bool = False, large: bool = False) -> None:
         else:
             st.markdown(f"#### Suggested: {lead}")
         if not brief:
-            st.markdown(f"Why: {s.rationale}")
-        st.caption(f"Source: {s.source} · rule {s.rule_id}")
+            st.markdown(f"Why: {plain(s.rationale)}")
+        st.caption(f"Source: {plain(s.source)} · rule {s.rule_id}")
         if s.thresholds:
             st.caption("Threshold used: " + "; ".join(s.thresholds))
         if a.in_scope and not brief:
@@ -194,7 +195,7 @@ def suggestion(a, brief: bool = False, large: bool = False) -> None:
 
 def reminders(a) -> None:
     for r in a.reminders:
-        st.caption(f":material/checklist: **Check:** {r['text']} ({r['source']})")
+        st.caption(f":material/checklist: **Check:** {plain(r['text'])} ({plain(r['source'])})")
 
 
 def explanations(a, large: bool = False) -> None:
@@ -234,11 +235,23 @@ def _technical_names() -> dict[str, str]:
         return {}
 
 
-def options(a) -> None:
-    """Every option side by side. Each figure says whom it counts ("out of 100 <who>"), the population it
-    was measured in and its source; where no figure fits this patient, the card says so."""
+def _figure_band(a, f) -> tuple[int, int] | None:
+    """The interval of a model figure, out of 100 (the complement's for a 'residual tumour' figure)."""
+    n, lo, hi = fmt.out_of_100(a.probability), fmt.out_of_100(a.interval[0]), fmt.out_of_100(a.interval[1])
+    if f.n_out_of_100 == n:
+        return lo, hi
+    if f.n_out_of_100 == 100 - n:
+        return 100 - hi, 100 - lo
+    return None
+
+
+def options(a, large: bool = False) -> None:
+    """Every option in its own column, as PREDICT lays them out: first this patient's figures (from the model),
+    each with an icon array of 100; then, visibly apart, the published cohort figures, each naming the
+    population it was measured in (not personalised). Where no figure fits this patient, the card says so in
+    words, never as a figure."""
     opts = a.suggestion.options
-    cols = st.columns(len(opts))
+    cols = st.columns(len(opts), gap="small")
     for col, opt in zip(cols, opts):
         with col, st.container(border=True, key=f"ww-option-{opt.pathway}"):
             st.markdown(f"#### {opt.label}")
@@ -247,27 +260,64 @@ def options(a) -> None:
             else:
                 st.caption("Not the suggested next step for this patient: the reason is in the suggestion above.")
             if opt.criteria:
-                st.caption(f"Criteria: {opt.criteria}")
-            for f in opt.figures:
-                st.markdown(f"**{f.n_out_of_100} out of 100** {f.denominator} {f.label}")
-                if f.kind == "published":
-                    st.caption(f"Measured in: {f.population}. Not personalised. Source: {f.source}")
-                elif f.kind == "model":
-                    st.caption(f"From the model's probability for patients like this one (synthetic training data). Source: {f.source}")
-                else:
-                    st.caption(f"By definition. Source: {f.source}")
-            for text in opt.not_applicable:
-                st.caption(f":material/block: {text}")
+                st.caption(f"Criteria: {plain(opt.criteria)}")
+            mine = [f for f in opt.figures if f.kind in ("model", "definition")]
+            cohort = [f for f in opt.figures if f.kind == "published"]
+            with st.container(key=f"ww-opt-mine-{opt.pathway}"):
+                st.markdown("**For patients like this one**")
+                for f in mine:
+                    st.markdown(f"**{f.n_out_of_100} out of 100** {f.denominator} {plain(f.label)}")
+                    if f.kind == "model":
+                        band = _figure_band(a, f)
+                        chart(figures.option_icons(f.n_out_of_100, band, large=large), key=f"icons:{opt.pathway}:{f.id}")
+                        st.caption("From the model's probability (synthetic training data)"
+                                   + (f"; interval {band[0]} to {band[1]}" if band else "") + ".")
+                    else:
+                        st.caption(f"By definition: {plain(f.source)}.")
+                if not mine:
+                    st.caption("No figure from the model for this option.")
+            with st.container(border=True, key=f"ww-opt-cohort-{opt.pathway}"):
+                st.markdown("**Published cohorts** (not personalised)")
+                for f in cohort:
+                    st.markdown(f"{f.n_out_of_100} out of 100 {f.denominator} {plain(f.label)}")
+                    st.caption(f"Measured in: {plain(f.population)}. Source: {plain(f.source)}")
+                for text in opt.not_applicable:
+                    st.caption(f":material/block: {plain(text)}")
+                if not cohort and not opt.not_applicable:
+                    st.caption("No published figure for this option in this tool's sources.")
 
 
 def surveillance(plan: dict) -> None:
     """One follow-up plan with its source (clinical brief, rule 5: schedules vary)."""
     st.subheader(plan["title"])
     st.table([{"When": s["period"], "What": s["what"]} for s in plan["schedule"]])
-    st.caption(f"Source: {plan['source']}")
+    st.caption(f"Source: {plain(plan['source'])}")
     if plan.get("alternative"):
-        st.caption(f"Another published schedule: {plan['alternative']}")
+        st.caption(f"Another published schedule: {plain(plan['alternative'])}")
 
 
 def presentation_mode() -> bool:
     return state.presentation()
+
+
+def assessment_sources(a) -> list[str]:
+    """Every source the screens of this assessment cite, as the data files write them."""
+    s = a.suggestion
+    out = [n.source for n in a.scope_notices] + [n.source for n in s.confirm] + [f.source for f in s.flags]
+    out += [c.source for c in s.context] + [r["source"] for r in a.reminders] + [s.source]
+    for opt in s.options:
+        out += [f.source for f in opt.figures]
+    return out
+
+
+def source_details(sources) -> None:
+    """The technical details of the sources cited on this screen (file names, hashes, sections, evidence
+    grades), one click away; the screen itself cites them as clinicians know them (watchwait.references)."""
+    from watchwait import references
+
+    rows = references.technical(sources)
+    if not rows:
+        return
+    with st.expander("Sources: technical details (files, sections, evidence grades)", icon=":material/description:"):
+        st.dataframe(rows, hide_index=True, width="stretch")
+        st.caption("References: " + "; ".join(f"{r.citation}: {r.document}" for r in references.REFERENCES))

@@ -31,4 +31,4 @@ if a.in_scope:
 else:
     views.category(a)
     views.suggestion(a)
-    views.missing_modalities(a)
+views.source_details(views.assessment_sources(a))

@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from components import cache, figures, patient, state, tables, views
-from watchwait import evidence
+from watchwait import evidence, references
 
 a = views.patient_screen("Evidence")
 large = state.presentation()
@@ -19,7 +19,7 @@ st.markdown(f"**This patient's regimen:** {evidence.regimen_text(rec)}. "
 st.caption("Each rate is of the endpoint the trial reported, shown next to it (endpoints differ: "
            + "; ".join(f"{k} = {v}" for k, v in tables.EVIDENCE_ENDPOINTS.items())
            + "). Rates of different endpoints are not comparable. They describe trial cohorts, not this patient. "
-           "Source: review 000 Tables 1-2 and protocol 001 (evidence_trials.csv).")
+           "Source: " + references.BY_KEY["evidence table"].citation + ".")
 
 only = st.toggle("Only arms with the same or a similar regimen", key="evidence_only_matching", value=False)
 shown = arms[arms["match"] != ""] if only else arms
@@ -50,3 +50,4 @@ with st.expander("How drug names map to the data dictionary's immunotherapy clas
     st.caption("An arm has the same regimen when RT, sequence and immunotherapy class are equal, systemic chemotherapy "
                "is compatible (capecitabine with long-course RT counts as radiosensitiser) and regorafenib matches; "
                "similar when RT and immunotherapy class are equal. Wilson 95% intervals use the reported rate and n.")
+views.source_details(["evidence_trials.csv: review 000 Tables 1-2 and protocol 001"] + list(arms["source"]))

@@ -19,10 +19,11 @@ st.markdown(f"Each figure says whom it counts: **patients like this one** (from 
             "it was measured in, named under it. A published figure is shown only to a patient in the response category it "
             "was measured in. They inform; the MDT decides.")
 st.warning(views.SYNTHETIC_SHORT if large else views.SYNTHETIC_NOTICE, icon=":material/science:")
-views.options(a)
+views.options(a, large=large)
 plans = all_surveillance()
 suggested = a.suggestion.surveillance
 for key, plan in plans.items():
     views.surveillance(plan)
     if plan != suggested:
         st.caption("Not the suggested pathway: shown for comparison.")
+views.source_details(views.assessment_sources(a) + [p["source"] for p in plans.values()])

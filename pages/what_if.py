@@ -5,6 +5,7 @@ import streamlit as st
 from components import figures, fmt, form, patient, state, tables, views
 from components.safe import md
 from watchwait import whatif
+from watchwait.references import plain
 from watchwait.schema import BY_NAME, FIELDS, G_FOLLOW, G_ID, G_IMG, G_OUT
 from watchwait.validation import is_blank
 
@@ -30,9 +31,9 @@ def _suggested(sg) -> None:
     lead = "Suggested, with conditions:" if sg.conditional else "Suggested:"
     st.markdown(f"{lead} **{sg.headline}** (rule `{sg.rule_id}`)")
     for n in sg.confirm:
-        st.caption(f":material/help: Confirm: {n.rule_id}: {n.message}")
+        st.caption(f":material/help: Confirm: {n.rule_id}: {plain(n.message)}")
     for f in sg.flags:
-        st.caption(f":material/warning: {f.rule_id}: {f.message}")
+        st.caption(f":material/warning: {f.rule_id}: {plain(f.message)}")
 
 
 def _store(i: int, name: str):

@@ -5,6 +5,7 @@ import json
 import pytest
 
 import watchwait
+from watchwait.references import plain
 from components import figures
 from apptest_helpers import assert_suggestion_shown, goto, load_sample, plotly_specs, texts
 from watchwait import evidence, whatif
@@ -156,11 +157,17 @@ def test_options_side_by_side_with_out_of_100_figures_and_sources(app, sample_re
     for opt in s.options:
         assert f"#### {opt.label}" in screen
         for f in opt.figures:
-            if f.n_out_of_100 is not None:
+            if f.kind == "published":  # apart, not in bold, naming its population
+                assert f"{f.n_out_of_100} out of 100 {f.denominator} {f.label}" in screen
+                assert f"**{f.n_out_of_100} out of 100** {f.denominator} {f.label}" not in screen
+                assert f"Measured in: {plain(f.population)}" in screen
+            else:
                 assert f"**{f.n_out_of_100} out of 100** {f.denominator} {f.label}" in screen
-            assert f.source in screen
+            if f.kind != "model":  # a model figure says it is from the model; its source is in the details
+                assert plain(f.source) in screen
         for text in opt.not_applicable:
-            assert text in screen
+            assert plain(text) in screen
+            assert f"out of 100** {text}" not in screen
     # near-cCR: no watch-and-wait figure measured in cCR patients (the 94% salvage, the IWWD rates)
     assert not {"ww_salvage_early", "ww_distant", "ww_regrowth_2y"} & {f.id for o in s.options for f in o.figures}
     assert "out of 100** patients whose regrowth was found in the first 6 months" not in screen
@@ -168,10 +175,49 @@ def test_options_side_by_side_with_out_of_100_figures_and_sources(app, sample_re
     assert_suggestion_shown(screen, s)
     assert s.surveillance["title"] == "Follow-up after transanal local excision"
     for plan in (evidence.surveillance_schedule(), s.surveillance):
-        assert plan["source"] in screen
+        assert plain(plan["source"]) in screen
     shown = json.dumps([t.value.to_dict() for t in app.table])
     assert s.surveillance["schedule"][0]["what"] in shown
     assert evidence.surveillance_schedule()["schedule"][0]["what"] in shown
+
+
+def test_options_show_an_icon_array_for_each_personalised_figure_and_cohort_figures_apart(app, sample_records):
+    """As PREDICT lays options out (issue 9): each figure from the model has its own array of 100 patients with
+    that many filled; published figures sit in a separate 'Published cohorts' box of the same option."""
+    from streamlit.testing.v1.element_tree import Block
+
+    a = watchwait.assess(sample_records["DEMO-01"])
+    _page(app, "DEMO-01", "options")
+    charts = {el.proto.id: json.loads(el.proto.spec) for el in app.get("plotly_chart")}
+    model_figs = [(o, f) for o in a.suggestion.options for f in o.figures if f.kind == "model"]
+    assert model_figs and len(app.get("plotly_chart")) == len(model_figs)
+    filled = sorted(len(spec["data"][0]["x"]) for spec in charts.values())
+    assert filled == sorted(f.n_out_of_100 for _, f in model_figs)
+    published = [(o, f) for o in a.suggestion.options for f in o.figures if f.kind == "published"]
+    assert published
+    for o, f in published:
+        cohort = next(b for b in _blocks(app.main) if getattr(b.proto, "id", "").endswith(f"ww-opt-cohort-{o.pathway}")
+                      or f"ww-opt-cohort-{o.pathway}" in str(getattr(b, "key", "")))
+        inside = "\n".join(str(getattr(e, "value", "")) for e in _leaves(cohort))
+        assert f"{f.n_out_of_100} out of 100 {f.denominator}" in inside and "Published cohorts" in inside
+        assert isinstance(cohort, Block)
+
+
+def _blocks(node):
+    children = getattr(node, "children", None)
+    if children:
+        yield node
+        for c in children.values():
+            yield from _blocks(c)
+
+
+def _leaves(node):
+    children = getattr(node, "children", None)
+    if children:
+        for c in children.values():
+            yield from _leaves(c)
+    else:
+        yield node
 
 
 def test_options_out_of_scope(app):

@@ -8,7 +8,7 @@ import json
 import pytest
 from apptest_helpers import goto, load_sample, new_app
 
-SCREENS = ["assessment", "what_if", "trajectories", "evidence", "about_model"]
+SCREENS = ["assessment", "what_if", "trajectories", "evidence", "options", "about_model"]
 
 
 def _sizes(node, out):
