@@ -166,12 +166,70 @@ def evidence_table(arms: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def _metric_label(label: str) -> str:
+    """'blood only' -> 'Blood: CEA and ctDNA kinetics only (the model's own branch)'."""
+    if label.endswith(" only") and label[:-5] in MODALITIES:
+        return f"{MODALITIES[label[:-5]]} only (the model's own branch)"
+    return label
+
+
+def _auc_se(auc: float, n: int, prevalence: float) -> float:
+    """Standard error of an AUC (Hanley & McNeil 1982) from n and the prevalence."""
+    n1 = max(1.0, n * prevalence)
+    n0 = max(1.0, n - n1)
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    var = (auc * (1 - auc) + (n1 - 1) * (q1 - auc * auc) + (n0 - 1) * (q2 - auc * auc)) / (n1 * n0)
+    return max(var, 0.0) ** 0.5
+
+
+def metric_notes(card: Mapping[str, object], weak_auc: float = 0.6) -> list[str]:
+    """What a clinician needs to read the metrics table without it contradicting itself: why the fused model
+    can score above the oracle, and why a branch that ranks the cohort near chance can still move one patient."""
+    m = card["metrics_held_out"]  # type: ignore[index]
+    notes = []
+    fused, oracle = m.get("fused"), m.get("oracle")
+    if fused and oracle:
+        n = int(fused.get("n") or 0)
+        se = _auc_se(float(oracle["auc"]), n, float(fused.get("prevalence") or 0.35)) if n else 0.0
+        noise = f"each AUC is uncertain by about ±{1.96 * se:.3f} (95%)" if se else "each AUC is uncertain"
+        if fused["auc"] >= oracle["auc"]:
+            notes.append(f"The fused model's AUC ({fused['auc']:.3f}) is at or above the oracle's ({oracle['auc']:.3f}). "
+                         "That is not a contradiction: the oracle is the best possible without the MRI images (it sees "
+                         "no radiomics), while the fused model uses radiomics where a patient had imaging; and these "
+                         f"are {n} held-out patients, a finite sample: {noise}, so two AUCs this close can swap places "
+                         "by chance.")
+        else:
+            notes.append(f"The fused model's AUC ({fused['auc']:.3f}) is {oracle['auc'] - fused['auc']:.3f} below the "
+                         f"oracle's ({oracle['auc']:.3f}), the best possible without the MRI images; on {n} held-out "
+                         f"patients {noise}.")
+    missing = card.get("training_data", {}).get("missing_share_by_column", {})  # type: ignore[union-attr]
+    inputs: dict[str, list[str]] = {}
+    for f in card.get("features", []):  # type: ignore[union-attr]
+        inputs.setdefault(f["modality"], []).extend(f["inputs"])
+    for key, vals in m.items():
+        if not key.endswith("_only") or vals.get("auc") is None or vals["auc"] >= weak_auc:
+            continue
+        mod = key[:-5]
+        shares = [missing.get(c, 0.0) for c in set(inputs.get(mod, []))]
+        blank = min(shares) if shares else 0.0
+        why = (f"its inputs are blank for {100 * blank:.0f}% of the training patients" if blank >= 0.3
+               else "its inputs carry little signal on their own")
+        if mod == "immune":
+            why += ", and PD-L1 matters only for patients given immunotherapy"
+        notes.append(f"{MODALITIES.get(mod, mod)} alone has AUC {vals['auc']:.2f}, close to chance (0.5): {why}. "
+                     "A branch that ranks the whole cohort poorly can still move one patient's probability when that "
+                     "patient's own values are known: the contributions on the Assessment screen measure this patient's "
+                     "values. A branch whose every input is blank for a patient is shown there as 'not tested', "
+                     "without points.")
+    return notes
+
+
 def metrics_table(metrics: Mapping[str, dict]) -> pd.DataFrame:
     from watchwait.model_card import metric_rows
 
     rows = metric_rows(dict(metrics))
     return pd.DataFrame({
-        "model": [label for label, _ in rows],
+        "model": [_metric_label(label) for label, _ in rows],
         "AUC": [f"{m['auc']:.3f}" for _, m in rows],
         "Brier": [f"{m['brier']:.3f}" for _, m in rows],
         "calibration slope": [f"{m['calibration_slope']:.2f}" for _, m in rows],

@@ -28,16 +28,18 @@ with c1:
     st.markdown("**Not for:**\n" + "\n".join(f"- {x}" for x in card["not_for"]))
 with c2:
     st.markdown(f"**Training data:** {td['n_patients']} patients ({td['n_train']} fitted, {td['n_held_out']} held out); "
-                f"complete-response prevalence {100 * td['prevalence']:.1f}%. {td.get('generator', '')}")
+                f"complete-response prevalence {100 * td['prevalence']:.1f}%."
+                + (" A simulated cohort calibrated to published figures." if td.get("synthetic") else ""))
     st.markdown("**Limitations:**\n" + "\n".join(f"- {x}" for x in card["limitations"]))
-    st.caption(f"Created {card.get('created', '')} with watchwait {card.get('watchwait_version', '')}; "
-               f"artifact sha256 `{card.get('artifact', {}).get('sha256', '')[:16]}...` verified at load.")
+    st.caption(f"Created {card.get('created', '')}. The model file is checked against its card when it is loaded.")
 
 st.subheader("Held-out performance, with the oracle and the baselines")
 st.dataframe(tables.metrics_table(card["metrics_held_out"]), hide_index=True, width="stretch")
-st.caption("Oracle: the best possible model, the simulator's true probability (exists only for synthetic data). "
-           "Clinical nomogram: logistic regression on baseline staging and treatment. '<modality> only': the model's "
-           "own branch for one modality.")
+st.caption("Oracle: the simulator's true probability given every input except the MRI images (it exists only for "
+           "synthetic data). Clinical nomogram: logistic regression on baseline staging and treatment. "
+           "'<modality> only': the model's own branch for one modality, on its own.")
+for note in tables.metric_notes(card):
+    st.markdown(f":material/info: {note}")
 
 c1, c2 = st.columns([1, 1], gap="large")
 with c1:
@@ -64,6 +66,8 @@ with st.expander("Method and features"):
     st.markdown("\n".join(f"- **{k.replace('_', ' ')}:** {model_card.method_text(v)}" for k, v in card["method"].items()))
     st.dataframe([{"feature": f["label"], "modality": f["modality"], "inputs": ", ".join(f["inputs"])} for f in card["features"]],
                  hide_index=True, width="stretch")
-last = st.session_state.get(state.LAST_RUN_MS)
-if last is not None:
-    st.caption(f"Server time of the previous screen: {last:.0f} ms.")
+with st.expander("Technical details (files, versions, checksums)"):
+    st.markdown(f"- Model version: `{card['model_version']}`; watchwait {md(card.get('watchwait_version', ''))}\n"
+                f"- Artifact sha256: `{card.get('artifact', {}).get('sha256', '')}` (verified at load)\n"
+                f"- Training cohort sha256: `{td.get('cohort_sha256', '')}`; file {md(td.get('source_file', ''))}\n"
+                f"- Generator: {md(td.get('generator', ''))}")

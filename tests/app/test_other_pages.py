@@ -242,3 +242,53 @@ def test_about_shows_the_model_card_with_oracle_and_baselines(app):
     assert f"**{100 * cov['coverage']:.1f}%**" in screen
     calib = plotly_specs(app)[0]["data"][1]
     assert calib["y"] == pytest.approx([100 * b["observed"] for b in card["metrics_held_out"]["calibration_curve"]])
+
+
+def test_about_does_not_contradict_itself_and_shows_no_internal_names(app):
+    """Issue 9: the fused model beating the oracle and a branch at chance are explained in words; no server
+    timings, checksums or generator module names outside the technical-details expander."""
+    from components import tables
+    from watchwait.schema import MODALITIES
+
+    card = load_model().card
+    goto(app, "about_model")
+    screen = texts(app)
+    notes = tables.metric_notes(card)
+    assert notes and all(n in screen for n in notes)
+    assert "Server time" not in screen
+    metrics = app.dataframe[0].value
+    assert not metrics["model"].str.fullmatch(r"[a-z]+ only").any()
+    for key in card["metrics_held_out"]:
+        if key.endswith("_only") and key[:-5] in MODALITIES:
+            assert f"{MODALITIES[key[:-5]]} only (the model's own branch)" in set(metrics["model"])
+    details = next(e for e in app.expander if e.label.startswith("Technical details"))
+    assert card["artifact"]["sha256"] in "\n".join(str(x.value) for x in details.markdown)
+    outside = _text_outside(app.main, "Technical details")
+    assert "watchwait.simulate" not in outside and "sha256" not in outside and card["artifact"]["sha256"][:16] not in outside
+
+
+def _text_outside(node, expander_prefix: str) -> str:
+    if getattr(node, "type", None) == "expander" and str(getattr(node, "label", "")).startswith(expander_prefix):
+        return ""
+    children = getattr(node, "children", None)
+    if children:
+        return "\n".join(_text_outside(c, expander_prefix) for c in children.values())
+    v = getattr(node, "value", None)
+    return v if isinstance(v, str) else ""
+
+
+def test_about_notes_explain_a_fused_auc_above_the_oracle_and_a_branch_at_chance():
+    import copy
+
+    from components import tables
+
+    card = copy.deepcopy(load_model().card)
+    m = card["metrics_held_out"]
+    m["fused"]["auc"], m["oracle"]["auc"] = 0.913, 0.906
+    m["immune_only"] = {**m["fused"], "auc": 0.500}
+    notes = tables.metric_notes(card)
+    assert "is at or above the oracle's (0.906)" in notes[0] and "sees no radiomics" in notes[0] and "finite sample" in notes[0]
+    immune = next(n for n in notes if n.startswith("Immune biomarkers (PD-L1) alone has AUC 0.50"))
+    assert "PD-L1 matters only for patients given immunotherapy" in immune and "'not tested'" in immune
+    m["fused"]["auc"] = 0.900
+    assert "below the oracle's" in tables.metric_notes(card)[0]
