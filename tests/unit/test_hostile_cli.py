@@ -4,6 +4,7 @@ inputs untouched; concurrent runs never leave a mixed file; formula-like cells e
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -146,8 +147,9 @@ def test_escape_formulas_touches_only_text_cells_that_start_a_formula():
     assert out["p"].tolist() == frame["p"].tolist() and frame["id"].iloc[0] == "=1+1"  # input not modified
 
 
-def _predict(cohort: Path, out: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "watchwait", "predict", "--cohort", str(cohort), "--out", str(out)],
+def _predict(cohort: Path, out: Path, model: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "watchwait", "predict", "--model", str(model), "--cohort", str(cohort),
+                             "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
 
@@ -156,17 +158,21 @@ def _predict(cohort: Path, out: Path) -> subprocess.Popen:
 def test_concurrent_predict_runs_leave_one_cohorts_complete_output(cohorts, tmp_path):
     """Three runs with three cohorts write the same --out at once: the file is exactly one run's
     output (all its rows, none of the others'), every run exits 0, and no temporary file is left."""
+    from watchwait.artifacts import SHIPPED_MODEL
+
+    model = tmp_path.parent / f"{tmp_path.name}_model"  # a private copy: the shipped folder may be retrained meanwhile
+    shutil.copytree(SHIPPED_MODEL, model)
     names = (21, 22, 23)
     expected = {}
     for seed in names:  # each cohort's output on its own, for comparison
         solo = tmp_path / f"solo{seed}.csv"
-        r = run("predict", "--cohort", str(cohorts / f"c{seed}.csv"), "--out", str(solo))
+        r = run("predict", "--model", str(model), "--cohort", str(cohorts / f"c{seed}.csv"), "--out", str(solo))
         assert r.returncode == 0, r.stderr
         expected[seed] = solo.read_bytes()
         solo.unlink()
     shared = tmp_path / "shared.csv"
     for _ in range(2):
-        procs = [_predict(cohorts / f"c{seed}.csv", shared) for seed in names]
+        procs = [_predict(cohorts / f"c{seed}.csv", shared, model) for seed in names]
         results = [p.communicate(timeout=300) for p in procs]
         assert [p.returncode for p in procs] == [0, 0, 0], [e for _, e in results]
         assert all(o.strip().startswith("wrote predictions for 600 patients to ") for o, _ in results)
