@@ -12,7 +12,7 @@ import pandas as pd
 from components import fmt
 from watchwait.schema import BY_NAME, CTDNA_COLUMNS, MODALITIES
 from watchwait.references import plain
-from watchwait.whatif import describe_change
+from watchwait.labels import value_text
 
 WATERFALL_TOP = 12
 
@@ -259,6 +259,11 @@ def coverage_table(coverage: Mapping[str, object]) -> pd.DataFrame:
     })
 
 
+def describe(name: str, old: object, new: object) -> str:
+    """'Label: old -> new' as a clinician reads it (codes in words, units, ctDNA 0 = tested, not detected)."""
+    return f"{BY_NAME[name].label}: {value_text(name, old)} -> {value_text(name, new)}"
+
+
 def _typed(name: str, raw: object) -> object:
     """A raw form value as its typed value when valid ('true' -> True, '1' -> 1.0), else as typed in."""
     from watchwait.validation import check_cell
@@ -286,7 +291,7 @@ def scenario_table(results: Sequence) -> pd.DataFrame:
     base = results[0].record
     cols: dict[str, list[str]] = {}
     for r in results:
-        changes = "; ".join(describe_change(k, base.get(k), _typed(k, v)) for k, v in r.changes.items()) or "none (as entered)"
+        changes = "; ".join(describe(k, base.get(k), _typed(k, v)) for k, v in r.changes.items()) or "none (as entered)"
         a = r.assessment
         if a is None:
             vals = [changes, "invalid: " + "; ".join(fmt.issue_text(i) for i in r.issues), "", "", "", "", "", ""]

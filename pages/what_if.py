@@ -84,7 +84,8 @@ for col, r in zip(cols, results):
             _suggested(s.suggestion)
         else:
             delta = None if (base_p is None or r is results[0]) else f"{100 * (s.probability - base_p):+.0f} points"
-            st.metric(r.name, fmt.pct(s.probability), delta=delta, delta_color="off",
+            st.markdown(f"**{md(r.name)}**")  # the whole title (a metric label is cut to one line with "...")
+            st.metric("Probability of complete response", fmt.pct(s.probability), delta=delta, delta_color="off",
                       delta_arrow="off" if delta is None or delta.startswith(("+0 ", "-0 ")) else "auto",
                       delta_description="vs current patient" if delta else None)
             st.caption(f"interval {fmt.interval(s.interval)} · {s.category_label}")

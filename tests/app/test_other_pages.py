@@ -72,7 +72,15 @@ def test_what_if_changes_several_inputs_at_once(app, sample_records):
     assert col["response category"] == a.category_label and table.iloc[:, 0]["rule"] == before.suggestion.rule_id
     assert col["conditional"] == ("no" if not a.suggestion.conditional else f"yes: only after {len(a.suggestion.conditions)} "
                                   f"condition{'s' if len(a.suggestion.conditions) != 1 else ''}")
-    assert "Digital rectal examination: mass -> normal" in col["changed inputs"]
+    assert "Digital rectal examination: palpable mass -> normal" in col["changed inputs"]
+
+
+def test_what_if_says_codes_in_words(app):
+    _page(app, "DEMO-01", "what_if")
+    app.selectbox(key="scenario:2:preset").select("SCRT, consolidation CAPOX x6, no immunotherapy").run()
+    changed = " ".join(app.dataframe[0].value.loc["changed inputs"])
+    assert "Immunotherapy: anti-PD-1 + anti-CTLA-4 -> no immunotherapy" in changed
+    assert "pd1_ctla4" not in changed and "anti_pd1" not in changed
 
 
 def test_what_if_does_not_offer_follow_up_fields(app):
