@@ -82,7 +82,11 @@ def notice_text(n, compact: bool, prefix: str = "") -> str:
     conditions = " · :material/arrow_forward: the suggested next step is conditional on this" if n.qualifies_headline else ""
     lines.append(f"Source: {plain(n.source)} · rule {n.rule_id}" + ("" if compact else conditions))
     if n.thresholds:
-        lines.append("Threshold used: " + "; ".join(n.thresholds))
+        threshold = "Threshold used: " + "; ".join(n.thresholds)
+        if compact:  # the shared screen: source and threshold on one line
+            lines[-1] += " · " + threshold
+        else:
+            lines.append(threshold)
     return "  \n".join(lines)
 
 
@@ -119,8 +123,14 @@ def notices(a, with_reminders: bool = True, compact: bool = False) -> None:
             items.append((st.info, notice_text(f, compact), ":material/info:"))
         else:
             items.append((st.warning, notice_text(f, compact), ":material/warning:"))
-    items += [(st.info, notice_text(c, compact), ":material/person:") for c in s.context]
-    _notice_grid(items, compact)
+    if compact:  # the shared screen: context (shown, never used) in one line each, after the flags
+        _notice_grid(items, compact)
+        for c in s.context:
+            head, why = _head_and_reason(c)
+            st.markdown(f":material/person: **{head}** {_one_line(why)} (source: {plain(c.source)} · rule {c.rule_id})")
+    else:
+        items += [(st.info, notice_text(c, compact), ":material/person:") for c in s.context]
+        _notice_grid(items, compact)
     if with_reminders:
         reminders(a)
 
@@ -152,8 +162,28 @@ def icon_array(a, large: bool = False, key: str = "icons") -> None:
     chart(figures.icon_array(a.probability, a.interval, large=large), key=key)
 
 
+def top_reasons(a, n: int = 5) -> None:
+    """The ``n`` inputs that moved this patient's probability most (tested inputs only), each with its points
+    and, when short, this patient's value: the reasons an MDT reads on the shared screen."""
+    shown = [c for c in a.contributions if not getattr(c, "not_tested", False) and str(c.value) != "not recorded"][:n]
+    st.markdown(f"**Top {len(shown)} reasons** (probability points; recorded values)")
+    lines = []
+    for c in shown:
+        arrow = ":material/arrow_upward:" if c.shap_pp >= 0 else ":material/arrow_downward:"
+        value = f": {c.value}" if len(str(c.value)) <= 40 else ""
+        lines.append(f"- {arrow} **{c.shap_pp:+.1f}** {c.label}{value}")
+    st.markdown("\n".join(lines))
+    nt = tables.not_tested(a.contributions)
+    if nt:
+        st.caption("Not tested (not evidence): " + "; ".join(MODALITIES.get(m, m) for m in nt))
+
+
 def category(a) -> None:
-    st.markdown(f"**Response category:** {a.category_label}")
+    if a.in_scope:
+        st.markdown(f"**Response category:** {a.category_label}")
+    else:  # the local response does not set the pathway of a patient outside the scope: never read as a cCR decision
+        st.markdown(f"**Local response at restaging:** {a.category_label}. It does not set the next step: this patient "
+                    "is outside the tool's scope (above).")
 
 
 def headline_parts(s) -> tuple[str, list[str]]:
@@ -189,7 +219,7 @@ def suggestion(a, brief: bool = False, large: bool = False) -> None:
         st.caption(f"Source: {plain(s.source)} · rule {s.rule_id}")
         if s.thresholds:
             st.caption("Threshold used: " + "; ".join(s.thresholds))
-        if a.in_scope and not brief:
+        if a.in_scope and not (brief or large):
             st.caption("The response category sets the pathway; the model qualifies it. The MDT decides.")
 
 

@@ -21,14 +21,19 @@ if a.in_scope:
         views.probability(a, large=large)
         views.category(a)
     with middle:
-        views.icon_array(a, large=large)
+        if large:  # the shared screen: the top five reasons in the first screen; the icon array follows below
+            views.top_reasons(a)
+        else:
+            views.icon_array(a)
     with right:
         views.suggestion(a, large=large)
         if large:
             views.reminders(a)
         views.missing_modalities(a)
+    if large:
+        views.icon_array(a, large=True)
     views.explanations(a, large=large)
 else:
     views.category(a)
-    views.suggestion(a)
+    views.suggestion(a, brief=True)  # its reason is the scope notice's, said once above
 views.source_details(views.assessment_sources(a))

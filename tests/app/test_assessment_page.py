@@ -78,7 +78,8 @@ def test_shap_waterfall_is_in_probability_points_largest_first_with_values(app, 
     assert water["y"][1] == f"{top.label} = {top.value}"
     singles = [abs(v) for v, f in zip(water["x"][1:-1], rows["feature"]) if f != "other"]
     assert singles == sorted(singles, reverse=True)  # largest first (the summed rest comes last)
-    assert [d.value.iloc[0]["probability points"] for d in app.dataframe][-1] == f"{top.shap_pp:+.1f}"
+    by_input = next(d.value for d in app.dataframe if "technical name" in d.value.columns)
+    assert by_input.iloc[0]["probability points"] == f"{top.shap_pp:+.1f}"
 
 
 def test_a_modality_not_tested_is_said_once_and_takes_no_bar(app, sample_records):
@@ -89,23 +90,24 @@ def test_a_modality_not_tested_is_said_once_and_takes_no_bar(app, sample_records
     a = watchwait.assess(sample_records["DEMO-02"])
     assert "immune" in a.missing_modalities
     blank = [c for c in a.contributions if c.not_tested]
-    assert blank and all(c.modality == "immune" for c in blank)
+    mods = list(dict.fromkeys(c.modality for c in blank))  # immune, and radiomics when the model has that branch
+    assert "immune" in mods and set(mods) == set(a.missing_modalities) & {c.modality for c in a.contributions}
     _assessment(app, "DEMO-02")
     specs = plotly_specs(app)
     water = next(s for s in specs if s["data"][0]["type"] == "waterfall")["data"][0]
     bars = next(s for s in specs if s["data"][0]["type"] == "bar")["data"][0]
     assert not any(c.label in y for c in blank for y in water["y"])
-    assert MODALITIES["immune"] not in bars["y"]
-    assert water["y"][0] == f"Average patient without {MODALITIES['immune']}"
+    assert not {MODALITIES[m] for m in mods} & set(bars["y"])
+    assert water["y"][0] == "Average patient without " + " or ".join(MODALITIES[m] for m in mods)
     assert water["x"][0] == pytest.approx(100 * a.base_probability + sum(c.shap_pp for c in blank))
     assert water["x"][0] + sum(water["x"][1:-1]) == pytest.approx(100 * a.probability)
     screen = texts(app)
-    assert screen.count(f"Not tested: {MODALITIES['immune']} (every input blank)") == 1
+    assert screen.count("Not tested: " + "; ".join(MODALITIES[m] for m in mods) + " (every input blank)") == 1
     tables_ = {tuple(d.value.columns): d.value for d in app.dataframe}
     by_input = next(v for k, v in tables_.items() if "technical name" in k)
-    assert set(by_input[by_input["modality"] == MODALITIES["immune"]]["probability points"]) == {"not tested"}
-    mods = next(v for k, v in tables_.items() if "inputs" in k)
-    assert mods[mods["modality"] == MODALITIES["immune"]]["probability points"].tolist() == ["not tested"]
+    assert set(by_input[by_input["modality"].isin([MODALITIES[m] for m in mods])]["probability points"]) == {"not tested"}
+    per_mod = next(v for k, v in tables_.items() if "inputs" in k)
+    assert per_mod[per_mod["modality"] == MODALITIES["immune"]]["probability points"].tolist() == ["not tested"]
 
 
 def test_inputs_keep_their_technical_name_one_click_away(app, sample_records):

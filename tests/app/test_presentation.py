@@ -65,3 +65,38 @@ def test_text_greys_meet_contrast_on_white():
         return (la + 0.05) / (lb + 0.05)
 
     assert ratio(pal.TEXT_GREY) >= 4.5 and ratio(pal.NOT_COMPLETE) >= 4.5
+
+
+def test_shared_screen_assessment_puts_the_top_five_reasons_beside_the_number(sample_records):
+    import watchwait
+    from apptest_helpers import texts
+
+    at = new_app()
+    load_sample(at, "DEMO-02")
+    at.toggle(key="presentation_toggle").set_value(True).run()
+    goto(at, "assessment")
+    a = watchwait.assess(sample_records["DEMO-02"])
+    screen = texts(at)
+    reasons = [c for c in a.contributions if not c.not_tested and c.value != "not recorded"][:5]
+    assert "**Top 5 reasons**" in screen
+    for c in reasons:
+        assert f"**{c.shap_pp:+.1f}** {c.label}" in screen
+    top_block = screen[screen.index("**Top 5 reasons**"):]
+    assert not any(f"{c.label}: not recorded" in top_block.split("\n")[1] for c in a.contributions)
+    # the reasons come before the icon array and the charts (the first screen holds them)
+    assert screen.index("**Top 5 reasons**") < screen.index("Out of 100 patients like this one")
+
+
+def test_out_of_scope_says_its_reason_once_and_no_pathway_from_the_local_response(sample_records):
+    import watchwait
+    from apptest_helpers import texts
+
+    at = new_app()
+    load_sample(at, "DEMO-12")
+    goto(at, "assessment")
+    a = watchwait.assess(sample_records["DEMO-12"])
+    assert not a.in_scope
+    screen = texts(at)
+    assert screen.count(" ".join(a.suggestion.rationale.split())[:60]) == 1
+    assert "**Response category:**" not in screen and "It does not set the next step" in screen
+    assert "The interval shows" not in screen
