@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from watchwait.derive import columns_from_record
 from watchwait.directions import DIRECTIONS, pairs
 from watchwait.training import load_model
-from watchwait.validation import read_cohort, validate_record
+from watchwait.validation import frame_to_records, read_cohort, validate_record
 
 TOL = 1e-12
 
@@ -34,9 +34,7 @@ def simulated_records():
     from watchwait.simulate import simulate, to_csv_frame
     from watchwait.validation import validate_frame
 
-    frame = validate_frame(to_csv_frame(simulate(400, seed=77, with_oracle=False).frame))
-    return [{k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v) for k, v in row.items()}
-            for row in frame.astype(object).to_dict("records")]
+    return frame_to_records(validate_frame(to_csv_frame(simulate(400, seed=77, with_oracle=False).frame)))
 
 
 def _p(bundle, rec) -> float:
@@ -74,10 +72,7 @@ def test_no_direction_lowers_the_probability(shipped, simulated_records, i, chan
 
 def test_every_direction_holds_on_samples_and_simulated_patients(shipped, simulated_records):
     root = Path(__file__).resolve().parents[2]
-    frame = read_cohort(root / "sample_data" / "sample_patients.csv").astype(object)
-    samples = [{k: (None if v is None or (isinstance(v, float) and np.isnan(v)) else v) for k, v in r.items()}
-               for r in frame.to_dict("records")]
-    records = samples + simulated_records
+    records = frame_to_records(read_cohort(root / "sample_data" / "sample_patients.csv")) + simulated_records
     changes = pairs(records)
     wrong = [(d, i) for d, i, better in changes if _p(shipped, better) < _p(shipped, records[i]) - TOL]
     assert {c[0] for c in changes} == {d.id for d in DIRECTIONS}  # every direction was exercised
