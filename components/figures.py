@@ -37,6 +37,9 @@ def _figure(data: list[dict], large: bool, height: int, showlegend: bool = True,
         font=dict(size=LARGE_FONT if large else 14, color=pal.BLACK), paper_bgcolor="white", plot_bgcolor="white",
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0))
     base.update(layout)
+    for axis in ("xaxis", "yaxis"):  # without Streamlit's theme nothing makes room for tick labels and titles
+        if isinstance(base.get(axis), dict) and base[axis].get("visible", True):
+            base[axis] = {"automargin": True, **base[axis]}
     return go.Figure({"data": data, "layout": base})
 
 
@@ -126,11 +129,11 @@ def waterfall(rows: pd.DataFrame, base_pp: float, final_pp: float, large: bool =
     if hover is not None:  # the technical name, one hover away
         trace["customdata"] = [""] + list(hover) + [""]
         trace["hovertemplate"] = "%{y}: %{text}<br>%{customdata}<extra></extra>"
-    per_row = 40 if large else 26
+    per_row = (40 if large else 26) + max(str(b).count("<br>") for b in labels) * (14 if large else 8)
     return _figure([trace], large, 90 + per_row * len(labels), showlegend=False,
                    yaxis=dict(autorange="reversed", automargin=True),
                    xaxis=dict(title=dict(text="probability of complete response (%): blue raises it, vermillion lowers it"),
-                              range=[left, hi + 12], gridcolor=pal.LIGHT_GREY, zeroline=True,
+                              range=[left, hi + (20 if large else 12)], gridcolor=pal.LIGHT_GREY, zeroline=True,
                               zerolinecolor=pal.BLACK))
 
 
@@ -179,10 +182,12 @@ def ctdna_trajectory(values: Sequence[float | None], large: bool = False) -> go.
     decades = [10.0 ** k for k in range(-1, int(math.ceil(math.log10(top))) + 1)]
     return _figure(
         data, large, 440 if large else 340, shapes=[_hline(CTDNA_DETECTION_LIMIT, "dash")],
+        annotations=[dict(x=1, xref="paper", xanchor="right", y=math.log10(CTDNA_DETECTION_LIMIT), yanchor="bottom",
+                          showarrow=False, text="detection limit (assumed)")],
         yaxis=dict(type="log", title=dict(text="ctDNA (MTM/mL, log scale)"), gridcolor=pal.LIGHT_GREY,
                    range=[math.log10(CTDNA_FLOOR) - 0.3, math.log10(top) + 0.4],
                    tickvals=[CTDNA_FLOOR, CTDNA_DETECTION_LIMIT] + decades,
-                   ticktext=["not detected", f"{CTDNA_DETECTION_LIMIT:g} = detection limit (assumed)"] + [f"{d:g}" for d in decades]),
+                   ticktext=["not detected", f"{CTDNA_DETECTION_LIMIT:g}"] + [f"{d:g}" for d in decades]),
         xaxis=dict(type="category", categoryorder="array", categoryarray=xs, range=[-0.3, 2.3], tickvals=xs, ticktext=ticks))
 
 
@@ -273,7 +278,8 @@ def scenario_points(rows: pd.DataFrame, large: bool = False) -> go.Figure:
                               thickness=3, width=8),
                  marker=dict(size=16, color=pal.BLUE, symbol="diamond"), cliponaxis=False,
                  hovertemplate="%{y}: %{x:.0f}%<extra></extra>")
-    return _figure([trace], large, 110 + 60 * len(df), showlegend=False, margin=dict(l=10, r=20, t=30, b=10),
+    return _figure([trace], large, (170 + 90 * len(df)) if large else (110 + 60 * len(df)), showlegend=False,
+                   margin=dict(l=10, r=30, t=40, b=10),
                    yaxis=dict(autorange="reversed", automargin=True),
                    xaxis=dict(title=dict(text="probability of complete response (%), with its interval"), range=[0, 100],
-                              gridcolor=pal.LIGHT_GREY))
+                              gridcolor=pal.LIGHT_GREY, automargin=True))

@@ -21,7 +21,7 @@ body, p, li, label, span, div { color: #000000; }
 .st-key-ww-suggestion h4 { padding: 0 0 0.35rem 0 !important; }
 .st-key-ww-suggestion ul { margin: 0 0 0.5rem 0 !important; }
 h1 { font-size: 1.5rem !important; padding: 0 !important; }
-h2, h3, h4 { font-size: 1.15rem !important; padding: 0.1rem 0 !important; }
+h2, h3, h4 { font-size: 1.15rem !important; line-height: 1.3 !important; padding: 0.1rem 0 !important; }
 [data-testid="stMetricValue"] { font-size: 3.4rem !important; font-weight: 800; line-height: 1.05; }
 [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p { font-size: 3.4rem !important; line-height: 1.05; }
 [data-testid="stMetricLabel"] p { font-size: 1rem !important; font-weight: 700; }
@@ -65,7 +65,7 @@ def header(title: str) -> None:
     from components import identity
 
     identity.on_every_screen()
-    left, right = st.columns([5, 1.3], vertical_alignment="center")
+    left, right = st.columns([4, 1.6] if state.presentation() else [5, 1.3], vertical_alignment="center")
     left.title(title)
     st.session_state[state.PRESENTATION_WIDGET] = state.presentation()
     right.toggle("Presentation mode", key=state.PRESENTATION_WIDGET, on_change=_toggle_changed,

@@ -5,6 +5,7 @@ Each chart on screen has one of these next to it, so that every number is availa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -25,10 +26,35 @@ def waterfall_rows(contributions: Sequence, top: int = WATERFALL_TOP) -> pd.Data
     tested = [c for c in contributions if not getattr(c, "not_tested", False)]
     shown = tested[:top]
     rest = tested[top:]
-    rows = [{"bar": f"{c.label} = {c.value}", "shap_pp": c.shap_pp, "feature": c.feature} for c in shown]
+    rows = [{"bar": bar_label(c), "shap_pp": c.shap_pp, "feature": c.feature} for c in shown]
     if rest:
         rows.append({"bar": f"{len(rest)} other inputs together", "shap_pp": sum(c.shap_pp for c in rest), "feature": "other"})
     return pd.DataFrame(rows, columns=["bar", "shap_pp", "feature"])
+
+
+_LONG_DECIMAL = re.compile(r"-?\d+\.\d{3,}")
+BAR_VALUE_MAX = 32  # a longer value (a whole regimen) is left to the hover and the table
+BAR_WRAP = 44
+
+
+def short_value(value: object) -> str:
+    """A value as a chart label says it: decimals to 3 significant digits (0.409071 -> 0.409, -119.273 -> -119)."""
+    return _LONG_DECIMAL.sub(lambda m: f"{float(m.group()):.3g}", str(value))
+
+
+def bar_label(c) -> str:
+    """'label = value' for a bar, the value left out when it is long, wrapped so no label crowds the bars."""
+    value = short_value(c.value)
+    text = c.label if len(value) > BAR_VALUE_MAX else f"{c.label} = {value}"
+    words, lines, line = text.split(" "), [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > BAR_WRAP:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    lines.append(line)
+    return "<br>".join(lines)
 
 
 def not_tested(contributions: Sequence) -> dict[str, float]:

@@ -151,7 +151,8 @@ def probability(a, large: bool = False) -> None:
     st.markdown(f"**{fmt.level(a.interval_level)} interval: {fmt.interval(a.interval)}**")
     if a.synthetic_training:
         st.warning(SYNTHETIC_SHORT if large else SYNTHETIC_NOTICE, icon=":material/science:")
-    st.caption(f"Model `{a.model_version}` · rules {a.ruleset_version}")
+    if not large:  # the version is on About the model; the shared screen keeps the room for the reasons
+        st.caption(f"Model `{a.model_version}` · rules {a.ruleset_version}")
 
 
 def icon_array(a, large: bool = False, key: str = "icons") -> None:
@@ -170,7 +171,8 @@ def top_reasons(a, n: int = 5) -> None:
     lines = []
     for c in shown:
         arrow = ":material/arrow_upward:" if c.shap_pp >= 0 else ":material/arrow_downward:"
-        value = f": {c.value}" if len(str(c.value)) <= 40 else ""
+        value = tables.short_value(c.value)
+        value = f": {value}" if len(value) <= 40 else ""
         lines.append(f"- {arrow} **{c.shap_pp:+.1f}** {c.label}{value}")
     st.markdown("\n".join(lines))
     nt = tables.not_tested(a.contributions)
@@ -248,12 +250,21 @@ def explanations(a, large: bool = False) -> None:
     technical = _technical_names()
     st.markdown("**Every input, largest effect first** (SHAP waterfall; each bar names this patient's value)")
     chart(figures.waterfall(rows, start, 100 * a.probability, large=large, start_label=start_label,
-                            hover=[("technical name: " + technical[f]) if f in technical else "" for f in rows["feature"]]),
+                            hover=[_hover(a, f, technical) for f in rows["feature"]]),
           key="shap_waterfall")
     st.caption("Points are the model's log-odds contributions rescaled to add up to the change in probability, so the "
                "running total may pass below 0% or above 100% part-way; only the last bar is a probability.")
     with st.expander("Every input's contribution as a table (largest first), with its technical name"):
         st.dataframe(tables.contributions_table(a.contributions, technical), hide_index=True, width="stretch")
+
+
+def _hover(a, feature: str, technical: dict[str, str]) -> str:
+    """A bar's hover: this patient's full value and the input's technical name."""
+    c = next((c for c in a.contributions if c.feature == feature), None)
+    parts = [] if c is None else [f"value: {c.value}"]
+    if feature in technical:
+        parts.append("technical name: " + technical[feature])
+    return "<br>".join(parts)
 
 
 def _technical_names() -> dict[str, str]:

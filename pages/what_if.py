@@ -54,6 +54,8 @@ for i, col in enumerate(st.columns(state.SCENARIO_COUNT, gap="medium")):
         st.markdown(f"**{NAMES[i]}**")
         st.selectbox("Start from", [CUSTOM] + list(whatif.PRESETS), key=state.scenario_key(i, "preset"),
                      on_change=_apply_preset, args=(i,))
+        if len(st.session_state[state.scenario_key(i, "preset")]) > 28:  # a long name is cut in the picker: in full here
+            st.caption(st.session_state[state.scenario_key(i, "preset")])
         chosen = st.multiselect("Inputs to change", CHANGEABLE, key=state.scenario_key(i, "fields"),
                                 format_func=lambda n: BY_NAME[n].label)
         saved = state.scenario_changes(i)
@@ -93,6 +95,9 @@ for col, r in zip(cols, results):
 
 if any(r.assessment is not None and r.assessment.in_scope for r in results):
     views.chart(figures.scenario_points(tables.scenario_points_rows(results), large=state.presentation()), key="scenario_chart")
-st.dataframe(tables.scenario_table(results), width="stretch")
+table = tables.scenario_table(results)
+# wide columns, so that headlines and categories are not cut (a dataframe never renders user text as Markdown)
+st.dataframe(table, width="stretch",
+             column_config={c: st.column_config.TextColumn(width="large") for c in table.columns})
 if a.synthetic_training:
     st.warning(views.SYNTHETIC_NOTICE, icon=":material/science:")

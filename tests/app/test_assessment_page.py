@@ -75,7 +75,9 @@ def test_shap_waterfall_is_in_probability_points_largest_first_with_values(app, 
     assert water["x"][-1] == pytest.approx(100 * a.probability)
     assert sum(water["x"][1:-1]) == pytest.approx(100 * (a.probability - a.base_probability))
     top = a.contributions[0]
-    assert water["y"][1] == f"{top.label} = {top.value}"
+    assert water["y"][1] == tables.bar_label(top) and water["y"][1].replace("<br>", " ").startswith(top.label)
+    assert f"value: {top.value}" in water["customdata"][1]  # the full value one hover away
+    assert all(len(line) <= tables.BAR_WRAP for y in water["y"] for line in y.split("<br>") if " " in line)
     singles = [abs(v) for v, f in zip(water["x"][1:-1], rows["feature"]) if f != "other"]
     assert singles == sorted(singles, reverse=True)  # largest first (the summed rest comes last)
     by_input = next(d.value for d in app.dataframe if "technical name" in d.value.columns)
@@ -96,7 +98,7 @@ def test_a_modality_not_tested_is_said_once_and_takes_no_bar(app, sample_records
     specs = plotly_specs(app)
     water = next(s for s in specs if s["data"][0]["type"] == "waterfall")["data"][0]
     bars = next(s for s in specs if s["data"][0]["type"] == "bar")["data"][0]
-    assert not any(c.label in y for c in blank for y in water["y"])
+    assert not any(c.label in y.replace("<br>", " ") for c in blank for y in water["y"])
     assert not {MODALITIES[m] for m in mods} & set(bars["y"])
     assert water["y"][0] == "Average patient without " + " or ".join(MODALITIES[m] for m in mods)
     assert water["x"][0] == pytest.approx(100 * a.base_probability + sum(c.shap_pp for c in blank))
