@@ -146,9 +146,9 @@ def test_a_cohort_too_small_to_check_is_refused_before_fitting():
     from watchwait.training import train
     from watchwait.validation import validate_frame
 
-    frame = validate_frame(to_csv_frame(simulate(120, seed=5, with_oracle=False).frame))
+    frame = validate_frame(to_csv_frame(simulate(80, seed=5, with_oracle=False).frame))
     n_cr = int(frame["complete_response"].sum())
     with pytest.raises(ModelArtifactError, match=(
             rf"a training cohort needs at least 40 patients with a complete response and 40 without; this one has {n_cr} and "
-            rf"{120 - n_cr} \(of 120 patients\)\. Add patients or keep the shipped model\.")):
+            rf"{80 - n_cr} \(of 80 patients\)\. Add patients or keep the shipped model\.")):
         train(frame)
