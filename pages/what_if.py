@@ -54,7 +54,8 @@ for i, col in enumerate(st.columns(state.SCENARIO_COUNT, gap="medium")):
         st.markdown(f"**{NAMES[i]}**")
         st.selectbox("Start from", [CUSTOM] + list(whatif.PRESETS), key=state.scenario_key(i, "preset"),
                      on_change=_apply_preset, args=(i,))
-        if len(st.session_state[state.scenario_key(i, "preset")]) > 28:  # a long name is cut in the picker: in full here
+        if st.session_state[state.scenario_key(i, "preset")] != CUSTOM and len(st.session_state[state.scenario_key(i, "preset")]) > 28:
+            # a long name is cut in the picker: in full here
             st.caption(st.session_state[state.scenario_key(i, "preset")])
         chosen = st.multiselect("Inputs to change", CHANGEABLE, key=state.scenario_key(i, "fields"),
                                 format_func=lambda n: BY_NAME[n].label)
