@@ -141,9 +141,14 @@ def model_delta_table(baseline: Mapping[str, float], restaging: Mapping[str, flo
                       features: Sequence[str]) -> pd.DataFrame:
     """The model's feature subset at both visits and the change, restaging - baseline (``delta`` from
     ``watchwait.imaging.radiomics.delta_features``: keys ``delta_<name>``)."""
+    from watchwait.features import RADIOMIC_NAMES
+
     return pd.DataFrame({"baseline": [baseline[f] for f in features], "restaging": [restaging[f] for f in features],
-                         DELTA: [delta[f"delta_{f}"] for f in features]},
-                        index=pd.Index(list(features), name="feature (pyradiomics name)"))
+                         DELTA: [delta[f"delta_{f}"] for f in features], PYRADIOMICS_NAME: list(features)},
+                        index=pd.Index([RADIOMIC_NAMES.get(f, (f, ""))[0] for f in features], name="feature"))
+
+
+PYRADIOMICS_NAME = "technical name (pyradiomics)"
 
 
 PROVENANCE_ROWS = (

@@ -52,6 +52,10 @@ def test_sample_features_on_screen_are_extract_features_values():
     at = _imaging("DEMO-05")
     (_, _, base), (_, _, rest) = _expected("DEMO-05", "baseline"), _expected("DEMO-05", "restaging")
     model = _table(at, "model")
+    from watchwait.features import RADIOMIC_NAMES
+
+    assert list(model.index) == [RADIOMIC_NAMES[f][0] for f in FEATURES]  # clinical names, the technical one beside
+    model = model.set_index(fig.PYRADIOMICS_NAME)
     assert list(model.index) == list(FEATURES)
     delta = delta_features(base, rest)
     for f in FEATURES:  # exact: the very numbers pyradiomics returned
