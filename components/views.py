@@ -270,10 +270,8 @@ def _hover(a, feature: str, technical: dict[str, str]) -> str:
 def _technical_names() -> dict[str, str]:
     from components import cache
 
-    try:
-        return tables.technical_names(cache.model_bundle().predictor.features_)
-    except Exception:  # noqa: BLE001 - a screen without technical names is still right
-        return {}
+    # the model is loaded (there is an assessment on screen)
+    return tables.technical_names(cache.model_bundle().predictor.features_)
 
 
 def _figure_band(a, f) -> tuple[int, int] | None:
