@@ -243,7 +243,7 @@ def forest(arms: pd.DataFrame, large: bool = False) -> go.Figure:
                                         arrayminus=list(part["rate_pct"] - part["ci_low"]), color=colour,
                                         thickness=3 if level else 2, width=6)
             data.append(trace)
-    return _figure(data, large, 150 + (30 if large else 22) * len(labels),
+    return _figure(data, large, (260 + 38 * len(labels)) if large else (150 + 22 * len(labels)),  # a row per label: plotly hides labels that would overlap
                    yaxis=dict(autorange="reversed", automargin=True, categoryorder="array", categoryarray=labels),
                    xaxis=dict(title=dict(text="reported rate (%); bars: Wilson 95% CI; open marker: n not reported, no CI"),
                               range=[0, 100], gridcolor=pal.LIGHT_GREY, dtick=10))

@@ -5,6 +5,7 @@ import streamlit as st
 from components import cache, figures, layout, state, tables, views
 from components.safe import md
 from watchwait import ModelArtifactError, model_card
+from watchwait.references import plain
 
 layout.header("About the model")
 try:
@@ -23,14 +24,14 @@ else:
 
 c1, c2 = st.columns(2, gap="large")
 with c1:
-    st.markdown(f"**Target:** {card['target']}")
-    st.markdown(f"**Intended use:** {card['intended_use']}")
-    st.markdown("**Not for:**\n" + "\n".join(f"- {x}" for x in card["not_for"]))
+    st.markdown(f"**Target:** {plain(card['target'])}")
+    st.markdown(f"**Intended use:** {plain(card['intended_use'])}")
+    st.markdown("**Not for:**\n" + "\n".join(f"- {plain(x)}" for x in card["not_for"]))
 with c2:
     st.markdown(f"**Training data:** {td['n_patients']} patients ({td['n_train']} fitted, {td['n_held_out']} held out); "
                 f"complete-response prevalence {100 * td['prevalence']:.1f}%."
                 + (" A simulated cohort calibrated to published figures." if td.get("synthetic") else ""))
-    st.markdown("**Limitations:**\n" + "\n".join(f"- {x}" for x in card["limitations"]))
+    st.markdown("**Limitations:**\n" + "\n".join(f"- {plain(x)}" for x in card["limitations"]))
     st.caption(f"Created {card.get('created', '')}. The model file is checked against its card when it is loaded.")
 
 st.subheader("Held-out performance, with the oracle and the baselines")

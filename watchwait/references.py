@@ -59,6 +59,9 @@ _PLAIN: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(p, re.IGNORECASE)
     # a summary graded S (secondary source) says so in words; the grade and the section go to the details
     (r"\s*as summarised in calibration\.md sections? [0-9 ,and]+\(a secondary source, graded S there;\s*([^)]*)\)",
      r" (secondary summary; \1)"),
+    (r"\s*\((?:\.\./)?(?:shared/)?(?:clinical/)?calibration\.md\)", ""),
+    (r"(?:\.\./)?(?:shared/)?(?:clinical/)?calibration\.md(?! section)", "this tool's summary of published figures"),
+    (r"(?:\.\./)?(?:shared/)?(?:clinical/)?brief\.md", "clinical brief"),
     (r"\s*\((?:see )?calibration\.md sections? [0-9 ,and]+\)", ""),
     (r"[,;]?\s*calibration\.md sections? [0-9 ,and]+(?:,\s*tag [VCS])?", ""),
     (r"\s*\((?:[^()]*\b)?evidence_trials\.csv\)", ""),
@@ -72,7 +75,6 @@ _PLAIN: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(p, re.IGNORECASE)
     (r"^000 (Tables? [0-9-]+)", _REVIEW + r", \1"),
     (r"^001 background$", _PROTOCOL + ", background"),
     (r"^001$", _PROTOCOL),
-    (r"\bbrief\.md\b", "clinical brief"),
 ))
 
 
