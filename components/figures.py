@@ -245,7 +245,7 @@ def forest(arms: pd.DataFrame, large: bool = False) -> go.Figure:
             data.append(trace)
     return _figure(data, large, (260 + 38 * len(labels)) if large else (150 + 22 * len(labels)),  # a row per label: plotly hides labels that would overlap
                    yaxis=dict(autorange="reversed", automargin=True, categoryorder="array", categoryarray=labels),
-                   xaxis=dict(title=dict(text="reported rate (%); bars: Wilson 95% CI; open marker: n not reported, no CI"),
+                   xaxis=dict(title=dict(text="reported rate (%) with Wilson 95% CI (open: n not reported)"),
                               range=[0, 100], gridcolor=pal.LIGHT_GREY, dtick=10))
 
 

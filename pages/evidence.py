@@ -37,7 +37,7 @@ else:
 st.dataframe(tables.evidence_table(shown), hide_index=True, width="stretch",
              column_config={"Registry ID": st.column_config.TextColumn(width="medium"),
                             "Trial": st.column_config.TextColumn(width="medium"),
-                            "Match to this patient's regimen": st.column_config.TextColumn(width="small"),
+                            "Match to this patient's regimen": st.column_config.TextColumn(width="medium"),
                             tables.PRESERVATION_DEFINITION_COLUMN: st.column_config.TextColumn(width="large")})
 st.caption(f"'{tables.PRESERVATION_COLUMN}' is not the same measure in every trial: some report anal (sphincter) "
            "preservation, others the review's 'organ preservation rate', whose definitions vary (anal preservation "
