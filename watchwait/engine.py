@@ -253,9 +253,11 @@ def predict_frame(frame: pd.DataFrame, model: ModelBundle | str | None = None) -
     lo = np.full(n, np.nan)
     hi = np.full(n, np.nan)
     if in_scope.any():
-        lq = pred._logit(X[in_scope])
+        X_in = X[in_scope]
+        D = pred._design(X_in)
+        lq = pred._logit(X_in, D)
         p[in_scope] = 1 / (1 + np.exp(-lq))
-        lo[in_scope], hi[in_scope] = pred.interval(X[in_scope], logit_q=lq, groups=missing_groups(cols)[in_scope])
+        lo[in_scope], hi[in_scope] = pred.interval(X_in, logit_q=lq, groups=missing_groups(cols)[in_scope], D=D)
     n_missing = np.sum(list(modalities_not_tested(pred.features_, cols).values()), axis=0).astype(float).reshape(n)
     ctx = _context(cols, derived, p, lo, hi, n_missing, _support(bundle), n)
     dec = decide(ctx, rules, n)

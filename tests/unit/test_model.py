@@ -152,3 +152,22 @@ def test_a_cohort_too_small_to_check_is_refused_before_fitting():
             rf"a training cohort needs at least 40 patients with a complete response and 40 without; this one has {n_cr} and "
             rf"{80 - n_cr} \(of 80 patients\)\. Add patients or keep the shipped model\.")):
         train(frame)
+
+
+def test_flat_tree_kernel_equals_lightgbm_bit_for_bit(small_model):
+    """The compiled evaluator used for prediction gives exactly LightGBM's own raw scores, blanks and zeros included,
+    for the main model and every bootstrap member."""
+    from watchwait.artifacts import columns_of
+    from watchwait.model import FlatTrees
+    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.validation import validate_frame
+
+    _, bundle = small_model
+    P = bundle.predictor
+    X = P.matrix(columns_of(validate_frame(to_csv_frame(simulate(1500, seed=97, with_oracle=False).frame))))
+    X[::13, :] = np.where(np.arange(X.shape[1]) % 2 == 0, np.nan, X[::13, :])  # blanks where training had none
+    X[::17, :] = 0.0
+    for m in [P.model_, *P.members_]:
+        ref = m.booster.predict(X, raw_score=True, num_threads=1)
+        assert np.array_equal(FlatTrees.from_booster(m.booster).raw(X), ref)
+        assert np.array_equal(m.trees_raw(X), ref)
