@@ -206,10 +206,11 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
                           base_probability=None, contributions=[], modality_contributions={},
                           missing_modalities=missing, suggestion=_suggestion(dec, rules, ctx, 0, category, None), **common)
 
-    expl = pred.explain(X)
+    D = pred._design(X)
+    expl = pred.explain(X, D)
     logit_p = expl.base_logit + float(expl.contributions_logit[0].sum())
     p = float(1 / (1 + np.exp(-logit_p)))
-    lo, hi = pred.interval(X, logit_q=np.array([logit_p]), groups=missing_groups(cols))
+    lo, hi = pred.interval(X, logit_q=np.array([logit_p]), groups=missing_groups(cols), D=D)
     p_base = float(1 / (1 + np.exp(-expl.base_logit)))
     phi = expl.contributions_logit[0]
     total = phi.sum()

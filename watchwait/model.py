@@ -87,6 +87,7 @@ def missing_groups_default(n: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- stage 1: monotone additive model
+_BASES: dict[int, tuple] = {}  # spline term -> (term, its BSpline): built once per loaded model, no patient data
 @dataclass
 class _Term:
     kind: str  # "steps" | "spline" | "onehot"
@@ -143,7 +144,11 @@ class MonotoneGAM:
                 k = 3
                 lo, hi = t.values[k], t.values[-k - 1]
                 xc = np.clip(np.where(miss, t.median, x), lo, hi)
-                Bs = BSpline.design_matrix(xc, t.values, k, extrapolate=False).toarray()
+                basis = _BASES.get(id(t))
+                if basis is None or basis[0] is not t:  # one BSpline with identity coefficients: all basis functions at once
+                    n_basis = len(t.values) - k - 1
+                    basis = _BASES[id(t)] = (t, BSpline(t.values, np.eye(n_basis), k, extrapolate=False))
+                Bs = basis[1](xc)
                 B = np.cumsum(Bs[:, ::-1], axis=1)[:, ::-1][:, 1:]
             cols.append(B)
             owner += [j] * B.shape[1]
@@ -323,7 +328,12 @@ def _flat_raw_py(X, roots, feature, threshold, default_left, missing, left, righ
     return out
 
 
-_flat_raw = njit(parallel=True, cache=True, nogil=True)(_flat_raw_py)
+_flat_raw_parallel = njit(parallel=True, cache=True, nogil=True)(_flat_raw_py)
+_flat_raw_serial = njit(cache=True, nogil=True)(_flat_raw_py)  # prange runs as range: no thread pool for a few rows
+
+
+def _flat_raw(X, *arrays):
+    return (_flat_raw_serial if X.shape[0] < 2000 else _flat_raw_parallel)(X, *arrays)
 
 
 def _fit_member(X, y, D, terms, features, settings: dict, seed: int) -> GamTrees:
@@ -444,9 +454,9 @@ class FusedPredictor:
         L = np.vstack([m.logit(X, D) for m in self.members_])
         return np.maximum(L.std(axis=0, ddof=1), SIGMA_FLOOR)
 
-    def explain(self, X: np.ndarray) -> Explanation:
+    def explain(self, X: np.ndarray, D: np.ndarray | None = None) -> Explanation:
         """Exact: centred additive terms + TreeSHAP of the trees; base + sum = the logit."""
-        D = self._design(X)
+        D = self._design(X) if D is None else D
         gam = self.model_.gam
         phi = gam.terms(X, D) - gam.term_means_[None, :]
         base = gam.intercept_ + float(gam.term_means_.sum())
