@@ -14,25 +14,25 @@ _PRESENTATION_CSS = """
 <style>
 html { font-size: 24px; }
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stSidebarCollapseButton"] { display: none !important; }
-.block-container, [data-testid="stMainBlockContainer"] { padding-top: 3.6rem; padding-bottom: 0.5rem; max-width: 100%; }
+.block-container, [data-testid="stMainBlockContainer"] { padding-top: 3.4rem; padding-bottom: 0.5rem; max-width: 100%; }
 body, p, li, label, span, div { color: #000000; }
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #000000 !important; opacity: 1 !important; font-size: 1rem !important; }
 .st-key-ww-suggestion { border: 3px solid #000000 !important; gap: 0.7rem !important; }
 .st-key-ww-suggestion h4 { padding: 0 0 0.35rem 0 !important; }
 .st-key-ww-suggestion ul { margin: 0 0 0.5rem 0 !important; }
-h1 { font-size: 1.5rem !important; padding: 0 !important; }
+h1 { font-size: 1.3rem !important; padding: 0 !important; }
 h2, h3, h4 { font-size: 1.15rem !important; line-height: 1.3 !important; padding: 0.1rem 0 !important; }
 [data-testid="stMetricValue"] { font-size: 3.4rem !important; font-weight: 800; line-height: 1.05; }
 [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p { font-size: 3.4rem !important; line-height: 1.05; }
 [data-testid="stMetricLabel"] p { font-size: 1rem !important; font-weight: 700; }
 [data-testid="stAlert"] { border: 2px solid #000000; }
-[data-testid="stAlertContainer"] { padding: 0.45rem 0.75rem !important; }
-[data-testid="stAlertContainer"] p { font-size: 1rem; line-height: 1.3; }
-.ww-facts { font-size: 1rem; line-height: 1.35; border: 2px solid #000; padding: 0.35rem 0.7rem; border-radius: 0.4rem; }
+[data-testid="stAlertContainer"] { padding: 0.3rem 0.6rem !important; }
+[data-testid="stAlertContainer"] p { font-size: 1rem; line-height: 1.22; }
+.ww-facts { font-size: 1rem; line-height: 1.25; border: 2px solid #000; padding: 0.35rem 0.7rem; border-radius: 0.4rem; }
 .ww-facts b { font-weight: 800; }
 .ww-sources { font-size: 1rem; margin-top: 0.15rem; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li, [data-testid="stWidgetLabel"] p { font-size: 1rem !important; }
-[data-testid="stVerticalBlock"] { gap: 0.6rem; }
+[data-testid="stVerticalBlock"] { gap: 0.45rem; }
 [data-testid="stElementContainer"]:has(.ww-unload-guard) { display: none; }
 [class*="st-key-ww-opt-cohort-"] { background: #f2f2f2; border-style: dashed !important; }
 </style>

@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import watchwait
+from watchwait.references import plain
 from st_helpers import T, go, load_sample, open_app, settle, shot, shown_headline
 
 pytestmark = pytest.mark.e2e
@@ -135,12 +136,12 @@ def test_presentation_mode_demo13_notices_keep_reason_and_source(wide: Page, ser
     ids = {n.rule_id for n in a.suggestion.flags}
     # the three the case is about (a wide interval may add a fourth, depending on the model); every one is checked below
     assert {"FLAG-ctDNA-systemic", "FLAG-cCR-ctDNA", "FLAG-cCR-low-p"} <= ids and a.suggestion.context
-    for n in [*a.suggestion.flags, *a.suggestion.context]:
+    for n in a.suggestion.flags:
         alert = alerts.filter(has_text=n.rule_id)
         expect(alert).to_have_count(1, timeout=T)
         expect(alert).to_contain_text(n.message.split(". ")[0])
         expect(alert).to_contain_text("Why: ")
-        expect(alert).to_contain_text(f"Source: {n.source}")
+        expect(alert).to_contain_text(f"Source: {plain(n.source)}")  # cited as clinicians know it (issue 9)
         expect(alert).not_to_contain_text("{")  # no unfilled template
         for t in n.thresholds:  # a design-choice threshold says so on the shared screen too (rule 11)
             expect(alert).to_contain_text(t)
@@ -151,7 +152,13 @@ def test_presentation_mode_demo13_notices_keep_reason_and_source(wide: Page, ser
         "Why: Post-treatment ctDNA is almost never detectable in true complete responders")
     expect(alerts.filter(has_text="FLAG-cCR-low-p")).to_contain_text("Why: The clinical assessment and the fused model disagree")
     expect(alerts.filter(has_text="FLAG-cCR-low-p")).to_contain_text("design choice of this tool")
-    expect(alerts.filter(has_text="CTX-preference")).to_contain_text("The patient's informed preference: undecided")
+    # context (shown, never used) is one line each on the shared screen, with its reason and source
+    for n in a.suggestion.context:
+        line = _main(wide).get_by_test_id("stMarkdownContainer").filter(has_text=f"rule {n.rule_id}")
+        expect(line).to_have_count(1, timeout=T)
+        expect(line).to_contain_text(f"source: {plain(n.source)}")
+    expect(_main(wide).get_by_test_id("stMarkdownContainer").filter(has_text="CTX-preference")).to_contain_text(
+        "The patient's informed preference: undecided")
     suggestion = wide.locator(".st-key-ww-suggestion")
     assert shown_headline(suggestion) == f"Suggested, with conditions: {a.suggestion.headline}"
     expect(_main(wide)).not_to_contain_text("Suggested: Watch-and-wait with surveillance")
