@@ -76,6 +76,8 @@ def _cmd_train(args) -> int:
           f"calibration slope {m['calibration_slope']:.2f}, ECE {m['ece']:.3f}, "
           + (f"interval coverage of the true probability {cov['coverage']:.1%} (nominal {cov['nominal']:.0%})" if cov["coverage"] is not None
              else f"interval median width {cov['median_width']:.2f} (coverage not measurable without known true probabilities)"))
+    for w in bundle.card.get("warnings", []):
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 

@@ -42,6 +42,8 @@ def render_markdown(card: dict) -> str:
         lines += ["> **Synthetic training data.** This model was trained on a simulated cohort calibrated to published",
                   "> figures. It has not been validated on real patients. A hospital retrains it on its own cohort with",
                   "> `watchwait train`.", ""]
+    for w in card.get("warnings", []):
+        lines += [f"> **Warning.** {w}", ""]
     lines += [f"- Created: {card['created']} (watchwait {card['watchwait_version']})",
               f"- Target: {card['target']}",
               f"- Intended use: {card['intended_use']}",

@@ -158,6 +158,22 @@ def compare(bundle_or_predictor, frame: pd.DataFrame, y: np.ndarray, baselines: 
 MIN_PER_CLASS = 40
 
 
+#: Held-out patients below which a model's figures cannot show whether it works, and the AUC below which it does not.
+MIN_MEASURED, MIN_AUC = 200, 0.6
+
+
+def usability_warnings(n_measured: int, auc: float) -> list[str]:
+    """What the model card (and ``watchwait train``) says first when the held-out figures cannot vouch for the model."""
+    out = []
+    if n_measured < MIN_MEASURED:
+        out.append(f"Only {n_measured} held-out patients measure this model (fewer than {MIN_MEASURED}): its AUC and calibration "
+                   "are too uncertain to judge it. Train on a larger cohort (1,000 patients or more) before relying on it.")
+    if not auc >= MIN_AUC:
+        out.append(f"Held-out AUC {auc:.2f} (below {MIN_AUC}): this model separates complete from incomplete responders little "
+                   "better than chance. Do not use it; keep the shipped model.")
+    return out
+
+
 def check_trainable(y: np.ndarray) -> None:
     n_cr, n_not = int(y.sum()), int((~y).sum())
     if min(n_cr, n_not) < MIN_PER_CLASS:
@@ -210,6 +226,7 @@ def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None,
     coverage = interval_coverage(predictor, te_m, o_m)
     card = _card(predictor, frame, y, seed, metrics, coverage, data_description or {}, len(idx_tr), len(idx_te), present)
     card["imaging_added"] = imaging
+    card["warnings"] = usability_warnings(len(te_m), metrics["fused"]["auc"])
     return ModelBundle(predictor=predictor, card=card, baselines=baselines)
 
 

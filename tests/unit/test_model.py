@@ -171,3 +171,26 @@ def test_flat_tree_kernel_equals_lightgbm_bit_for_bit(small_model):
         ref = m.booster.predict(X, raw_score=True, num_threads=1)
         assert np.array_equal(FlatTrees.from_booster(m.booster).raw(X), ref)
         assert np.array_equal(m.trees_raw(X), ref)
+
+
+def test_a_model_its_figures_cannot_vouch_for_says_so_first():
+    from watchwait.training import usability_warnings
+
+    assert usability_warnings(2500, 0.93) == []
+    small, chance = usability_warnings(24, 0.55)
+    assert small.startswith("Only 24 held-out patients measure this model (fewer than 200)")
+    assert chance.startswith("Held-out AUC 0.55 (below 0.6)") and "keep the shipped model" in chance
+
+
+def test_train_on_a_small_cohort_writes_the_model_with_a_warning(tmp_path):
+    import subprocess
+    import sys
+
+    run = lambda *a: subprocess.run([sys.executable, "-m", "watchwait", *a], capture_output=True, text=True)  # noqa: E731
+    assert run("simulate", "--n", "260", "--seed", "8", "--out", str(tmp_path / "c.csv")).returncode == 0
+    r = run("train", "--cohort", str(tmp_path / "c.csv"), "--out", str(tmp_path / "m"))
+    assert r.returncode == 0, r.stderr
+    assert "warning: Only 52 held-out patients measure this model (fewer than 200)" in r.stderr
+    card = json.loads((tmp_path / "m" / "model_card.json").read_text())
+    assert card["warnings"][0].startswith("Only 52 held-out patients")
+    assert "> **Warning.** Only 52 held-out" in (tmp_path / "m" / "model_card.md").read_text()
