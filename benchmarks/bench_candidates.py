@@ -120,13 +120,7 @@ GENERATORS: dict[str, Callable] = {"simulate": sim_main.simulate, "alt": sim_alt
 
 # --------------------------------------------------------------------------- data
 
-NUMERIC = ("age_years", "ecog", "distance_from_anal_verge_cm", "tumour_length_cm", "circumferential_extent_pct",
-           "pdl1_cps", "pdl1_tps_pct", "cea_baseline_ng_ml", "cea_post_ng_ml", "ctdna_baseline_mtm_ml",
-           "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml", "systemic_cycles", "weeks_rt_to_assessment",
-           "mr_trg", "residual_lesion_mm", "mrf_involved", "emvi", "lateral_nodes", "regorafenib", "dwi_restriction",
-           "ymr_emvi")
-CATEGORICAL = ("sex", "ct_stage", "cn_stage", "rt_schedule", "sequence", "immunotherapy", "chemotherapy",
-               "endoscopy", "dre", "ymr_n_stage", "restaging_biopsy")
+from watchwait.peers import CATEGORICAL, NUMERIC  # noqa: E402  (the raw columns every peer uses)
 
 
 @dataclass
