@@ -77,7 +77,7 @@ def not_tested_text(contributions: Sequence) -> str:
     return (f"Not tested: {names} (every input blank). A test not done is not evidence for or against a response, so "
             f"it gets no bar: the starting point is the model's average for patients without "
             f"{'this test' if len(nt) == 1 else 'these tests'} ({shift:+.1f} points from the average patient). "
-            "The interval shows where the probability could move once it is done.")
+            "Doing it would change the probability; the interval shows how certain the estimate is without it.")
 
 
 def technical_names(features: Sequence) -> dict[str, str]:

@@ -140,14 +140,15 @@ def missing_modalities(a) -> None:
 
     if a.missing_modalities:
         st.caption("Not available (all inputs blank): " + "; ".join(MODALITIES.get(m, m) for m in a.missing_modalities)
-                   + ". The interval shows where the probability could move once they are known.")
+                   + ". The probability is estimated without them; the interval shows how certain that estimate is.")
 
 
 def probability(a, large: bool = False) -> None:
     """The number, its interval, the synthetic-data notice and the model version, together."""
     st.metric("Probability of complete response", fmt.pct(a.probability),
               help="P(no viable tumour remains): pCR at surgery (ypT0N0) or cCR sustained >= 12 months. "
-                   "The interval shows where it could land once missing inputs are known.")
+                   "The 90% interval shows where the probability for a patient with exactly these findings lies, given "
+                   "how much the model could be wrong (wider when tests are missing or the patient is unlike most training patients).")
     st.markdown(f"**{fmt.level(a.interval_level)} interval: {fmt.interval(a.interval)}**")
     if a.synthetic_training:
         st.warning(SYNTHETIC_SHORT if large else SYNTHETIC_NOTICE, icon=":material/science:")
