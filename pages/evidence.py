@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from components import cache, figures, patient, state, tables, views
+from components import cache, figures, state, tables, views
 from watchwait import evidence, references
 
 a = views.patient_screen("Evidence")

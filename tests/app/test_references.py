@@ -5,7 +5,6 @@ technical-details expander."""
 from __future__ import annotations
 
 import csv
-import json
 import re
 from pathlib import Path
 

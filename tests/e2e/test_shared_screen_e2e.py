@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import watchwait
-from st_helpers import T, go, load_sample, open_app, settle, shot
+from st_helpers import go, load_sample, open_app, settle, shot
 
 pytestmark = pytest.mark.e2e
 
