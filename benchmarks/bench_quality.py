@@ -124,10 +124,10 @@ def scenario_coverage(gen: str, bundle, frame: pd.DataFrame, truth: pd.DataFrame
 
 def speed(bundle, gen: str, cache: str | None) -> dict[str, float]:
     from watchwait.engine import assess, predict_frame
-    from watchwait.validation import read_cohort
+    from watchwait.validation import frame_to_records, read_cohort
 
     root = Path(__file__).resolve().parents[1]
-    samples = records(read_cohort(root / "sample_data" / "sample_patients.csv"))
+    samples = [r for r in frame_to_records(read_cohort(root / "sample_data" / "sample_patients.csv")) if r["mmr_status"] == "pMMR"]
     for r in samples:
         assess(r, model=bundle)  # warm
     ms = []

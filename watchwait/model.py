@@ -86,6 +86,30 @@ def missing_groups_default(n: int) -> np.ndarray:
     return np.full(n, 3, dtype=int)
 
 
+def masked_copies(cols: Columns, y: np.ndarray, share: float, rng: np.random.Generator) -> tuple[dict, np.ndarray]:
+    """The training columns plus copies of ``share`` of the patients with each :data:`TEST_GROUPS` group blanked
+    with probability 1/2 (at least one group per copy). Blanking is at random, independent of the outcome, so the
+    copies teach P(response | fewer tests) without bias, including patterns rare in the cohort (e.g. no restaging
+    and no blood tests at all)."""
+    n = len(y)
+    idx = rng.choice(n, size=int(round(share * n)), replace=share > 1)
+    blank = rng.random((len(idx), len(TEST_GROUPS))) < 0.5
+    blank[~blank.any(axis=1), rng.integers(len(TEST_GROUPS))] = True
+    out = {}
+    for c, v in cols.items():
+        v = np.asarray(v)
+        copy = v[idx].copy()
+        for g, group in enumerate(TEST_GROUPS.values()):
+            if c in group:
+                if copy.dtype.kind == "f":
+                    copy[blank[:, g]] = np.nan
+                else:
+                    copy = copy.astype(object)
+                    copy[blank[:, g]] = None
+        out[c] = np.concatenate([v.astype(copy.dtype) if v.dtype != copy.dtype else v, copy])
+    return out, np.concatenate([y, y[idx]])
+
+
 # --------------------------------------------------------------------------- stage 1: monotone additive model
 _BASES: dict[int, tuple] = {}  # spline term -> (term, its BSpline): built once per loaded model, no patient data
 @dataclass
@@ -380,6 +404,7 @@ class FusedPredictor:
     lr: float = 0.03
     leaves: int = 8
     n_jobs: int = 2
+    masked_copies: float = 0.0  # share of training patients added again with random test groups blanked (0 = off)
     features_: tuple[Feature, ...] = field(default=(), init=False)
     model_: GamTrees | None = field(default=None, init=False)
     members_: list = field(default_factory=list, init=False)
@@ -395,6 +420,8 @@ class FusedPredictor:
         feats = BASE_FEATURES + radiomics_features(list(radiomics_columns or []))
         if self.modalities is not None:
             feats = tuple(f for f in feats if f.modality in self.modalities)
+        if self.masked_copies > 0:
+            cols, y = masked_copies(cols, y, self.masked_copies, np.random.default_rng(self.seed + 99))
         X = feature_matrix(feats, cols)
         keep = ~np.isnan(X).all(axis=0) & (np.nanstd(np.where(np.isnan(X), np.nanmean(X, axis=0), X), axis=0) > 0)
         self.features_ = tuple(f for f, k in zip(feats, keep) if k)

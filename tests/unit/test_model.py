@@ -194,3 +194,34 @@ def test_train_on_a_small_cohort_writes_the_model_with_a_warning(tmp_path):
     card = json.loads((tmp_path / "m" / "model_card.json").read_text())
     assert card["warnings"][0].startswith("Only 52 held-out patients")
     assert "> **Warning.** Only 52 held-out" in (tmp_path / "m" / "model_card.md").read_text()
+
+
+def test_masked_copies_blank_only_test_groups_and_keep_outcomes():
+    from watchwait.artifacts import columns_of
+    from watchwait.model import TEST_GROUPS, masked_copies
+    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.validation import validate_frame
+
+    frame = validate_frame(to_csv_frame(simulate(200, seed=12, with_oracle=False).frame))
+    cols = columns_of(frame)
+    y = frame["complete_response"].to_numpy(bool)
+    out, y2 = masked_copies(cols, y, 0.5, np.random.default_rng(0))
+    assert len(y2) == 300 and all(len(v) == 300 for v in out.values())
+    grouped = {c for g in TEST_GROUPS.values() for c in g}
+    for c, v in out.items():
+        assert _text(v[:200]) == _text(cols[c])  # originals untouched
+        if c not in grouped:  # a copy differs from its patient only in blanked test groups
+            assert _text(v[200:]) == _text(np.asarray(cols[c])[_copied(out, cols, y2, y)])
+    blanked = [np.array([x is None or (isinstance(x, float) and x != x) for x in out[g[0]][200:]]) for g in TEST_GROUPS.values()]
+    assert np.vstack(blanked).any(axis=0).all()  # every copy lost at least one test group
+    assert (y2[200:] == y[_copied(out, cols, y2, y)]).all()  # and kept its own outcome
+
+
+def _text(values) -> list[str]:
+    return [str(x) for x in np.asarray(values, dtype=object)]
+
+
+def _copied(out, cols, y2, y):
+    """Row indices of the copies, recovered from the patient ids (each copy keeps its id)."""
+    ids = {pid: i for i, pid in enumerate(np.asarray(cols["patient_id"]))}
+    return np.array([ids[pid] for pid in out["patient_id"][200:]])
