@@ -115,10 +115,10 @@ def key_facts(record: Mapping[str, object]) -> list[tuple[str, str]]:
     if sys:
         treat.append(" + ".join(str(s) for s in sys) + (f" x{r['systemic_cycles']}" if r.get("systemic_cycles") is not None else ""))
     facts.append(("Treatment", ", ".join(str(t) for t in treat) or "not recorded"))
-    rest = [f"endoscopy: {code_text('endoscopy', r['endoscopy'])}" if r.get("endoscopy") else "endoscopy n/a",
-            f"DRE: {code_text('dre', r['dre'])}" if r.get("dre") else "DRE n/a",
-            f"mrTRG {r['mr_trg']}" if r.get("mr_trg") is not None else "mrTRG n/a",
-            {"true": "DWI restriction", "false": "no DWI restriction"}.get(str(r.get("dwi_restriction")).lower(), "DWI n/a"),
+    rest = [f"endoscopy: {code_text('endoscopy', r['endoscopy'])}" if r.get("endoscopy") else "endoscopy not recorded",
+            f"DRE: {code_text('dre', r['dre'])}" if r.get("dre") else "DRE not recorded",
+            f"mrTRG {r['mr_trg']}" if r.get("mr_trg") is not None else "mrTRG not recorded",
+            {"true": "DWI restriction", "false": "no DWI restriction"}.get(str(r.get("dwi_restriction")).lower(), "DWI not recorded"),
             f"nodes y{r['ymr_n_stage']}" if r.get("ymr_n_stage") else "nodes not recorded"]
     if r.get("residual_lesion_mm") is not None:
         rest.append(f"residual {r['residual_lesion_mm']} mm")
@@ -133,8 +133,11 @@ def key_facts(record: Mapping[str, object]) -> list[tuple[str, str]]:
     facts.append(("Restaging", ", ".join(rest)))
     ct = [r.get(c) for c in ("ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml")]
     def say(v):
-        return "n/a" if v is None else ("0" if float(v) == 0 else f"{float(v):g}")
-    facts.append(("ctDNA C1/C2/C3", " / ".join(say(v) for v in ct) + " MTM/mL (0 = not detected)"))
+        return "not tested" if v is None else ("0" if float(v) == 0 else f"{float(v):g}")
+    if all(v is None for v in ct):
+        facts.append(("ctDNA", "not tested"))
+    else:
+        facts.append(("ctDNA C1/C2/C3", " / ".join(say(v) for v in ct) + " MTM/mL (0 = not detected)"))
     person = [x for x in (
         {"yes": "fit for major surgery", "no": "unfit for major surgery", "uncertain": "fitness for surgery uncertain"}.get(str(r.get("fit_for_major_surgery"))),
         _yn(r.get("sphincter_involved"), "sphincter involved", None),

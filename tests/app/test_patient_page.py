@@ -110,3 +110,13 @@ def test_facts_banner_says_codes_in_words_and_names_a_new_metastasis(app):
     load_sample(app, "DEMO-12")  # new distant metastasis at restaging: out of scope
     banner = next(h.proto.body for h in app.get("html") if "ww-facts" in h.proto.body)
     assert "new distant metastasis" in banner and "M0 at baseline" in banner
+
+
+def test_facts_banner_says_not_tested_instead_of_blank_codes():
+    from components.layout import key_facts
+
+    facts = dict(key_facts({"patient_id": "X", "mmr_status": "pMMR", "ctdna_baseline_mtm_ml": 2.5, "ctdna_post_rt_mtm_ml": 0.0}))
+    assert facts["ctDNA C1/C2/C3"] == "2.5 / 0 / not tested MTM/mL (0 = not detected)"
+    facts = dict(key_facts({"patient_id": "X", "mmr_status": "pMMR"}))
+    assert facts["ctDNA"] == "not tested" and "ctDNA C1/C2/C3" not in facts
+    assert "n/a" not in " ".join(facts.values()) and "endoscopy not recorded" in facts["Restaging"]
