@@ -81,7 +81,10 @@ def _regimen(c: Columns) -> np.ndarray:
 
 
 def _on_ici(value: Callable[[Columns], np.ndarray]) -> Callable[[Columns], np.ndarray]:
-    return lambda c: np.where(_ici(c) == 1, value(c), np.where(np.isnan(_ici(c)), np.nan, NO_ICI))
+    def f(c: Columns) -> np.ndarray:
+        ici = _ici(c)
+        return np.where(ici == 1, value(c), np.where(np.isnan(ici), np.nan, NO_ICI))
+    return f
 
 
 def _pdl1(col: str) -> Callable[[Columns], np.ndarray]:

@@ -111,13 +111,25 @@ def masked_copies(cols: Columns, y: np.ndarray, share: float, rng: np.random.Gen
 
 
 # --------------------------------------------------------------------------- stage 1: monotone additive model
-_BASES: dict[int, tuple] = {}  # spline term -> (term, its BSpline): built once per loaded model, no patient data
 @dataclass
 class _Term:
     kind: str  # "steps" | "spline" | "onehot"
     values: np.ndarray  # steps: the levels above the lowest; onehot: the levels; spline: the knot vector
     median: float
     missing: bool  # has a missing-indicator column
+
+    def splines(self, x: np.ndarray, k: int = 3) -> np.ndarray:
+        """Every cubic B-spline of a spline term at ``x`` (rows x basis functions), by one BSpline with identity
+        coefficients, built on first use and kept on the term."""
+        bs = self.__dict__.get("_bs")
+        if bs is None:
+            from scipy.interpolate import BSpline
+
+            bs = self.__dict__["_bs"] = BSpline(self.values, np.eye(len(self.values) - k - 1), k, extrapolate=False)
+        return bs(x)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_bs"}  # rebuilt on first use
 
 
 class MonotoneGAM:
@@ -132,7 +144,6 @@ class MonotoneGAM:
         self.alpha, self.knots, self.directions, self.kinds = alpha, knots, directions, kinds
 
     def basis(self, X: np.ndarray) -> list[_Term]:
-        from scipy.interpolate import BSpline  # noqa: F401 (evaluation below; imported here to fail early)
         from sklearn.preprocessing import SplineTransformer
 
         terms = []
@@ -154,8 +165,6 @@ class MonotoneGAM:
     @staticmethod
     def design(X: np.ndarray, terms: list[_Term]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Basis matrix; per column, the index of the feature it belongs to and whether it is a missing indicator."""
-        from scipy.interpolate import BSpline
-
         cols, owner, indicator = [], [], []
         for j, t in enumerate(terms):
             x = X[:, j]
@@ -168,11 +177,7 @@ class MonotoneGAM:
                 k = 3
                 lo, hi = t.values[k], t.values[-k - 1]
                 xc = np.clip(np.where(miss, t.median, x), lo, hi)
-                basis = _BASES.get(id(t))
-                if basis is None or basis[0] is not t:  # one BSpline with identity coefficients: all basis functions at once
-                    n_basis = len(t.values) - k - 1
-                    basis = _BASES[id(t)] = (t, BSpline(t.values, np.eye(n_basis), k, extrapolate=False))
-                Bs = basis[1](xc)
+                Bs = t.splines(xc, k)
                 B = np.cumsum(Bs[:, ::-1], axis=1)[:, ::-1][:, 1:]
             cols.append(B)
             owner += [j] * B.shape[1]
