@@ -41,11 +41,13 @@ def _cat(col: str, mapping: Mapping[str, float]) -> Callable[[Columns], np.ndarr
 
 
 def map_categories(values, mapping: Mapping[str, float]) -> np.ndarray:
-    """Category -> number (NaN for blank or unknown): a dict lookup for a few rows, pandas for many."""
+    """Category -> number (NaN for blank or unknown): a dict lookup per distinct value (few), then a take."""
     values = np.asarray(values, dtype=object)
     if len(values) <= 64:
         return np.array([mapping.get(v, np.nan) if isinstance(v, str) else np.nan for v in values], dtype=float)
-    return pd.Series(values).map(mapping).to_numpy(dtype=float, na_value=np.nan)
+    codes, uniques = pd.factorize(values)  # blanks -> -1, which takes the trailing NaN
+    table = np.array([mapping.get(u, np.nan) if isinstance(u, str) else np.nan for u in uniques] + [np.nan], dtype=float)
+    return table[codes]
 
 
 def _log(col: str) -> Callable[[Columns], np.ndarray]:
