@@ -1,0 +1,141 @@
+"""The case store's tables at the head revision, for queries (SQLAlchemy Core).
+
+The migrations under ``migrations/versions`` create these tables themselves (a revision never
+imports this module, so an old revision stays what it was); ``tests/store/test_migrations.py``
+checks that the head revision and this metadata agree.
+
+Append-only tables (database triggers refuse UPDATE, DELETE and TRUNCATE): ``audit``,
+``assessments``, ``predictions``, ``decisions``, ``follow_ups`` and ``models``. Text columns ending in
+``_at`` hold UTC ISO 8601 times; ``record``, ``data``, ``contributions``, ``rule_ids``, ``flags``,
+``present`` and ``card_summary`` hold JSON text.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint)
+
+metadata = MetaData()
+TS = String(40)
+WHO = String(200)
+SCREEN = String(100)
+
+patients = Table(
+    "patients", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("pseudonym", String(64), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+)
+
+assessments = Table(
+    "assessments", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("patient_id", Integer, ForeignKey("patients.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("record", Text, nullable=False),
+    Column("saved_at", TS, nullable=False),
+    Column("actor", WHO, nullable=False),
+    Column("screen", SCREEN, nullable=False),
+    UniqueConstraint("patient_id", "version", name="uq_assessments_patient_version"),
+)
+
+predictions = Table(
+    "predictions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("assessment_id", Integer, ForeignKey("assessments.id"), nullable=False, index=True),
+    Column("model_version", String(100), nullable=False),
+    Column("model_hash", String(64), nullable=False),
+    Column("input_hash", String(64), nullable=False),
+    Column("probability", Float),
+    Column("interval_low", Float),
+    Column("interval_high", Float),
+    Column("contributions", Text, nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("suggestion", String(64), nullable=False),
+    Column("rule_ids", Text, nullable=False),
+    Column("flags", Text, nullable=False),
+    Column("recorded_at", TS, nullable=False),
+    Column("actor", WHO, nullable=False),
+    Column("screen", SCREEN, nullable=False),
+    Index("ix_predictions_model_version", "model_version"),  # revision 0002
+)
+
+meetings = Table(
+    "meetings", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("date", String(10), nullable=False, index=True),
+    Column("title", String(200), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("created_by", WHO, nullable=False),
+)
+
+meeting_cases = Table(
+    "meeting_cases", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("meeting_id", Integer, ForeignKey("meetings.id"), nullable=False),
+    Column("patient_id", Integer, ForeignKey("patients.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("added_at", TS, nullable=False),
+    Column("actor", WHO, nullable=False),
+    Column("screen", SCREEN, nullable=False),
+    UniqueConstraint("meeting_id", "patient_id", name="uq_meeting_cases_meeting_patient"),
+    UniqueConstraint("meeting_id", "position", name="uq_meeting_cases_meeting_position"),
+)
+
+decisions = Table(
+    "decisions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("meeting_id", Integer, ForeignKey("meetings.id"), nullable=False),
+    Column("patient_id", Integer, ForeignKey("patients.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("assessment_id", Integer, ForeignKey("assessments.id"), nullable=False),
+    Column("pathway", String(32), nullable=False),
+    Column("follows_suggestion", Boolean, nullable=False),
+    Column("suggested_pathway", String(64)),
+    Column("reason_not_followed", Text),
+    Column("rationale", Text, nullable=False),
+    Column("present", Text, nullable=False),
+    Column("dissent", Text),
+    Column("recorded_at", TS, nullable=False),
+    Column("actor", WHO, nullable=False),
+    Column("screen", SCREEN, nullable=False),
+    UniqueConstraint("meeting_id", "patient_id", "version", name="uq_decisions_meeting_patient_version"),
+    Index("ix_decisions_patient_id", "patient_id", "id"),
+)
+
+follow_ups = Table(
+    "follow_ups", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("patient_id", Integer, ForeignKey("patients.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("recorded_at", TS, nullable=False),
+    Column("actor", WHO, nullable=False),
+    Column("screen", SCREEN, nullable=False),
+    UniqueConstraint("patient_id", "version", name="uq_follow_ups_patient_version"),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", TS, nullable=False),
+    Column("actor", WHO, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("pseudonym", String(64)),
+    Column("meeting_id", Integer),
+    Column("screen", SCREEN, nullable=False),
+    Column("summary", Text, nullable=False),
+    Index("ix_audit_pseudonym", "pseudonym", "id"),
+)
+
+# revision 0002: the models trained at this site
+models = Table(
+    "models", metadata,
+    Column("version", String(100), primary_key=True),
+    Column("model_hash", String(64), nullable=False),
+    Column("card_summary", Text, nullable=False),
+    Column("registered_at", TS, nullable=False),
+    Column("actor", WHO, nullable=False),
+)
+
+APPEND_ONLY = ("audit", "assessments", "predictions", "decisions", "follow_ups", "models")
