@@ -147,6 +147,30 @@ def _cmd_explain(args) -> int:
     return 0
 
 
+def _cmd_db(args) -> int:
+    """``watchwait db upgrade|current|downgrade``: the case store's schema revision (watchwait.store)."""
+    from watchwait.store import migrate
+
+    url = args.url
+    shown = migrate.shown(migrate.resolve_url(url))
+    if args.db_command == "current":
+        have, want = migrate.revision_of(url)
+        state = ("empty (no watchwait schema yet; it is created when the store is first opened)" if have is None
+                 else "up to date" if have == want
+                 else f"older than this watchwait: run `{migrate.UPGRADE_COMMAND}`" if have in migrate.known_revisions()
+                 else "written by a newer watchwait")
+        print(f"case store {shown}: schema revision {have or 'none'}; this watchwait's is {want} ({state})")
+        return 0
+    if args.db_command == "upgrade":
+        before, after = migrate.upgrade(url)
+        print(f"case store {shown}: schema revision {before or 'none'} -> {after}" if before != after
+              else f"case store {shown}: already at schema revision {after}")
+        return 0
+    before, after = migrate.downgrade(url, args.to)
+    print(f"case store {shown}: schema revision {before or 'none'} -> {after or 'none (every table removed)'}")
+    return 0
+
+
 def write_csv(frame, path) -> None:
     """CSV via Arrow's writer (several times faster than pandas' for 100,000 rows); blanks for NaN.
 
@@ -298,6 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--patient", required=True)
             c.add_argument("--json", action="store_true")
         c.set_defaults(func=func)
+    db = sub.add_parser("db", help="the case store's schema: upgrade, current, downgrade")
+    dbsub = db.add_subparsers(dest="db_command", required=True)
+    for name, helptext in (("upgrade", "bring the schema to this watchwait's revision (back up the database first)"),
+                           ("current", "print the database's schema revision and this watchwait's"),
+                           ("downgrade", "go back to an earlier schema revision (tables of later revisions are dropped)")):
+        d = dbsub.add_parser(name, help=helptext)
+        d.add_argument("--url", default=None, help="database URL (default: WATCHWAIT_DATABASE_URL, else var/watchwait.db)")
+        if name == "downgrade":
+            d.add_argument("--to", required=True, help="revision to go back to: a revision id, -1 for one step, base for none")
+        d.set_defaults(func=_cmd_db)
     try:
         from watchwait.imaging.cli import register
 

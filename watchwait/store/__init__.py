@@ -265,8 +265,7 @@ class Store:
             self.revision = migrate.check_or_create(self._engine, self._url)
         except OperationalError as exc:
             self._engine.dispose()
-            raise StoreSchemaError(f"Cannot open the case store at {migrate.shown(self._url)}: "
-                                   f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}") from None
+            raise migrate.unreachable(self._url, exc) from None
         except BaseException:
             self._engine.dispose()
             raise

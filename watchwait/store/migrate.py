@@ -12,6 +12,7 @@ failing half-way. PostgreSQL writers lock the rows they extend (``SELECT ... FOR
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from watchwait.store.entities import StoreSchemaError
 
@@ -168,47 +169,53 @@ def schema_mismatch(url: URL, have: str, want: str) -> StoreSchemaError:
         "database.")
 
 
+def unreachable(url: URL, exc: OperationalError) -> StoreSchemaError:
+    first = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else type(exc).__name__
+    return StoreSchemaError(f"Cannot open the case store at {shown(url)}: {first}")
+
+
+@contextmanager
+def _engine_for(url: URL):
+    engine = make_engine(url)
+    try:
+        yield engine
+    except OperationalError as exc:
+        raise unreachable(url, exc) from None
+    finally:
+        engine.dispose()
+
+
 def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None, str | None]:
     """Upgrade the schema; returns (revision before, revision after)."""
     u = resolve_url(url)
-    engine = make_engine(u)
-    try:
-        with write_connection(engine) as conn:
-            _lock(conn)
-            before = current(conn)
-            if before is not None and before not in known_revisions():
-                raise schema_mismatch(u, before, head())
-            command.upgrade(_config(conn), revision)
-            return before, current(conn)
-    finally:
-        engine.dispose()
+    with _engine_for(u) as engine, write_connection(engine) as conn:
+        _lock(conn)
+        before = current(conn)
+        if before is not None and before not in known_revisions():
+            raise schema_mismatch(u, before, head())
+        command.upgrade(_config(conn), revision)
+        return before, current(conn)
 
 
 def downgrade(url: str | None, revision: str) -> tuple[str | None, str | None]:
     """Downgrade the schema to ``revision`` ("base" removes every table); returns (before, after)."""
     u = resolve_url(url)
-    engine = make_engine(u)
-    try:
-        with write_connection(engine) as conn:
-            _lock(conn)
-            before = current(conn)
-            if before is not None and before not in known_revisions():
-                raise schema_mismatch(u, before, head())
-            if revision not in ("base", *known_revisions()) and not revision.startswith("-"):
-                raise StoreSchemaError(f"Unknown schema revision {revision!r}; give one of base, "
-                                       f"{', '.join(known_revisions())}.")
-            command.downgrade(_config(conn), revision)
-            return before, current(conn)
-    finally:
-        engine.dispose()
+    if revision not in ("base", *known_revisions()) and not re.fullmatch(r"-[1-9][0-9]?", revision):
+        raise StoreSchemaError(f"Unknown schema revision {revision!r}; give one of base, "
+                               f"{', '.join(known_revisions())}, or -1 for one step back.")
+    with _engine_for(u) as engine, write_connection(engine) as conn:
+        _lock(conn)
+        before = current(conn)
+        if before is not None and before not in known_revisions():
+            raise schema_mismatch(u, before, head())
+        if before is None:
+            raise StoreSchemaError(f"The case store at {shown(u)} has no watchwait schema; there is nothing to downgrade.")
+        command.downgrade(_config(conn), revision)
+        return before, current(conn)
 
 
 def revision_of(url: str | None = None) -> tuple[str | None, str]:
     """(the database's revision, this watchwait's head)."""
     u = resolve_url(url)
-    engine = make_engine(u)
-    try:
-        with engine.connect() as conn:
-            return current(conn), head()
-    finally:
-        engine.dispose()
+    with _engine_for(u) as engine, engine.connect() as conn:
+        return current(conn), head()
