@@ -18,7 +18,7 @@ _n = itertools.count()
 @pytest.fixture(scope="session")
 def pg_server():
     try:
-        server = PostgresServer().start()
+        server = PostgresServer(fsync=False).start()  # the tests kill clients, never the server
     except PostgresUnavailable as exc:
         pytest.fail(f"the store's tests run on SQLite and on PostgreSQL; PostgreSQL could not be started: {exc}",
                     pytrace=False)

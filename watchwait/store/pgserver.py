@@ -4,7 +4,7 @@
 run as root, so as root (as here and in CI) they run as the ``postgres`` user (``runuser -u postgres
 --``) and the folder is handed to that user. The binaries come from ``WATCHWAIT_PG_BINDIR``, else the
 newest ``/usr/lib/postgresql/*/bin`` (Debian's ``postgresql`` package; ``make postgres`` installs it).
-``stop()`` shuts the server down and removes the folder.
+``stop()`` shuts the server down at once (no checkpoint: the data is thrown away) and removes the folder.
 
     with PostgresServer() as pg:
         url = pg.create_database("store_test")   # postgresql://postgres@127.0.0.1:PORT/store_test
@@ -108,7 +108,7 @@ class PostgresServer:
         if self.folder is None:
             return
         if self.port is not None:
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop")
             self.port = None
         self._remove()
 
