@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydicom.datadict import dictionary_description, tag_for_keyword
 from pydicom.dataset import Dataset
+from pydicom.pixels import pixel_array
 from pydicom.uid import UID
 
 from ._reading import DECODER_ERRORS, _short, quiet_pydicom
@@ -156,8 +157,11 @@ def _frame(geo: Dataset, name: str, index: int | None, ds: Dataset, rows: int, c
                  slope, intercept, abs(hint) or None)
 
 
-def decode(ds: Dataset, name: str) -> np.ndarray:
-    """Stored pixel values as an array (frames, rows, cols); raises with a plain reason."""
+def decode(ds: Dataset, name: str, index: int | None = None) -> np.ndarray:
+    """Stored pixel values as an array (frames, rows, cols); raises with a plain reason.
+
+    ``index``: decode that frame only (0-based), shape (1, rows, cols); pydicom then reads just that
+    frame's bytes. Otherwise every frame; the decoded array is not left cached on ``ds``."""
     samples = _int(ds, "SamplesPerPixel", name) if "SamplesPerPixel" in ds else 1
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
     if samples != 1 or not photometric.startswith("MONOCHROME"):
@@ -175,9 +179,15 @@ def decode(ds: Dataset, name: str) -> np.ndarray:
             raise DicomFileError(name, f"pixel data is truncated (expected {expected} bytes, found {found})")
     try:
         with quiet_pydicom():
-            array = ds.pixel_array
+            if index is None:
+                array = ds.pixel_array
+            else:
+                array = pixel_array(ds, index=index)
     except DECODER_ERRORS as exc:  # what pydicom and its decoding plugins raise for bad pixel data
         raise DicomFileError(name, f"pixel data cannot be decoded ({syntax.name}): {_decoder_reason(exc)}") from None
+    finally:
+        ds._pixel_array = None  # pydicom's cache: the caller holds the only copy of the decoded pixels
+        ds._pixel_id = {}
     array = np.asarray(array)
     return array.reshape((-1,) + array.shape[-2:])
 

@@ -18,6 +18,7 @@ that bug, never as "invalid DICOM".
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import struct
 import warnings
@@ -92,14 +93,30 @@ _LEFT_ENCODED = frozenset({0x30060050})
 _SEQUENCE_TAGS = frozenset(tag for tag, entry in DicomDictionary.items() if entry[0] == VR.SQ)
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a file's bytes can be read again: a file on disk, or a member of a zip archive on disk
+    (``offset``: the member's local header offset, which tells apart two members of one name)."""
+
+    path: Path
+    member: str | None = None
+    offset: int = 0
+
+
 @dataclass
 class ReadResult:
-    """One input file: its display name, and either a data set or the reason it is unusable."""
+    """One input file: its display name, and either a data set or the reason it is unusable.
+
+    ``source`` (files and archive members on disk) lets the reader set the pixel data aside while
+    it sorts a series (:func:`release_pixels`) and read it again, checked, slice by slice
+    (:func:`restore_pixels`): a series is never held twice, as encoded bytes and as a volume."""
 
     name: str
     dataset: Dataset | None = None
     error: DicomFileError | None = None
     notes: list[str] = field(default_factory=list)
+    source: Source | None = None
+    released: tuple[int, int, bytes] | None = None  # (tag, length, digest) of the pixel data set aside
 
 
 @contextlib.contextmanager
@@ -175,7 +192,15 @@ def _size(n: int) -> str:
 
 
 def read_all(path: Path) -> list[ReadResult]:
-    """Parse every file of ``path`` (a DICOM file, a .gz, a .zip or a folder, recursively).
+    """Parse every file of ``path`` (a DICOM file, a .gz, a .zip or a folder, recursively): the
+    list of :func:`iter_all`."""
+    return list(iter_all(path))
+
+
+def iter_all(path: Path) -> Iterator[ReadResult]:
+    """Parse the files of ``path`` (a DICOM file, a .gz, a .zip or a folder, recursively) one at a
+    time: a caller that sets each file's pixel data aside (:func:`release_pixels`) holds one file's
+    pixels at a time, never the whole input.
 
     Hidden and system files (names starting with ".", ``__MACOSX``, ``DICOMDIR``, ``Thumbs.db``)
     are not read but listed as skipped. An archive member whose name climbs out of the archive
@@ -199,10 +224,14 @@ def read_all(path: Path) -> list[ReadResult]:
             if len(found) > MAX_FILES:
                 raise InputLimitError(f"{path.name}: more than {MAX_FILES} files (limit MAX_FILES)")
         budget = _Budget(path.name)
-        return skipped + [_read_path(p, str(p.relative_to(path)), budget) for p in found]
+        yield from skipped
+        for p in found:
+            yield _read_path(p, str(p.relative_to(path)), budget)
+        return
     if zipfile.is_zipfile(path):
-        return _read_zip(path)
-    return [_read_path(path, path.name, _Budget(path.name))]
+        yield from _read_zip(path)
+        return
+    yield _read_path(path, path.name, _Budget(path.name))
 
 
 def _skipped(name: str) -> ReadResult:
@@ -210,6 +239,16 @@ def _skipped(name: str) -> ReadResult:
 
 
 def _read_path(path: Path, name: str, budget: _Budget) -> ReadResult:
+    data = _file_bytes(path, name)
+    if isinstance(data, ReadResult):
+        return data
+    budget.take(len(data))
+    result = parse(data, name, budget)
+    result.source = Source(path)
+    return result
+
+
+def _file_bytes(path: Path, name: str) -> bytes | ReadResult:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -221,8 +260,7 @@ def _read_path(path: Path, name: str, budget: _Budget) -> ReadResult:
             return _fail(name, f"file larger than the {_size(MAX_FILE_BYTES)} allowed for one file (limit MAX_FILE_BYTES)")
     except OSError as exc:
         return _fail(name, f"cannot be opened ({exc.strerror or exc})")
-    budget.take(len(data))
-    return parse(data, name, budget)
+    return data
 
 
 def _zip_entry_count(fh: BinaryIO) -> int | None:
@@ -256,14 +294,22 @@ def _is_link(member: zipfile.ZipInfo) -> bool:
     return member.create_system == 3 and (member.external_attr >> 16) & 0o170000 == 0o120000
 
 
-def _read_zip(path: Path) -> list[ReadResult]:
+def _read_zip(path: Path) -> Iterator[ReadResult]:
     with path.open("rb") as fh:
-        return read_zip(fh, path.name)
+        yield from iter_zip(fh, path.name, path)
 
 
 def read_zip(fh: BinaryIO, archive_name: str) -> list[ReadResult]:
     """Parse every member of a zip archive open as ``fh`` (a file, or ``io.BytesIO`` of an upload):
-    the limits, refusals and skipped files of :func:`read_all`."""
+    the list of :func:`iter_zip`."""
+    return list(iter_zip(fh, archive_name))
+
+
+def iter_zip(fh: BinaryIO, archive_name: str, on_disk: Path | None = None) -> Iterator[ReadResult]:
+    """Parse the members of a zip archive open as ``fh`` one at a time (each member is decompressed,
+    parsed and handed over before the next is read): the limits, refusals and skipped files of
+    :func:`read_all`. The archive-wide refusals (entry count, unsafe names, links) come before the
+    first member. ``on_disk``: the archive's path, recorded as each member's :class:`Source`."""
     path = Path(archive_name)  # for its .name in messages
     fh.seek(0, io.SEEK_END)
     archive_bytes = fh.tell()
@@ -290,23 +336,29 @@ def read_zip(fh: BinaryIO, archive_name: str) -> list[ReadResult]:
             raise InputLimitError(f"{path.name}: {len(links)} member(s) are symbolic links ({quoted(links[0], 60)}"
                                   f"{' ...' if len(links) > 1 else ''}); archives of a series hold plain files only")
         budget = _Budget(path.name, archive_bytes)
-        results = []
         for member in sorted(infos, key=lambda m: m.filename):
             if member.is_dir():
                 continue
             name = f"{path.name}:{member.filename}"
             if any(part.startswith(".") or part in _SKIPPED_NAMES for part in Path(member.filename).parts):
-                results.append(_skipped(name))
+                yield _skipped(name)
                 continue
-            if member.file_size > MAX_FILE_BYTES:  # declared: refused early; the real size is counted below
-                raise InputLimitError(f"{name}: member of {_size(member.file_size)}, larger than the "
-                                      f"{_size(MAX_FILE_BYTES)} allowed for one file (limit MAX_FILE_BYTES)")
-            data = _read_member(zf, member, name, budget)
+            data = _member_bytes(zf, member, name, budget)
             if isinstance(data, ReadResult):
-                results.append(data)
+                yield data
                 continue
-            results.append(parse(data, name, budget))
-        return results
+            result = parse(data, name, budget)
+            del data  # the member's bytes: only the parsed data set lives on
+            if on_disk is not None:
+                result.source = Source(on_disk, member.filename, member.header_offset)
+            yield result
+
+
+def _member_bytes(zf: zipfile.ZipFile, member: zipfile.ZipInfo, name: str, budget: _Budget) -> bytes | ReadResult:
+    if member.file_size > MAX_FILE_BYTES:  # declared: refused early; the real size is counted while reading
+        raise InputLimitError(f"{name}: member of {_size(member.file_size)}, larger than the "
+                              f"{_size(MAX_FILE_BYTES)} allowed for one file (limit MAX_FILE_BYTES)")
+    return _read_member(zf, member, name, budget)
 
 
 def _read_member(zf: zipfile.ZipFile, member: zipfile.ZipInfo, name: str, budget: _Budget) -> bytes | ReadResult:
@@ -371,6 +423,99 @@ def _gunzip(data: bytes, name: str, budget: _Budget | None) -> bytes | ReadResul
     return b"".join(out)
 
 
+#: The elements that hold an image's pixels; :func:`release_pixels` sets them aside.
+PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # Pixel Data, Float Pixel Data, Double Float Pixel Data
+
+
+def _digest(value: bytes) -> bytes:
+    return hashlib.blake2b(value, digest_size=16).digest()
+
+
+def release_pixels(result: ReadResult) -> None:
+    """Set the pixel data of a parsed file aside: drop it from the data set, keeping its tag, length
+    and a digest, so that :func:`restore_pixels` can read it again from the file and prove it is the
+    same. Nothing is done for a file without a :class:`Source` (bytes in memory)."""
+    ds = result.dataset
+    if ds is None or result.source is None:
+        return
+    if result.released is not None:  # set aside before, restored since: its digest still holds
+        if result.released[0] in ds:
+            del ds[result.released[0]]
+        return
+    for tag in PIXEL_TAGS:
+        if tag in ds:
+            value = ds[tag].value
+            if isinstance(value, (bytes, bytearray)):
+                result.released = (tag, len(value), _digest(bytes(value)))
+                del ds[tag]  # also drops any decoded array pydicom cached on the data set
+            return
+
+
+#: An archive opened again, with its members by (local header offset, name).
+_Reopened = tuple[zipfile.ZipFile, dict[tuple[int, str], zipfile.ZipInfo]]
+
+
+@contextlib.contextmanager
+def reopened() -> Iterator[dict[Path, _Reopened]]:
+    """Archives opened again by :func:`restore_pixels` while a series is assembled (each opened once),
+    closed on leaving."""
+    archives: dict[Path, _Reopened] = {}
+    try:
+        yield archives
+    finally:
+        for zf, _ in archives.values():
+            zf.close()
+
+
+def restore_pixels(result: ReadResult, archives: dict[Path, _Reopened]) -> None:
+    """Put back the pixel data :func:`release_pixels` set aside, read again from the file (or the
+    archive member); raise :class:`DicomFileError` if it is no longer there or not the same bytes.
+    :func:`release_pixels` drops it again (the digest is kept)."""
+    ds, released, source = result.dataset, result.released, result.source
+    if ds is None or released is None or source is None:
+        return
+    tag, length, digest = released
+    if tag in ds:
+        return  # already back
+    name = result.name
+    data = _source_bytes(source, name, archives)
+    if isinstance(data, ReadResult):
+        raise data.error  # type: ignore[misc]
+    if data[:2] == _GZIP_MAGIC:
+        data = _gunzip(data, name, None)
+        if isinstance(data, ReadResult):
+            raise data.error  # type: ignore[misc]
+    changed = DicomFileError(name, "the file changed while the series was being read (its pixel data is not "
+                                   "what was read first); load the series again")
+    with quiet_pydicom():
+        try:
+            again = _dcmread(io.BytesIO(data), force=True, specific_tags=[tag])
+            del data
+            value = again[tag].value if tag in again else None
+        except DICOM_ERRORS:
+            raise changed from None
+    if not isinstance(value, (bytes, bytearray)) or len(value) != length or _digest(bytes(value)) != digest:
+        raise changed
+    ds[tag] = again[tag]
+
+
+def _source_bytes(source: Source, name: str, archives: dict[Path, _Reopened]) -> bytes | ReadResult:
+    if source.member is None:
+        return _file_bytes(source.path, name)
+    try:
+        if source.path not in archives:
+            zf = zipfile.ZipFile(source.path)
+            archives[source.path] = (zf, {(m.header_offset, m.filename): m for m in zf.infolist()})
+        zf, index = archives[source.path]
+        member = index.get((source.offset, source.member))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, struct.error) as exc:
+        return _fail(name, f"cannot be read again from the archive ({_short(exc)})")
+    if member is None:
+        return _fail(name, "is no longer in the archive (it changed while the series was being read); "
+                           "load the series again")
+    return _member_bytes(zf, member, name, _Budget(name))
+
+
 def _fail(name: str, reason: str) -> ReadResult:
     return ReadResult(name, error=DicomFileError(name, reason))
 
@@ -405,6 +550,7 @@ def parse(data: bytes, name: str, budget: _Budget | None = None) -> ReadResult:
             return _fail(name, f"cannot be parsed as DICOM ({_short(exc)})")
         if len(ds) == 0:
             return _fail(name, _why_empty(data))
+        ds.buffer = None  # pydicom keeps the source buffer (the whole file) for deferred reads; none are left
         meta = getattr(ds, "file_meta", None)
         try:
             if meta is not None:

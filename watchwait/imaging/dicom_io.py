@@ -31,8 +31,8 @@ import numpy as np
 import SimpleITK as sitk
 from pydicom.dataset import Dataset
 
-from ._frames import Frame, check_image_object, decode, frames_of
-from ._reading import ReadResult, quiet_pydicom, read_all
+from ._frames import Frame, check_image_object, decode, frames_of, int_value
+from ._reading import ReadResult, iter_all, quiet_pydicom, release_pixels, reopened, restore_pixels
 from .deid import Deidentifier, burned_in_warning, default_deidentifier
 from .errors import DicomFileError, ImagingError, SeriesError
 
@@ -41,7 +41,9 @@ __all__ = ["Series", "SeriesInfo", "load_series", "list_series"]
 logger = logging.getLogger(__name__)
 
 #: Voxels of one series (slices x rows x columns), checked from the headers before any pixel is
-#: decoded; loading holds about 14 bytes per voxel at its peak (stored, float64 and float32 copies).
+#: decoded. Loading holds the volume (2 bytes a voxel for integer MR, 4 otherwise) plus one file at a
+#: time: the pixel data of every file is set aside while the series is sorted, and read again, slice
+#: by slice, into the preallocated volume.
 MAX_SERIES_VOXELS = 64 * 1024**2
 #: What must be the same in every file of one series (one patient, one study, one frame of
 #: reference), compared on the de-identified values: the keyed pseudonym and UIDs are one-to-one
@@ -60,7 +62,11 @@ class Series:
     """A de-identified 3-D image series.
 
     ``array`` is indexed (z, y, x): z along the slice normal (increasing position), y down the
-    rows (Image Orientation column direction), x along the columns (row direction).
+    rows (Image Orientation column direction), x along the columns (row direction). It holds the
+    rescaled values (Rescale Slope/Intercept applied) exactly: int16 when every value is an
+    integer that fits 16 signed bits (most MR: 12- or 16-bit stored pixels, slope 1), uint16 for
+    unsigned 16-bit values above 32,767, else float32. Cast it before arithmetic that could
+    overflow 16 bits (``series.array.astype(np.float32)``).
     ``direction`` holds the 3x3 direction cosines row-major as SimpleITK does: column j is the
     patient-space (LPS) direction of index axis j (x, y, z). ``origin`` is the patient position
     (x, y, z) of the centre of voxel [0, 0, 0]. UIDs are the de-identified ones.
@@ -102,8 +108,8 @@ class Series:
         return np.array(self.direction, dtype=float).reshape(3, 3)[:, 2]
 
     def to_sitk(self) -> sitk.Image:
-        """The volume as a SimpleITK image with the same geometry."""
-        image = sitk.GetImageFromArray(self.array)
+        """The volume as a float32 SimpleITK image with the same geometry."""
+        image = sitk.GetImageFromArray(self.array.astype(np.float32, copy=False))
         image.SetSpacing(tuple(float(s) for s in self.spacing[::-1]))
         image.SetOrigin(self.origin)
         image.SetDirection(self.direction)
@@ -175,7 +181,7 @@ def _scan(source: Path, deid: Deidentifier) -> tuple[dict[str, list[ReadResult]]
     """Read, de-identify and sort the files into image series and skipped files."""
     groups: dict[str, list[ReadResult]] = defaultdict(list)
     skipped: list[ReadResult] = []
-    for result in read_all(source):
+    for result in iter_all(source):  # one file at a time
         uid = ""
         if result.dataset is not None:  # parsed, every element decoded (read_all)
             ds = deid.apply(result.dataset)
@@ -186,8 +192,10 @@ def _scan(source: Path, deid: Deidentifier) -> tuple[dict[str, list[ReadResult]]
             else:
                 uid = str(ds.get("SeriesInstanceUID", "") or "(no Series Instance UID)")
         if result.error is not None:
+            result.dataset = None  # only its message is kept
             skipped.append(result)
             continue
+        release_pixels(result)  # read again, slice by slice, when the series is assembled
         groups[uid].append(result)
     logger.info("read %d file(s): %d image series, %d file(s) skipped",
                 sum(map(len, groups.values())) + len(skipped), len(groups), len(skipped))
@@ -290,16 +298,11 @@ def _assemble(results: list[ReadResult], uid: str, allow_gaps: bool, warnings: l
     _check_voxels(frames)
     normal = ref.normal
     frames.sort(key=lambda f: (float(f.position @ normal), f.name, f.index or 0))
-    planes = _decode_all(frames)
-    frames, pixels = _drop_duplicates(frames, planes, normal, warnings)
-    del planes  # the kept planes live on in ``pixels`` only (freed one by one below)
+    with reopened() as archives:
+        frames, array = _drop_duplicates(frames, normal, _Pixels(results, frames, archives), warnings)
     positions = np.array([float(f.position @ normal) for f in frames])
     _check_stacked(frames, normal, ref)
     evenly = _check_gaps(frames, positions, allow_gaps, warnings)
-    array = np.empty((len(pixels), *pixels[0].shape), dtype=np.float32)  # not np.stack: no float64 copy of the volume
-    for k in range(len(pixels)):
-        array[k] = pixels[k]
-        pixels[k] = None  # type: ignore[call-overload]  # each float64 plane freed once copied
     dz = _slice_spacing(positions, ref, warnings)
     ds = ref.ds
     direction = np.column_stack([ref.row_dir, ref.col_dir, normal])
@@ -337,62 +340,126 @@ def _check_consistent(frames: list[Frame], ref: Frame) -> None:
                               f"{list(ref.pixel_spacing)} mm, {f.name} has {list(f.pixel_spacing)} mm")
 
 
-def _decode_all(frames: list[Frame]) -> list[np.ndarray | DicomFileError]:
-    """Rescaled planes, or the decoding error, per frame (each object decoded once)."""
-    cache: dict[int, np.ndarray | DicomFileError] = {}
-    out: list[np.ndarray | DicomFileError] = []
-    for f in frames:
+class _Pixels:
+    """Decodes the planes of a series one at a time, each file's pixel data read again from its
+    source just before and dropped just after (a multi-frame object's, after its last frame)."""
+
+    def __init__(self, results: list[ReadResult], frames: list[Frame], archives: dict) -> None:
+        self.results = {id(r.dataset): r for r in results}
+        self.archives = archives
+        self.left: dict[int, int] = defaultdict(int)  # frames not yet decoded, per object
+        for f in frames:
+            self.left[id(f.ds)] += 1
+
+    def plane(self, f: Frame) -> np.ndarray:
+        """The rescaled plane of ``f``: its stored values as integers (int64, or the stored type)
+        when Rescale Slope and Intercept are integers, else float64; raises DicomFileError."""
         key = id(f.ds)
-        if key not in cache:
-            try:
-                cache[key] = decode(f.ds, f.name)
-            except DicomFileError as exc:
-                cache[key] = exc
-        stored = cache[key]
-        if isinstance(stored, DicomFileError):
-            out.append(stored)
-            continue
-        plane = stored[f.index or 0]
-        if plane.shape != (f.rows, f.cols):
-            out.append(DicomFileError(f.name, f"decoded pixel array is {plane.shape}, expected "
-                                              f"{(f.rows, f.cols)} from Rows/Columns"))
-            continue
-        out.append(plane.astype(np.float64) * f.slope + f.intercept)
-    return out
+        result = self.results[key]
+        try:
+            restore_pixels(result, self.archives)  # no-op once restored, or for bytes held in memory
+            stored = decode(f.ds, f.name, f.index)[0]
+        finally:
+            self.left[key] -= 1
+            if self.left[key] == 0:
+                release_pixels(result)
+        if stored.shape != (f.rows, f.cols):
+            raise DicomFileError(f.name, f"decoded pixel array is {stored.shape}, expected "
+                                         f"{(f.rows, f.cols)} from Rows/Columns")
+        if stored.dtype.kind in "iu" and _integral(f.slope) and _integral(f.intercept):
+            if (f.slope, f.intercept) == (1, 0):
+                return stored
+            return stored.astype(np.int64) * int(f.slope) + int(f.intercept)
+        return stored.astype(np.float64) * f.slope + f.intercept
 
 
-def _drop_duplicates(frames: list[Frame], planes: list[np.ndarray | DicomFileError], normal: np.ndarray,
-                     warnings: list[str]) -> tuple[list[Frame], list[np.ndarray]]:
-    """One plane per position: identical duplicates and unreadable duplicates are dropped."""
+def _integral(x: float) -> bool:
+    return float(x).is_integer() and abs(x) < 2**31
+
+
+def _volume_dtype(frames: list[Frame]) -> np.dtype:
+    """The narrowest exact type for the rescaled values the headers allow: int16 (or uint16, narrowed
+    to int16 after filling when no value is above 32,767) for 8- and 16-bit integer pixels with an
+    integer slope and intercept, else float32. A decoded plane outside the range its header
+    declares turns the volume into float32 (:func:`_put`), so nothing wraps around."""
+    lo = hi = 0
+    for f in frames:
+        ds = f.ds
+        if not (_integral(f.slope) and _integral(f.intercept)):
+            return np.dtype(np.float32)
+        bits = int_value(ds.get("BitsAllocated"))
+        if bits not in (8, 16):
+            return np.dtype(np.float32)
+        stored = int_value(ds.get("BitsStored"))
+        stored = stored if stored is not None and 1 <= stored <= bits else bits
+        signed = int_value(ds.get("PixelRepresentation")) == 1
+        low, high = (-(2 ** (stored - 1)), 2 ** (stored - 1) - 1) if signed else (0, 2**stored - 1)
+        ends = (low * f.slope + f.intercept, high * f.slope + f.intercept)
+        lo, hi = min(lo, *ends), max(hi, *ends)
+    for dtype in (np.int16, np.uint16):
+        info = np.iinfo(dtype)
+        if info.min <= lo and hi <= info.max:
+            return np.dtype(dtype)
+    return np.dtype(np.float32)
+
+
+def _put(volume: np.ndarray, k: int, plane: np.ndarray) -> np.ndarray:
+    """``volume[k] = plane``; the volume becomes float32 first if the plane does not fit its integer type."""
+    if volume.dtype.kind in "iu":
+        info = np.iinfo(volume.dtype)
+        if plane.dtype.kind not in "iu" or plane.min() < info.min or plane.max() > info.max:
+            volume = volume.astype(np.float32)  # exact for these integers (|v| < 2**24)
+    volume[k] = plane
+    return volume
+
+
+def _drop_duplicates(frames: list[Frame], normal: np.ndarray, pixels: _Pixels,
+                     warnings: list[str]) -> tuple[list[Frame], np.ndarray]:
+    """One plane per position, decoded straight into a preallocated volume: identical duplicates and
+    unreadable duplicates are dropped (with a warning), different ones refused; the only copy of a
+    slice that cannot be decoded raises its file's error."""
+    groups: list[list[Frame]] = []
+    for f in frames:
+        z = float(f.position @ normal)
+        if groups and z - float(groups[-1][0].position @ normal) < DUPLICATE_TOL_MM:
+            groups[-1].append(f)
+        else:
+            groups.append([f])
+    ref = frames[0]
+    volume = np.empty((len(groups), ref.rows, ref.cols), dtype=_volume_dtype(frames))
     kept_frames: list[Frame] = []
-    kept: list[np.ndarray] = []
-    i = 0
-    while i < len(frames):
-        j = i + 1
-        z = float(frames[i].position @ normal)
-        while j < len(frames) and float(frames[j].position @ normal) - z < DUPLICATE_TOL_MM:
-            j += 1
-        group = list(zip(frames[i:j], planes[i:j]))
-        good = [(f, p) for f, p in group if not isinstance(p, DicomFileError)]
-        if not good:
-            raise group[0][1]  # type: ignore[misc]  # the only copy of this slice is unreadable
-        first_f, first_p = good[0]
-        for f, p in group:
-            if f is first_f:
+    for k, group in enumerate(groups):
+        z = float(group[0].position @ normal)
+        errors: dict[int, DicomFileError] = {}  # by position in the group
+        first: tuple[Frame, np.ndarray] | None = None
+        for i, f in enumerate(group):
+            try:
+                plane = pixels.plane(f)
+            except DicomFileError as exc:
+                errors[i] = exc
                 continue
-            if isinstance(p, DicomFileError):
-                warnings.append(f"{p}; skipped: {first_f.name} has the same slice")
-            elif np.array_equal(p, first_p):
-                warnings.append(f"{_where(f)}: duplicate of {_where(first_f)} (same position "
-                                f"{z:.2f} mm, identical pixels); skipped")
-            else:
-                raise SeriesError(f"{_where(first_f)} and {_where(f)} are at the same position "
+            if first is None:
+                first = (f, plane)
+            elif not np.array_equal(plane, first[1]):
+                raise SeriesError(f"{_where(first[0])} and {_where(f)} are at the same position "
                                   f"({z:.2f} mm along the normal) but hold different pixels "
                                   "(several echoes, b-values or time points in one series?)")
+        if first is None:
+            raise errors[0]  # the only copy of this slice is unreadable
+        first_f, first_p = first
+        for i, f in enumerate(group):
+            if f is first_f:
+                continue
+            if i in errors:
+                warnings.append(f"{errors[i]}; skipped: {first_f.name} has the same slice")
+            else:
+                warnings.append(f"{_where(f)}: duplicate of {_where(first_f)} (same position "
+                                f"{z:.2f} mm, identical pixels); skipped")
+        volume = _put(volume, k, first_p)
         kept_frames.append(first_f)
-        kept.append(first_p)  # type: ignore[arg-type]
-        i = j
-    return kept_frames, kept
+    if volume.dtype == np.uint16 and (volume.size == 0 or int(volume.max()) <= np.iinfo(np.int16).max):
+        volume = volume.view(np.int16)  # the same bytes: every value fits int16
+    return kept_frames, volume
 
 
 def _where(f: Frame) -> str:

@@ -31,7 +31,7 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +40,7 @@ from pydicom.dataset import Dataset
 from watchwait.atomic import atomic_write
 from watchwait.errors import quoted
 
-from ._reading import MAX_FILE_BYTES, MAX_FILES, _Budget, _size, parse, quiet_pydicom, read_zip
+from ._reading import MAX_FILE_BYTES, MAX_FILES, ReadResult, _Budget, _size, iter_zip, parse, quiet_pydicom
 from .deid import Deidentifier, default_deidentifier
 from .errors import ImagingError, RoiError
 
@@ -100,40 +100,58 @@ def store_series_upload(files: Iterable[tuple[str, bytes]], dest: str | os.PathL
                         deidentifier: Deidentifier | None = None) -> StoredUpload:
     """De-identify the uploaded DICOM files (or one or more .zip archives) in memory and write them to
     ``dest`` (a new folder, 0700; files 0600, numbered). Raises ImagingError for an upload that breaks a
-    limit or holds no DICOM at all; nothing is left in ``dest`` then."""
+    limit or holds no DICOM at all; nothing is left in ``dest`` then.
+
+    One file (or archive member) at a time is parsed, de-identified, written and dropped, so the
+    memory this takes beyond the uploaded bytes themselves is about one file's, whatever the number
+    of files."""
     deid = deidentifier or default_deidentifier()
     dest = Path(dest)
-    results = []
     budget = _Budget("upload")
     items = list(files)
     if len(items) > MAX_FILES:
         raise ImagingError(f"upload: {len(items)} files, more than {MAX_FILES} (limit MAX_FILES)")
-    for name, data in items:
-        shown = Path(str(name)).name or "upload"
+    for name, data in items:  # every size is refused before anything is parsed or written
         if len(data) > MAX_FILE_BYTES:
-            raise ImagingError(f"{shown}: file of {_size(len(data))} is larger than the {_size(MAX_FILE_BYTES)} allowed "
-                               "(limit MAX_FILE_BYTES)")
-        if data[:4] in _ZIP_MAGIC:
-            results.extend(read_zip(io.BytesIO(data), shown))
-        else:
-            budget.take(len(data))
-            results.append(parse(data, shown, budget))
-    parsed = [r for r in results if r.dataset is not None]
-    warnings = [f"{r.error}; not stored" for r in results if r.error is not None]
-    if not parsed:
+            raise ImagingError(f"{_shown(name)}: file of {_size(len(data))} is larger than the "
+                               f"{_size(MAX_FILE_BYTES)} allowed (limit MAX_FILE_BYTES)")
+    warnings: list[str] = []
+    stored = 0
+    created = False
+    try:
+        for name, data in items:
+            shown = _shown(name)
+            results = (iter_zip(io.BytesIO(data), shown) if data[:4] in _ZIP_MAGIC
+                       else _one(data, shown, budget))
+            for r in results:
+                if r.dataset is None:
+                    warnings.append(f"{r.error}; not stored")
+                    continue
+                if not created:
+                    _new_private_folder(dest)
+                    created = True
+                ds = deid.apply(r.dataset)  # before anything is written
+                r.dataset = None
+                stored += 1
+                _write_dataset(ds, dest / f"{stored:05d}.dcm")
+                del ds
+    except BaseException:
+        if created:
+            shutil.rmtree(dest, ignore_errors=True)
+        raise
+    if not stored:
         reasons = "; ".join(warnings[:5]) or "no files"
         raise ImagingError(f"upload: no DICOM file to store ({reasons})")
-    _new_private_folder(dest)
-    done = False
-    try:
-        for k, r in enumerate(parsed):
-            ds = deid.apply(r.dataset)  # before anything is written
-            _write_dataset(ds, dest / f"{k + 1:05d}.dcm")
-        done = True
-    finally:
-        if not done:
-            shutil.rmtree(dest, ignore_errors=True)
-    return StoredUpload(dest, len(parsed), tuple(warnings))
+    return StoredUpload(dest, stored, tuple(warnings))
+
+
+def _shown(name: str) -> str:
+    return Path(str(name)).name or "upload"
+
+
+def _one(data: bytes, shown: str, budget: _Budget) -> Iterator[ReadResult]:
+    budget.take(len(data))
+    yield parse(data, shown, budget)
 
 
 def store_roi_upload(name: str, data: bytes, dest: str | os.PathLike, *,
