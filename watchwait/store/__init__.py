@@ -304,8 +304,10 @@ class Store:
                 raise StoreBusy("The case store stayed busy with other changes for over "
                                 f"{migrate.BUSY_TIMEOUT_S} s; nothing was saved. Try again.") from None
             raise
-        except IntegrityError:
+        except IntegrityError as exc:
             # two writers raced past the checks (a unique version or position): the loser saves nothing
+            if not re.search(r"uq_|\.version|\.position|\.pseudonym", str(exc.orig)):
+                raise
             raise VersionConflict("Someone else saved this case at the same moment; nothing was saved. Reload the "
                                   "case and make the change again.") from None
 
