@@ -35,13 +35,16 @@ SHAPE = (40, 256, 256)
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 
 
-def write_series(folder: Path, shape: tuple[int, int, int], seed: int = 7) -> np.ndarray:
+def write_series(folder: Path, shape: tuple[int, int, int], seed: int = 7, *, values: np.ndarray | None = None,
+                 bits_stored: int = 12, rescale: tuple[str, str] | None = None) -> np.ndarray:
     """An axial MR series as real DICOM files, one per slice, as scanners write them (16 bits
     allocated, 12 stored, unsigned; a patient name and ID for de-identification to replace).
     Returns the stored values (z, y, x)."""
     rng = np.random.default_rng(seed)
     nz, ny, nx = shape
-    values = rng.integers(0, 4096, size=shape, dtype=np.uint16)
+    if values is None:
+        values = rng.integers(0, 4096, size=shape, dtype=np.uint16)
+    signed = int(values.dtype == np.int16)
     folder.mkdir(parents=True, exist_ok=True)
     study, series, frame = generate_uid(), generate_uid(), generate_uid()
     for k in range(nz):
@@ -63,7 +66,9 @@ def write_series(folder: Path, shape: tuple[int, int, int], seed: int = 7) -> np
         ds.SliceThickness = 2.5
         ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
         ds.Rows, ds.Columns = ny, nx
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, bits_stored, bits_stored - 1, signed
+        if rescale is not None:
+            ds.RescaleSlope, ds.RescaleIntercept = rescale
         ds.PixelData = values[k].tobytes()
         ds.save_as(folder / f"IM{k + 1:04d}.dcm", enforce_file_format=True)
     return values
@@ -135,3 +140,80 @@ def test_the_voxels_are_the_stored_values_in_slice_order(series_files):
     assert np.array_equal(series.array, values.astype(np.int16))
     assert pydicom.dcmread(base / "series" / "IM0001.dcm").PatientID == "MEM-0001"
     assert series.patient_pseudonym.startswith("WW-")
+
+
+# --------------------------------------------------------------------------- the volume's type: exact, never wrapped
+
+@pytest.mark.parametrize("stored, bits, rescale, dtype", [
+    (np.array([0, 4095]), 12, None, "int16"),  # the usual MR: 12 of 16 bits, no rescale
+    (np.array([-2048, 2047]), 12, None, "int16"),  # signed
+    (np.array([0, 32767]), 16, None, "int16"),  # 16 bits stored, every value fits int16
+    (np.array([0, 65535]), 16, None, "uint16"),  # above 32,767: kept unsigned, exact
+    (np.array([0, 4095]), 12, ("2", "-1000"), "int16"),  # integer rescale within int16
+    (np.array([0, 4095]), 12, ("0.5", "0.25"), "float32"),  # fractional rescale
+    (np.array([0, 65535]), 16, ("1", "-1024"), "float32"),  # neither int16 nor uint16 holds -1024..64511
+])
+def test_the_volume_holds_the_rescaled_values_exactly(tmp_path, stored, bits, rescale, dtype):
+    from watchwait.imaging.dicom_io import load_series
+
+    values = np.zeros((3, 4, 4), dtype=np.int16 if stored.min() < 0 else np.uint16)
+    values[1, 0, :2] = stored
+    write_series(tmp_path / "s", values.shape, values=values, bits_stored=bits, rescale=rescale)
+    series = load_series(tmp_path / "s")
+    slope, intercept = (float(v) for v in rescale) if rescale else (1.0, 0.0)
+    assert str(series.array.dtype) == dtype
+    assert np.array_equal(series.array.astype(np.float64), values.astype(np.float64) * slope + intercept)
+
+
+def test_a_plane_beyond_what_its_header_declares_turns_the_volume_to_float32_never_wraps():
+    from watchwait.imaging.dicom_io import _put
+
+    volume = np.zeros((2, 2, 2), dtype=np.int16)
+    volume = _put(volume, 0, np.array([[1, -2], [3, 4]], dtype=np.int64))
+    assert volume.dtype == np.int16
+    volume = _put(volume, 1, np.array([[40000, 0], [0, -40000]], dtype=np.int64))  # a decoder's surprise
+    assert volume.dtype == np.float32
+    assert volume.tolist() == [[[1, -2], [3, 4]], [[40000, 0], [0, -40000]]]
+
+
+# --------------------------------------------------------------------------- pixels read twice: the same bytes or refused
+
+def _changing(monkeypatch, change):
+    """Run ``change`` once, between the reading of the headers and the decoding of the pixels."""
+    from watchwait.imaging import dicom_io
+
+    check = dicom_io._check_voxels
+
+    def then_change(frames):
+        check(frames)
+        change()
+
+    monkeypatch.setattr(dicom_io, "_check_voxels", then_change)
+
+
+def test_a_file_changed_while_the_series_is_read_is_refused(tmp_path, monkeypatch):
+    from watchwait.imaging.dicom_io import load_series
+    from watchwait.imaging.errors import DicomFileError
+
+    write_series(tmp_path / "s", (4, 8, 8))
+    write_series(tmp_path / "other", (4, 8, 8), seed=8)  # same names, other pixels
+    _changing(monkeypatch, lambda: os.replace(tmp_path / "other" / "IM0003.dcm", tmp_path / "s" / "IM0003.dcm"))
+    with pytest.raises(DicomFileError, match=r"^IM0003\.dcm: the file changed while the series was being read \(its "
+                                             r"pixel data is not what was read first\); load the series again$"):
+        load_series(tmp_path / "s")
+
+
+def test_an_archive_replaced_while_the_series_is_read_is_refused(tmp_path, monkeypatch):
+    from watchwait.imaging.dicom_io import load_series
+    from watchwait.imaging.errors import DicomFileError
+
+    write_series(tmp_path / "s", (4, 8, 8))
+    with zipfile.ZipFile(tmp_path / "s.zip", "w") as zf:
+        for path in sorted((tmp_path / "s").iterdir()):
+            zf.write(path, path.name)
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as zf:
+        zf.writestr("readme.txt", "another archive")
+    _changing(monkeypatch, lambda: os.replace(tmp_path / "other.zip", tmp_path / "s.zip"))
+    with pytest.raises(DicomFileError, match=r"^s\.zip:IM0001\.dcm: is no longer in the archive \(it changed while the "
+                                             r"series was being read\); load the series again$"):
+        load_series(tmp_path / "s.zip")
