@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fpdf import FPDF
+from fpdf.recorder import FPDFRecorder
 
 from watchwait.export import DecisionSummary, ExportError, ModelInfo, check_model
 from watchwait.labels import value_text
@@ -111,7 +112,7 @@ class _Budget:
     """How much of the variable text one attempt prints (smaller at each step until the page fits)."""
 
     size: float  # body font size, pt
-    rationale: int  # lines of the decision's rationale
+    rationale: int  # at most this many lines of the decision's rationale (it gets the room left on the page)
     other: int  # lines of each other free-text item of the decision (reason, dissent, present)
     caution: int  # lines of each caution
     context: bool  # print the context notices (preference, sphincter, biopsy)
@@ -119,12 +120,10 @@ class _Budget:
 
 
 BUDGETS = (
-    _Budget(8.5, 12, 4, 3, True, 2),
-    _Budget(8.5, 7, 3, 3, True, 2),
-    _Budget(8, 5, 2, 2, True, 1),
-    _Budget(8, 3, 2, 2, False, 1),
-    _Budget(7.5, 2, 1, 2, False, 0),
-    _Budget(7, 1, 1, 1, False, 0),
+    _Budget(8.5, 30, 4, 3, True, 2),
+    _Budget(8, 30, 3, 2, True, 1),
+    _Budget(7.5, 30, 2, 2, False, 1),
+    _Budget(7, 30, 1, 1, False, 0),
 )
 
 
@@ -158,22 +157,22 @@ def case_pdf(record: Mapping[str, object], assessment, *, meeting_date: _dt.date
 
 
 def _fitted(page) -> FPDF:
-    """The page at the first budget that fits: the most text first (most cases), then a binary search."""
-    doc = page.render(BUDGETS[0])
-    if doc.pages_count == 1:
-        return doc
-    lo, hi = 1, len(BUDGETS) - 1
-    best = page.render(BUDGETS[hi])
-    if best.pages_count != 1:  # pragma: no cover - a layout bug: the smallest budget must always fit
-        raise AssertionError("the smallest layout did not fit on one page")
-    while lo < hi:
-        mid = (lo + hi) // 2
-        doc = page.render(BUDGETS[mid])
-        if doc.pages_count == 1:
-            best, hi = doc, mid
-        else:
-            lo = mid + 1
-    return best
+    """The page at the first budget that fits, the most text first. One
+    document, its fonts parsed once; an attempt that overflows is rewound (fpdf2's FPDFRecorder snapshot)."""
+    pdf = page.new()
+    snapshot = FPDFRecorder(pdf)
+
+    def fits(k: int) -> bool:
+        page.render(pdf, BUDGETS[k])
+        if pdf.pages_count == 1:
+            return True
+        snapshot.rewind()
+        return False
+
+    for k in range(len(BUDGETS)):
+        if fits(k):
+            return pdf
+    raise AssertionError("the smallest layout did not fit on one page")  # pragma: no cover - a layout bug
 
 
 # ----------------------------------------------------------------------------- text
@@ -223,9 +222,9 @@ class _Page:
         self.decision, self.model, self.paper, self.generated_at = decision, model, paper, generated_at
 
     # -- document and text helpers
-    def _new(self) -> FPDF:
-        """A new document with the page size, margins and fonts set (a fresh one per attempt: fpdf2 subsets the
-        font in place when it writes, so parsed fonts cannot be shared between documents)."""
+    def new(self) -> FPDF:
+        """A new document with the page size, margins and fonts set (one per PDF: fpdf2 subsets the font in place
+        when it writes, so parsed fonts are not shared between documents)."""
         pdf = FPDF(orientation="portrait", unit="mm", format=PAPERS[self.paper])
         pdf.str_alias_nb_pages = ""  # "{nb}" in user text stays "{nb}" (fpdf2 would replace it with the page count)
         pdf.set_margins(12, 11, 12)
@@ -254,30 +253,45 @@ class _Page:
     def lh(self, size: float) -> float:
         return size * 0.3528 * 1.28
 
+    def prepare(self, w: float, s: object, size: float, style: str = "", max_lines: int | None = None,
+                lines: bool = False) -> tuple[str, int]:
+        """``s`` as printable text for width ``w``, cut to ``max_lines`` lines with the note; and its number of lines."""
+        pdf = self.pdf
+        self.font(size, style)
+        s = str(s)
+        per_line = int(w / (size * 0.3528 * 0.3)) + 1  # more characters than a line of the narrowest glyphs holds
+        cut = max_lines is not None and len(s) > 4 * (max_lines + 1) * per_line
+        if cut:
+            s = s[:4 * (max_lines + 1) * per_line]  # a megabyte of text is not cleaned whole
+        body = self.text(s, lines=lines)
+        if not body or (max_lines is not None and max_lines <= 0):
+            return "", 0
+        if max_lines is None:
+            return body, -1  # printed whole: no need to count its lines
+        if len(body) > (max_lines + 1) * per_line:
+            body, cut = body[:(max_lines + 1) * per_line], True  # wrap only what could fit: fpdf2's line breaking is quadratic
+        wrapped = pdf.multi_cell(w, self.lh(size), body, markdown=False, dry_run=True, output="LINES")
+        if len(wrapped) > max_lines or cut:
+            kept = wrapped[:max_lines]
+            last = kept[-1].rstrip()
+            note = self.text(CONTINUED)
+            while last and pdf.get_string_width(last + note) > w - 2 * pdf.c_margin - 0.5:
+                last = last[:-1].rstrip()
+            kept[-1] = last + note
+            wrapped = kept
+        return "\n".join(wrapped), len(wrapped)
+
     def para(self, x: float, w: float, s: object, size: float, style: str = "", color=BLACK, max_lines: int | None = None,
              lines: bool = False, align: str = "L") -> float:
         """Print ``s`` at (x, current y) in width ``w``, at most ``max_lines`` lines (then cut with the note);
         returns the y below it."""
         pdf = self.pdf
-        self.font(size, style, color)
-        body = self.text(s, lines=lines)
+        body, _ = self.prepare(w, s, size, style, max_lines, lines)
         if not body:
             return pdf.get_y()
-        h = self.lh(size)
-        if max_lines is not None:
-            if max_lines <= 0:
-                return pdf.get_y()
-            wrapped = pdf.multi_cell(w, h, body, markdown=False, dry_run=True, output="LINES")
-            if len(wrapped) > max_lines:
-                kept = wrapped[:max_lines]
-                last = kept[-1].rstrip()
-                note = self.text(CONTINUED)
-                while last and pdf.get_string_width(last + note) > w - 2 * pdf.c_margin - 0.5:
-                    last = last[:-1].rstrip()
-                kept[-1] = last + note
-                body = "\n".join(kept)
+        self.font(size, style, color)
         pdf.set_x(x)
-        pdf.multi_cell(w, h, body, markdown=False, align=align, new_x="LEFT", new_y="NEXT")
+        pdf.multi_cell(w, self.lh(size), body, markdown=False, align=align, new_x="LEFT", new_y="NEXT")
         return pdf.get_y()
 
     def heading(self, x: float, w: float, s: str, size: float) -> float:
@@ -290,8 +304,8 @@ class _Page:
         return self.para(x, w, s, size + 1.2, "B")
 
     # -- the page
-    def render(self, b: _Budget) -> FPDF:
-        self.pdf = pdf = self._new()
+    def render(self, pdf: FPDF, b: _Budget) -> FPDF:
+        self.pdf = pdf
         pdf.set_auto_page_break(True, margin=FOOT_MARGIN + self._footer_height(b))
         pdf.add_page()
         x0, w = pdf.l_margin, pdf.epw
@@ -531,15 +545,21 @@ class _Page:
         else:
             reason = clean(d.reason_not_followed) or "not recorded"
             self.para(x, w, "Differs from the suggested next step. Why: " + reason, b.size, max_lines=b.other, lines=True)
-        if clean(d.rationale):
-            self.para(x, w, "Rationale: " + clean(d.rationale, lines=True), b.size, max_lines=b.rationale, lines=True)
-        if clean(d.dissent):
-            self.para(x, w, "Dissent: " + clean(d.dissent, lines=True), b.size, max_lines=b.other, lines=True)
-        present = ", ".join(clean(p) for p in d.present if clean(p))
-        self.para(x, w, "Present: " + (present or "not recorded"), b.size, max_lines=b.other)
+        dissent = "Dissent: " + clean(d.dissent, lines=True) if clean(d.dissent) else ""
+        present = "Present: " + (", ".join(clean(p) for p in d.present if clean(p)) or "not recorded")
         who = clean(d.recorded_by) or "not recorded"
         when = _stamp(d.recorded_at) if d.recorded_at else "time not recorded"
-        self.para(x, w, f"Recorded by {who}, {when}.", b.size - 0.5, color=TEXT_GREY, max_lines=1)
+        recorded = f"Recorded by {who}, {when}."
+        if clean(d.rationale):  # the rationale gets the room the rest leaves, up to the budget's cap
+            after = (self.prepare(w, dissent, b.size, max_lines=b.other, lines=True)[1] * self.lh(b.size)
+                     + self.prepare(w, present, b.size, max_lines=b.other)[1] * self.lh(b.size) + self.lh(b.size - 0.5))
+            room = int((pdf.page_break_trigger - pdf.get_y() - after - 0.5) // self.lh(b.size))
+            n = min(b.rationale, max(room, 2 if b is not BUDGETS[-1] else 1))  # < 2 lines: the next budget
+            self.para(x, w, "Rationale: " + clean(d.rationale, lines=True), b.size, max_lines=n, lines=True)
+        if dissent:
+            self.para(x, w, dissent, b.size, max_lines=b.other, lines=True)
+        self.para(x, w, present, b.size, max_lines=b.other)
+        self.para(x, w, recorded, b.size - 0.5, color=TEXT_GREY, max_lines=1)
 
     def _footer_lines(self, b) -> list[str]:
         m = self.model

@@ -1,0 +1,190 @@
+"""The one-page case PDF, read back with pypdf: exactly one page for every sample patient on A4 and Letter
+(with and without a long decision), the pseudonym, the numbers, the cautions beside the suggestion, the
+decision, the synthetic statement, and user text printed as text."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import re
+
+import pypdf
+import pytest
+
+from tests.export.conftest import GENERATED, MEETING
+from watchwait.export import DecisionSummary, ExportError, ModelInfo
+from watchwait.export.pdf import CONTINUED, FONT_DIR, FONT_FILES, case_pdf
+
+LONG = "The MDT weighed the low probability against the patient's wish to avoid a stoma. " * 60
+DECISION = DecisionSummary(
+    pathway="watch_and_wait", follows_suggestion=False, reason_not_followed="Patient's informed preference after discussion",
+    rationale=LONG, present=("Dr A. Surgeon", "Dr B. Radiologist", "Dr C. Oncologist", "CNS D. Nurse"),
+    dissent="Dr B. Radiologist would offer TME now. " * 20, recorded_by="Dr A. Surgeon",
+    recorded_at=dt.datetime(2026, 12, 3, 14, 5, tzinfo=dt.timezone.utc))
+
+
+def _pdf(record, assessment, model_info, **kw) -> bytes:
+    kw.setdefault("meeting_date", MEETING)
+    kw.setdefault("generated_at", GENERATED)
+    return case_pdf(record, assessment, model_info=model_info, **kw)
+
+
+def _read(data: bytes) -> tuple[int, str]:
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    text = "\n".join(p.extract_text() for p in reader.pages)
+    return len(reader.pages), re.sub(r"\s+", " ", text)
+
+
+def test_the_unicode_font_is_installed():
+    """DejaVu (Debian fonts-dejavu-core) is what makes non-Latin-1 text print; without it the page falls back to
+    Latin-1 with '?' for other characters."""
+    assert all((FONT_DIR / f).is_file() for f in FONT_FILES.values())
+
+
+@pytest.mark.parametrize("paper", ["A4", "Letter"])
+@pytest.mark.parametrize("with_decision", [False, True], ids=["no-decision", "long-decision"])
+def test_every_sample_patient_is_exactly_one_page(sample_records, assessments, model_info, paper, with_decision):
+    for pid, record in sample_records.items():
+        a = assessments[pid]
+        pages, text = _read(_pdf(record, a, model_info, paper=paper, decision=DECISION if with_decision else None))
+        assert pages == 1, (pid, paper)
+        assert f"Patient {pid}" in text
+        assert "Meeting 3 December 2026" in text
+        assert "Generated 2026-12-03 15:00 UTC" in text
+        assert "Synthetic training data: the model behind this number was trained on a simulated cohort" in text
+        assert "Trained on synthetic data: not validated on real patients." in text
+        assert f"Model {model_info.version} (model file sha256 {model_info.sha256[:16]}" in text
+        if a.probability is not None:
+            lo, hi = a.interval
+            assert f"{100 * a.probability:.0f}% 90% interval: {100 * lo:.0f}% to {100 * hi:.0f}%" in text
+            assert f"about {round(100 * a.probability)} have no tumour left" in text
+        else:
+            assert "No probability: this patient is outside the tool's scope." in text
+        if with_decision:
+            assert "Decision: Watch-and-wait with surveillance" in text
+            assert "Rationale: The MDT weighed the low probability" in text
+            assert "[continued in the record]" in text
+            assert "Present: Dr A. Surgeon, Dr B. Radiologist, Dr C. Oncologist, CNS D. Nurse" in text
+            assert "Recorded by Dr A. Surgeon, 2026-12-03 14:05 UTC." in text
+        else:
+            assert "Not recorded in watchwait when this page was generated." in text
+
+
+def test_a_short_decision_is_printed_whole(sample_records, assessments, model_info):
+    d = DecisionSummary(pathway="tme", follows_suggestion=True, rationale="Residual tumour on biopsy; fit for surgery.",
+                        present=("Dr A",), dissent="", recorded_by="Dr A", recorded_at=None)
+    _, text = _read(_pdf(sample_records["DEMO-05"], assessments["DEMO-05"], model_info, decision=d))
+    assert "Decision: Total mesorectal excision (TME) Follows the suggested next step." in text
+    assert "Rationale: Residual tumour on biopsy; fit for surgery." in text
+    assert "Dissent" not in text
+    assert "Recorded by Dr A, time not recorded." in text
+    assert "[continued in the record]" not in text
+
+
+def test_the_top_reasons_in_clinical_names(sample_records, assessments, model_info):
+    a = assessments["DEMO-13"]
+    _, text = _read(_pdf(sample_records["DEMO-13"], a, model_info))
+    shown = [c for c in a.contributions if not c.not_tested and c.value != "not recorded"][:5]
+    assert len(shown) == 5
+    for c in shown:
+        assert f"{c.shap_pp:+.1f} {c.label}" in text
+    assert "_" not in text.split("What moved the probability most")[1].split("complete response:")[0]  # no column names
+
+
+def test_the_icon_array_legend_counts(sample_records, assessments, model_info):
+    a = assessments["DEMO-13"]  # 13%, interval 0% to 71%
+    _, text = _read(_pdf(sample_records["DEMO-13"], a, model_info))
+    n, lo, hi = round(100 * a.probability), round(100 * a.interval[0]), round(100 * a.interval[1])
+    assert (n, lo, hi) == (13, 0, 71)
+    assert f"complete response: 13 residual tumour: 87 interval: 0 to 71" in text
+
+
+def test_cautions_stand_beside_the_suggestion(sample_records, assessments, model_info):
+    a = assessments["DEMO-13"]
+    _, text = _read(_pdf(sample_records["DEMO-13"], a, model_info))
+    suggestion = text.split("Suggested next step")[1].split("Key inputs")[0]
+    assert suggestion.startswith(" Watch-and-wait only after: systemic restaging")
+    assert "Cautions (4), which qualify this suggestion:" in suggestion
+    for flag in a.suggestion.flags:
+        assert flag.message[:60] in suggestion
+    assert "Rule PATH-cCR. Source: QL1706 phase II protocol" in suggestion
+
+
+def test_an_unconditional_headline_with_a_caution_points_to_it(sample_records, assessments, model_info):
+    a = assessments["DEMO-14"]  # re-assessment, with the wide-interval flag
+    assert not a.suggestion.conditional and a.suggestion.flags
+    _, text = _read(_pdf(sample_records["DEMO-14"], a, model_info))
+    assert "Re-assessment in 6-12 weeks (read with the cautions below) Cautions (1), which qualify this suggestion:" in text
+
+
+def test_confirm_notices_are_cautions(sample_records, assessments, model_info):
+    _, text = _read(_pdf(sample_records["DEMO-15"], assessments["DEMO-15"], model_info))
+    assert "Cautions (2), which qualify this suggestion:" in text
+    assert "cM stage not recorded: confirm no distant metastasis (M0). Source:" in text
+
+
+def test_out_of_scope_has_no_number(sample_records, assessments, model_info):
+    a = assessments["DEMO-11"]
+    _, text = _read(_pdf(sample_records["DEMO-11"], a, model_info))
+    assert "No probability: this patient is outside the tool's scope. dMMR/MSI-H: outside this tool's scope" in text
+    assert "interval" not in text.split("Suggested next step")[0].split("Probability of complete response")[1]
+    assert "Outside this tool's scope: MDT decision on standard grounds" in text
+
+
+def test_key_inputs_in_clinical_words_and_units(sample_records, assessments, model_info):
+    _, text = _read(_pdf(sample_records["DEMO-01"], assessments["DEMO-01"], model_info))
+    for phrase in ("Age 61 years", "Sex male", "Height from anal verge 5 cm", "Endoscopy complete response",
+                   "CEA before treatment 1.86 ng/mL", "ctDNA C1 (baseline) 0 (tested, not detected)", "mrTRG 1",
+                   "Patient's preference organ preservation"):
+        assert phrase in text
+    for code in ("pd1_ctla4", "organ_preservation", "age_years", "SCRT"):
+        assert code not in text
+
+
+def test_user_text_is_printed_as_text(sample_records, assessments, model_info):
+    """No markup is interpreted (Markdown, HTML, fpdf2's page-count alias), control characters do not break the
+    page, non-Latin-1 text prints, and characters the font lacks become '?' instead of an error."""
+    d = DecisionSummary(pathway="my own **words** <b>x</b>", follows_suggestion=False,
+                        reason_not_followed="{nb} pages; --strike-- __under__",
+                        rationale="Müller–Łódź Ωμέγα Привет\tcafé\x00\x07 end 中文",
+                        present=("Dr Zoë Ørsted", "Dr Ίκαρος"), dissent="=HYPERLINK(\"http://x\")", recorded_by="Dr Ñ")
+    pages, text = _read(_pdf(sample_records["DEMO-01"], assessments["DEMO-01"], model_info, decision=d))
+    assert pages == 1
+    assert "Decision: my own **words** <b>x</b>" in text
+    assert "Why: {nb} pages; --strike-- __under__" in text
+    assert "Rationale: Müller–Łódź Ωμέγα Привет café end ??" in text
+    assert "Present: Dr Zoë Ørsted, Dr Ίκαρος" in text
+    assert 'Dissent: =HYPERLINK("http://x")' in text
+
+
+def test_a_site_model_says_so_instead_of_the_synthetic_statement(sample_records, assessments, model_info):
+    site = dataclasses.replace(model_info, synthetic=False)
+    _, text = _read(_pdf(sample_records["DEMO-01"], assessments["DEMO-01"], site))
+    assert "ynthetic" not in text
+    assert "Trained on this site's cohort (see the model card for its held-out figures)." in text
+
+
+def test_the_continued_note_is_what_the_module_says():
+    assert CONTINUED.strip() == "… [continued in the record]"
+
+
+def test_inputs_that_do_not_fit_together_are_refused(sample_records, assessments, model_info):
+    r, a = sample_records["DEMO-01"], assessments["DEMO-01"]
+    other = ModelInfo(version="fused-other", sha256="0" * 64, synthetic=True)
+    with pytest.raises(ExportError, match=r"^the assessment was made by model fused-20261128-7b2b7cc9, but the model details "
+                                          r"given are those of fused-other; pass the details of the model that made it\.$"):
+        _pdf(r, a, other)
+    with pytest.raises(ExportError, match=r"^paper must be 'A4' or 'Letter'; got 'A5' instead\.$"):
+        _pdf(r, a, model_info, paper="A5")
+    with pytest.raises(ExportError, match=r"^the record is patient 'DEMO-02' but the assessment is patient 'DEMO-01'; "):
+        _pdf(sample_records["DEMO-02"], a, model_info)
+    with pytest.raises(ExportError, match=r"^the meeting date must be a date \(such as 2026-12-03\); got '2026-12-03' instead\.$"):
+        _pdf(r, a, model_info, meeting_date="2026-12-03")
+    with pytest.raises(ExportError, match=r"^decision must be a DecisionSummary or None; got dict instead\.$"):
+        _pdf(r, a, model_info, decision={"pathway": "tme"})
+
+
+def test_the_same_inputs_give_the_same_file(sample_records, assessments, model_info):
+    r, a = sample_records["DEMO-03"], assessments["DEMO-03"]
+    assert _pdf(r, a, model_info, paper="Letter") == _pdf(r, a, model_info, paper="Letter")
