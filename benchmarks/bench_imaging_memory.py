@@ -111,8 +111,7 @@ if traced:
 start = time.perf_counter()
 if case == "upload":
     stored = store_series_upload([(source.name, data)], scratch / "series")
-    data = None
-    series = load_series(stored.path)
+    series = load_series(stored.path)  # the app still holds the upload's bytes (``data``) here
 elif case == "radiomics":
     result = extract_features(series, mask)
 else:

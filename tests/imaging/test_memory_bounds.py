@@ -85,9 +85,8 @@ load_series(warm)  # first-use costs of pydicom (dictionaries, pixel handlers), 
 if how == "upload":
     data = source.read_bytes()  # the upload's bytes, held by the caller (the app) before the call
     tracemalloc.start()
-    stored = store_series_upload([(source.name, data), ], scratch / "series")
-    del data
-    series = load_series(stored.path)
+    stored = store_series_upload([(source.name, data)], scratch / "series")
+    series = load_series(stored.path)  # the app still holds the upload's bytes (``data``) here
 else:
     tracemalloc.start()
     series = load_series(source)

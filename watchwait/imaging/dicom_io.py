@@ -108,8 +108,11 @@ class Series:
         return np.array(self.direction, dtype=float).reshape(3, 3)[:, 2]
 
     def to_sitk(self) -> sitk.Image:
-        """The volume as a float32 SimpleITK image with the same geometry."""
-        image = sitk.GetImageFromArray(self.array.astype(np.float32, copy=False))
+        """The volume as a float32 SimpleITK image with the same geometry (cast by SimpleITK: no
+        float32 copy of the volume in numpy besides SimpleITK's own)."""
+        image = sitk.GetImageFromArray(self.array)
+        if image.GetPixelID() != sitk.sitkFloat32:
+            image = sitk.Cast(image, sitk.sitkFloat32)
         image.SetSpacing(tuple(float(s) for s in self.spacing[::-1]))
         image.SetOrigin(self.origin)
         image.SetDirection(self.direction)

@@ -114,13 +114,15 @@ def _resolve(params: str | Path | None) -> Path:
 
 
 def _run(image: sitk.Image, mask: np.ndarray, array: np.ndarray, params: Path) -> RadiomicsResult:
-    binary = mask.astype(bool)
-    voxels = int(binary.sum())
+    binary = np.asarray(mask, dtype=bool)  # no copy of a boolean mask
+    voxels = int(np.count_nonzero(binary))
     if voxels == 0:
         raise RadiomicsError("the ROI mask is empty")
     extractor, params_sha = _extractor(str(params), _sha256_file(params))
     label = int(extractor.settings.get("label", 1))
-    mask_image = sitk.GetImageFromArray(binary.astype(np.uint8) * label)
+    labels = binary.astype(np.uint8) if label == 1 else binary.astype(np.uint8) * label
+    mask_image = sitk.GetImageFromArray(labels)
+    del labels
     mask_image.CopyInformation(image)
     try:
         raw = extractor.execute(image, mask_image)
@@ -156,8 +158,13 @@ def _sha256_file(path: Path) -> str:
 
 
 def array_sha256(array: np.ndarray, dtype: str) -> str:
-    """sha256 of the C-ordered bytes of ``array`` cast to ``dtype``."""
-    return hashlib.sha256(np.ascontiguousarray(array, dtype=dtype).tobytes()).hexdigest()
+    """sha256 of the C-ordered bytes of ``array`` cast to ``dtype`` (fed one slice at a time: no
+    copy of the whole volume)."""
+    digest = hashlib.sha256()
+    array = np.asarray(array)
+    for part in (array if array.ndim > 1 else [array]):
+        digest.update(np.ascontiguousarray(part, dtype=dtype).data)
+    return digest.hexdigest()
 
 
 def _provenance(params: Path, params_sha: str, array: np.ndarray, mask: np.ndarray,
