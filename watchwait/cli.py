@@ -171,6 +171,19 @@ def _cmd_db(args) -> int:
     return 0
 
 
+def _cmd_export_outcomes(args) -> int:
+    """``watchwait export-outcomes``: a cohort file with follow-up -> the training cohort, ``complete_response``
+    derived from the follow-up as the data dictionary defines it (watchwait.export.outcomes)."""
+    from watchwait.export.outcomes import write_outcomes_cohort
+    from watchwait.validation import frame_to_records, read_cohort
+
+    check_output_path(args.out, [("--cohort", args.cohort)])
+    s = write_outcomes_cohort(frame_to_records(read_cohort(args.cohort)), args.out, known_only=args.known_only)
+    print(f"wrote {s.n_patients} patients to {args.out}: {s.n_complete} with a complete response, {s.n_not_complete} without, "
+          f"{s.n_unknown} not yet known" + (f"; {s.n_left_out} left out (outcome not yet known)" if args.known_only else ""))
+    return 0
+
+
 def write_csv(frame, path) -> None:
     """CSV via Arrow's writer (several times faster than pandas' for 100,000 rows); blanks for NaN.
 
@@ -332,6 +345,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "downgrade":
             d.add_argument("--to", required=True, help="revision to go back to: a revision id, -1 for one step, base for none")
         d.set_defaults(func=_cmd_db)
+    e = sub.add_parser("export-outcomes", help="a cohort file with follow-up -> a training cohort (complete_response derived)")
+    e.add_argument("--cohort", required=True, help="cohort file with the follow-up columns (data dictionary, version 2)")
+    e.add_argument("--out", required=True, help="the cohort file to write")
+    e.add_argument("--known-only", action="store_true",
+                   help="leave out patients whose outcome is not yet known (watchwait train needs an outcome for every patient)")
+    e.set_defaults(func=_cmd_export_outcomes)
     try:
         from watchwait.imaging.cli import register
 
