@@ -201,3 +201,20 @@ def test_train_refuses_a_file_with_unknown_outcomes_and_says_which_rows(sample_r
     err = capsys.readouterr().err
     assert err.startswith("watchwait train: complete_response must be filled for every patient of a training or evaluation "
                           "cohort; blank on rows 2, 3, 4,")
+
+
+def test_the_command_line(sample_records, tmp_path, capsys):
+    from watchwait.cli import main
+
+    recs = [dict(r, complete_response=None) for r in sample_records.values()]
+    recs[0].update(management="tme", ypt_stage="T0", ypn_stage="N0")
+    recs[1].update(management="watch_and_wait", local_regrowth=True, months_to_regrowth=5, months_followed=9)
+    source = tmp_path / "followup.csv"
+    write_outcomes_cohort(recs, source)  # a cohort file with follow-up, as a site keeps it
+    out = tmp_path / "train.csv"
+    assert main(["export-outcomes", "--cohort", str(source), "--out", str(out), "--known-only"]) == 0
+    assert capsys.readouterr().out == (f"wrote 2 patients to {out}: 1 with a complete response, 1 without, 0 not yet known; "
+                                       "13 left out (outcome not yet known)\n")
+    assert [r["complete_response"] for r in csv.DictReader(out.open(encoding="utf-8"))] == ["true", "false"]
+    assert main(["export-outcomes", "--cohort", str(source), "--out", str(source)]) == 2
+    assert "is the same file as --cohort" in capsys.readouterr().err
