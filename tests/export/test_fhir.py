@@ -11,7 +11,6 @@ from decimal import Decimal
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.riskassessment import RiskAssessment
-from pydantic import ValidationError
 
 from tests.export.conftest import GENERATED, MEETING
 from watchwait.export import ExportError, Meeting, ModelInfo
@@ -110,7 +109,7 @@ def test_a_site_model_has_no_synthetic_note(assessments, model_info):
 def test_fhir_resources_refuses_both_choices_of_probability():
     """Why the interval is an extension: probability[x] takes a decimal or a Range, never both."""
     base = {"resourceType": "RiskAssessment", "status": "final", "subject": {"identifier": {"value": "X"}}}
-    with pytest.raises(ValidationError, match="probabilityDecimal.*probabilityRange.*but got multiple"):
+    with pytest.raises(ValueError, match="probabilityDecimal.*probabilityRange.*but got multiple"):  # pydantic's ValidationError
         RiskAssessment.model_validate({**base, "prediction": [{"probabilityDecimal": 50, "probabilityRange": {"low": {"value": 40}}}]})
 
 
