@@ -5,14 +5,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from components import identity, layout, patient, state
+from components import identity, layout, meeting, patient, state
 
 t0 = time.perf_counter()
 FAVICON = str(Path(__file__).resolve().parent / "components" / "favicon.png")
 # The favicon is served by this server (a material icon or an emoji would be fetched from an outside font host).
 st.set_page_config(page_title="watchwait: rectal cancer MDT support", page_icon=FAVICON, layout="wide")
 state.init()
-identity.restore_from_url()  # a reload reopens the sample patient the URL names
+meeting.restore_from_url()  # a reload reopens the meeting and case the URL names (?meeting=&case=)
+identity.restore_from_url()  # ... or the sample patient it names
 
 # Every file in pages/ is listed here (tests/app/test_navigation.py fails if one is missing).
 PAGES = [
@@ -23,10 +24,14 @@ PAGES = [
     st.Page("pages/evidence.py", title="Evidence", icon=":material/menu_book:"),
     st.Page("pages/options.py", title="Options", icon=":material/call_split:"),
     st.Page("pages/imaging.py", title="Imaging", icon=":material/radiology:"),
+    st.Page("pages/meeting.py", title="Meeting", icon=":material/groups:"),
+    st.Page("pages/cases.py", title="Cases", icon=":material/folder_shared:"),
     st.Page("pages/about_model.py", title="About the model", icon=":material/info:"),
 ]
 
 page = st.navigation(PAGES, position="top" if state.presentation() else "sidebar")
 layout.apply_css()
 layout.sidebar()
+meeting.actor_sidebar()  # "Your name": the who of every write to the case store
+meeting.sync_url()
 patient.timed_run(page, t0)

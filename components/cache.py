@@ -6,6 +6,9 @@
   patients): ``st.cache_data``.
 - Patient data is never cached here: a patient's assessment is memoised in that session's
   ``st.session_state`` (see :mod:`components.patient`).
+- The case store: :func:`store` via ``st.cache_resource``, one :class:`watchwait.store.Store` (a connection
+  pool, safe to share between threads) per database URL and per server; it holds no patient data itself
+  (every read goes to the database), and the open patient stays per session.
 
 A background thread starts loading the model (and the SHAP import) once the first screen has been
 sent, so that the first screen does not wait for it and the first assessment rarely does.
@@ -108,3 +111,21 @@ def sample_imaging_ids() -> list[str]:
         return []
     return sorted(p.name for p in SAMPLE_IMAGING.iterdir()
                   if all((p / v).is_dir() and (p / f"{v}_seg.dcm").is_file() for v in ("baseline", "restaging")))
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str):
+    from watchwait.store import Store
+
+    return Store(url or None)
+
+
+def store():
+    """The case store of ``WATCHWAIT_DATABASE_URL`` (else ``var/watchwait.db``), opened once per server and URL.
+    Raises :class:`watchwait.store.StoreSchemaError` (schema too old/new, URL unusable, server unreachable):
+    nothing is cached then, so the next call tries again."""
+    import os
+
+    from watchwait.store.migrate import ENV_VAR
+
+    return _store(os.environ.get(ENV_VAR) or "")

@@ -21,6 +21,20 @@ The patient lives here, per browser session, never in a cache shared between use
 - ``IMAGING_VISITS``: per visit (baseline, restaging), the loaded series, ROI and features (in memory,
   never on disk) with the patient identity they were loaded for and when.
 
+- ``ACTOR``: the user's name ("Your name", in the sidebar or on the Meeting screen): the "who" of every
+  write to the case store (its audit trail). ``ACTOR_WIDGET``/``ACTOR_INLINE`` are the two fields that show it.
+- ``MEETING_ID``, ``MEETING_CASE``: the MDT meeting open in this session and the case on screen (its
+  position 1, 2, ... or ``"summary"``); the URL's ``?meeting=&case=`` mirror them (:mod:`components.meeting`).
+  ``MEETING_URL_CHECKED``: the URL was read once (a reload is a new session).
+- ``MEETING_FLASH``: messages of the last write, shown once after the rerun; ``STORE_CONFLICT``: a
+  :class:`watchwait.store.VersionConflict` to show with its way to reload.
+- ``SEEN``: the versions the user saw when a form was opened (per meeting case: decision and assessment;
+  per case: follow-up), given to the store as ``expected_version``: a change saved by someone else in
+  between is a conflict, never overwritten.
+- ``BIND_ASKED``: the meeting case whose record was offered to replace an open patient with unsaved edits.
+- ``MEETING_PRESENT``: per meeting, the people present last recorded (the next decision's form starts from it).
+- ``CASES_PAGE``: the page of the Cases list.
+
 Widget keys are derived here too (:func:`field_key`, :func:`scenario_key`) so that a test can find
 any widget by key. Form widgets are views of ``RAW``: each run sets them from it, and their
 ``on_change`` callbacks write an edit back before the script runs.
@@ -49,6 +63,21 @@ PATIENT_LOADED = "patient_loaded"
 RADIOMICS_SOURCE = "radiomics_source"
 PENDING_SWITCH = "pending_switch"
 URL_CHECKED = "url_checked"
+ACTOR = "actor_name"
+ACTOR_WIDGET = "actor_name_sidebar"
+ACTOR_INLINE = "actor_name_inline"
+MEETING_ID = "meeting_id"
+MEETING_CASE = "meeting_case"
+MEETING_URL_CHECKED = "meeting_url_checked"
+MEETING_FLASH = "meeting_flash"
+STORE_CONFLICT = "store_conflict"
+SEEN = "versions_seen"
+BIND_ASKED = "meeting_bind_asked"
+MEETING_PRESENT = "meeting_present"
+CASES_PAGE = "cases_page"
+MEETING_CHOICE = "meeting_choice"
+MEETING_JUMP = "meeting_jump"
+IMPORT_NONCE = "meeting_import_nonce"
 SCENARIO_COUNT = 3
 MEMO_SIZE = 8
 
@@ -64,6 +93,12 @@ _DEFAULTS: dict[str, object] = {
     PATIENT_LOADED: {"raw": {}, "extra": {}},
     RADIOMICS_SOURCE: None,
     PENDING_SWITCH: None,
+    ACTOR: "",
+    MEETING_ID: None,
+    MEETING_CASE: 1,
+    SEEN: {},
+    MEETING_PRESENT: {},
+    CASES_PAGE: 1,
 }
 
 
@@ -204,3 +239,30 @@ def clear_imaging() -> None:
     st.session_state[IMAGING_VISITS] = {}
     for k in [k for k in st.session_state if str(k).startswith("imaging:")]:
         del st.session_state[k]
+
+
+# ----------------------------------------------------------------------------- meetings and the case store
+
+def meeting_key(what: str) -> str:
+    """Key of a Meeting-screen widget (new meeting date/title, import upload, add-from-store search...)."""
+    return f"meeting:{what}"
+
+
+def import_key() -> str:
+    """Key of the meeting's cohort uploader (a new nonce empties it after an import)."""
+    return meeting_key(f"import:{int(st.session_state.get(IMPORT_NONCE, 0))}")
+
+
+def decision_key(meeting_id: int, pseudonym: str, what: str) -> str:
+    """Key of one decision-form widget of one case at one meeting."""
+    return f"decision:{meeting_id}:{pseudonym}:{what}"
+
+
+def follow_up_key(pseudonym: str, what: str) -> str:
+    """Key of one follow-up-form widget of one case (Cases screen)."""
+    return f"follow_up:{pseudonym}:{what}"
+
+
+def cases_key(what: str) -> str:
+    """Key of a Cases-screen widget (search, meeting, pathway, pending, open)."""
+    return f"cases:{what}"

@@ -72,3 +72,7 @@ with st.expander("Technical details (files, versions, checksums)"):
                 f"- Artifact sha256: `{card.get('artifact', {}).get('sha256', '')}` (verified at load)\n"
                 f"- Training cohort sha256: `{td.get('cohort_sha256', '')}`; file {md(td.get('source_file', ''))}\n"
                 f"- Generator: {md(td.get('generator', ''))}")
+
+from components import meeting  # noqa: E402  (the site's own models, from the case store, after the card)
+
+meeting.site_models_section(card["model_version"])
