@@ -25,6 +25,7 @@ h2, h3, h4 { font-size: 1.15rem !important; line-height: 1.3 !important; padding
 [data-testid="stMetricValue"] { font-size: 3.4rem !important; font-weight: 800; line-height: 1.05; }
 [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p { font-size: 3.4rem !important; line-height: 1.05; }
 [data-testid="stMetricLabel"] p { font-size: 1rem !important; font-weight: 700; }
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * { white-space: normal !important; text-overflow: clip !important; }
 [data-testid="stAlert"] { border: 2px solid #000000; }
 [data-testid="stAlertContainer"] { padding: 0.3rem 0.6rem !important; }
 [data-testid="stAlertContainer"] p { font-size: 1rem; line-height: 1.22; }
@@ -35,6 +36,10 @@ h2, h3, h4 { font-size: 1.15rem !important; line-height: 1.3 !important; padding
 [data-testid="stVerticalBlock"] { gap: 0.45rem; }
 [data-testid="stElementContainer"]:has(.ww-unload-guard) { display: none; }
 [class*="st-key-ww-opt-cohort-"] { background: #f2f2f2; border-style: dashed !important; }
+[data-testid="stMain"] code { font-size: 1rem !important; }
+[data-testid="stMultiSelectTagsContainer"] span { font-size: 1rem !important; }
+.st-key-ww-notices [data-testid="stAlertContainer"] [data-testid="stMarkdownContainer"] p {
+  display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2; line-clamp: 2; overflow: hidden; }
 </style>
 """
 
@@ -46,12 +51,20 @@ _NORMAL_CSS = """
 .ww-sources { font-size: 0.85rem; color: #31333f; margin-top: 0.1rem; }
 [data-testid="stElementContainer"]:has(.ww-unload-guard) { display: none; }
 [class*="st-key-ww-opt-cohort-"] { background: #f2f2f2; border-style: dashed !important; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p, [data-testid="stCaptionContainer"] code { color: #595959; }
+</style>
+"""
+
+# Both modes: a keyboard user always sees where the focus is (Streamlit leaves some controls without one).
+_FOCUS_CSS = """
+<style>
+:focus-visible { outline: 3px solid #0072B2 !important; outline-offset: 2px; }
 </style>
 """
 
 
 def apply_css() -> None:
-    st.html(_PRESENTATION_CSS if state.presentation() else _NORMAL_CSS)
+    st.html((_PRESENTATION_CSS if state.presentation() else _NORMAL_CSS) + _FOCUS_CSS)
 
 
 def _toggle_changed() -> None:

@@ -92,28 +92,43 @@ def notice_text(n, compact: bool, prefix: str = "") -> str:
 
 def _notice_grid(items: list[tuple], compact: bool) -> None:
     """Notices one under the other; on the shared screen (``compact``) in two columns, each notice going
-    to the shorter one (first two side by side), so that the number and the suggestion still show on a
-    1920x1080 screen when several notices fire."""
-    if not compact or len(items) < 2:
+    to the shorter one (first two side by side), each cut to its first two lines (layout.py, ``ww-notices``:
+    a visual cut only, the whole text stays on the page for a screen reader), so that the number, the reasons
+    and the suggestion still show on a 1920x1080 screen when several notices fire (DEMO-13 has four)."""
+    if not compact:
         for show, text, icon in items:
             show(text, icon=icon)
         return
-    stacks: list[list[tuple]] = [[], []]
-    load = [0, 0]
-    for item in items:
-        k = 0 if load[0] <= load[1] else 1
-        stacks[k].append(item)
-        load[k] += 120 + len(item[1])  # a box's padding, in characters of text
-    for col, stack in zip(st.columns(2, gap="small"), stacks):
-        with col:
-            for show, text, icon in stack:
+    with st.container(key="ww-notices"):
+        if len(items) < 2:
+            for show, text, icon in items:
                 show(text, icon=icon)
+            return
+        stacks: list[list[tuple]] = [[], []]
+        load = [0, 0]
+        for item in items:
+            k = 0 if load[0] <= load[1] else 1
+            stacks[k].append(item)
+            load[k] += 1
+        for col, stack in zip(st.columns(2, gap="small"), stacks):
+            with col:
+                for show, text, icon in stack:
+                    show(text, icon=icon)
+
+
+def _full_notices(notes: list) -> None:
+    """The shared screen's notices in full (reason, source, threshold, whether they condition the suggested
+    next step), one click away: the screen itself shows the first two lines of each."""
+    with st.expander(f"The {len(notes)} notice{'s' if len(notes) != 1 else ''} above in full: reason, source, threshold",
+                     icon=":material/unfold_more:", key="ww-notices-full"):
+        st.markdown("\n\n".join(notice_text(n, compact=False) for n in notes))
 
 
 def notices(a, with_reminders: bool = True, compact: bool = False) -> None:
     """Scope notices (they replace the probability), fields to confirm, flags, then context and reminders.
 
-    Every notice keeps its reason and its source; ``compact`` (presentation mode) keeps one line of each."""
+    Every notice keeps its reason and its source; ``compact`` (presentation mode) shows the first two lines of
+    each confirm notice and flag (what to do), with the full text one click away, and context in one line each."""
     for n in a.scope_notices:
         st.error(notice_text(n, compact) + ("" if compact else "  \nNo probability is given."), icon=":material/block:")
     s = a.suggestion
@@ -125,6 +140,8 @@ def notices(a, with_reminders: bool = True, compact: bool = False) -> None:
             items.append((st.warning, notice_text(f, compact), ":material/warning:"))
     if compact:  # the shared screen: context (shown, never used) in one line each, after the flags
         _notice_grid(items, compact)
+        if items:
+            _full_notices([*s.confirm, *s.flags])
         for c in s.context:
             head, why = _head_and_reason(c)
             st.markdown(f":material/person: **{head}** {_one_line(why)} (source: {plain(c.source)} · rule {c.rule_id})")
@@ -215,6 +232,14 @@ def suggestion(a, brief: bool = False, large: bool = False) -> None:
                 st.markdown("\n".join(f"- **{c}**" for c in conds))
             if not (brief or large):
                 st.caption("Not an unqualified suggestion: each condition comes from a notice on this screen.")
+            elif large:  # the shared screen cuts the notices to two lines: the box names the cautions it rests on,
+                # each in full one click away
+                quals = [n for n in [*s.confirm, *s.flags] if n.qualifies_headline]
+                if quals:
+                    with st.expander("**From the caution" + ("s" if len(quals) > 1 else "") + " above:** "
+                                     + ", ".join(n.rule_id for n in quals), icon=":material/warning:",
+                                     key="ww-suggestion-cautions"):
+                        st.markdown("\n\n".join(notice_text(n, compact=False) for n in quals))
         else:
             st.markdown(f"#### Suggested: {lead}")
         if not brief:

@@ -9,11 +9,20 @@ a = views.patient_screen("Trajectories")
 large = state.presentation()
 rec = a.record
 
+
+def _table(df) -> None:
+    """A small table; on the shared screen as HTML, in the screen's 24 px type (a dataframe is drawn on a canvas)."""
+    if large:
+        st.table(df, hide_index=True)
+    else:
+        st.dataframe(df, hide_index=True, width="stretch")
+
+
 left, right = st.columns(2, gap="large")
 with left:
     st.subheader("ctDNA (tumour-informed MRD assay)")
     views.chart(figures.ctdna_trajectory([rec.get(c) for c in CTDNA_COLUMNS], large=large), key="ctdna_chart")
-    st.dataframe(tables.ctdna_table(rec), hide_index=True, width="stretch")
+    _table(tables.ctdna_table(rec))
     k = a.ctdna
     cleared = {1.0: "yes (detected at C1, not detected at C3)", 0.0: "no (still detected at C3)"}.get(
         k.get("ctdna_cleared"), "not assessable (needs C1 detected and C3 tested)")
@@ -25,4 +34,4 @@ with left:
 with right:
     st.subheader("CEA")
     views.chart(figures.cea_trajectory(rec.get("cea_baseline_ng_ml"), rec.get("cea_post_ng_ml"), large=large), key="cea_chart")
-    st.dataframe(tables.cea_table(rec), hide_index=True, width="stretch")
+    _table(tables.cea_table(rec))

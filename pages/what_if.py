@@ -97,8 +97,13 @@ for col, r in zip(cols, results):
 if any(r.assessment is not None and r.assessment.in_scope for r in results):
     views.chart(figures.scenario_points(tables.scenario_points_rows(results), large=state.presentation()), key="scenario_chart")
 table = tables.scenario_table(results)
-# wide columns, so that headlines and categories are not cut (a dataframe never renders user text as Markdown)
-st.dataframe(table, width="stretch",
-             column_config={c: st.column_config.TextColumn(width="large") for c in table.columns})
+if state.presentation():
+    # the shared screen: an HTML table takes the screen's 24 px type and wraps every cell (a dataframe is drawn
+    # on a canvas at its own small size); a table never renders user text as Markdown
+    st.table(table)
+else:
+    # wide columns, so that headlines and categories are not cut (a dataframe never renders user text as Markdown)
+    st.dataframe(table, width="stretch",
+                 column_config={c: st.column_config.TextColumn(width="large") for c in table.columns})
 if a.synthetic_training:
     st.warning(views.SYNTHETIC_NOTICE, icon=":material/science:")

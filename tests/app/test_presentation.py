@@ -100,3 +100,54 @@ def test_out_of_scope_says_its_reason_once_and_no_pathway_from_the_local_respons
     assert screen.count(" ".join(a.suggestion.rationale.split())[:60]) == 1
     assert "**Response category:**" not in screen and "It does not set the next step" in screen
     assert "The interval shows" not in screen
+
+
+def test_shared_screen_notices_have_their_full_text_one_click_away_and_the_suggestion_names_its_cautions(sample_records):
+    """DEMO-13 (four notices) on the shared screen: each notice is on screen (cut to two lines by the CSS, layout.py),
+    every one in full in one expander (reason, source, threshold, whether it conditions the suggested next step), and
+    the suggestion box names the cautions it rests on, with their full text one click away."""
+    import watchwait
+    from components.views import notice_text
+
+    at = new_app()
+    load_sample(at, "DEMO-13")
+    at.toggle(key="presentation_toggle").set_value(True).run()
+    goto(at, "assessment")
+    a = watchwait.assess(sample_records["DEMO-13"])
+    notes = [*a.suggestion.confirm, *a.suggestion.flags]
+    assert len(notes) == 4
+    full = [e for e in at.expander if e.label == "The 4 notices above in full: reason, source, threshold"]
+    assert len(full) == 1
+    body = "\n".join(m.value for m in full[0].markdown)
+    for n in notes:
+        assert notice_text(n, compact=False) in body
+    assert body.count("the suggested next step is conditional on this") == sum(n.qualifies_headline for n in notes) == 3
+    quals = [n for n in notes if n.qualifies_headline]
+    cautions = [e for e in at.expander if e.label.startswith("**From the cautions above:**")]
+    assert [e.label for e in cautions] == ["**From the cautions above:** " + ", ".join(n.rule_id for n in quals)]
+    assert "\n".join(m.value for m in cautions[0].markdown) == "\n\n".join(notice_text(n, compact=False) for n in quals)
+    # the CSS that cuts the notices to two lines applies to the notices only, and only on the shared screen
+    from components import layout
+
+    assert ".st-key-ww-notices [data-testid=\"stAlertContainer\"]" in layout._PRESENTATION_CSS
+    assert "ww-notices" not in layout._NORMAL_CSS
+
+
+def test_desk_notices_are_whole_and_not_folded():
+    at = new_app()
+    load_sample(at, "DEMO-13")
+    goto(at, "assessment")
+    assert not [e for e in at.expander if "notices above in full" in e.label or "From the caution" in e.label]
+    assert any("Why: " in w.value and "Source: " in w.value for w in at.warning)
+
+
+def test_what_if_table_is_html_on_the_shared_screen_and_a_dataframe_at_the_desk():
+    at = new_app()
+    load_sample(at, "DEMO-01")
+    goto(at, "what_if")
+    assert len(at.dataframe) == 1 and len(at.table) == 0
+    at.toggle(key="presentation_toggle").set_value(True).run()
+    goto(at, "what_if")
+    assert len(at.dataframe) == 0 and len(at.table) == 1
+    rows = list(at.table[0].value.index)
+    assert rows[:3] == ["changed inputs", "probability of complete response", "interval"]
