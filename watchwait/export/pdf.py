@@ -328,7 +328,7 @@ class _Page:
         self.para(x + w * 0.4, w * 0.6, meeting, b.size + 1, "B", align="R", max_lines=1)
         pdf.set_y(pdf.get_y() + 0.5)
         self.para(x, w, f"Patient {a.patient_id}", b.size + 8, "B")
-        self.para(x, w, "Pseudonym only: no name or hospital number on this page. Generated "
+        self.para(x, w, "The patient is named by pseudonym only. Generated "
                   + _stamp(self.generated_at) + ". " + INFORMS, b.size - 0.5, color=TEXT_GREY)
         if self.model.synthetic:
             pdf.set_y(pdf.get_y() + 1.5)
