@@ -525,7 +525,7 @@ def cases_table(cases: list) -> list[dict]:
                      "Assessment version": None if mc.assessment is None else mc.assessment.version,
                      "Probability": "" if pr is None else fmt.pct(pr.probability),
                      "Suggested": "" if pr is None else suggested_text(pr.suggestion),
-                     "Decision": "not decided" if d is None else d.pathway_label,
+                     "Decision": "not decided" if d is None else pathway_text(d.pathway),
                      "Recorded by": "" if d is None else d.actor})
     return rows
 
@@ -541,27 +541,29 @@ def _jumped() -> None:
     _go(st.session_state[state.MEETING_JUMP])
 
 
-def navigator(cases: list, current: int | str, large: bool) -> None:
+def navigator(m, cases: list, current: int | str, large: bool) -> None:
+    """Previous / where we are / Next / Summary. Desk mode: "where we are" is a picker that jumps to any case."""
     n = len(cases)
     pos = current if isinstance(current, int) else n + 1
+    decided = sum(1 for mc in cases if mc.decision is not None)
     c1, c2, c3, c4 = st.columns([1, 2.6, 1, 1.2], vertical_alignment="center")
     c1.button("Previous case", key=state.meeting_key("prev"), icon=":material/arrow_back:", disabled=pos <= 1,
               on_click=_go, args=(min(pos - 1, n) if pos > 1 else 1,), width="stretch")
-    if current == SUMMARY:
-        c2.markdown(f"**Summary of the meeting** ({n} case{'s' if n != 1 else ''})")
-    else:
-        mc = cases[pos - 1]
-        c2.markdown(f"**Case {pos} of {n}**: {md(mc.pseudonym)}")
+    with c2:
+        if large:
+            where = "Summary" if current == SUMMARY else f"Case {pos} of {n}"
+            st.markdown(f"**{where}** · {md(m.title)}, {m.date} · {decided} of {n} decided")
+        else:
+            options = [mc.position for mc in cases] + [SUMMARY]
+            names = {mc.position: f"Case {mc.position} of {n}: {mc.pseudonym}"
+                     + (f" ({pathway_text(mc.decision.pathway)})" if mc.decision else "") for mc in cases}
+            st.session_state[state.MEETING_JUMP] = current
+            st.selectbox("Go to case", options, key=state.MEETING_JUMP, on_change=_jumped, label_visibility="collapsed",
+                         format_func=lambda o: f"Summary of the meeting ({decided} of {n} decided)" if o == SUMMARY else names[o])
     c3.button("Next case", key=state.meeting_key("next"), icon=":material/arrow_forward:", disabled=pos >= n,
               on_click=_go, args=(pos + 1 if pos < n else n,), width="stretch")
     c4.button("Summary", key=state.meeting_key("summary"), icon=":material/summarize:", disabled=current == SUMMARY,
               on_click=_go, args=(SUMMARY,), width="stretch", type="primary" if pos >= n else "secondary")
-    if not large:
-        options = [mc.position for mc in cases] + [SUMMARY]
-        names = {mc.position: f"Case {mc.position}: {mc.pseudonym}" for mc in cases}
-        st.session_state[state.MEETING_JUMP] = current
-        st.selectbox("Go to case", options, key=state.MEETING_JUMP, on_change=_jumped,
-                     format_func=lambda o: "Summary of the meeting" if o == SUMMARY else names[o])
 
 
 def changes_since(mc) -> None:
@@ -572,7 +574,7 @@ def changes_since(mc) -> None:
     if prev is None:
         st.markdown("**First discussion** of this case (no earlier decision in the store).")
         return
-    head = (f"**Last discussed at the meeting of {prev.meeting_date}**: {prev.pathway_label} "
+    head = (f"**Last discussed at the meeting of {prev.meeting_date}**: {pathway_text(prev.pathway)} "
             f"(recorded by {md(prev.actor)}, {when(prev.recorded_at)}).")
     if not mc.changes:
         st.markdown(head + " No change in the record since then.")
@@ -673,7 +675,7 @@ def recorded_decision(d) -> None:
     """A recorded decision, in words (user text escaped)."""
     follows = ("follows the suggestion" if d.follows_suggestion
                else f"does not follow the suggestion; why: {md(d.reason_not_followed or '')}")
-    lines = [f"**Decision recorded: {d.pathway_label}** ({follows}).",
+    lines = [f"**Decision recorded: {pathway_text(d.pathway)}** ({follows}).",
              f"Rationale: {md(d.rationale)}",
              f"Present: {md(', '.join(d.present))}"]
     if d.dissent:
@@ -758,7 +760,7 @@ def decision_form(store, m, mc, a, cases: list) -> None:
         return
     seen[ck] = {"decision": d.version, "assessment": d.assessment_version}
     st.session_state[state.MEETING_PRESENT][str(m.id)] = list(d.present)
-    _flash("success", f"Decision recorded for {md(p)}: {d.pathway_label} (version {d.version}, by {md(d.actor)}).")
+    _flash("success", f"Decision recorded for {md(p)}: {pathway_text(d.pathway)} (version {d.version}, by {md(d.actor)}).")
     st.rerun()
 
 
@@ -820,22 +822,26 @@ def summary_rows(cases: list) -> list[dict]:
             rows.append({"Case": mc.position, "Patient": mc.pseudonym, "Decision": "not decided", "Follows the suggestion": "",
                          "Rationale": "", "Present": "", "Dissent": "", "Recorded by": "", "When": ""})
             continue
-        rows.append({"Case": mc.position, "Patient": mc.pseudonym, "Decision": d.pathway_label,
+        rows.append({"Case": mc.position, "Patient": mc.pseudonym, "Decision": pathway_text(d.pathway),
                      "Follows the suggestion": "yes" if d.follows_suggestion else f"no: {d.reason_not_followed}",
                      "Rationale": d.rationale, "Present": ", ".join(d.present), "Dissent": d.dissent or "",
                      "Recorded by": d.actor, "When": when(d.recorded_at) + (f" (version {d.version})" if d.version > 1 else "")})
     return rows
 
 
-def summary_view(store, m, cases: list) -> None:
+def summary_view(store, m, cases: list, large: bool = False) -> None:
     decided = [mc for mc in cases if mc.decision is not None]
     st.subheader(f"Summary: {len(decided)} of {len(cases)} case{'s' if len(cases) != 1 else ''} decided")
     open_ = [mc for mc in cases if mc.decision is None]
     if open_:
         st.warning("Not decided yet: " + ", ".join(f"case {mc.position} ({md(mc.pseudonym)})" for mc in open_) + ".",
                    icon=":material/pending_actions:")
-    st.dataframe(summary_rows(cases), hide_index=True, width="stretch", key=state.meeting_key("summary_table"),
-                 column_config={"Rationale": st.column_config.TextColumn(width="large")})
+    rows = summary_rows(cases)
+    if large:  # the shared screen: what was decided and why; who recorded it and when stay on the desk view
+        rows = [{k: v for k, v in r.items() if k not in ("Recorded by", "When")} for r in rows]
+    st.dataframe(rows, hide_index=True, width="stretch", key=state.meeting_key("summary_table"),
+                 column_config={"Rationale": st.column_config.TextColumn(width="large"),
+                                "Present": st.column_config.TextColumn(width="medium")})
     exports(store, m)
 
 
@@ -912,8 +918,8 @@ def meeting_screen() -> None:
         if large:
             st.info("No meeting is open: turn Presentation mode off to choose or create one.")
         return
-    st.markdown(f"### {md(m.title)} · {m.date}")
     if not large:
+        st.markdown(f"### {md(m.title)} · {m.date}")
         with st.expander(f"Add cases ({len(cases)} on the list)", expanded=not cases, icon=":material/playlist_add:"):
             t1, t2, t3 = st.tabs(["From a cohort CSV", "From the case store", "The open patient"])
             with t1:
@@ -929,9 +935,9 @@ def meeting_screen() -> None:
         st.info("No cases on this meeting yet: add them above (a cohort CSV, stored cases, or the open patient).")
         return
     current = st.session_state.get(state.MEETING_CASE)
-    navigator(cases, current, large)
+    navigator(m, cases, current, large)
     if current == SUMMARY:
-        summary_view(store, m, cases)
+        summary_view(store, m, cases, large)
         return
     mc = _case_at(cases, current)
     if bound == "asking":
@@ -966,7 +972,7 @@ FOLLOW_FILTER = {"all": "All cases", "pending": "Follow-up pending (decided, no 
 
 def case_rows(items) -> list[dict]:
     return [{"Patient": c.pseudonym, "Assessment version": c.assessment_version, "Saved": when(c.saved_at),
-             "Last meeting": c.last_meeting_date or "", "Decision": c.pathway_label or "not decided",
+             "Last meeting": c.last_meeting_date or "", "Decision": pathway_text(c.pathway) or "not decided",
              "Decided": when(c.decided_at),
              "Follow-up": "pending" if c.pending_follow_up else (f"version {c.follow_up_version}" if c.follow_up_version else "")}
             for c in items]
@@ -1073,7 +1079,7 @@ def history(store, pseudonym: str) -> None:
     decisions = store.decisions(pseudonym)
     if decisions:
         st.markdown("**Decisions**")
-        st.dataframe([{"Meeting": d.meeting_date, "Decision": d.pathway_label,
+        st.dataframe([{"Meeting": d.meeting_date, "Decision": pathway_text(d.pathway),
                        "Follows the suggestion": "yes" if d.follows_suggestion else f"no: {d.reason_not_followed}",
                        "Rationale": d.rationale, "Present": ", ".join(d.present), "Dissent": d.dissent or "",
                        "Recorded by": d.actor, "When": when(d.recorded_at), "Version": d.version} for d in decisions],

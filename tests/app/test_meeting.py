@@ -183,7 +183,7 @@ def test_a_bad_row_writes_nothing_and_every_bad_row_is_listed_then_the_meeting_r
     [d1] = db.decisions("DEMO-01")
     assert (d1.pathway, d1.follows_suggestion, d1.rationale, d1.present, d1.actor, d1.assessment_version) == (
         "watch_and_wait", True, hostile, ("Dr Chair", "Dr B. Surgeon"), "Dr Chair", 1)
-    assert "Decision recorded for DEMO-01: watch-and-wait (version 1, by Dr Chair)." in texts(at)
+    assert "Decision recorded for DEMO-01: Watch-and-wait (version 1, by Dr Chair)." in texts(at)
     shown = [el.value for el in at.markdown if "Rationale:" in str(el.value)]
     assert shown and "\\!\\[x\\]\\(http" in shown[0] and "\\<b\\>" in shown[0]  # literal text, never markup
 
@@ -218,7 +218,7 @@ def test_a_bad_row_writes_nothing_and_every_bad_row_is_listed_then_the_meeting_r
     assert "Summary: 2 of 4 cases decided" in screen
     assert "Not decided yet: case 3 (DEMO-03), case 4 (DEMO-04)." in screen
     summary = frame(at, "Case", "Patient", "Decision", "Follows the suggestion")
-    assert list(summary["Decision"]) == ["watch-and-wait", "total mesorectal excision (TME)", "not decided", "not decided"]
+    assert list(summary["Decision"]) == ["Watch-and-wait", "Total mesorectal excision (TME)", "not decided", "not decided"]
     assert list(summary["Follows the suggestion"])[:2] == ["yes", "no: Patient's informed choice"]
     assert at.query_params["case"] == "summary"
 
@@ -243,7 +243,7 @@ def test_a_bad_row_writes_nothing_and_every_bad_row_is_listed_then_the_meeting_r
     pdf = downloads["DEMO-01_2026-12-01.pdf"]()
     assert pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-1024:]
     assert at.session_state[state.RAW]["patient_id"] == "DEMO-01"
-    assert "Decision recorded: watch-and-wait" in texts(at)
+    assert "Decision recorded: Watch-and-wait" in texts(at)
 
 
 def _app_at(query: dict):
@@ -297,7 +297,7 @@ def test_two_sessions_deciding_the_same_case_see_a_conflict_never_an_overwrite(d
     assert err.endswith("; nothing was saved. Open version 1 and make your change there.")
     b.button(key="reload_conflict:decision").click().run()
     ok(b)
-    assert not errors(b) and "Decision recorded: watch-and-wait" in texts(b)
+    assert not errors(b) and "Decision recorded: Watch-and-wait" in texts(b)
     assert b.text_area(key=state.decision_key(mid, "DEMO-01", "rationale")).value == "Suspicious scar"  # kept
     b.button(key=state.decision_key(mid, "DEMO-01", "submit")).click().run()
     ok(b)
@@ -380,7 +380,7 @@ def test_cases_list_search_pages_filters_and_follow_up(db):
     at.text_input(key=state.cases_key("search")).input("").run()
     at.selectbox(key=state.cases_key("pathway")).set_value("tme").run()
     table = frame(at, "Patient", "Assessment version", "Saved")
-    assert list(table["Patient"]) == [first] and list(table["Decision"]) == ["total mesorectal excision (TME)"]
+    assert list(table["Patient"]) == [first] and list(table["Decision"]) == ["Total mesorectal excision (TME)"]
     at.selectbox(key=state.cases_key("follow")).set_value("pending").run()
     assert list(frame(at, "Patient", "Assessment version", "Saved")["Follow-up"]) == ["pending"]
 
