@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,6 +33,33 @@ DEFAULT_PATH = Path("var") / "watchwait.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_S = 60
 UPGRADE_COMMAND = "watchwait db upgrade"
+
+
+class FairLock:
+    """A lock granted in the order it was asked for (threading.Lock may hand it to the same thread again and
+    again, starving a writer for seconds)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._queue: deque = deque()
+        self._held = False
+
+    def acquire(self, timeout: float) -> bool:
+        me = object()
+        with self._cond:
+            self._queue.append(me)
+            if self._cond.wait_for(lambda: not self._held and self._queue[0] is me, timeout):
+                self._queue.popleft()
+                self._held = True
+                return True
+            self._queue.remove(me)
+            self._cond.notify_all()
+            return False
+
+    def release(self) -> None:
+        with self._cond:
+            self._held = False
+            self._cond.notify_all()
 
 
 def resolve_url(url: str | None = None) -> URL:
@@ -89,6 +118,9 @@ def make_engine(url: URL) -> Engine:
         def _begin(conn: Connection):
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("watchwait_write") else "BEGIN")
 
+        # writers of this process queue on a lock (first come, first served) before BEGIN IMMEDIATE: SQLite's
+        # busy handler would have them poll with growing sleeps; other processes still meet the busy timeout
+        engine.watchwait_write_lock = FairLock()
         return engine
     return create_engine(url, pool_size=5, max_overflow=40, pool_timeout=BUSY_TIMEOUT_S, pool_pre_ping=True)
 
@@ -96,6 +128,18 @@ def make_engine(url: URL) -> Engine:
 @contextmanager
 def write_connection(engine: Engine):
     """One write transaction: committed when the block ends, rolled back (nothing left) when it raises."""
+    lock = getattr(engine, "watchwait_write_lock", None)
+    if lock is not None:
+        if not lock.acquire(timeout=BUSY_TIMEOUT_S):
+            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked (busy in this process)"))
+        try:
+            with engine.connect() as conn:
+                conn.execution_options(watchwait_write=True)
+                with conn.begin():
+                    yield conn
+        finally:
+            lock.release()
+        return
     with engine.connect() as conn:
         conn.execution_options(watchwait_write=True)
         with conn.begin():
