@@ -254,7 +254,7 @@ def blank_cells(values) -> np.ndarray:
     v = np.asarray(values)
     if v.dtype.kind == "f":
         return np.isnan(v)
-    return np.array([x is None or (isinstance(x, float) and np.isnan(x)) for x in v], dtype=bool)
+    return pd.isna(v.astype(object)) if v.dtype == object else np.zeros(v.shape, dtype=bool)
 
 
 def modality_inputs(features: tuple[Feature, ...]) -> dict[str, tuple[str, ...]]:

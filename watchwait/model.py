@@ -14,13 +14,14 @@ Method
      its term is monotone by construction. A blank input takes the basis at the training median plus a
      missing indicator of its own (a blank is a level, not a reading);
   2. **monotone boosted trees** on top (LightGBM, ``init_score`` = the additive logit), each tree
-     combining features of *one modality* only (``interaction_constraints``) and monotone in every
-     directional feature (``monotone_constraints``).
+     combining features of *one modality* plus the treatment context (regimen, immunotherapy) only
+     (``interaction_constraints``) and monotone in every directional feature (``monotone_constraints``).
 
   A sum of functions each monotone in the same direction is monotone: the probability never moves
   against the evidence, and tests/unit/test_model_directions.py checks it with hypothesis.
 * Explanations are exact: additive terms (centred on their training mean) plus the trees' TreeSHAP
-  values (LightGBM ``pred_contrib``) sum to the logit; within-modality trees keep per-modality sums exact.
+  values (LightGBM ``pred_contrib``) sum to the logit, feature by feature; a tree's split on the regimen is
+  credited to the regimen (clinical), its other splits to their own modality.
 * Uncertainty: a **bootstrap ensemble** (``n_members`` refits on resampled patients, the same basis)
   gives each patient a spread ``sigma`` of the logit; a **normalised Mondrian split-conformal**
   regressor (crepes) turns it into a 90% interval for the probability a perfect model would give this
@@ -245,11 +246,20 @@ def _threads(rows: int) -> int:
 
 
 # --------------------------------------------------------------------------- stage 2: trees within one modality
+# The treatment context every tree may also split on: what a restaging finding or a ctDNA result means depends on
+# the regimen (immunotherapy brings pseudo-residual disease: ../shared/clinical/brief.md).
+CONTEXT_FEATURES = ("clinical__regimen", "clinical__immunotherapy")
+
+
 def modality_groups(features: tuple[Feature, ...]) -> list[list[int]]:
+    """LightGBM ``interaction_constraints``: one group per modality, each with the treatment context added. Chosen
+    on bench cohorts (25,000 simulated, 20,000 fitted; 5,000 fresh): on simulate the gap to the oracle 0.0408 ->
+    0.0393 and AUC 0.9927 -> 0.9934 of the oracle's; on the second generator 0.0359 -> 0.0358 (no worse)."""
     groups: dict[str, list[int]] = {}
     for i, f in enumerate(features):
         groups.setdefault(f.modality, []).append(i)
-    return list(groups.values())
+    context = [i for i, f in enumerate(features) if f.name in CONTEXT_FEATURES]
+    return [sorted(set(g) | set(context)) for g in groups.values()]
 
 
 @dataclass

@@ -49,15 +49,14 @@ def regimen_context(cols: Mapping[str, np.ndarray], support: Mapping[str, Mappin
     ``regimen_unseen`` (the unseen values in words) per row."""
     if not support:
         return {"regimen_outside_training": np.full(n, np.nan), "regimen_unseen": np.full(n, "", dtype=object)}
-    unseen = [[] for _ in range(n)]
+    text = np.full(n, "", dtype=object)
     for name, counts in support.items():
         values = pd.Series(np.asarray(cols[name], dtype=object)) if name in cols else pd.Series([None] * n)
         seen = {k for k, v in counts.items() if v >= MIN_REGIMEN_SUPPORT}
-        for i in np.flatnonzero((values.notna() & ~values.astype(str).isin(seen)).to_numpy()):
-            v = str(values.iloc[i])
-            unseen[i].append(REGIMEN_WORDS.get(name, {}).get(v, v))
-    text = np.array([", ".join(u) for u in unseen], dtype=object)
-    return {"regimen_outside_training": np.array([1.0 if u else 0.0 for u in unseen]), "regimen_unseen": text}
+        rows = np.flatnonzero((values.notna() & ~values.astype(str).isin(seen)).to_numpy())
+        words = np.array([REGIMEN_WORDS.get(name, {}).get(str(v), str(v)) for v in values.iloc[rows]], dtype=object)
+        text[rows] = np.where(text[rows] == "", words, text[rows] + ", " + words) if len(rows) else text[rows]
+    return {"regimen_outside_training": (text != "").astype(float), "regimen_unseen": text}
 
 
 @dataclass

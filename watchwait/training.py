@@ -76,6 +76,10 @@ def outcome(frame: pd.DataFrame) -> np.ndarray:
 
 # What changed in the method, for the model card (newest first). Every card carries it, so that a site's
 # retrained model says which design it was built with.
+# Share of training patients fitted a second time with random test groups blanked (watchwait.model.masked_copies).
+# Measured on simulate_alt (3,000 fitted): gap 0.0656 -> 0.0606, "baseline only" interval coverage 82% -> 91%.
+MASKED_COPIES = 1.0
+
 METHOD_CHANGES = [
     "2026-11-28 (issue 8): the model is now a monotone additive model (glum) plus monotone LightGBM trees within each "
     "modality, replacing unconstrained HistGradientBoosting trees with Platt scaling. The probability can no longer move "
@@ -86,6 +90,11 @@ METHOD_CHANGES = [
     "the spread of 8 bootstrap refits), replacing the donor-transfer interval for 'the probability once missing tests "
     "are done', which covered the true probability for only 62-66% of patients. Each figure is printed beside a "
     "logistic regression with missing-value indicators and HistGradientBoosting fitted on the same patients.",
+    "2026-11-28 (issue 8, second model of the day): every training patient is fitted twice, once as recorded and once with "
+    "test groups (ctDNA, PD-L1, CEA, restaging MRI, endoscopy and DRE) blanked at random, independently of the outcome. "
+    "The model so learns what a patient with fewer tests looks like, including patterns rare in a cohort (a patient seen "
+    "before any restaging). Before, on the second simulator, the interval covered the true probability for only 20% of "
+    "patients assessed on baseline findings alone.",
 ]
 
 
@@ -183,7 +192,7 @@ def check_trainable(y: np.ndarray) -> None:
 
 
 def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None, data_description: dict | None = None,
-          holdout: float = 0.2, n_members: int = 8) -> ModelBundle:
+          holdout: float = 0.2, n_members: int = 8, masked_copies: float = MASKED_COPIES) -> ModelBundle:
     """Fit the fused predictor on (1 - holdout) of the cohort; metrics, peers and the interval on the rest.
 
     With ``truth`` (a simulated cohort's true probabilities, column ``p_oracle``), half of the held-out
@@ -197,7 +206,7 @@ def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None,
     tr, te = frame.iloc[idx_tr].reset_index(drop=True), frame.iloc[idx_te].reset_index(drop=True)
     y_tr, y_te = y[idx_tr], y[idx_te]
     rad = radiomics_columns(frame)
-    predictor = FusedPredictor(seed=seed, n_members=n_members).fit(columns_of(tr), y_tr, radiomics_columns=rad)
+    predictor = FusedPredictor(seed=seed, n_members=n_members, masked_copies=masked_copies).fit(columns_of(tr), y_tr, radiomics_columns=rad)
     present = sorted({f.modality for f in predictor.features_})
     oracle = None
     if truth is not None and "p_oracle" in truth.columns:
@@ -245,7 +254,8 @@ def _calibrate_parametric(predictor: FusedPredictor, tr: pd.DataFrame, te: pd.Da
     for r in range(refits):
         y_star = rng.random(len(p_tr)) < p_tr
         refit = FusedPredictor(seed=seed + 100 + r, n_members=0, alpha=predictor.alpha, knots=predictor.knots, trees=predictor.trees,
-                               lr=predictor.lr, leaves=predictor.leaves).fit(cols_tr, y_star, radiomics_columns=rad)
+                               lr=predictor.lr, leaves=predictor.leaves, masked_copies=predictor.masked_copies
+                               ).fit(cols_tr, y_star, radiomics_columns=rad)
         preds.append(refit._logit(refit.matrix(cols_te)))
         truths.append(lq_te)
         groups.append(missing_groups(cols_te))

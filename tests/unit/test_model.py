@@ -106,7 +106,7 @@ def test_spline_basis_is_scikit_learns_and_monotone(small_model):
 
 def test_trees_are_lightgbms_own_and_explanations_exact(small_model):
     """The trees are evaluated by LightGBM itself; additive terms + TreeSHAP sum to the logit for every row,
-    and each tree uses one modality's features only."""
+    and each tree uses one modality's features plus the treatment context (regimen, immunotherapy) only."""
     from watchwait.artifacts import columns_of
     from watchwait.simulate import simulate, to_csv_frame
     from watchwait.validation import validate_frame
@@ -117,11 +117,15 @@ def test_trees_are_lightgbms_own_and_explanations_exact(small_model):
     e = P.explain(X)
     np.testing.assert_allclose(e.base_logit + e.contributions_logit.sum(axis=1), P._logit(X), atol=1e-9)
     dump = P.model_.booster.dump_model()
-    mods = [f.modality for f in P.features_]
+    from watchwait.model import CONTEXT_FEATURES
+
+    mods = [None if f.name in CONTEXT_FEATURES else f.modality for f in P.features_]
+    assert mods.count(None) == len(CONTEXT_FEATURES)
 
     def used(node, acc):
         if "split_feature" in node:
-            acc.add(mods[node["split_feature"]])
+            if mods[node["split_feature"]] is not None:
+                acc.add(mods[node["split_feature"]])
             used(node["left_child"], acc)
             used(node["right_child"], acc)
         return acc
