@@ -14,8 +14,19 @@ from fhir.resources.R4B.riskassessment import RiskAssessment
 
 from tests.export.conftest import GENERATED, MEETING
 from watchwait.export import ExportError, Meeting, ModelInfo
-from watchwait.export.fhir import (INTERVAL_EXTENSION, MEETING_SYSTEM, MODEL_HASH_SYSTEM, MODEL_SYSTEM, OUTCOME_CODE,
-                                   OUTCOME_SYSTEM, PSEUDONYM_SYSTEM, SYNTHETIC_NOTE, meeting_bundle, risk_assessment, to_json)
+from watchwait.export.fhir import (
+    INTERVAL_EXTENSION,
+    MEETING_SYSTEM,
+    MODEL_HASH_SYSTEM,
+    MODEL_SYSTEM,
+    OUTCOME_CODE,
+    OUTCOME_SYSTEM,
+    PSEUDONYM_SYSTEM,
+    SYNTHETIC_NOTE,
+    meeting_bundle,
+    risk_assessment,
+    to_json,
+)
 
 WHEN = dt.datetime(2026, 12, 3, 10, 30, tzinfo=dt.timezone.utc)
 
@@ -62,11 +73,11 @@ def test_probabilities_are_percentages_within_0_and_100(assessments, model_info,
     assert (lo, hi) == (Decimal(str(round(100 * a.interval[0], 1))), Decimal(str(round(100 * a.interval[1], 1))))
 
 
-def test_the_pseudonym_is_the_only_identity(sample_records, assessments, model_info):
+def test_the_pseudonym_is_the_only_identity(assessments, model_info):
     """Nothing in the resource names the patient but the pseudonym: a logical Patient reference, no reference URL,
     no site, age or sex, and the pseudonym nowhere else."""
     a = assessments["DEMO-01"]
-    ra, raw = _round_trip(risk_assessment(a, model_info=model_info, occurrence=WHEN), RiskAssessment)
+    _ra, raw = _round_trip(risk_assessment(a, model_info=model_info, occurrence=WHEN), RiskAssessment)
     assert raw["subject"] == {"type": "Patient", "identifier": {"system": PSEUDONYM_SYSTEM, "value": "DEMO-01"}}
     assert set(raw) == {"resourceType", "id", "status", "code", "method", "subject", "occurrenceDateTime", "prediction", "note"}
     text = json.dumps(raw)
@@ -85,10 +96,10 @@ def test_the_pseudonym_is_the_only_identity(sample_records, assessments, model_i
     assert [k for k in keys(raw) if k == "identifier"] == ["identifier"]  # the subject's, and no other
 
 
-def test_a_pseudonym_that_is_no_fhir_id_still_exports(sample_records, assessments, model_info):
+def test_a_pseudonym_that_is_no_fhir_id_still_exports(assessments, model_info):
     """patient_id allows '_' (a FHIR id does not): the reference is logical, by identifier, so it exports as written."""
     a = dataclasses.replace(assessments["DEMO-01"], patient_id="SITE_7-0042")
-    ra, raw = _round_trip(risk_assessment(a, model_info=model_info, occurrence=WHEN), RiskAssessment)
+    _ra, raw = _round_trip(risk_assessment(a, model_info=model_info, occurrence=WHEN), RiskAssessment)
     assert raw["subject"]["identifier"]["value"] == "SITE_7-0042"
 
 

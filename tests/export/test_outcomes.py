@@ -11,11 +11,12 @@ import pytest
 
 from watchwait.errors import RecordError
 from watchwait.export import ExportError
-from watchwait.export.outcomes import OutcomesSummary, outcomes_frame, write_outcomes_cohort
+from watchwait.export.outcomes import (
+    OutcomesSummary,
+    outcomes_frame,
+    write_outcomes_cohort,
+)
 from watchwait.validation import read_cohort
-
-FOLLOW_UP = ("management", "ypt_stage", "ypn_stage", "local_regrowth", "months_to_regrowth", "months_followed",
-             "distant_metastasis_followup")
 
 
 @pytest.fixture

@@ -97,7 +97,7 @@ def test_the_icon_array_legend_counts(sample_records, assessments, model_info):
     _, text = _read(_pdf(sample_records["DEMO-13"], a, model_info))
     n, lo, hi = round(100 * a.probability), round(100 * a.interval[0]), round(100 * a.interval[1])
     assert (n, lo, hi) == (13, 0, 71)
-    assert f"complete response: 13 residual tumour: 87 interval: 0 to 71" in text
+    assert "complete response: 13 residual tumour: 87 interval: 0 to 71" in text
 
 
 def test_cautions_stand_beside_the_suggestion(sample_records, assessments, model_info):

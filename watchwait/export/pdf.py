@@ -200,7 +200,7 @@ def _pct(p: float) -> str:
 
 
 def _out_of_100(p: float) -> int:
-    return int(round(100 * p))
+    return round(100 * p)
 
 
 def _date(d: _dt.date) -> str:
@@ -498,7 +498,6 @@ class _Page:
         pdf.set_y(pdf.get_y() + 1)
         self.heading(x, w, "Key inputs (as recorded; blank = not recorded)", b.size)
         size = b.size - 1
-        h = self.lh(size)
         gap = 4
         cw = (w - 2 * gap) / 3
         columns = ((KEY_INPUTS[0],), (KEY_INPUTS[1], KEY_INPUTS[4]), (KEY_INPUTS[2], KEY_INPUTS[3]))
