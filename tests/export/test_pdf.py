@@ -188,3 +188,17 @@ def test_inputs_that_do_not_fit_together_are_refused(sample_records, assessments
 def test_the_same_inputs_give_the_same_file(sample_records, assessments, model_info):
     r, a = sample_records["DEMO-03"], assessments["DEMO-03"]
     assert _pdf(r, a, model_info, paper="Letter") == _pdf(r, a, model_info, paper="Letter")
+
+
+def test_without_the_unicode_font_the_page_falls_back_to_latin_1(sample_records, assessments, model_info, tmp_path,
+                                                                  monkeypatch):
+    """A machine without fonts-dejavu-core still gets its one page (Helvetica): Latin-1 prints, the rest as '?'."""
+    import watchwait.export.pdf as pdf_module
+
+    monkeypatch.setattr(pdf_module, "FONT_DIR", tmp_path)
+    d = dataclasses.replace(DECISION, rationale="Müller Ωμέγα " + LONG, present=("Dr Zoë",))
+    pages, text = _read(_pdf(sample_records["DEMO-13"], assessments["DEMO-13"], model_info, decision=d, paper="Letter"))
+    assert pages == 1
+    assert "Rationale: Müller ????? The MDT weighed" in text
+    assert "... [continued in the record]" in text
+    assert "Present: Dr Zoë" in text

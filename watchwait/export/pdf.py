@@ -76,7 +76,7 @@ KEY_INPUTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 #: Labels that fit a third of a page (the schema's full labels would wrap); abbreviations clinicians use.
 SHORT_LABELS = {
     "ecog": "ECOG PS",
-    "mrf_involved": "MRF involved (<= 1 mm)",
+    "mrf_involved": "MRF involved (≤ 1 mm)",
     "lateral_nodes": "Lateral nodes",
     "distance_from_anal_verge_cm": "Height from anal verge",
     "tumour_length_cm": "Tumour length",
@@ -86,7 +86,7 @@ SHORT_LABELS = {
     "mr_trg": "mrTRG",
     "dre": "DRE",
     "dwi_restriction": "DWI restriction",
-    "ymr_n_stage": "ymrN (restaging nodes)",
+    "ymr_n_stage": "ymrN (nodes, restaging)",
     "ymr_emvi": "EMVI on restaging MRI",
     "residual_lesion_mm": "Residual lesion or scar",
     "restaging_biopsy": "Tumour-bed biopsy",
