@@ -117,7 +117,7 @@ def sample_imaging_ids() -> list[str]:
 def _store(url: str):
     from watchwait.store import Store
 
-    return Store(url or None)
+    return Store(url)
 
 
 def store():
@@ -126,6 +126,6 @@ def store():
     nothing is cached then, so the next call tries again."""
     import os
 
-    from watchwait.store.migrate import ENV_VAR
+    from watchwait.store.migrate import DEFAULT_PATH, ENV_VAR
 
-    return _store(os.environ.get(ENV_VAR) or "")
+    return _store(os.environ.get(ENV_VAR) or str(Path.cwd() / DEFAULT_PATH))

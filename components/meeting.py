@@ -151,17 +151,20 @@ def get_store():
         return None
 
 
-def existing_store():
-    """The case store if one exists (a configured URL, or the default file already made); None otherwise.
-    Viewing a screen never creates the default database file."""
+def store_exists() -> bool:
+    """A database is configured (``WATCHWAIT_DATABASE_URL``) or the default file was already made. Viewing a
+    screen never creates the default database file: the first write does."""
     import os
     from pathlib import Path
 
     from watchwait.store.migrate import DEFAULT_PATH, ENV_VAR
 
-    if not os.environ.get(ENV_VAR) and not (Path.cwd() / DEFAULT_PATH).exists():
-        return None
-    return get_store()
+    return bool(os.environ.get(ENV_VAR)) or (Path.cwd() / DEFAULT_PATH).exists()
+
+
+def existing_store():
+    """The case store if one exists (:func:`store_exists`), or None (also after saying why it could not be opened)."""
+    return get_store() if store_exists() else None
 
 
 # ----------------------------------------------------------------------------- binding the open patient
@@ -326,6 +329,9 @@ def restore_from_url() -> None:
     from watchwait.store import NotFound
 
     mid = int(raw_m)
+    if not store_exists():
+        _notice(f"The link names meeting {mid}, but this site has no case store yet; create a meeting on the Meeting screen.")
+        return
     try:
         store = cache.store()
         m = store.meeting(mid)
@@ -410,6 +416,9 @@ def new_meeting_form(store) -> None:
                               placeholder="e.g. Colorectal MDT")
         go = st.form_submit_button("Create meeting", key=state.meeting_key("create"), type="primary")
     if go:
+        store = store or get_store()  # the first meeting makes the database
+        if store is None:
+            return
         try:
             m = store.create_meeting(date, title, actor=actor(), screen=SCREEN_MEETING)
         except _db_errors() as exc:
@@ -860,7 +869,7 @@ def meeting_screen() -> None:
     store, cases, m, bound = None, [], None, "bound"
     error = None
     mid = st.session_state.get(state.MEETING_ID)
-    if actor():
+    if actor() and store_exists():
         try:
             store = cache.store()
             if mid:
@@ -892,16 +901,13 @@ def meeting_screen() -> None:
                 "case and who recorded each decision.", icon=":material/badge:")
         actor_field(state.ACTOR_INLINE)
         st.stop()
-    if store is None:
-        store = get_store()
-        if store is None:
-            st.stop()
     show_flash()
-    show_conflict(store, "assessment", state.identity()[1])
+    if store is not None:
+        show_conflict(store, "assessment", state.identity()[1])
     switch_prompt()
     if not large:
         try:
-            meetings = store.meetings()
+            meetings = [] if store is None else store.meetings()
         except _db_errors() as exc:
             st.error(md(_error_text(exc)))
             st.stop()
@@ -1103,7 +1109,7 @@ def open_case_section(store) -> None:
             return
         out = st.container()
         if st.button("Save the open patient to the case store", key=state.cases_key("save_new")) \
-                and name_required("saving to the case store"):
+                and name_required("saving to the case store") and (store := store or get_store()) is not None:
             v = save_open_patient(store, SCREEN_CASES, out)
             if v is not None:
                 _flash("success", f"{md(v.pseudonym)} saved to the case store (assessment version {v.version}).")
@@ -1127,6 +1133,12 @@ def open_case_section(store) -> None:
 def cases_screen() -> None:
     """The Cases screen (pages/cases.py)."""
     layout.header("Cases")
+    if not store_exists():
+        st.info("No case store at this site yet: it is made when the first meeting is created (Meeting screen) or the "
+                "first case is saved.", icon=":material/database:")
+        show_flash()
+        open_case_section(None)
+        return
     store = get_store()
     if store is None:
         st.stop()

@@ -397,10 +397,17 @@ def test_about_lists_the_models_and_which_model_each_stored_prediction_used(db):
     assert list(preds["Model version"]) == [version] and list(preds["By"]) == ["Dr Chair"]
 
 
-def test_about_never_creates_the_default_database(tmp_path, monkeypatch):
+def test_viewing_never_creates_the_default_database_the_first_meeting_does(tmp_path, monkeypatch):
     monkeypatch.delenv("WATCHWAIT_DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)
-    at = new_app()
+    at = _app_at({"meeting": "1", "case": "2"})
+    assert "this site has no case store yet" in unescape(at.warning[0].value)
     goto(at, "about_model")
     assert "No case store at this site yet" in texts(at)
+    goto(at, "cases")
+    assert "No case store at this site yet" in texts(at)
+    named(at)
+    assert at.selectbox(key=state.MEETING_CHOICE).options == []
     assert not (tmp_path / "var").exists()
+    create_meeting(at)
+    assert (tmp_path / "var" / "watchwait.db").exists() and "Meeting of 2026-12-01 created" in texts(at)
