@@ -146,7 +146,7 @@ def meeting_bundle(meeting: Meeting | tuple | Mapping, cases: Iterable[tuple], *
     stamp = generated_at or _dt.datetime.now(_dt.timezone.utc)
     entries, seen = [], {}
     for k, case in enumerate(cases, start=1):
-        if not isinstance(case, tuple) or len(case) not in (2, 3):
+        if not isinstance(case, tuple | list) or len(case) not in (2, 3):
             raise ExportError(f"case {k}: give (assessment, model_info) or (assessment, model_info, occurrence); "
                               f"got {type(case).__name__} instead.")
         assessment, info = case[0], case[1]
