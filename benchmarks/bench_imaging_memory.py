@@ -12,9 +12,12 @@ and measures, each in a fresh subprocess:
 * ``upload``: the dashboard's path: ``store_series_upload([(name, zip bytes)])`` (parse, de-identify,
   write 0600 files) then ``load_series`` of the stored folder. The zip's bytes are read before the
   baseline: the app holds them (Streamlit's upload) before the call;
+* ``enhanced``: the same series as one Enhanced MR object (multi-frame) file;
 * ``real``: the real STS_025 T1 series in ../shared/testdata (25 x 55 x 75);
-* ``radiomics``: ``extract_features`` (pyradiomics, default parameters) on the loaded series with a
-  spherical ROI of 20 mm radius, measured from after the series is loaded.
+* ``radiomics``: ``load_series(folder)`` then ``extract_features`` (pyradiomics, the default
+  parameter file) with a spherical ROI of 20 mm radius, measured from before the load (outside the
+  1.5x target: pyradiomics works in floating point on the whole image). tracemalloc misses
+  SimpleITK's buffers here; the RSS column is the one to read.
 
 Two measures, each in its own process: tracemalloc's peak (Python and numpy allocations; not
 SimpleITK's C++ buffers), and the peak resident set size (``ru_maxrss``) minus the same after the
@@ -80,6 +83,38 @@ def write_series(folder: Path, shape: tuple[int, int, int], seed: int = 7) -> in
     return nz * ny * nx
 
 
+def write_enhanced(path: Path, shape: tuple[int, int, int], seed: int = 7) -> None:
+    """The same kind of series as one Enhanced MR object (multi-frame, per-frame functional groups)."""
+    rng = np.random.default_rng(seed)
+    nz, ny, nx = shape
+    enhanced = "1.2.840.10008.5.1.4.1.1.4.1"
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = enhanced, generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = enhanced, meta.MediaStorageSOPInstanceUID, "MR"
+    ds.PatientName, ds.PatientID = "Bench^Memory", "BENCH-0001"
+    ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = generate_uid(), generate_uid(), generate_uid()
+    ds.NumberOfFrames, ds.Rows, ds.Columns = nz, ny, nx
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+    orientation, measures, shared = Dataset(), Dataset(), Dataset()
+    orientation.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    measures.PixelSpacing, measures.SliceThickness = [0.7, 0.7], 2.5
+    shared.PlaneOrientationSequence, shared.PixelMeasuresSequence = [orientation], [measures]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    frames = []
+    for k in range(nz):
+        position, item = Dataset(), Dataset()
+        position.ImagePositionPatient = [-nx * 0.35, -ny * 0.35, 2.5 * k]
+        item.PlanePositionSequence = [position]
+        frames.append(item)
+    ds.PerFrameFunctionalGroupsSequence = frames
+    ds.PixelData = rng.integers(0, 4096, size=shape, dtype=np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+
 PROBE = r"""
 import gc, json, resource, sys, time, tracemalloc
 from pathlib import Path
@@ -94,11 +129,6 @@ if case == "upload":
     data = source.read_bytes()  # held by the app before the call
 if case == "radiomics":
     from watchwait.imaging.radiomics import extract_features
-    series = load_series(source)
-    z, y, x = np.indices(series.shape, sparse=True)
-    c = [n // 2 for n in series.shape]
-    dz, dy, dx = series.spacing
-    mask = ((z - c[0]) * dz) ** 2 + ((y - c[1]) * dy) ** 2 + ((x - c[2]) * dx) ** 2 <= 20.0 ** 2
     small = load_series(warm)
     try:  # pyradiomics' imports and the extractor's validation: a cost of the process
         extract_features(small, np.ones(small.shape, dtype=bool))
@@ -112,7 +142,12 @@ start = time.perf_counter()
 if case == "upload":
     stored = store_series_upload([(source.name, data)], scratch / "series")
     series = load_series(stored.path)  # the app still holds the upload's bytes (``data``) here
-elif case == "radiomics":
+elif case == "radiomics":  # the dashboard's path: load the series, then its features
+    series = load_series(source)
+    z, y, x = np.indices(series.shape, sparse=True)
+    c = [n // 2 for n in series.shape]
+    dz, dy, dx = series.spacing
+    mask = ((z - c[0]) * dz) ** 2 + ((y - c[1]) * dy) ** 2 + ((x - c[2]) * dx) ** 2 <= 20.0 ** 2
     result = extract_features(series, mask)
 else:
     series = load_series(source)
@@ -124,7 +159,6 @@ print(json.dumps({"peak": peak, "seconds": seconds, "shape": list(series.shape),
 
 
 def probe(code: Path, case: str, source: Path, warm: Path, scratch: Path, traced: bool) -> dict:
-    scratch.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(code)}
     done = subprocess.run([sys.executable, "-c", PROBE, case, str(source), str(warm), str(scratch), "1" if traced else "0"],
                           capture_output=True, text=True, cwd=code, env=env, timeout=1800, check=False)
@@ -151,7 +185,10 @@ def main() -> None:
                 zf.write(path, f"series/{path.name}")
     if not warm.is_dir():
         write_series(warm, (2, 8, 8), seed=1)
-    cases = [("folder", folder), ("zip", archive), ("upload", archive)]
+    enhanced = work / "enhanced.dcm"
+    if not enhanced.is_file():
+        write_enhanced(enhanced, shape)
+    cases = [("folder", folder), ("zip", archive), ("upload", archive), ("enhanced", enhanced)]
     if REAL.is_dir():
         cases.append(("real", REAL))
     if not args.no_radiomics:
@@ -159,9 +196,9 @@ def main() -> None:
     print(f"code: {args.code}; synthetic series {shape[0]} x {shape[1]} x {shape[2]}, zip {archive.stat().st_size / MiB:.1f} MiB\n")
     print("| case | array | series (MiB) | tracemalloc peak extra (MiB) | ratio | RSS peak extra (MiB) | ratio | time (s) |")
     print("|---|---|---|---|---|---|---|---|")
-    for n, (case, source) in enumerate(cases):
-        traced = probe(args.code, case, source, warm, work / f"scratch-{n}-t", True)
-        rss = probe(args.code, case, source, warm, work / f"scratch-{n}-r", False)
+    for case, source in cases:
+        traced = probe(args.code, case, source, warm, Path(tempfile.mkdtemp(prefix=f"{case}-", dir=work)), True)
+        rss = probe(args.code, case, source, warm, Path(tempfile.mkdtemp(prefix=f"{case}-", dir=work)), False)
         series_mib = np.prod(traced["shape"]) * 2 / MiB
         print(f"| {case} | {'x'.join(map(str, traced['shape']))} {traced['dtype']} | {series_mib:.2f} | "
               f"{traced['peak'] / MiB:.1f} | {traced['peak'] / MiB / series_mib:.2f} | {rss['peak'] / MiB:.1f} | "

@@ -470,7 +470,8 @@ def reopened() -> Iterator[dict[Path, _Reopened]]:
 def restore_pixels(result: ReadResult, archives: dict[Path, _Reopened]) -> None:
     """Put back the pixel data :func:`release_pixels` set aside, read again from the file (or the
     archive member); raise :class:`DicomFileError` if it is no longer there or not the same bytes.
-    :func:`release_pixels` drops it again (the digest is kept)."""
+    :func:`release_pixels` drops it again (the digest is kept). pydicom reads the element straight
+    from the file (or the member, decompressed as it is read): its value is the only copy made."""
     ds, released, source = result.dataset, result.released, result.source
     if ds is None or released is None or source is None:
         return
@@ -478,42 +479,59 @@ def restore_pixels(result: ReadResult, archives: dict[Path, _Reopened]) -> None:
     if tag in ds:
         return  # already back
     name = result.name
-    data = _source_bytes(source, name, archives)
-    if isinstance(data, ReadResult):
-        raise data.error  # type: ignore[misc]
-    if data[:2] == _GZIP_MAGIC:
-        data = _gunzip(data, name, None)
-        if isinstance(data, ReadResult):
-            raise data.error  # type: ignore[misc]
     changed = DicomFileError(name, "the file changed while the series was being read (its pixel data is not "
                                    "what was read first); load the series again")
-    with quiet_pydicom():
+    with _open_source(source, name, archives) as fh, quiet_pydicom():
         try:
-            again = _dcmread(io.BytesIO(data), force=True, specific_tags=[tag])
-            del data
+            again = _dcmread(fh, force=True, specific_tags=[tag])
+            again.buffer = None
             value = again[tag].value if tag in again else None
-        except DICOM_ERRORS:
+        except (*DICOM_ERRORS, zipfile.BadZipFile):  # a member's CRC no longer matches: changed too
             raise changed from None
     if not isinstance(value, (bytes, bytearray)) or len(value) != length or _digest(bytes(value)) != digest:
         raise changed
     ds[tag] = again[tag]
 
 
-def _source_bytes(source: Source, name: str, archives: dict[Path, _Reopened]) -> bytes | ReadResult:
-    if source.member is None:
-        return _file_bytes(source.path, name)
+@contextlib.contextmanager
+def _open_source(source: Source, name: str, archives: dict[Path, _Reopened]) -> Iterator[BinaryIO]:
+    """The file (or archive member) of ``source`` open for reading, within the size limits; a
+    gzip-compressed file decompressed (bounded) in memory. Raises DicomFileError."""
     try:
-        if source.path not in archives:
-            zf = zipfile.ZipFile(source.path)
-            archives[source.path] = (zf, {(m.header_offset, m.filename): m for m in zf.infolist()})
-        zf, index = archives[source.path]
-        member = index.get((source.offset, source.member))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, struct.error) as exc:
-        return _fail(name, f"cannot be read again from the archive ({_short(exc)})")
-    if member is None:
-        return _fail(name, "is no longer in the archive (it changed while the series was being read); "
-                           "load the series again")
-    return _member_bytes(zf, member, name, _Budget(name))
+        if source.member is None:
+            if source.path.stat().st_size > MAX_FILE_BYTES:
+                raise DicomFileError(name, f"file larger than the {_size(MAX_FILE_BYTES)} allowed for one file "
+                                           "(limit MAX_FILE_BYTES)")
+            fh: BinaryIO = source.path.open("rb")
+        else:
+            if source.path not in archives:
+                zf = zipfile.ZipFile(source.path)
+                archives[source.path] = (zf, {(m.header_offset, m.filename): m for m in zf.infolist()})
+            zf, index = archives[source.path]
+            member = index.get((source.offset, source.member))
+            if member is None:
+                raise DicomFileError(name, "is no longer in the archive (it changed while the series was being "
+                                           "read); load the series again")
+            if member.file_size > MAX_FILE_BYTES:  # zipfile never yields more than the declared size
+                raise DicomFileError(name, f"member larger than the {_size(MAX_FILE_BYTES)} allowed for one file "
+                                           "(limit MAX_FILE_BYTES)")
+            fh = zf.open(member)  # type: ignore[assignment]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, struct.error,
+            RuntimeError, NotImplementedError) as exc:
+        raise DicomFileError(name, f"cannot be read again ({_short(exc)}); load the series again") from None
+    with fh:
+        try:
+            magic = fh.read(2)
+            fh.seek(0)
+        except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+            raise DicomFileError(name, f"cannot be read again ({_short(exc)}); load the series again") from None
+        if magic != _GZIP_MAGIC:
+            yield fh
+            return
+        data = _gunzip(fh.read(MAX_FILE_BYTES + 1), name, None)  # gzip's own limits, as on the first read
+    if isinstance(data, ReadResult):
+        raise data.error  # type: ignore[misc]
+    yield io.BytesIO(data)
 
 
 def _fail(name: str, reason: str) -> ReadResult:
