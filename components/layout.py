@@ -51,7 +51,7 @@ _NORMAL_CSS = """
 .ww-sources { font-size: 0.85rem; color: #31333f; margin-top: 0.1rem; }
 [data-testid="stElementContainer"]:has(.ww-unload-guard) { display: none; }
 [class*="st-key-ww-opt-cohort-"] { background: #f2f2f2; border-style: dashed !important; }
-[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p, [data-testid="stCaptionContainer"] code { color: #595959; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p, [data-testid="stCaptionContainer"] code { color: #595959 !important; opacity: 1 !important; }
 </style>
 """
 

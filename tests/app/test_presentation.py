@@ -68,8 +68,9 @@ def test_text_greys_meet_contrast_on_white():
 
 
 def test_shared_screen_assessment_puts_the_top_five_reasons_beside_the_number(sample_records):
-    import watchwait
     from apptest_helpers import texts
+
+    import watchwait
 
     at = new_app()
     load_sample(at, "DEMO-02")
@@ -88,8 +89,9 @@ def test_shared_screen_assessment_puts_the_top_five_reasons_beside_the_number(sa
 
 
 def test_out_of_scope_says_its_reason_once_and_no_pathway_from_the_local_response(sample_records):
-    import watchwait
     from apptest_helpers import texts
+
+    import watchwait
 
     at = new_app()
     load_sample(at, "DEMO-12")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
+from st_helpers import T, go, load_sample, open_app, settle, shot
 
 import watchwait
 from components import fmt
-from st_helpers import T, go, load_sample, open_app, settle, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -52,6 +52,7 @@ def wide(browser):
 @pytest.fixture(scope="module")
 def samples():
     from e2e_server import ROOT
+
     from watchwait.validation import frame_to_records, read_cohort
 
     return {r["patient_id"]: r for r in frame_to_records(read_cohort(ROOT / "sample_data" / "sample_patients.csv"))}
