@@ -411,3 +411,26 @@ def test_viewing_never_creates_the_default_database_the_first_meeting_does(tmp_p
     assert not (tmp_path / "var").exists()
     create_meeting(at)
     assert (tmp_path / "var" / "watchwait.db").exists() and "Meeting of 2026-12-01 created" in texts(at)
+
+
+def test_stepping_on_never_drops_unsaved_edits_without_asking(db):
+    at = new_app()
+    meeting_with_cases(at, db, n=2)
+    goto(at, "patient")
+    at.text_input(key=state.field_key("age_years")).input("70").run()
+    goto(at, "meeting")  # the same case: the edit stays
+    assert at.session_state[state.RAW]["age_years"] == "70" and "Case 1 of 2: DEMO-01" in texts(ok(at))
+    at.button(key=state.meeting_key("next")).click().run()
+    ok(at)
+    assert ("**Unsaved changes to DEMO-01** (Age). Opening case DEMO-02 from the case store (assessment version 1) "
+            "discards them") in texts(at)
+    assert at.session_state[state.RAW]["patient_id"] == "DEMO-01"
+    at.button(key="meeting_cancel_switch").click().run()
+    ok(at)
+    assert "The open patient is still DEMO-01, with unsaved changes: this case is shown from the case store" in texts(at)
+    assert at.session_state[state.RAW]["age_years"] == "70" and "Case 2 of 2: DEMO-02" in texts(at)
+    at.button(key=state.meeting_key("rebind")).click().run()
+    at.button(key="meeting_confirm_switch").click().run()
+    ok(at)
+    assert at.session_state[state.RAW]["patient_id"] == "DEMO-02" and at.session_state[state.PATIENT_SOURCE]["position"] == 2
+    assert db.assessments("DEMO-01")[-1].version == 1  # the discarded edit was never saved
