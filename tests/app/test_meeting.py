@@ -190,11 +190,17 @@ def test_a_bad_row_writes_nothing_and_every_bad_row_is_listed_then_the_meeting_r
     # the Assessment screen shows the bound case; stepping on rebinds every screen
     goto(at, "assessment")
     assert "DEMO-01" in texts(at) or any("DEMO-01" in h.proto.body for h in at.get("html"))
+    goto(at, "what_if")  # what-if scenarios of DEMO-01 exist now
     goto(at, "meeting")
     at.button(key=state.meeting_key("next")).click().run()
     ok(at)
     assert "Case 2 of 4: DEMO-02" in texts(at)
     assert at.session_state[state.RAW]["patient_id"] == "DEMO-02"
+    bound = [state.RAW, state.EXTRA, state.MEMO, state.PATIENT_LOADED, state.PATIENT_SOURCE, state.IMAGING_VISITS,
+             *(state.scenario_changes_key(i) for i in range(state.SCENARIO_COUNT))]
+    assert [k for k in bound if "DEMO-01" in repr(at.session_state[k])] == []  # nothing of the previous patient
+    assert not [k for k in at.session_state.to_dict() if str(k).startswith(("scenario:", "imaging:"))
+                and "DEMO-01" in repr(at.session_state[k])]
     assert at.query_params["case"] == "2"
     goto(at, "assessment")
     banner = "\n".join(h.proto.body for h in at.get("html"))
