@@ -69,7 +69,7 @@ def when(ts: str | None) -> str:
     """A stored UTC time as '2026-11-30 14:03 UTC'."""
     if not ts:
         return ""
-    return dt.datetime.fromisoformat(ts).astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return dt.datetime.fromisoformat(ts).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _flash(kind: str, text: str) -> None:
@@ -660,8 +660,9 @@ def case_pdf_bytes(record: Mapping, a, m, decision, bundle, paper: str = "A4") -
 def meeting_bundle_json(store, meeting_id: int, bundle) -> str:
     """The meeting's FHIR R4 Bundle (JSON): a RiskAssessment per case with an assessment, by the model in use.
     Runs outside a script run (a deferred download): no Streamlit calls."""
-    import watchwait
     from threadpoolctl import threadpool_limits
+
+    import watchwait
     from watchwait.export import Meeting, ModelInfo
     from watchwait.export.fhir import meeting_bundle, to_json
 
@@ -917,9 +918,8 @@ def meeting_screen() -> None:
             if m is not None:
                 st.caption(f"Created by {md(m.created_by)}, {when(m.created_at)}. The address bar holds this meeting and "
                            "the case on screen: a reload carries on here.")
-        with c2:
-            with st.expander("New meeting", expanded=m is None, icon=":material/add:"):
-                new_meeting_form(store)
+        with c2, st.expander("New meeting", expanded=m is None, icon=":material/add:"):
+            new_meeting_form(store)
     if m is None:
         if large:
             st.info("No meeting is open: turn Presentation mode off to choose or create one.")
@@ -998,8 +998,8 @@ def cases_list(store) -> None:
     follow = c4.selectbox("Follow-up", list(FOLLOW_FILTER), key=state.cases_key("follow"), on_change=_reset_page,
                           format_func=FOLLOW_FILTER.get)
     page_no = int(st.session_state.get(state.CASES_PAGE, 1))
-    kw = dict(search=search or None, meeting_id=mid, pathway=pathway,
-              pending_follow_up={"all": None, "pending": True, "done": False}[follow], page_size=PAGE_SIZE)
+    kw = {"search": search or None, "meeting_id": mid, "pathway": pathway,
+          "pending_follow_up": {"all": None, "pending": True, "done": False}[follow], "page_size": PAGE_SIZE}
     page = store.list_cases(page=page_no, **kw)
     if page_no > page.pages:
         st.session_state[state.CASES_PAGE] = page_no = page.pages

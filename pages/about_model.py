@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import cache, figures, layout, state, tables, views
+from components import cache, figures, layout, meeting, state, tables, views
 from components.safe import md
 from watchwait import ModelArtifactError, model_card
 from watchwait.references import plain
@@ -73,6 +73,5 @@ with st.expander("Technical details (files, versions, checksums)"):
                 f"- Training cohort sha256: `{td.get('cohort_sha256', '')}`; file {md(td.get('source_file', ''))}\n"
                 f"- Generator: {md(td.get('generator', ''))}")
 
-from components import meeting  # noqa: E402  (the site's own models, from the case store, after the card)
-
+# the models trained at this site and which one each stored prediction used (the case store)
 meeting.site_models_section(card["model_version"])

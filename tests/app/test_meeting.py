@@ -14,9 +14,9 @@ import io
 import json
 
 import pytest
+from apptest_helpers import ROOT, TIMEOUT, errors, goto, new_app, texts
 
 import watchwait
-from apptest_helpers import ROOT, TIMEOUT, errors, goto, new_app, texts
 from components import state
 from components.safe import unescape
 from watchwait.schema import BY_NAME
@@ -363,7 +363,7 @@ def test_cases_list_search_pages_filters_and_follow_up(db):
     assert f"Open case: {first} (assessment version 1)" in texts(at)
 
     # follow-up: a bad value is refused with the field's label; the name is required first
-    k = lambda n: state.follow_up_key(first, n)  # noqa: E731
+    k = lambda n: state.follow_up_key(first, n)
     at.selectbox(key=k("management")).set_value("watch_and_wait")
     at.text_input(key=k("months_followed")).input("300")
     at.button(key=k("submit")).click().run()

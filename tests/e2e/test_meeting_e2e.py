@@ -14,11 +14,11 @@ import json
 import os
 
 import pytest
+from e2e_server import ROOT, free_port, start_server, stop_server, wait_healthy
 from playwright.sync_api import Page, expect
+from st_helpers import T, settle, shot
 
 import watchwait
-from e2e_server import ROOT, free_port, start_server, stop_server, wait_healthy
-from st_helpers import T, settle, shot
 from watchwait.schema import BY_NAME
 from watchwait.validation import frame_to_records, read_cohort
 
