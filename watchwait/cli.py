@@ -198,9 +198,7 @@ def write_csv(frame, path) -> None:
         pacsv.write_csv(table, tmp, pacsv.WriteOptions(quoting_style="needed"))
 
 
-#: First characters that make a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a formula
-#: (OWASP "CSV injection"); a tab or carriage return first can hide one.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from watchwait.validation import FORMULA_START  # noqa: E402 (with escape_formulas, its inverse lives in the reader)
 
 
 def escape_formulas(frame):

@@ -285,6 +285,24 @@ def validate_frame(raw: pd.DataFrame, source: str = "cohort file") -> pd.DataFra
     return pd.DataFrame(typed)
 
 
+#: First characters that make a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a formula
+#: (OWASP "CSV injection"); a tab or carriage return first can hide one. watchwait's own CSV outputs put a ``'``
+#: before them (``watchwait.cli.escape_formulas``), as spreadsheets do; the reader takes it off again.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def unescape_formulas(raw: pd.DataFrame) -> pd.DataFrame:
+    """Undo the spreadsheet escape: a text cell ``'-A1`` (``'`` then a :data:`FORMULA_START` character) reads as
+    ``-A1``, so a file watchwait wrote (predictions, exported outcomes) reads back with the values it was given.
+    A ``'`` before anything else stays, and is judged as typed."""
+    for name in raw.columns:
+        col = raw[name].astype(str)
+        escaped = col.str.startswith("'") & col.str[1:2].isin(FORMULA_START)
+        if escaped.any():
+            raw.loc[escaped, name] = col[escaped].str[1:]
+    return raw
+
+
 def read_cohort(path: str | os.PathLike | io.IOBase, source: str | None = None) -> pd.DataFrame:
     """Read and validate a cohort CSV (UTF-8, header row, comma, '.' decimal).
 
@@ -308,7 +326,7 @@ def read_cohort(path: str | os.PathLike | io.IOBase, source: str | None = None) 
         raise CohortFileError(f"{name}: not a readable comma-separated file ({str(exc).strip()}).") from None
     raw.columns = [str(c).strip() for c in raw.columns]
     _check_header(raw.columns, name)
-    return validate_frame(raw, source=name)
+    return validate_frame(unescape_formulas(raw), source=name)
 
 
 def _check_header(columns: pd.Index, name: str) -> None:

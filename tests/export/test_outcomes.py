@@ -123,6 +123,20 @@ def test_text_that_a_spreadsheet_would_run_is_escaped(sample_records, tmp_path):
     assert row["site"] == "'=HYPERLINK(\"http://x\")"
 
 
+def test_escaped_text_reads_back_as_it_was_given(sample_records, tmp_path):
+    """A pseudonym a spreadsheet would run (-A1 is a valid pseudonym) is written as '-A1 and read back as -A1, so
+    the patient can be retrained on; a quote before anything else is data and stays."""
+    from watchwait.validation import read_cohort
+
+    r = dict(sample_records["DEMO-02"], patient_id="-A1", site="'s-Hertogenbosch", complete_response=None)
+    write_outcomes_cohort([r], tmp_path / "x.csv")
+    row = next(csv.DictReader((tmp_path / "x.csv").open(encoding="utf-8")))
+    assert row["patient_id"] == "'-A1"
+    back = read_cohort(tmp_path / "x.csv")
+    assert back["patient_id"].tolist() == ["-A1"]
+    assert back["site"].tolist() == ["'s-Hertogenbosch"]
+
+
 def test_invalid_records_are_all_reported_and_nothing_is_written(sample_records, tmp_path):
     a = dict(sample_records["DEMO-01"], management="surgery", months_followed=300)
     b = dict(sample_records["DEMO-02"], ypt_stage="ypT0")
