@@ -117,7 +117,7 @@ def store_series_upload(files: Iterable[tuple[str, bytes]], dest: str | os.PathL
                                f"{_size(MAX_FILE_BYTES)} allowed (limit MAX_FILE_BYTES)")
     warnings: list[str] = []
     stored = 0
-    created = False
+    created = finished = False
     try:
         for name, data in items:
             shown = _shown(name)
@@ -135,10 +135,10 @@ def store_series_upload(files: Iterable[tuple[str, bytes]], dest: str | os.PathL
                 stored += 1
                 _write_dataset(ds, dest / f"{stored:05d}.dcm")
                 del ds
-    except BaseException:
-        if created:
+        finished = True
+    finally:  # whatever stopped it (a refusal, a bug, an interrupt), no half-stored series is left behind
+        if created and not finished:
             shutil.rmtree(dest, ignore_errors=True)
-        raise
     if not stored:
         reasons = "; ".join(warnings[:5]) or "no files"
         raise ImagingError(f"upload: no DICOM file to store ({reasons})")

@@ -261,14 +261,15 @@ class Store:
     def __init__(self, url: str | None = None):
         self._url = migrate.resolve_url(url)
         self._engine = migrate.make_engine(self._url)
+        opened = False
         try:
             self.revision = migrate.check_or_create(self._engine, self._url)
+            opened = True
         except OperationalError as exc:
-            self._engine.dispose()
             raise migrate.unreachable(self._url, exc) from None
-        except BaseException:
-            self._engine.dispose()
-            raise
+        finally:  # a refused or unreachable database leaves no pooled connection behind
+            if not opened:
+                self._engine.dispose()
 
     @classmethod
     def open(cls, url: str | None = None) -> Store:
