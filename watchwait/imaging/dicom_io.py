@@ -1,14 +1,17 @@
 """Read one DICOM MR series (a file, a folder or a .zip) into a 3-D array with its geometry.
 
-Steps, in order: parse every file (pydicom); de-identify each data set at once
-(:mod:`watchwait.imaging.deid`); set aside what is not an MR/CT image (listed in the warnings);
+Steps, in order: parse every file (pydicom), one at a time; de-identify each data set at once
+(:mod:`watchwait.imaging.deid`) and drop its pixel data from memory (its length and SHA-256 are
+kept: only headers are held while the series is sorted); set aside what is not an MR/CT image (listed in the warnings);
 group by Series Instance UID and choose one series (the caller's, else the one with most
 slices); refuse a series whose files name several patients, studies or frames of reference
 (:data:`SAME_IN_A_SERIES`); take each plane's geometry (single-frame attributes, or the functional groups of
 multi-frame Enhanced MR); sort the planes by their position along the slice normal
 ``n = row_dir x col_dir`` (never by Instance Number); check that orientation, matrix size and
-pixel spacing agree; refuse more than :data:`MAX_SERIES_VOXELS` voxels before decoding; decode the pixels (compressed transfer syntaxes through the pylibjpeg
-plugins) and apply Rescale Slope/Intercept; drop duplicated positions whose pixels are
+pixel spacing agree; refuse more than :data:`MAX_SERIES_VOXELS` voxels before decoding; read each file's pixel data
+again (refused if it is not the same bytes), decode it (compressed transfer syntaxes through the
+pylibjpeg plugins), apply Rescale Slope/Intercept and write it into the preallocated volume (int16
+where exact), one file at a time; drop duplicated positions whose pixels are
 identical (with a warning) and refuse different ones; refuse gaps (a step larger than 1.5x
 the median step) unless ``allow_gaps``.
 
