@@ -74,6 +74,8 @@ def describe(source: Mapping[str, object]) -> str:
         return f"sample patient {source.get('name')}"
     if kind == "cohort":
         return f"patient {source.get('name')} from {source.get('file')}"
+    if kind == "store":
+        return f"case {source.get('name')} from the case store (assessment version {source.get('version')})"
     return "a new, empty record"
 
 
@@ -198,9 +200,12 @@ def sources_line() -> str:
                  f"(synthetic), opened {src.get('at', '')}"]
     elif kind == "cohort":
         parts = [f"Record: patient {src.get('name')} from the cohort file {src.get('file')}, imported {src.get('at', '')}"]
+    elif kind == "store":
+        parts = [f"Record: case {src.get('name')} from the case store, assessment version {src.get('version')}, "
+                 f"opened {src.get('at', '')}"]
     else:
         parts = ["Record: entered on this screen (not saved anywhere)"]
-    changes = [c for c in unsaved_changes() if c != "radiomics"] if kind in ("sample", "cohort") else []
+    changes = [c for c in unsaved_changes() if c != "radiomics"] if kind in ("sample", "cohort", "store") else []
     if changes:
         parts.append("changed here since: " + ", ".join(changes))
     rs = st.session_state.get(state.RADIOMICS_SOURCE)

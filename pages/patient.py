@@ -47,8 +47,8 @@ with src_clear:
 identity.pending_prompt()
 if _src.get("kind") == "sample" and _src.get("name") == state.identity()[1]:  # what identity.sync_url puts in the URL
     st.caption(f"The address bar names {md(_src.get('name'))}: a reload reopens this sample patient as shipped "
-               "(changes made here are not kept). Imported and typed records are not kept across a reload: "
-               "there is no case store yet.")
+               "(changes made here are not kept). To keep an imported or typed record, save it to the case store "
+               "(Meeting or Cases screen).")
 
 if upload is not None:
     from watchwait.validation import frame_to_records, read_cohort

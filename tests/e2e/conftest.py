@@ -10,9 +10,14 @@ from e2e_server import CHROMIUM, CHROMIUM_ARGS, SHOTS, free_port, start_server, 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
+    import os
+
     port = free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    proc = start_server(port, log)
+    folder = tmp_path_factory.mktemp("streamlit")
+    log = folder / "server.log"
+    # a case store of its own: a browser test never creates or touches the default var/watchwait.db
+    env = {**os.environ, "WATCHWAIT_DATABASE_URL": f"sqlite:///{folder / 'watchwait.db'}"}
+    proc = start_server(port, log, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)
