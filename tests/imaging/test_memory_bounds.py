@@ -216,3 +216,21 @@ def test_an_archive_replaced_while_the_series_is_read_is_refused(tmp_path, monke
     with pytest.raises(DicomFileError, match=r"^s\.zip:IM0001\.dcm: is no longer in the archive \(it changed while the "
                                              r"series was being read\); load the series again$"):
         load_series(tmp_path / "s.zip")
+
+
+def test_gzip_compressed_slices_are_read_again_through_gzip(tmp_path):
+    import gzip
+
+    from watchwait.imaging.dicom_io import load_series
+
+    values = write_series(tmp_path / "s", (3, 8, 8))
+    (tmp_path / "gz").mkdir()
+    with zipfile.ZipFile(tmp_path / "gz.zip", "w") as zf:
+        for path in sorted((tmp_path / "s").iterdir()):
+            packed = gzip.compress(path.read_bytes())
+            (tmp_path / "gz" / f"{path.name}.gz").write_bytes(packed)
+            zf.writestr(f"{path.name}.gz", packed)
+    for source in (tmp_path / "gz", tmp_path / "gz.zip"):
+        series = load_series(source)
+        assert np.array_equal(series.array, values.astype(np.int16)), source.name
+        assert sum("gzip-compressed file, decompressed before reading" in w for w in series.warnings) == 3
