@@ -63,4 +63,26 @@ class SecurityHeaders:
 # 0 = never roll over (SpooledTemporaryFile); the upload size is bounded by server.maxUploadSize.
 MultiPartParser.spool_max_size = 0
 
+
+
+def check_store_at_start() -> None:
+    """Refuse to start on a case store whose schema is older or newer than this watchwait's: print what is wrong and
+    the command that fixes it, exit 2. With no database yet (no URL set, no default file), nothing is checked or
+    created: the first saved case creates it."""
+    import os
+
+    from watchwait.store import Store, StoreSchemaError
+    from watchwait.store.migrate import DEFAULT_PATH, ENV_VAR
+
+    url = os.environ.get(ENV_VAR)
+    if not url and not (Path.cwd() / DEFAULT_PATH).exists():
+        return
+    try:
+        Store(url or str(Path.cwd() / DEFAULT_PATH)).close()
+    except StoreSchemaError as exc:
+        print(f"watchwait: the dashboard did not start. {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+check_store_at_start()
 app = st.App(str(ROOT / "app.py"), middleware=[Middleware(SecurityHeaders)])
