@@ -259,7 +259,7 @@ def viewer(visit: str, b: Bound | None, large: bool = False) -> None:
     lo, hi, step = fig.control_range(volume)
     step = _snap(step, step)  # int sliders for integer-valued MR, floats otherwise
     if k_level not in st.session_state:
-        level, width = fig.default_window(volume, mask if mask is not None else volume > -1e30)
+        level, width = fig.default_window(volume, mask)
         st.session_state[k_level] = _snap(min(max(level, lo), hi), step)
         st.session_state[k_width] = _snap(min(max(width, step), 2 * (hi - lo) + step), step)
         st.session_state[k_slice] = (fig.best_slice(mask) if mask is not None else nz // 2) + 1

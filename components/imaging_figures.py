@@ -30,12 +30,14 @@ DELTA = "change (restaging - baseline)"
 
 # ----------------------------------------------------------------------------- window and slice
 
-def default_window(volume: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+def default_window(volume: np.ndarray, mask: np.ndarray | None) -> tuple[float, float]:
     """(level, width) for a volume: centred on the ROI's intensities (1st-99th percentile) and
     :data:`ROI_WINDOW_FACTOR` times as wide, so that tumour texture shows and the tissue around it
-    stays visible; at least :data:`MIN_IMAGE_SHARE` of the image's own range."""
-    volume = np.asarray(volume, dtype=float)
-    inside = volume[np.asarray(mask, dtype=bool)]
+    stays visible; at least :data:`MIN_IMAGE_SHARE` of the image's own range. Without an ROI (``None``
+    or empty), the image's own range. The volume keeps its type (int16 for most MR): a percentile
+    copies it once in that type, where a float64 copy would cost four times an int16 series."""
+    volume = np.asarray(volume)
+    inside = volume[np.asarray(mask, dtype=bool)] if mask is not None else volume.ravel()
     if inside.size == 0:
         inside = volume.ravel()
     lo, hi = np.percentile(inside, [1, 99])

@@ -223,6 +223,28 @@ def test_default_window_is_centred_on_the_roi_percentiles():
     assert grey.tolist() == [[0, 128, 255]]
 
 
+def test_default_window_of_an_int16_series_copies_it_at_most_once():
+    """The viewer's first window on an int16 MR series allocates at most about the series once more (it was a float64
+    copy, 4x, and a whole-volume mask without an ROI: 8x), and gives the same window as the float computation."""
+    import tracemalloc
+
+    rng = np.random.default_rng(1)
+    vol = rng.integers(0, 3000, size=(40, 256, 256)).astype(np.int16)
+    mask = np.zeros(vol.shape, bool)
+    mask[15:25, 100:140, 100:140] = True
+    for m in (mask, None):
+        tracemalloc.start()
+        level, width = fig.default_window(vol, m)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak <= 1.1 * vol.nbytes, (m is None, peak / vol.nbytes)
+        ref = vol.astype(float)
+        lo, hi = np.percentile(ref[m] if m is not None else ref, [1, 99])
+        img_lo, img_hi = np.percentile(ref, [1, 99])
+        assert level == (lo + hi) / 2
+        assert width == max(fig.ROI_WINDOW_FACTOR * (hi - lo), fig.MIN_IMAGE_SHARE * (img_hi - img_lo))
+
+
 def test_private_folder_is_private_and_gone_even_when_reading_fails(monkeypatch, tmp_path):
     from components.imaging import private_folder
 
