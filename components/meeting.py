@@ -847,11 +847,16 @@ def summary_view(store, m, cases: list, large: bool = False) -> None:
         st.warning("Not decided yet: " + ", ".join(f"case {mc.position} ({md(mc.pseudonym)})" for mc in open_) + ".",
                    icon=":material/pending_actions:")
     rows = summary_rows(cases)
-    if large:  # the shared screen: what was decided and why; who recorded it and when stay on the desk view
-        rows = [{k: v for k, v in r.items() if k not in ("Recorded by", "When")} for r in rows]
-    st.dataframe(rows, hide_index=True, width="stretch", key=state.meeting_key("summary_table"),
-                 column_config={"Rationale": st.column_config.TextColumn(width="large"),
-                                "Present": st.column_config.TextColumn(width="medium")})
+    if large:
+        # the shared screen: what was decided and why (who recorded it and when stay on the desk view), as an HTML
+        # table in the screen's 24 px type with every cell wrapped (a dataframe is drawn on a canvas at its own small
+        # size). st.table renders Markdown, so every cell goes through md(): typed text stays text.
+        rows = [{k: md("" if v is None else v) for k, v in r.items() if k not in ("Recorded by", "When")} for r in rows]
+        st.table(rows, hide_index=True)
+    else:
+        st.dataframe(rows, hide_index=True, width="stretch", key=state.meeting_key("summary_table"),
+                     column_config={"Rationale": st.column_config.TextColumn(width="large"),
+                                    "Present": st.column_config.TextColumn(width="medium")})
     exports(store, m)
 
 

@@ -228,6 +228,17 @@ def test_a_bad_row_writes_nothing_and_every_bad_row_is_listed_then_the_meeting_r
     assert list(summary["Follows the suggestion"])[:2] == ["yes", "no: Patient's informed choice"]
     assert at.query_params["case"] == "summary"
 
+    # the shared screen: an HTML table (24 px type, cells wrapped); st.table renders Markdown, so typed text is escaped
+    at.session_state[state.PRESENTATION] = True
+    at.run()
+    ok(at)
+    [shared] = [t.value for t in at.table if "Rationale" in t.value.columns]
+    assert "Recorded by" not in shared.columns
+    assert [unescape(v) for v in shared["Rationale"]][:2] == [hostile, "Patient prefers surgery"]
+    assert "![x](" not in shared["Rationale"].iloc[0]
+    at.session_state[state.PRESENTATION] = False
+    at.run()
+
     # the FHIR Bundle a click downloads
     name = f"meeting-{m.id}_2026-12-01.fhir.json"
     from fhir.resources.R4B.bundle import Bundle
