@@ -45,20 +45,22 @@ def _interval(prediction) -> tuple[Decimal, Decimal, Decimal]:
 
 
 def test_a_prediction_as_a_risk_assessment(assessments, model_info):
-    a = assessments["DEMO-03"]  # 66.7%, interval 50.5% to 83.0%
+    a = assessments["DEMO-03"]
+    pct, lo, hi = (f"{100 * v:.1f}" for v in (a.probability, *a.interval))  # the shipped model's figures, in %
     ra, raw = _round_trip(risk_assessment(a, model_info=model_info, occurrence=WHEN), RiskAssessment)
     assert ra.status == "final"
     assert raw["occurrenceDateTime"] == "2026-12-03T10:30:00Z"
     (p,) = ra.prediction
-    assert p.probabilityDecimal == Decimal("66.7") == Decimal(str(round(100 * a.probability, 1)))
+    assert p.probabilityDecimal == Decimal(pct) and 1 < p.probabilityDecimal < 100  # a percentage, not a fraction
     assert p.probabilityRange is None  # probability[x] is a choice: the interval is in the extension
-    assert _interval(p) == (Decimal("50.5"), Decimal("83.0"), Decimal("90"))
+    assert _interval(p) == (Decimal(lo), Decimal(hi), Decimal("90"))
     assert (p.outcome.coding[0].system, p.outcome.coding[0].code) == (OUTCOME_SYSTEM, OUTCOME_CODE)
     assert "snomed" not in json.dumps(raw).lower()
-    assert p.rationale.startswith("90% interval 50.5% to 83.0%: where the probability")
+    assert p.rationale.startswith(f"90% interval {lo}% to {hi}%: where the probability")
     method = {c.system: c.code for c in ra.method.coding}
-    assert method == {MODEL_SYSTEM: "fused-20261128-7b2b7cc9", MODEL_HASH_SYSTEM: model_info.sha256}
-    assert ra.method.text == f"watchwait model fused-20261128-7b2b7cc9 (model file sha256 {model_info.sha256}); rules 2.0.0"
+    assert model_info.version.startswith("fused-") and a.model_version == model_info.version
+    assert method == {MODEL_SYSTEM: model_info.version, MODEL_HASH_SYSTEM: model_info.sha256}
+    assert ra.method.text == f"watchwait model {model_info.version} (model file sha256 {model_info.sha256}); rules 2.0.0"
     assert [n.text for n in ra.note][0] == SYNTHETIC_NOTE
 
 
@@ -129,7 +131,7 @@ def test_inputs_that_do_not_fit_are_refused(assessments, model_info):
     with pytest.raises(ExportError, match=r"^the time of the prediction must carry its time zone \(FHIR dateTime\); got "
                                           r"2026-12-03T10:30:00 without one\."):
         risk_assessment(a, model_info=model_info, occurrence=dt.datetime(2026, 12, 3, 10, 30))
-    with pytest.raises(ExportError, match=r"^the assessment was made by model fused-20261128-7b2b7cc9, but the model details"):
+    with pytest.raises(ExportError, match=rf"^the assessment was made by model {model_info.version}, but the model details"):
         risk_assessment(a, model_info=ModelInfo("other", "0" * 64, True), occurrence=WHEN)
     with pytest.raises(ExportError, match=r"^a probability must lie from 0 to 1 \(0% to 100% in FHIR\); got 1.2 instead\.$"):
         risk_assessment(dataclasses.replace(a, probability=1.2), model_info=model_info, occurrence=WHEN)

@@ -526,9 +526,10 @@ class _Page:
         t = self.text(s)
         if self.pdf.get_string_width(t) <= w:
             return t
-        while t and self.pdf.get_string_width(t + "…") > w:
+        ellipsis = self.text("…")  # "..." in the Latin-1 fallback font
+        while t and self.pdf.get_string_width(t + ellipsis) > w:
             t = t[:-1]
-        return t.rstrip() + "…"
+        return t.rstrip() + ellipsis
 
     def _decision(self, x, w, b):
         pdf, d = self.pdf, self.decision
