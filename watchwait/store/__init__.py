@@ -835,7 +835,12 @@ class Store:
     # ------------------------------------------------------------- case list
     def list_cases(self, *, search: str | None = None, meeting_id: int | None = None, pathway: str | None = None,
                    pending_follow_up: bool | None = None, page: int = 1, page_size: int = 25) -> CasePage:
-        """Cases by pseudonym (A-Z), filtered; one query per page (the total comes with the rows)."""
+        """Cases by pseudonym (A-Z), filtered; one query per page (the total comes with the rows).
+
+        Without a pathway or pending-follow-up filter (the usual first page, a search, a meeting) the page of
+        patients is chosen first and only its rows get their latest assessment, decision, follow-up and meeting
+        (the cost grows with the page, not with the number of cases); those two filters need the latest
+        decision and follow-up of every case, so they are computed for every case before paging."""
         if isinstance(page, bool) or not isinstance(page, int) or page < 1:
             raise InvalidEntry(f"Page must be a whole number from 1; got {quoted(page)} instead.")
         if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -846,6 +851,64 @@ class Store:
         if search is not None and not isinstance(search, str):
             raise InvalidEntry(f"The search must be text (part of a pseudonym); got {quoted(search)} instead.")
         mid = None if meeting_id is None else _meeting_id(meeting_id)
+        conds = []  # on patients only
+        if search and search.strip():
+            s = search.strip()[:64].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conds.append(patients.c.pseudonym.ilike(f"%{s}%", escape="\\"))
+        if mid is not None:
+            conds.append(select(literal(1)).where(meeting_cases.c.meeting_id == mid,
+                                                  meeting_cases.c.patient_id == patients.c.id).exists())
+        offset = (page - 1) * page_size
+        if pathway is None and pending_follow_up is None:
+            q, counted = self._case_page_query(conds, page_size, offset)
+        else:
+            q, counted = self._case_list_query(conds, pathway, pending_follow_up, page_size, offset)
+        with self._read() as conn:
+            rows = conn.execute(q).all()
+            if rows:
+                total = rows[0].total
+            elif page == 1:
+                total = 0
+            else:  # past the last page: the window count came with no row
+                total = conn.execute(select(func.count()).select_from(counted.subquery())).scalar()
+        items = tuple(CaseSummary(r.pseudonym, r.version, r.saved_at, r.meeting_date, r.pathway,
+                                  None if r.pathway is None else pathway_label(r.pathway), r.decided_at,
+                                  r.follow_up_version, bool(r.pending)) for r in rows)
+        return CasePage(items, total, page, max(1, -(-total // page_size)), page_size)
+
+    @staticmethod
+    def _case_page_query(conds: list, limit: int, offset: int) -> tuple[Select, Select]:
+        """Page first: the filtered patients by pseudonym, LIMIT/OFFSET (with a window count of all of them), then
+        correlated look-ups for just those rows, each on an index: assessments (patient_id, version),
+        decisions (patient_id, id), follow_ups (patient_id, version), meeting_cases (patient_id)."""
+        counted = select(patients.c.id).where(*conds)
+        pg = (select(patients.c.id, patients.c.pseudonym, func.count().over().label("total")).where(*conds)
+              .order_by(patients.c.pseudonym).limit(limit).offset(offset).subquery("pg"))
+
+        def latest(col, table):
+            return select(func.max(col)).where(table.c.patient_id == pg.c.id).scalar_subquery()
+
+        d = decisions.alias("d")
+        fu_at = latest(follow_ups.c.recorded_at, follow_ups)
+        meeting_date = (select(func.max(meetings.c.date)).select_from(meeting_cases)
+                        .join(meetings, meetings.c.id == meeting_cases.c.meeting_id)
+                        .where(meeting_cases.c.patient_id == pg.c.id).scalar_subquery())
+        pending = and_(d.c.id.is_not(None), or_(fu_at.is_(None), fu_at < d.c.recorded_at))
+        q = (select(pg.c.pseudonym, latest(assessments.c.version, assessments).label("version"),
+                    latest(assessments.c.saved_at, assessments).label("saved_at"), meeting_date.label("meeting_date"),
+                    d.c.pathway, d.c.recorded_at.label("decided_at"),
+                    latest(follow_ups.c.version, follow_ups).label("follow_up_version"), pending.label("pending"),
+                    pg.c.total)
+             .select_from(pg)
+             .outerjoin(d, d.c.id == latest(decisions.c.id, decisions))
+             .order_by(pg.c.pseudonym))
+        return q, counted
+
+    @staticmethod
+    def _case_list_query(conds: list, pathway: str | None, pending_follow_up: bool | None, limit: int,
+                         offset: int) -> tuple[Select, Select]:
+        """The latest version, decision, follow-up and meeting of every patient, filtered (the pathway and
+        pending-follow-up filters need them all), then sorted and paged."""
         la = (select(assessments.c.patient_id, func.max(assessments.c.version).label("version"),
                      func.max(assessments.c.saved_at).label("saved_at")).group_by(assessments.c.patient_id).subquery("la"))
         ld = select(decisions.c.patient_id, func.max(decisions.c.id).label("id")).group_by(decisions.c.patient_id).subquery("ld")
@@ -864,32 +927,14 @@ class Store:
              .outerjoin(d, d.c.id == ld.c.id)
              .outerjoin(lf, lf.c.patient_id == patients.c.id)
              .outerjoin(lm, lm.c.patient_id == patients.c.id))
-        conds = []
-        if search and search.strip():
-            s = search.strip()[:64].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conds.append(patients.c.pseudonym.ilike(f"%{s}%", escape="\\"))
-        if mid is not None:
-            conds.append(select(literal(1)).where(meeting_cases.c.meeting_id == mid,
-                                                  meeting_cases.c.patient_id == patients.c.id).exists())
+        conds = list(conds)
         if pathway is not None:
             conds.append(d.c.pathway == pathway)
         if pending_follow_up is not None:
             conds.append(pending if pending_follow_up else ~pending)
         if conds:
             q = q.where(and_(*conds))
-        q = q.order_by(patients.c.pseudonym).limit(page_size).offset((page - 1) * page_size)
-        with self._read() as conn:
-            rows = conn.execute(q).all()
-            if rows:
-                total = rows[0].total
-            elif page == 1:
-                total = 0
-            else:
-                total = conn.execute(select(func.count()).select_from(q.limit(None).offset(None).order_by(None).subquery())).scalar()
-        items = tuple(CaseSummary(r.pseudonym, r.version, r.saved_at, r.meeting_date, r.pathway,
-                                  None if r.pathway is None else pathway_label(r.pathway), r.decided_at,
-                                  r.follow_up_version, bool(r.pending)) for r in rows)
-        return CasePage(items, total, page, max(1, -(-total // page_size)), page_size)
+        return q.order_by(patients.c.pseudonym).limit(limit).offset(offset), q
 
     # ------------------------------------------------------------- audit
     def audit(self, pseudonym: str | None = None, limit: int = 200, *, meeting_id: int | None = None) -> list[AuditEntry]:
