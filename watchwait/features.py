@@ -282,10 +282,6 @@ def display_value(feature: Feature, record: Mapping[str, object]) -> str:
     from watchwait.labels import value_text
 
     own = [s for s in feature.sources if not (s == "immunotherapy" and feature.modality != "clinical")] or list(feature.sources)
-    if own == ["residual_lesion_mm", "tumour_length_cm"]:  # short enough for a bar label: "15 mm of a 6.9 cm tumour"
-        lesion, length = (value_text(s, record.get(s)) for s in own)
-        blank = [BY_NAME[s].label for s in own if record.get(s) is None or record.get(s) == "" or record.get(s) != record.get(s)]
-        return f"{lesion} of a {length} tumour" if not blank else f"not recorded ({', '.join(blank)})"
     if len(own) == 1:
         return value_text(own[0], record.get(own[0]))
     if all(s.startswith(("ctdna_", "cea_")) for s in own):

@@ -33,16 +33,6 @@ def test_explanation_values_never_show_codes():
     assert not [v for v in by.values() if any(c in v for c in codes)]
 
 
-def test_residual_lesion_reads_as_size_of_tumour_short_enough_for_a_bar_label():
-    from components.tables import BAR_VALUE_MAX
-
-    f = next(x for x in BASE_FEATURES if x.name == "restaging__residual_rel_log")
-    shown = display_value(f, {"residual_lesion_mm": 15, "tumour_length_cm": 6.9})
-    assert shown == "15 mm of a 6.9 cm tumour" and len(shown) <= BAR_VALUE_MAX
-    assert display_value(f, {"residual_lesion_mm": None, "tumour_length_cm": 6.9}) == (
-        "not recorded (Residual lesion or scar, largest diameter)")
-
-
 def test_radiomic_features_have_clinical_names_and_keep_the_technical_one():
     (f,) = radiomics_features(["radiomics_delta_original_firstorder_Mean"])
     assert f.label == "mean T2 signal in the tumour, change from baseline to restaging"
