@@ -67,7 +67,11 @@ def test_the_security_headers_middleware_adds_every_header():
     async def send(message):
         sent.append(message)
 
-    asyncio.run(SecurityHeaders(inner)({"type": "http"}, None, send))
+    # in a thread of its own: a browser test run earlier in this worker may leave Playwright's loop running here
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, SecurityHeaders(inner)({"type": "http"}, None, send)).result()
     headers = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
     assert headers == HEADERS  # every header, and the app's own weaker value replaced
     assert headers["x-frame-options"] == "DENY"
