@@ -130,9 +130,11 @@ if case == "upload":
 if case == "radiomics":
     from watchwait.imaging.radiomics import extract_features
     small = load_series(warm)
+    from watchwait.errors import WatchwaitError
+
     try:  # pyradiomics' imports and the extractor's validation: a cost of the process
         extract_features(small, np.ones(small.shape, dtype=bool))
-    except Exception:
+    except WatchwaitError:  # a refused warm-up ROI still loaded everything; a bug stops the benchmark
         pass
 gc.collect()
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -26,6 +26,20 @@ def server(tmp_path_factory):
         stop_server(proc)
 
 
+WIDTH, HEIGHT = 1920, 1080  # the MDT's shared screen
+
+
+@pytest.fixture
+def wide(browser):
+    """A page of its own at the shared screen's size (1920 x 1080)."""
+    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():

@@ -13,7 +13,7 @@ from st_helpers import T, go, load_sample, open_app, settle
 
 pytestmark = pytest.mark.e2e
 
-WIDTH, HEIGHT = 1920, 1080
+from conftest import HEIGHT, WIDTH  # the shared screen; the `wide` page fixture lives there
 # the eight screens of issue 9; any other screen the navigation lists is checked too (_screens)
 SCREENS = ["Patient", "Assessment", "What if", "Trajectories", "Evidence", "Options", "Imaging", "About the model"]
 
@@ -91,15 +91,6 @@ def _open(page: Page, screen: str, presentation: bool) -> None:
         go(page, screen)
     page.wait_for_timeout(600)  # charts drawn
 
-
-@pytest.fixture
-def wide(browser):
-    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize(("mode", "pid"), [("desk", "DEMO-13"), ("presentation", "DEMO-13"), ("desk", "DEMO-12")])

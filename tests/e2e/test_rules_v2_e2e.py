@@ -13,7 +13,7 @@ from st_helpers import T, go, load_sample, open_app, settle, shot, shown_headlin
 
 pytestmark = pytest.mark.e2e
 
-WIDTH, HEIGHT = 1920, 1080
+from conftest import HEIGHT  # the shared screen; the `wide` page fixture lives there
 
 
 @pytest.fixture(scope="module")
@@ -23,15 +23,6 @@ def samples():
 
     return {r["patient_id"]: r for r in frame_to_records(read_cohort(ROOT / "sample_data" / "sample_patients.csv"))}
 
-
-@pytest.fixture
-def wide(browser):
-    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 def _open(page: Page, server: str, pid: str, screen: str) -> None:

@@ -14,7 +14,7 @@ from components import fmt
 
 pytestmark = pytest.mark.e2e
 
-WIDTH, HEIGHT = 1920, 1080
+from conftest import HEIGHT  # the shared screen; the `wide` page fixture lives there
 
 # Every visible text node of the main area, with its computed size and colour (SVG chart text included).
 _TEXT_SIZES = """() => {
@@ -38,15 +38,6 @@ _TEXT_SIZES = """() => {
   return out;
 }"""
 
-
-@pytest.fixture
-def wide(browser):
-    context = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
-    page = context.new_page()
-    try:
-        yield page
-    finally:
-        context.close()
 
 
 @pytest.fixture(scope="module")
