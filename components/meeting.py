@@ -216,12 +216,6 @@ def bind_case(meeting_id: int, mc) -> str:
     return "bound"
 
 
-def _describe(source: Mapping) -> str:
-    if source.get("kind") == "store":
-        return f"case {source.get('name')} from the case store (assessment version {source.get('version')})"
-    return identity.describe(source)
-
-
 def _forget_asked() -> None:
     st.session_state[state.BIND_ASKED] = None
 
@@ -234,7 +228,7 @@ def switch_prompt() -> bool:
     who = state.identity()[1] or "the record on screen"
     with st.container(border=True, key="ww-confirm-switch"):
         st.warning(f"**Unsaved changes to {md(who)}** ({md(', '.join(p['changes']))}). Opening "
-                   f"{md(_describe(p['source']))} discards them, with this patient's images and what-if scenarios. "
+                   f"{md(identity.describe(p['source']))} discards them, with this patient's images and what-if scenarios. "
                    "To keep them, choose Keep editing and save the changes to the case store first.",
                    icon=":material/warning:")
         c1, c2, _ = st.columns([1.4, 1, 2])
