@@ -63,8 +63,15 @@ _FOCUS_CSS = """
 """
 
 
+# The styles travel in an ordinary (hidden) element of the main area. A style-only st.html goes to Streamlit's
+# event container instead, and Chromium was seen to lose it there after a page load: the whole page then ran
+# without these rules (no focus outline, no presentation type) until the next rerun; the keyboard browser test
+# caught it in CI (tests/e2e/test_accessibility_e2e.py).
+_HOLDER = '<span class="ww-css" hidden></span><style>[data-testid="stElementContainer"]:has(.ww-css) { display: none; }</style>'
+
+
 def apply_css() -> None:
-    st.html((_PRESENTATION_CSS if state.presentation() else _NORMAL_CSS) + _FOCUS_CSS)
+    st.html(_HOLDER + (_PRESENTATION_CSS if state.presentation() else _NORMAL_CSS) + _FOCUS_CSS)
 
 
 def _toggle_changed() -> None:

@@ -153,3 +153,24 @@ def test_what_if_table_is_html_on_the_shared_screen_and_a_dataframe_at_the_desk(
     assert len(at.dataframe) == 0 and len(at.table) == 1
     rows = list(at.table[0].value.index)
     assert rows[:3] == ["changed inputs", "probability of complete response", "interval"]
+
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_the_screen_styles_are_an_element_of_the_main_area_not_of_the_event_container(presentation):
+    """The page's CSS (focus outline, presentation type) is sent as an ordinary element at the top of the main area.
+    Sent as a style-only st.html it goes to Streamlit's event container, where Chromium lost it after a page load in
+    CI: the sidebar links then had no focus outline (the keyboard browser test failed). The first run only: AppTest
+    (Streamlit 1.67) reruns the page alone, not app.py, so a rerun here would not show app.py's elements."""
+    from streamlit.testing.v1 import AppTest
+    from apptest_helpers import ROOT, TIMEOUT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
+    at.session_state["presentation_mode"] = presentation
+    at.run()
+    first = list(at.main.children.values())[0]
+    assert type(first).__name__ == "Html" and ":focus-visible" in first.proto.body
+    assert ("html { font-size: 24px; }" in first.proto.body) is presentation
+    # the element that carries the styles is hidden by the same styles, so it takes no space on screen
+    assert first.proto.body.startswith('<span class="ww-css" hidden></span><style>[data-testid="stElementContainer"]:has(.ww-css) { display: none; }</style>')
+    assert not [h for h in at._tree.children[2].children.values() if ":focus-visible" in getattr(getattr(h, "proto", None), "body", "")]
