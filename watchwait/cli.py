@@ -97,7 +97,7 @@ def _cmd_evaluate(args) -> int:
     import pandas as pd
 
     from watchwait.metrics import classification_metrics
-    from watchwait.training import interval_coverage, load_model, outcome
+    from watchwait.training import interval_coverage, known_outcomes, load_model, unknown_outcome_note
     from watchwait.cohort import read_model_cohort
     from watchwait.engine import predict_frame
 
@@ -107,7 +107,10 @@ def _cmd_evaluate(args) -> int:
         raise WatchwaitError(f"{name}: no patients (a header row only); evaluate needs patients with outcomes "
                              "of both kinds (complete response and not).")
     bundle = load_model(args.model)
-    y = outcome(frame)
+    n_all = len(frame)
+    frame, y, n_unknown = known_outcomes(frame)
+    if n_unknown:
+        print(f"note: {unknown_outcome_note(n_unknown, n_all)}", file=sys.stderr)
     pred = predict_frame(frame, bundle)
     ok = pred["p_complete_response"].notna().to_numpy()
     n_cr, n_other = int(y[ok].sum()), int((~y[ok]).sum())
@@ -117,6 +120,7 @@ def _cmd_evaluate(args) -> int:
             f"complete response and {n_other} without; evaluate needs at least one of each (AUC and calibration "
             "compare the two groups).")
     result = {"model_version": bundle.version, "n_in_scope": int(ok.sum()), "n_out_of_scope": int((~ok).sum()),
+              "n_outcome_unknown_left_out": n_unknown,
               "fused": classification_metrics(y[ok], pred["p_complete_response"].to_numpy()[ok])}
     oracle = None
     if args.truth:

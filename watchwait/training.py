@@ -58,6 +58,33 @@ def outcome(frame: pd.DataFrame) -> np.ndarray:
     """The training target per row: ``complete_response``, or where it is blank, what the version-2
     follow-up columns say (:func:`watchwait.derive.outcome_from_followup`). A row whose recorded
     outcome contradicts its own follow-up, or with no outcome at all, is an error naming the rows."""
+    y = outcome_or_unknown(frame)
+    if np.isnan(y).any():
+        rows = ", ".join(str(i + 2) for i in np.flatnonzero(np.isnan(y))[:20])
+        raise ModelArtifactError(f"{OUTCOME} must be filled for every patient of a training or evaluation cohort; blank on rows {rows}.")
+    return y.astype(bool)
+
+
+def unknown_outcome_note(n_unknown: int, n_total: int) -> str:
+    """What ``train`` and ``evaluate`` say when they leave out patients whose outcome is not yet known."""
+    s = "s" if n_unknown != 1 else ""
+    return (f"{n_unknown} of {n_total} patient{s} left out: outcome not yet known (complete response blank and the follow-up "
+            "does not decide it, e.g. watch-and-wait followed for less than 12 months without regrowth). Leaving them out "
+            "over-represents early regrowth among watch-and-wait patients; train again when their follow-up reaches 12 months.")
+
+
+def known_outcomes(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """The patients whose outcome is known, their outcomes, and how many were left out (outcome not yet known).
+    Contradictions between ``complete_response`` and the follow-up are still errors (:func:`outcome_or_unknown`)."""
+    y = outcome_or_unknown(frame)
+    known = ~np.isnan(y)
+    if known.all():
+        return frame, y.astype(bool), 0
+    return frame[known].reset_index(drop=True), y[known].astype(bool), int((~known).sum())
+
+
+def outcome_or_unknown(frame: pd.DataFrame) -> np.ndarray:
+    """:func:`outcome` with NaN where the outcome is not yet known (blank, and the follow-up does not decide it)."""
     from watchwait.derive import outcome_from_followup
 
     y = frame[OUTCOME].to_numpy(dtype=float) if OUTCOME in frame.columns else np.full(len(frame), np.nan)
@@ -67,11 +94,7 @@ def outcome(frame: pd.DataFrame) -> np.ndarray:
         rows = ", ".join(str(i + 2) for i in np.flatnonzero(clash)[:20])
         raise ModelArtifactError(f"{OUTCOME} contradicts the follow-up columns (pathology, regrowth, months followed) on rows {rows}; "
                                  "correct one or the other.")
-    y = np.where(np.isnan(y), follow, y)
-    if np.isnan(y).any():
-        rows = ", ".join(str(i + 2) for i in np.flatnonzero(np.isnan(y))[:20])
-        raise ModelArtifactError(f"{OUTCOME} must be filled for every patient of a training or evaluation cohort; blank on rows {rows}.")
-    return y.astype(bool)
+    return np.where(np.isnan(y), follow, y)
 
 
 # What changed in the method, for the model card (newest first). Every card carries it, so that a site's
@@ -185,12 +208,13 @@ def usability_warnings(n_measured: int, auc: float) -> list[str]:
     return out
 
 
-def check_trainable(y: np.ndarray) -> None:
+def check_trainable(y: np.ndarray, n_unknown: int = 0) -> None:
     n_cr, n_not = int(y.sum()), int((~y).sum())
     if min(n_cr, n_not) < MIN_PER_CLASS:
+        unknown = f"; {n_unknown} more left out, outcome not yet known" if n_unknown else ""
         raise ModelArtifactError(
             f"a training cohort needs at least {MIN_PER_CLASS} patients with a complete response and {MIN_PER_CLASS} without; "
-            f"this one has {n_cr} and {n_not} (of {len(y)} patients). Add patients or keep the shipped model.")
+            f"this one has {n_cr} and {n_not} (of {len(y)} patients{unknown}). Add patients or keep the shipped model.")
 
 
 def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None, data_description: dict | None = None,
@@ -202,8 +226,9 @@ def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None,
     interval is the bootstrap spread alone and every held-out patient is measured."""
     from sklearn.model_selection import train_test_split
 
-    y = outcome(frame)
-    check_trainable(y)
+    n_all = len(frame)
+    frame, y, n_unknown = known_outcomes(frame)
+    check_trainable(y, n_unknown)
     idx_tr, idx_te = train_test_split(np.arange(len(frame)), test_size=holdout, stratify=y, random_state=seed)
     tr, te = frame.iloc[idx_tr].reset_index(drop=True), frame.iloc[idx_te].reset_index(drop=True)
     y_tr, y_te = y[idx_tr], y[idx_te]
@@ -238,6 +263,9 @@ def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None,
     card = _card(predictor, frame, y, seed, metrics, coverage, data_description or {}, len(idx_tr), len(idx_te), present)
     card["imaging_added"] = imaging
     card["warnings"] = usability_warnings(len(te_m), metrics["fused"]["auc"])
+    card["training_data"]["n_outcome_unknown_left_out"] = n_unknown
+    if n_unknown:
+        card["warnings"].append(unknown_outcome_note(n_unknown, n_all))
     return ModelBundle(predictor=predictor, card=card, baselines=baselines)
 
 

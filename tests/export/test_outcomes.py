@@ -5,6 +5,7 @@ test per branch), written atomically with formula escaping, read back by the coh
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -205,17 +206,46 @@ def test_exported_outcomes_retrain_the_model(tmp_path, sample_records):
     assert a.model_version == bundle.version and 0 <= a.probability <= 1
 
 
-def test_train_refuses_a_file_with_unknown_outcomes_and_says_which_rows(sample_records, tmp_path, capsys):
-    """Why known_only exists: `watchwait train` needs an outcome for every patient."""
+def test_train_and_evaluate_leave_out_the_unknown_outcomes_and_say_so(sample_records, tmp_path, capsys):
+    """The export without --known-only, straight into train and evaluate: the patients whose outcome is not yet known
+    (watch-and-wait followed < 12 months without regrowth) are left out, counted on the card and in the JSON, and the
+    warning says why leaving them out biases the cohort. A cohort with too few known outcomes is refused, and the
+    message counts the unknown separately."""
+    from watchwait.artifacts import load_model
     from watchwait.cli import main
+    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.validation import frame_to_records, validate_frame
 
-    recs = [dict(r, complete_response=None) for r in sample_records.values()]
-    path = tmp_path / "with-unknown.csv"
-    write_outcomes_cohort(recs, path)
-    assert main(["train", "--cohort", str(path), "--out", str(tmp_path / "m")]) == 2
+    cohort = simulate(240, seed=7, with_oracle=False)
+    truth = cohort.frame["complete_response"].to_numpy(bool)
+    records = _follow_up(frame_to_records(validate_frame(to_csv_frame(cohort.frame))), truth, np.random.default_rng(4))
+    unknown = np.array([bool(t) and k % 10 == 0 for k, t in enumerate(truth)])
+    path = tmp_path / "all.csv"
+    summary = write_outcomes_cohort(records, path)
+    assert summary.n_unknown == unknown.sum() > 0 and summary.n_patients == 240
+    model = tmp_path / "m"
+    assert main(["train", "--cohort", str(path), "--out", str(model), "--synthetic"]) == 0
     err = capsys.readouterr().err
-    assert err.startswith("watchwait train: complete_response must be filled for every patient of a training or evaluation "
-                          "cohort; blank on rows 2, 3, 4,")
+    n = int(unknown.sum())
+    assert (f"warning: {n} of 240 patients left out: outcome not yet known (complete response blank and the follow-up "
+            "does not decide it, e.g. watch-and-wait followed for less than 12 months without regrowth).") in err
+    card = load_model(model).card
+    assert card["training_data"]["n_patients"] == 240 - n
+    assert card["training_data"]["n_outcome_unknown_left_out"] == n
+    assert main(["evaluate", "--cohort", str(path), "--model", str(model)]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["n_outcome_unknown_left_out"] == n
+    assert json.loads(out)["n_in_scope"] + json.loads(out)["n_out_of_scope"] == 240 - n
+    assert err.startswith(f"note: {n} of 240 patients left out: outcome not yet known")
+
+    # the 15 samples, every outcome unknown: nothing to train on, and the message says why
+    recs = [dict(r, complete_response=None) for r in sample_records.values()]
+    few = tmp_path / "unknown.csv"
+    write_outcomes_cohort(recs, few)
+    assert main(["train", "--cohort", str(few), "--out", str(tmp_path / "m2")]) == 2
+    assert capsys.readouterr().err == ("watchwait train: a training cohort needs at least 40 patients with a complete response "
+                                       "and 40 without; this one has 0 and 0 (of 0 patients; 15 more left out, outcome not yet "
+                                       "known). Add patients or keep the shipped model.\n")
 
 
 def test_the_command_line(sample_records, tmp_path, capsys):
