@@ -33,5 +33,4 @@ page = st.navigation(PAGES, position="top" if state.presentation() else "sidebar
 layout.apply_css()
 layout.sidebar()
 meeting.actor_sidebar()  # "Your name": the who of every write to the case store
-meeting.sync_url()
 patient.timed_run(page, t0)

@@ -159,9 +159,13 @@ def enforce() -> None:
 
 
 def on_every_screen() -> None:
-    """Before a screen draws anything: bind, and sync the URL (the screen's header then shows the notices)."""
+    """Before a screen draws anything: bind, and sync the URL (the screen's header then shows the notices):
+    ``?patient=`` for a sample patient, ``?meeting=&case=`` or ``?stored=&version=`` for a stored case."""
+    from components import meeting  # meeting imports this module
+
     enforce()
     sync_url()
+    meeting.sync_url()
 
 
 _GUARD = """<span class="ww-unload-guard" data-dirty="{dirty}"></span><script>

@@ -39,6 +39,8 @@ from watchwait.labels import code_text
 SCREEN_MEETING = "Meeting"
 SCREEN_CASES = "Cases"
 Q_MEETING, Q_CASE = "meeting", "case"
+# A stored case opened outside a meeting (Cases screen, Patient screen): ?stored=<pseudonym>&version=<n>
+Q_STORED, Q_VERSION = "stored", "version"
 SUMMARY = "summary"
 PAGE_SIZE = 25
 PATHWAYS = ("watch_and_wait", "local_excision", "tme")  # watchwait.store.PATHWAYS (imported lazily there)
@@ -308,10 +310,46 @@ def show_conflict(store, kind: str, key: str) -> None:
 # ----------------------------------------------------------------------------- URL
 
 def restore_from_url() -> None:
-    """Once per session: reopen the meeting (and the case, as the open patient) that the URL names."""
+    """Once per session: reopen the meeting (and the case, as the open patient) that the URL names, or the stored
+    case it names (``?stored=&version=``)."""
     if st.session_state.get(state.MEETING_URL_CHECKED):
         return
     st.session_state[state.MEETING_URL_CHECKED] = True
+    _restore_meeting()
+    _restore_stored()
+
+
+def _restore_stored() -> None:
+    """Reopen the stored case version the URL names, unless a patient is already open (the meeting's case)."""
+    raw_p, raw_v = st.query_params.get(Q_STORED), st.query_params.get(Q_VERSION)
+    if not raw_p or state.identity()[1]:
+        return
+    from components import cache
+    from watchwait.store import InvalidEntry, NotFound
+
+    if not store_exists():
+        _notice("The link names a stored case, but this site has no case store yet; open a patient on the Patient screen.")
+        return
+    version = int(raw_v) if raw_v is not None and str(raw_v).isdigit() and int(raw_v) >= 1 else None
+    try:
+        store = cache.store()
+        v = store.assessment(str(raw_p), version)
+        latest = store.assessment(str(raw_p)).version
+    except (NotFound, InvalidEntry):
+        _notice(f"The link names the case {str(raw_p)[:40]!r}" + (f" (assessment version {version})" if version else "")
+                + ", which is not in the case store; find the case on the Cases screen.")
+        return
+    except _db_errors() as exc:
+        _notice("The case in the link could not be reopened: " + _error_text(exc))
+        return
+    raw, extra = patient.record_to_raw(v.record)
+    state.replace_patient(raw, extra, case_source(v.pseudonym, v.version))
+    if latest != v.version:
+        _notice(f"Reopened {v.pseudonym} at assessment version {v.version}, as the link names it; the store has a newer "
+                f"version ({latest}). Open the newest from the Cases screen.")
+
+
+def _restore_meeting() -> None:
     raw_m = st.query_params.get(Q_MEETING)
     if not raw_m:
         return
@@ -367,7 +405,12 @@ def sync_url() -> None:
             want_c = SUMMARY
         elif src.get("meeting") == mid and src.get("position") == case:
             want_c = str(case)
-    for key, want in ((Q_MEETING, want_m), (Q_CASE, want_c)):
+    # a stored case open outside the meeting's case on screen: the URL names it (and the version open)
+    src = open_case_source()
+    carried = src is not None and want_c not in (None, SUMMARY)
+    want_s = None if src is None or carried else str(src["name"])
+    want_v = None if want_s is None else str(src["version"])
+    for key, want in ((Q_MEETING, want_m), (Q_CASE, want_c), (Q_STORED, want_s), (Q_VERSION, want_v)):
         have = st.query_params.get(key)
         if want and have != want:
             st.query_params[key] = want
@@ -595,6 +638,43 @@ def ensure_prediction(store, mc, a, bundle):
     if pr is not None and pr.model_version == a.model_version and pr.input_hash == record_hash(a.record):
         return pr
     return store.record_prediction(mc.assessment.id, **prediction_fields(a, bundle), actor=actor(), screen=SCREEN_MEETING)
+
+
+SCREEN_ASSESSMENT = "Assessment"
+
+
+def keep_shown_prediction(a) -> None:
+    """The Assessment screen: when the open patient is a stored case, unchanged since it was opened, the prediction
+    shown is kept with that assessment version (once per version, model and input; the Meeting screen does the same
+    through :func:`ensure_prediction`). Nothing is kept for an edited record (it is not the stored one) or without
+    a name (every write says who); the screen says so in one line."""
+    from components import cache
+    from watchwait.store import prediction_fields, record_hash
+
+    src = open_case_source()
+    if src is None or a.model_version is None:
+        return
+    if identity.unsaved_changes():
+        st.caption("This prediction is of your unsaved changes, not of the stored case: it is not kept with the case.")
+        return
+    if not actor():
+        st.caption("Enter your name in the sidebar to keep this prediction with the stored case (every write says who).")
+        return
+    kept = st.session_state.setdefault(state.PREDICTIONS_KEPT, set())
+    store = existing_store()
+    if store is None:
+        return
+    try:
+        v = store.assessment(str(src["name"]), int(src["version"]))
+        key = (v.id, a.model_version, record_hash(a.record))
+        if key in kept:
+            return
+        if not any((p.model_version, p.input_hash) == key[1:] for p in store.predictions(v.id)):
+            store.record_prediction(v.id, **prediction_fields(a, cache.model_bundle()), actor=actor(),
+                                    screen=SCREEN_ASSESSMENT)
+        kept.add(key)
+    except _db_errors() as exc:
+        st.warning("The prediction shown could not be kept with the case: " + md(_error_text(exc)))
 
 
 def assessment_of(record: Mapping):

@@ -69,6 +69,7 @@ ACTOR_INLINE = "actor_name_inline"
 MEETING_ID = "meeting_id"
 MEETING_CASE = "meeting_case"
 MEETING_URL_CHECKED = "meeting_url_checked"
+PREDICTIONS_KEPT = "predictions_kept"  # (assessment id, model version, input hash) stored from a screen this session
 MEETING_FLASH = "meeting_flash"
 STORE_CONFLICT = "store_conflict"
 SEEN = "versions_seen"

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import form, layout, patient, state, views
+from components import form, layout, meeting, patient, state, views
 
 layout.header("Assessment")
 large = state.presentation()
@@ -37,3 +37,4 @@ else:
     views.category(a)
     views.suggestion(a, brief=True)  # its reason is the scope notice's, said once above
 views.source_details(views.assessment_sources(a))
+meeting.keep_shown_prediction(a)  # a stored case, unchanged: the prediction shown is kept with it

@@ -402,6 +402,72 @@ def test_cases_list_search_pages_filters_and_follow_up(db):
     assert list(frame(at, "Patient", "Assessment version", "Saved")["Follow-up"]) == ["pending"]
 
 
+def test_a_reload_reopens_the_stored_case_opened_from_the_cases_screen(db):
+    """?stored=&version= name the stored case open outside a meeting; a new session (a browser reload) reopens that
+    version, says when the store has a newer one, and a link naming no stored case opens nothing and says why."""
+    m = db.create_meeting(DATE, "List", actor="seed")
+    assert db.import_cases(m.id, csv_bytes(sample_rows()[:3]), actor="seed", screen="test").ok
+    at = new_app()
+    goto(at, "cases")
+    at.selectbox(key=state.cases_key("open")).set_value("DEMO-02").run()
+    at.button(key=state.cases_key("open_button")).click().run()
+    assert dict(ok(at).query_params) == {"stored": "DEMO-02", "version": "1"}
+    goto(at, "assessment")
+    assert dict(ok(at).query_params) == {"stored": "DEMO-02", "version": "1"}
+
+    again = _app_at(dict(at.query_params))  # a new session, as after a browser reload
+    assert again.session_state[state.RAW]["patient_id"] == "DEMO-02"
+    src = again.session_state[state.PATIENT_SOURCE]
+    assert (src["kind"], src["name"], src["version"]) == ("store", "DEMO-02", 1) and "meeting" not in src
+    assert "newer version" not in texts(again)
+
+    record = dict(db.assessment("DEMO-02").record, cea_post_ng_ml=2.5)
+    db.save_assessment("DEMO-02", record, actor="Dr B", screen="test", expected_version=1)
+    later = _app_at({"stored": "DEMO-02", "version": "1"})
+    assert later.session_state[state.PATIENT_SOURCE]["version"] == 1
+    assert ("Reopened DEMO-02 at assessment version 1, as the link names it; the store has a newer version (2). "
+            "Open the newest from the Cases screen.") in texts(later)
+
+    for bad in ("NOPE-1", "![x](http://127.0.0.1:9/b.png)"):
+        gone = _app_at({"stored": bad, "version": "1"})
+        assert not gone.session_state[state.RAW].get("patient_id")
+        assert f"The link names the case {bad!r} (assessment version 1), which is not in the case store" in texts(gone)
+        assert dict(gone.query_params) == {}
+
+
+def test_the_assessment_screen_keeps_the_prediction_it_shows_of_a_stored_case(db):
+    """Open a stored case from the Cases screen and look at it on the Assessment screen: the prediction shown is kept
+    with that assessment version (who, which screen, which model), once; not without a name, not for unsaved edits."""
+    import watchwait
+
+    m = db.create_meeting(DATE, "List", actor="seed")
+    assert db.import_cases(m.id, csv_bytes(sample_rows()[:2]), actor="seed", screen="test").ok
+    v = db.assessment("DEMO-02")
+    at = new_app()
+    goto(at, "cases")
+    at.selectbox(key=state.cases_key("open")).set_value("DEMO-02").run()
+    at.button(key=state.cases_key("open_button")).click().run()
+    goto(at, "assessment")
+    assert "Enter your name in the sidebar to keep this prediction with the stored case" in texts(ok(at))
+    assert db.predictions(v.id) == []
+
+    at.session_state[state.ACTOR] = "Dr Desk"
+    ok(at.run())
+    [pr] = db.predictions(v.id)
+    expected = watchwait.assess(v.record)
+    assert (pr.actor, pr.screen, pr.model_version) == ("Dr Desk", "Assessment", expected.model_version)
+    assert pr.probability == pytest.approx(expected.probability) and pr.suggestion == expected.suggestion.pathway
+    ok(at.run())
+    goto(at, "what_if")
+    goto(at, "assessment")
+    assert len(db.predictions(v.id)) == 1  # shown again: kept once
+
+    at.session_state[state.RAW] = dict(at.session_state[state.RAW], cea_post_ng_ml="40")
+    ok(at.run())
+    assert "This prediction is of your unsaved changes, not of the stored case: it is not kept with the case." in texts(at)
+    assert len(db.predictions(v.id)) == 1
+
+
 def test_about_lists_the_models_and_which_model_each_stored_prediction_used(db):
     at = new_app()
     meeting_with_cases(at, db, n=1)
