@@ -289,5 +289,5 @@ def test_using_the_radiomics_feeds_them_into_the_patients_assessment_and_the_ban
     loaded = [b.loaded_at for b in at.session_state[state.IMAGING_VISITS].values()]
     assert sources["kind"] == "imaging" and sources["at"] == loaded
 
-    banner = [h.proto.body for h in at.get("html") if "ww-facts" in h.proto.body][0]
+    banner = [h.proto.body for h in at.get("html") if 'class="ww-facts"' in h.proto.body][0]
     assert f"Radiomics: from the MRI series loaded on {loaded[0]}" in banner and "for this patient" in banner

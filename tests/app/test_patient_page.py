@@ -104,11 +104,11 @@ def test_form_shows_codes_in_words_and_says_how_to_enter_lab_results(app):
 
 def test_facts_banner_says_codes_in_words_and_names_a_new_metastasis(app):
     load_sample(app, "DEMO-01")
-    banner = next(h.proto.body for h in app.get("html") if "ww-facts" in h.proto.body)
+    banner = next(h.proto.body for h in app.get("html") if 'class="ww-facts"' in h.proto.body)
     assert "short-course radiotherapy" in banner and "anti-PD-1 + anti-CTLA-4" in banner
     assert "SCRT" not in banner and "pd1_ctla4" not in banner and "consolidation," not in banner
     load_sample(app, "DEMO-12")  # new distant metastasis at restaging: out of scope
-    banner = next(h.proto.body for h in app.get("html") if "ww-facts" in h.proto.body)
+    banner = next(h.proto.body for h in app.get("html") if 'class="ww-facts"' in h.proto.body)
     assert "new distant metastasis" in banner and "M0 at baseline" in banner
 
 

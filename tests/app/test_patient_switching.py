@@ -219,7 +219,7 @@ def test_the_picker_shows_the_open_patient_after_a_trip_to_another_screen():
 
 
 def _banner(at) -> str:
-    return next(h.proto.body for h in at.get("html") if "ww-facts" in h.proto.body)
+    return next(h.proto.body for h in at.get("html") if 'class="ww-facts"' in h.proto.body)
 
 
 def test_the_banner_names_the_source_of_every_imported_value():
