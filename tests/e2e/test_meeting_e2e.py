@@ -16,7 +16,7 @@ import os
 import pytest
 from e2e_server import ROOT, free_port, start_server, stop_server, wait_healthy
 from playwright.sync_api import Page, expect
-from st_helpers import T, settle, shot
+from st_helpers import T, select, settle, shot
 
 import watchwait
 from watchwait.schema import BY_NAME
@@ -239,3 +239,22 @@ def test_a_whole_meeting(page1080: Page, meeting_server, shots, tmp_path):
     assert decisions == {"DEMO-01": ["watch_and_wait"], "DEMO-02": ["tme"], "DEMO-03": ["local_excision"], "DEMO-04": []}
     actions = [e.action for e in store.audit(limit=1000)]
     assert actions.count("decision.recorded") == 3 and actions.count("meeting.case_added") == 15
+
+    # a case opened from the list: the Assessment screen keeps the prediction it shows; a reload reopens the case
+    select(page, "Case to open", "DEMO-14")
+    page.get_by_test_id("stBaseButton-primary").filter(has_text="Open").click()
+    settle(page)
+    expect(page.get_by_text("DEMO-14 is open (assessment version 1)")).to_be_visible(timeout=T)
+    assert "stored=DEMO-14" in page.url and "version=1" in page.url
+    go(page, "Assessment")
+    v14 = store.assessment("DEMO-14")
+    a14 = watchwait.assess(records["DEMO-14"])
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text(f"{100 * a14.probability:.0f}%", timeout=T)
+    [pr] = [p for p in store.predictions(v14.id) if p.screen == "Assessment"]
+    assert pr.actor == "Dr Chair" and pr.probability == pytest.approx(a14.probability)
+    page.reload()
+    expect(page.get_by_role("heading", name="Assessment").first).to_be_visible(timeout=T)
+    settle(page)
+    expect(page.get_by_test_id("ww-facts")).to_contain_text("DEMO-14", timeout=T)
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text(f"{100 * a14.probability:.0f}%", timeout=T)
+    shot(page, shots / f"{tag}_07_stored_case_after_reload.png", full=False)
