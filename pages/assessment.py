@@ -16,7 +16,7 @@ layout.facts_banner(a.record)
 views.notices(a, with_reminders=not large, compact=large)
 
 if a.in_scope:
-    left, middle, right = st.columns([0.8, 1.05, 1.45] if large else [1.05, 1.0, 1.25], gap="medium")
+    left, middle, right = st.columns([0.75, 1.2, 1.35] if large else [1.05, 1.0, 1.25], gap="medium")
     with left:
         views.probability(a, large=large)
         views.category(a)

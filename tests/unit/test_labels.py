@@ -2,7 +2,7 @@
 code / abbreviation shown as written on purpose; explanations show values in words, never codes."""
 from watchwait.features import BASE_FEATURES, display_value, radiomic_label, radiomics_features
 from watchwait.labels import AS_WRITTEN, CODE_TEXT, code_text, value_text
-from watchwait.schema import FIELDS
+from watchwait.schema import BY_NAME, FIELDS
 
 
 def test_every_category_code_is_worded_or_deliberately_as_written():
@@ -31,6 +31,16 @@ def test_explanation_values_never_show_codes():
     assert "near-complete response" in by["restaging__worst_grade"] and "smooth induration" in by["restaging__worst_grade"]
     codes = ("pd1_ctla4", "near_complete", "smooth_induration", "not_done", "_")
     assert not [v for v in by.values() if any(c in v for c in codes)]
+
+
+def test_residual_lesion_reads_as_lesion_over_tumour_length_short_enough_for_a_reason_line():
+    from components.tables import BAR_VALUE_MAX
+
+    f = next(x for x in BASE_FEATURES if x.name == "restaging__residual_rel_log")
+    shown = display_value(f, {"residual_lesion_mm": 15, "tumour_length_cm": 6.9})
+    assert shown == "15 mm / 6.9 cm" and len(shown) <= BAR_VALUE_MAX
+    assert display_value(f, {"residual_lesion_mm": None, "tumour_length_cm": 6.9}) == (
+        f"not recorded ({BY_NAME['residual_lesion_mm'].label})")
 
 
 def test_radiomic_features_have_clinical_names_and_keep_the_technical_one():
