@@ -215,6 +215,12 @@ def headline_parts(s) -> tuple[str, list[str]]:
     return s.headline, []
 
 
+def caution_label(n: int) -> str:
+    """The shared screen's link from the suggestion to the cautions it rests on (their rules are inside, in full)."""
+    return ("**Why these conditions:** the caution above, in full" if n == 1 else
+            f"**Why these conditions:** the {n} cautions above, in full")
+
+
 def suggestion(a, brief: bool = False, large: bool = False) -> None:
     """The suggested next step: conditional whenever one of its own notices asks for something first
     (clinical brief, rule 6), its conditions one per line, with the rule, its reason, its source and its
@@ -236,9 +242,7 @@ def suggestion(a, brief: bool = False, large: bool = False) -> None:
                 # each in full one click away
                 quals = [n for n in [*s.confirm, *s.flags] if n.qualifies_headline]
                 if quals:
-                    with st.expander("**From the caution" + ("s" if len(quals) > 1 else "") + " above:** "
-                                     + ", ".join(n.rule_id for n in quals), icon=":material/warning:",
-                                     key="ww-suggestion-cautions"):
+                    with st.expander(caution_label(len(quals)), icon=":material/warning:", key="ww-suggestion-cautions"):
                         st.markdown("\n\n".join(notice_text(n, compact=False) for n in quals))
         else:
             st.markdown(f"#### Suggested: {lead}")

@@ -125,8 +125,8 @@ def test_shared_screen_notices_have_their_full_text_one_click_away_and_the_sugge
         assert notice_text(n, compact=False) in body
     assert body.count("the suggested next step is conditional on this") == sum(n.qualifies_headline for n in notes) == 3
     quals = [n for n in notes if n.qualifies_headline]
-    cautions = [e for e in at.expander if e.label.startswith("**From the cautions above:**")]
-    assert [e.label for e in cautions] == ["**From the cautions above:** " + ", ".join(n.rule_id for n in quals)]
+    cautions = [e for e in at.expander if e.label.startswith("**Why these conditions:**")]
+    assert [e.label for e in cautions] == ["**Why these conditions:** the 3 cautions above, in full"]  # words, no rule ids
     assert "\n".join(m.value for m in cautions[0].markdown) == "\n\n".join(notice_text(n, compact=False) for n in quals)
     # the CSS that cuts the notices to two lines applies to the notices only, and only on the shared screen
     from components import layout
@@ -139,7 +139,7 @@ def test_desk_notices_are_whole_and_not_folded():
     at = new_app()
     load_sample(at, "DEMO-13")
     goto(at, "assessment")
-    assert not [e for e in at.expander if "notices above in full" in e.label or "From the caution" in e.label]
+    assert not [e for e in at.expander if "notices above in full" in e.label or "Why these conditions" in e.label]
     assert any("Why: " in w.value and "Source: " in w.value for w in at.warning)
 
 

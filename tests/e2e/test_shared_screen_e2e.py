@@ -109,10 +109,10 @@ def _first_screen_misses(page: Page, a) -> list[str]:
             must[f"condition {cond}"] = suggestion.get_by_role("listitem").filter(has_text=cond).first
         qualifying = [n.rule_id for n in [*s.confirm, *s.flags] if n.qualifies_headline]
         if qualifying:
-            line = suggestion.get_by_test_id("stMarkdownContainer").filter(has_text="From the caution").first
+            line = suggestion.get_by_test_id("stMarkdownContainer").filter(has_text="Why these conditions").first
             must["the cautions the suggestion rests on"] = line
-            for rid in qualifying:
-                assert rid in line.inner_text(), rid
+            said = "the caution above" if len(qualifying) == 1 else f"the {len(qualifying)} cautions above"
+            assert said in line.inner_text(), (said, line.inner_text())
         for n in [*s.confirm, *s.flags]:
             must[f"notice {n.rule_id}"] = alerts.filter(has_text=n.rule_id)
         if s.confirm or s.flags:
