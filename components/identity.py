@@ -110,19 +110,20 @@ def cancel_switch() -> None:
     st.session_state[state.PENDING_SWITCH] = None
 
 
-def pending_prompt() -> bool:
-    """Ask before unsaved edits go (True while a switch waits for an answer)."""
+def pending_prompt(key_prefix: str = "", advice: str = "") -> bool:
+    """Ask before unsaved edits go (True while a switch waits for an answer). ``key_prefix`` keeps the buttons'
+    keys apart where a screen has its own prompt (the Meeting screen); ``advice`` is a sentence added to the question."""
     p = st.session_state.get(state.PENDING_SWITCH)
     if not p:
         return False
     who = state.identity()[1] or "the record on screen"
     with st.container(border=True, key="ww-confirm-switch"):
         st.warning(f"**Unsaved changes to {md(who)}** ({md(', '.join(p['changes']))}). Opening "
-                   f"{md(describe(p['source']))} discards them, with this patient's images and what-if scenarios.",
-                   icon=":material/warning:")
+                   f"{md(describe(p['source']))} discards them, with this patient's images and what-if scenarios."
+                   + (f" {advice}" if advice else ""), icon=":material/warning:")
         c1, c2, _ = st.columns([1.4, 1, 2])
-        c1.button("Discard changes and continue", key="confirm_switch", on_click=confirm_switch, type="primary")
-        c2.button("Keep editing", key="cancel_switch", on_click=cancel_switch)
+        c1.button("Discard changes and continue", key=f"{key_prefix}confirm_switch", on_click=confirm_switch, type="primary")
+        c2.button("Keep editing", key=f"{key_prefix}cancel_switch", on_click=cancel_switch)
     return True
 
 

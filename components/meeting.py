@@ -223,21 +223,8 @@ def _forget_asked() -> None:
 
 
 def switch_prompt() -> bool:
-    """Ask before unsaved edits go (identity's confirmation, in words that name a stored case)."""
-    p = st.session_state.get(state.PENDING_SWITCH)
-    if not p:
-        return False
-    who = state.identity()[1] or "the record on screen"
-    with st.container(border=True, key="ww-confirm-switch"):
-        st.warning(f"**Unsaved changes to {md(who)}** ({md(', '.join(p['changes']))}). Opening "
-                   f"{md(identity.describe(p['source']))} discards them, with this patient's images and what-if scenarios. "
-                   "To keep them, choose Keep editing and save the changes to the case store first.",
-                   icon=":material/warning:")
-        c1, c2, _ = st.columns([1.4, 1, 2])
-        c1.button("Discard changes and continue", key="meeting_confirm_switch", on_click=identity.confirm_switch,
-                  type="primary")
-        c2.button("Keep editing", key="meeting_cancel_switch", on_click=identity.cancel_switch)
-    return True
+    """Ask before unsaved edits go (identity's confirmation, with how to keep them in the case store)."""
+    return identity.pending_prompt("meeting_", "To keep them, choose Keep editing and save the changes to the case store first.")
 
 
 def _mark_saved(v, meeting_id: int | None = None, position: int | None = None) -> None:
