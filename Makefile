@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser postgres clean-venv
+.PHONY: run test install browser postgres fonts clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,11 +28,19 @@ postgres:
 	  echo "installing Debian postgresql for the case store's tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
+# Debian's fonts for the case PDF: DejaVu Sans Condensed (fonts-dejavu-extra; every European script) and Droid Sans Fallback (Chinese, Japanese);
+# without them the PDF prints Latin-1 only, other characters as "?" (tests/export/test_pdf.py checks both).
+fonts:
+	@{ test -f /usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf && \
+	   test -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf; } || { \
+	  echo "installing Debian fonts-dejavu-extra and fonts-droid-fallback for the case PDF"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-extra fonts-droid-fallback >/dev/null; }
+
 # components/serve.py serves app.py with anti-framing and content-type headers; loopback only, no usage stats.
 run: $(STAMP)
 	$(BIN)/streamlit run components/serve.py --server.address 127.0.0.1 --browser.gatherUsageStats false
 
-test: $(STAMP) browser postgres
+test: $(STAMP) browser postgres fonts
 	$(BIN)/python -m pytest
 
 clean-venv:

@@ -37,7 +37,7 @@ def _read(data: bytes) -> tuple[int, str]:
 
 
 def test_the_unicode_font_is_installed():
-    """DejaVu (Debian fonts-dejavu-core) is what makes non-Latin-1 text print; without it the page falls back to
+    """DejaVu (Debian fonts-dejavu-extra) is what makes non-Latin-1 text print; without it the page falls back to
     Latin-1 with '?' for other characters."""
     assert all((FONT_DIR / f).is_file() for f in FONT_FILES.values())
 
@@ -144,7 +144,7 @@ def test_key_inputs_in_clinical_words_and_units(sample_records, assessments, mod
 
 def test_user_text_is_printed_as_text(sample_records, assessments, model_info):
     """No markup is interpreted (Markdown, HTML, fpdf2's page-count alias), control characters do not break the
-    page, non-Latin-1 text prints, and characters the font lacks become '?' instead of an error."""
+    page, non-Latin-1 text prints (Chinese too, in the fallback font)."""
     d = DecisionSummary(pathway="my own **words** <b>x</b>", follows_suggestion=False,
                         reason_not_followed="{nb} pages; --strike-- __under__",
                         rationale="Müller–Łódź Ωμέγα Привет\tcafé\x00\x07 end 中文",
@@ -153,7 +153,7 @@ def test_user_text_is_printed_as_text(sample_records, assessments, model_info):
     assert pages == 1
     assert "Decision: my own **words** <b>x</b>" in text
     assert "Why: {nb} pages; --strike-- __under__" in text
-    assert "Rationale: Müller–Łódź Ωμέγα Привет café end ??" in text
+    assert "Rationale: Müller–Łódź Ωμέγα Привет café end 中文" in text  # in the CJK fallback font
     assert "Present: Dr Zoë Ørsted, Dr Ίκαρος" in text
     assert 'Dissent: =HYPERLINK("http://x")' in text
 
@@ -190,9 +190,30 @@ def test_the_same_inputs_give_the_same_file(sample_records, assessments, model_i
     assert _pdf(r, a, model_info, paper="Letter") == _pdf(r, a, model_info, paper="Letter")
 
 
+def test_chinese_japanese_and_korean_print_in_the_fallback_font_only_when_the_page_needs_it(
+        sample_records, assessments, model_info, monkeypatch):
+    """Names and rationale in Chinese, Japanese or Korean print (Debian fonts-droid-fallback, embedded as a subset);
+    a page without them does not carry the 4 MB font; without the font file such characters become '?' and the
+    page still prints."""
+    import watchwait.export.pdf as pdf_module
+
+    assert pdf_module.CJK_FONT.is_file(), "install Debian fonts-droid-fallback (make test does)"
+    d = dataclasses.replace(DECISION, rationale="患者希望保留直肠。経過観察（けいかかんさつ）。", present=("王医生", "Dr Smith"))
+    data = _pdf(sample_records["DEMO-05"], assessments["DEMO-05"], model_info, decision=d)
+    pages, text = _read(data)
+    assert pages == 1
+    assert "患者希望保留直肠。経過観察（けいかかんさつ）。" in text and "Present: 王医生, Dr Smith" in text
+    assert b"DroidSansFallback" in data
+    plain = _pdf(sample_records["DEMO-05"], assessments["DEMO-05"], model_info, decision=DECISION)
+    assert b"DroidSansFallback" not in plain
+    monkeypatch.setattr(pdf_module, "CJK_FONT", pdf_module.CJK_FONT.with_name("absent.ttf"))
+    pages, text = _read(_pdf(sample_records["DEMO-05"], assessments["DEMO-05"], model_info, decision=d))
+    assert pages == 1 and "Present: ???, Dr Smith" in text
+
+
 def test_without_the_unicode_font_the_page_falls_back_to_latin_1(sample_records, assessments, model_info, tmp_path,
                                                                   monkeypatch):
-    """A machine without fonts-dejavu-core still gets its one page (Helvetica): Latin-1 prints, the rest as '?'."""
+    """A machine without fonts-dejavu-extra still gets its one page (Helvetica): Latin-1 prints, the rest as '?'."""
     import watchwait.export.pdf as pdf_module
 
     monkeypatch.setattr(pdf_module, "FONT_DIR", tmp_path)

@@ -9,8 +9,9 @@ while it applies); and when the page was generated.
 It is always exactly one page: the variable parts (the decision's free text, the cautions) are laid out
 with budgets of lines that shrink step by step until the page fits, and text cut short ends with
 "[continued in the record]". Free text is printed as text: no markup is interpreted (``markdown=False``,
-and fpdf2's page-count alias ``{nb}`` is switched off), control characters become spaces, and a
-character the font cannot draw becomes "?" rather than an error.
+and fpdf2's page-count alias ``{nb}`` is switched off), control characters become spaces, Chinese, Japanese and
+Korean print in a fallback font (``CJK_FONT``) when the machine has it, and a character no font can draw becomes
+"?" rather than an error.
 
 The icon array is drawn with fpdf2's own shapes (vectors), not a plotly figure through kaleido: a
 kaleido render starts a Chromium (2.5-3 s cold, a browser process per server), while the vectors cost
@@ -21,6 +22,7 @@ tumour, a square ring = inside the interval.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 import re
@@ -39,9 +41,12 @@ from watchwait.rules import PATHWAY_LABELS
 from watchwait.schema import BY_NAME
 from watchwait.validation import validate_record
 
-#: Debian's fonts-dejavu-core; another folder holding DejaVuSans.ttf can be named with WATCHWAIT_PDF_FONT_DIR.
+#: Debian's fonts-dejavu-extra (the condensed faces); another folder holding these two files can be named with WATCHWAIT_PDF_FONT_DIR.
 FONT_DIR = Path(os.environ.get("WATCHWAIT_PDF_FONT_DIR", "/usr/share/fonts/truetype/dejavu"))
 FONT_FILES = {"": "DejaVuSansCondensed.ttf", "B": "DejaVuSansCondensed-Bold.ttf"}  # condensed: a dense page that still reads
+#: Chinese and Japanese, which DejaVu lacks (Debian fonts-droid-fallback; it has no Korean Hangul; WATCHWAIT_PDF_CJK_FONT names another
+#: TrueType file). Loaded only for a page whose text needs it: the file is 4 MB and parsing it costs time.
+CJK_FONT = Path(os.environ.get("WATCHWAIT_PDF_CJK_FONT", "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"))
 PAPERS = {"A4": "A4", "Letter": "Letter"}
 CONTINUED = " … [continued in the record]"
 SYNTHETIC_STATEMENT = ("Synthetic training data: the model behind this number was trained on a simulated cohort "
@@ -235,10 +240,22 @@ class _Page:
         if all((FONT_DIR / f).is_file() for f in FONT_FILES.values()):
             for style, name in FONT_FILES.items():
                 pdf.add_font("DejaVu", style, str(FONT_DIR / name))
-            self.family, self.cmap = "DejaVu", pdf.fonts["dejavu"].cmap
+            self.family, self.cmap = "DejaVu", set(pdf.fonts["dejavu"].cmap)
+            if CJK_FONT.is_file() and any(ord(ch) not in self.cmap for ch in self._free_text()):
+                pdf.add_font("Fallback", "", str(CJK_FONT))
+                pdf.set_fallback_fonts(["fallback"], exact_match=False)  # bold text in the regular face
+                self.cmap |= set(pdf.fonts["fallback"].cmap)
         else:  # no Unicode font on this machine: Latin-1 only (other characters print as "?")
             self.family, self.cmap = "Helvetica", None
         return pdf
+
+    def _free_text(self) -> str:
+        """Every text on the page that a person typed (the rest is this project's own English)."""
+        d = self.decision
+        parts = [self.meeting_title, *(v for v in self.rec.values() if isinstance(v, str))]
+        if d is not None:
+            parts += [getattr(d, f.name) for f in dataclasses.fields(d)]
+        return " ".join(str(x) for x in parts if x)
 
     def text(self, s: object, lines: bool = False) -> str:
         s = clean(s, lines=lines)
