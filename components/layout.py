@@ -84,6 +84,11 @@ def header(title: str) -> None:
     notice says what was dropped (components.identity)."""
     from components import identity
 
+    if state.PATIENT_SOURCE not in st.session_state:  # this screen runs without app.py (components/serve.use_app_navigation)
+        from streamlit.runtime.pages_manager import PagesManager
+
+        PagesManager.uses_pages_directory = False
+        st.rerun()  # now through app.py, which opens the same screen
     identity.on_every_screen()
     left, right = st.columns([4, 1.6] if state.presentation() else [5, 1.3], vertical_alignment="center")
     left.title(title)
