@@ -21,6 +21,16 @@ def test_config_binds_loopback_and_sends_no_usage_statistics():
     assert cfg["browser"]["gatherUsageStats"] is False
 
 
+def test_errors_show_no_details_and_no_links_to_outside_sites():
+    """An error shows neither its text (it may hold a patient's values) nor Streamlit's links that would send it to
+    Google or ChatGPT (their default, "auto", shows them on localhost, where a surgeon's own server runs)."""
+    from streamlit import config
+
+    cfg = _config()
+    assert cfg["client"]["showErrorDetails"] == "none" and cfg["client"]["showErrorLinks"] is False
+    assert "client.showErrorLinks" in config.get_config_options()  # an option this Streamlit knows (a typo is ignored)
+
+
 def test_make_run_serves_the_app_with_headers_on_loopback():
     make = (ROOT / "Makefile").read_text()
     recipe = re.search(r"^run:.*\n\t(.+)$", make, re.M).group(1)
