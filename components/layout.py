@@ -22,6 +22,7 @@ body, p, li, label, span, div { color: #000000; }
 .st-key-ww-suggestion ul { margin: 0 0 0.5rem 0 !important; }
 h1 { font-size: 1.3rem !important; padding: 0 !important; }
 h2, h3, h4 { font-size: 1.15rem !important; line-height: 1.3 !important; padding: 0.1rem 0 !important; }
+[data-testid="stHeading"]:has(h2, h3) [data-testid="stMarkdownContainer"] { margin-bottom: 0 !important; }
 [data-testid="stMetricValue"] { font-size: 3.4rem !important; font-weight: 800; line-height: 1.05; }
 [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p { font-size: 3.4rem !important; line-height: 1.05; }
 [data-testid="stMetricLabel"] p { font-size: 1rem !important; font-weight: 700; }
