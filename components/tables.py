@@ -150,6 +150,13 @@ PRESERVATION_COLUMN = "Preservation (%)"
 PRESERVATION_DEFINITION_COLUMN = "What 'preservation' means here"
 
 
+# The shared screen's evidence table: what the room reads (the desk table has every column, each row's source
+# among them; the screen names the table's sources above it).
+EVIDENCE_SHARED_COLUMNS = ["Match to this patient's regimen", "Trial", "Arm", "Patients in arm (n)", "Radiotherapy",
+                           "Immunotherapy", "Reported rate (endpoint, %)", "95% CI of the rate (Wilson, %)",
+                           PRESERVATION_COLUMN, PRESERVATION_DEFINITION_COLUMN]
+
+
 def evidence_table(arms: pd.DataFrame) -> pd.DataFrame:
     """The trial arms as shown: clinician-readable headers; every rate next to (and labelled with) its own
     endpoint, as reported; every preservation figure next to its definition (anal/sphincter preservation is

@@ -156,6 +156,23 @@ def test_what_if_table_is_html_on_the_shared_screen_and_a_dataframe_at_the_desk(
 
 
 
+def test_evidence_table_is_html_with_the_rooms_columns_on_the_shared_screen_and_whole_at_the_desk():
+    from components import tables
+
+    at = new_app()
+    load_sample(at, "DEMO-01")
+    goto(at, "evidence")
+    [desk] = [d.value for d in at.dataframe if "Trial" in d.value.columns]
+    assert len(at.table) == 0
+    at.toggle(key="presentation_toggle").set_value(True).run()
+    goto(at, "evidence")
+    assert len(at.table) == 1 and not [d for d in at.dataframe if "Trial" in d.value.columns]
+    shared = at.table[0].value
+    assert list(shared.columns) == tables.EVIDENCE_SHARED_COLUMNS and len(shared) == len(desk)
+    assert shared["Reported rate (endpoint, %)"].tolist() == desk["Reported rate (endpoint, %)"].tolist()
+    assert f"{len(tables.EVIDENCE_SHARED_COLUMNS)} of the table's {len(desk.columns)} columns" in "\n".join(c.value for c in at.caption)
+
+
 @pytest.mark.parametrize("presentation", [False, True])
 def test_the_screen_styles_are_an_element_of_the_main_area_not_of_the_event_container(presentation):
     """The page's CSS (focus outline, presentation type) is sent as an ordinary element at the top of the main area.

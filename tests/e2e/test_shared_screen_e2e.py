@@ -170,7 +170,7 @@ _CANVAS_TABLES = """() => [...document.querySelectorAll('[data-testid="stMain"] 
   .filter(e => !e.closest('details:not([open])') && e.getBoundingClientRect().height > 0).length"""
 
 
-@pytest.mark.parametrize("screen", ["Assessment", "Options", "Trajectories", "What if"])
+@pytest.mark.parametrize("screen", ["Assessment", "Evidence", "Options", "Trajectories", "What if"])
 def test_presentation_text_is_at_least_24_px_and_dark_enough(wide: Page, server, shots, screen):
     _presentation(wide, server, "DEMO-01")
     if screen != "Assessment":
