@@ -71,6 +71,17 @@ _FOCUS_CSS = """
 _HOLDER = '<span class="ww-css" hidden></span><style>[data-testid="stElementContainer"]:has(.ww-css) { display: none; }</style>'
 
 
+def use_app_navigation() -> None:
+    """app.py's st.navigation is the app's only navigation. Streamlit (1.67) decides per server process, until a
+    script first calls st.navigation, that a folder named pages/ next to the main script means its old multipage
+    mode; in that mode a first request for /meeting (a bookmark after a restart) runs pages/meeting.py alone,
+    without app.py, and the screen fails. components/serve.py calls this at start; :func:`header` calls it and
+    reruns when a screen finds itself run without app.py (``streamlit run app.py``)."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+
+
 def apply_css() -> None:
     st.html(_HOLDER + (_PRESENTATION_CSS if state.presentation() else _NORMAL_CSS) + _FOCUS_CSS)
 
@@ -85,10 +96,8 @@ def header(title: str) -> None:
     notice says what was dropped (components.identity)."""
     from components import identity
 
-    if state.PATIENT_SOURCE not in st.session_state:  # this screen runs without app.py (components/serve.use_app_navigation)
-        from streamlit.runtime.pages_manager import PagesManager
-
-        PagesManager.uses_pages_directory = False
+    if state.PATIENT_SOURCE not in st.session_state:  # this screen runs without app.py (use_app_navigation)
+        use_app_navigation()
         st.rerun()  # now through app.py, which opens the same screen
     identity.on_every_screen()
     left, right = st.columns([4, 1.6] if state.presentation() else [5, 1.3], vertical_alignment="center")

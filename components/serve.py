@@ -64,7 +64,6 @@ class SecurityHeaders:
 MultiPartParser.spool_max_size = 0
 
 
-
 def check_store_at_start() -> None:
     """Refuse to start on a case store whose schema is older or newer than this watchwait's: print what is wrong and
     the command that fixes it, exit 2. With no database yet (no URL set, no default file), nothing is checked or
@@ -84,16 +83,8 @@ def check_store_at_start() -> None:
         raise SystemExit(2) from None
 
 
-def use_app_navigation() -> None:
-    """app.py's st.navigation is the app's only navigation, from the first request on. Streamlit (1.67) decides per
-    server process, until a script first calls st.navigation, that a folder named pages/ next to the main script
-    means its old multipage mode; in that mode a first request for /meeting (a bookmark after a restart) runs
-    pages/meeting.py alone, without app.py, and the screen fails. Telling it now leaves no such window."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    PagesManager.uses_pages_directory = False
-
-
 check_store_at_start()
-use_app_navigation()
+from components import layout  # noqa: E402 (after ROOT is on sys.path)
+
+layout.use_app_navigation()  # from the first request on, app.py's navigation is the only one
 app = st.App(str(ROOT / "app.py"), middleware=[Middleware(SecurityHeaders)])

@@ -34,13 +34,14 @@ if shown["rate_pct"].notna().any():
     views.chart(figures.forest(shown, large=large), key="forest_plot")
 else:
     st.info("No reported rates among the arms shown.")
-if large:  # the shared screen: an HTML table in the screen's 24 px type, every cell wrapped (as on What if)
-    table = tables.evidence_table(shown)
+table = tables.evidence_table(shown)
+if large:  # the shared screen: an HTML table in the screen's 24 px type, every cell wrapped (as on What if); its
+    # cells are the project's own evidence file, no typed text (st.table renders Markdown)
     st.table(table[tables.EVIDENCE_SHARED_COLUMNS], hide_index=True)
     st.caption(f"{len(tables.EVIDENCE_SHARED_COLUMNS)} of the table's {len(table.columns)} columns; the desk view "
                "(Presentation mode off) has all of them, with each row's source.")
 else:
-    st.dataframe(tables.evidence_table(shown), hide_index=True, width="stretch",
+    st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"Registry ID": st.column_config.TextColumn(width="medium"),
                                 "Trial": st.column_config.TextColumn(width="medium"),
                                 "Match to this patient's regimen": st.column_config.TextColumn(width="medium"),

@@ -99,7 +99,8 @@ if any(r.assessment is not None and r.assessment.in_scope for r in results):
 table = tables.scenario_table(results)
 if state.presentation():
     # the shared screen: an HTML table takes the screen's 24 px type and wraps every cell (a dataframe is drawn
-    # on a canvas at its own small size); a table never renders user text as Markdown
+    # on a canvas at its own small size). st.table renders Markdown: its cells here are field labels and validated
+    # values, never free text
     st.table(table)
 else:
     # wide columns, so that headlines and categories are not cut (a dataframe never renders user text as Markdown)

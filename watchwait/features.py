@@ -276,10 +276,6 @@ def modalities_not_tested(features: tuple[Feature, ...], cols: Columns) -> dict[
             for m, inputs in modality_inputs(features).items()}
 
 
-def _blank(v: object) -> bool:
-    return v is None or v == "" or v != v
-
-
 def display_value(feature: Feature, record: Mapping[str, object]) -> str:
     """The patient's own input(s) behind a feature, as a clinician reads them: one input as its value; a series
     of the same measurement (ctDNA, CEA) as "before -> after"; several different inputs as "label: value; ..."."""
@@ -289,7 +285,9 @@ def display_value(feature: Feature, record: Mapping[str, object]) -> str:
     if len(own) == 1:
         return value_text(own[0], record.get(own[0]))
     if own == ["residual_lesion_mm", "tumour_length_cm"]:  # the label says what they are: "15 mm / 6.9 cm"
-        blank = [BY_NAME[s].label for s in own if _blank(record.get(s))]
+        from watchwait.validation import is_blank
+
+        blank = [BY_NAME[s].label for s in own if is_blank(record.get(s))]
         return " / ".join(value_text(s, record.get(s)) for s in own) if not blank else f"not recorded ({', '.join(blank)})"
     if all(s.startswith(("ctdna_", "cea_")) for s in own):
         return " -> ".join(value_text(s, record.get(s)) for s in own)
