@@ -141,6 +141,7 @@ def _files(pid, visit):
     return [(p.name, p.read_bytes(), "application/dicom") for p in sorted((SAMPLES / pid / visit).iterdir())]
 
 
+@pytest.mark.skipif(not TRUNCATED.exists(), reason=f"shared test data not found at {TRUNCATED}")
 def test_malformed_upload_shows_the_plain_message_and_nothing_stays_on_disk(monkeypatch, tmp_path):
     import watchwait.imaging.dicom_io as dicom_io
 

@@ -7,6 +7,7 @@ import zipfile
 import pytest
 from playwright.sync_api import Page, expect
 
+from e2e_server import ROOT
 from st_helpers import T, go, load_sample, open_app, settle, shot
 
 pytestmark = pytest.mark.e2e
@@ -24,6 +25,7 @@ def _features(pid: str, visit: str):
     return roi, extract_features(series, roi)
 
 
+@pytest.mark.skipif(not (ROOT.parent / "shared" / "testdata").exists(), reason="shared test data (../shared/testdata) not found")
 def test_imaging_sample_side_by_side_slice_slider_and_bad_upload(page: Page, server, shots, tmp_path):
     from components import imaging_figures as fig
 
