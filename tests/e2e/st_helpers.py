@@ -12,12 +12,17 @@ _STATE = "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute(
 
 
 def settle(page: Page) -> None:
-    """Wait until the script run an action triggered has finished (Streamlit's ``data-test-script-state``)."""
+    """Wait until the script run an action triggered has finished (Streamlit's ``data-test-script-state``) and
+    the app's styles are on the page."""
     try:  # the rerun may take a moment to start; it may also have finished already
         page.wait_for_function(f"() => ({_STATE})() === 'running'", timeout=600)
     except PlaywrightTimeoutError:
         pass
     page.wait_for_function(f"() => !['running', 'initial', null, undefined].includes(({_STATE})())", timeout=T)
+    # On a first load, Streamlit draws st.html a moment after the run has ended (its renderer loads lazily):
+    # until the app's styles are in (components.layout.apply_css) the page has no focus outline and no
+    # presentation type. Seen in CI: Tab pressed in that gap met ten sidebar links without an outline.
+    expect(page.locator(".ww-css")).to_be_attached(timeout=T)
     page.wait_for_timeout(100)
 
 
