@@ -17,7 +17,7 @@ Speed (same run): ``assess()`` with explanations per sample patient (median ms),
 rows/s on 20,000 patients, ``train`` on 5,000 patients (s).
 
     .venv/bin/python benchmarks/bench_quality.py [--n-train 20000] [--n-test 5000] [--generators simulate,alt]
-        [--no-ebm] [--cache DIR]
+        [--no-ebm] [--cache DIR] [--compare-spread] [--no-quality]
 
 RESULTS: see the README ("Model quality" table), which quotes this script's output.
 """
@@ -155,6 +155,10 @@ def main() -> None:
     ap.add_argument("--no-ebm", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
     ap.add_argument("--cache", default=None)
+    ap.add_argument("--compare-spread", action="store_true",
+                    help="also train with spread='refits' (the 8 refits evaluated per patient) and print its interval "
+                         "beside the learnt spread's, and its predict_frame speed beside the default's")
+    ap.add_argument("--no-quality", action="store_true", help="skip the peers' table (the interval and speed only)")
     args = ap.parse_args()
     print(f"# bench_quality: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"train {args.n_train} (80% fitted, 20% calibrates the interval), test {args.n_test} fresh patients\n")
@@ -172,7 +176,7 @@ def main() -> None:
         models = {"fused (watchwait)": lambda fr, P=P: P.predict_proba(P.matrix(columns_of(fr))),
                   "logistic + missing indicators (raw)": bundle.baselines["peer_logistic"],
                   "HistGradientBoosting (raw)": bundle.baselines["peer_hgb"]}
-        if not args.no_ebm:
+        if not args.no_ebm and not args.no_quality:
             t0 = time.perf_counter()
             models["EBM, pairs 3x (raw)"] = ebm_peer(frame.iloc[idx_tr].reset_index(drop=True), y[idx_tr])
             print(f"(EBM fitted in {time.perf_counter() - t0:.0f} s)")
@@ -182,7 +186,7 @@ def main() -> None:
         print(f"\n## {gen}: oracle AUC {auc_o:.4f}, prevalence {yt.mean():.3f}; fused train() {fit_s:.0f} s\n")
         print("| model | AUC / oracle | mean abs(p - oracle) | calibration slope | ECE | wrong-way moves |")
         print("| --- | --- | --- | --- | --- | --- |")
-        for name, predict in models.items():
+        for name, predict in ({} if args.no_quality else models).items():
             p = predict(test)
             m = classification_metrics(yt, p)
             wrong, n = wrong_moves(predict, test)
@@ -190,17 +194,26 @@ def main() -> None:
                   f"| {wrong} of {n} |", flush=True)
         # the same training file without its true probabilities, as a hospital has it: parametric-bootstrap calibration
         blind = train(frame, seed=0, truth=None, data_description={"synthetic": True, "generator": gen})
+        refits = train(frame, seed=0, truth=truth, spread="refits") if args.compare_spread else None
         print("\n| interval: scenario | patients | oracle inside the 90% interval (median width): calibrated on true probabilities "
-              "| the same, calibrated without them (parametric bootstrap) |")
-        print("| --- | --- | --- | --- |")
+              "| the same, calibrated without them (parametric bootstrap) |" + (" the first, spread='refits' |" if refits else ""))
+        print("| --- | --- | --- | --- |" + (" --- |" if refits else ""))
         blind_cov = scenario_coverage(gen, blind, test, ttruth)
+        refits_cov = scenario_coverage(gen, refits, test, ttruth) if refits is not None else {}
+        if refits is not None:
+            print(f"(learnt spread: {P.interval_method_}; the last column: the same model with spread='refits')")
         for name, (n, cov, width) in scenario_coverage(gen, bundle, test, ttruth).items():
             _, bcov, bwidth = blind_cov[name]
-            print(f"| {name} | {n} | {cov:.1%} ({width:.3f}) | {bcov:.1%} ({bwidth:.3f}) |", flush=True)
+            extra = f" {refits_cov[name][1]:.1%} ({refits_cov[name][2]:.3f}) |" if refits is not None else ""
+            print(f"| {name} | {n} | {cov:.1%} ({width:.3f}) | {bcov:.1%} ({bwidth:.3f}) |{extra}", flush=True)
         if not args.no_speed and gen == args.generators.split(",")[0]:
             s = speed(bundle, gen, args.cache)
             print(f"\nspeed: assess() with explanations median {s['assess_ms']:.1f} ms (p90 {s['assess_ms_p90']:.1f}); "
                   f"predict_frame {s['predict_rows_s']:,.0f} rows/s on 20,000 patients; train() on 5,000 patients {s['train_5000_s']:.1f} s")
+            if refits is not None:
+                r = speed(refits, gen, args.cache)
+                print(f"same, spread='refits' (measured after, same process): assess() median {r['assess_ms']:.1f} ms; "
+                      f"predict_frame {r['predict_rows_s']:,.0f} rows/s; ratio {s['predict_rows_s'] / r['predict_rows_s']:.2f}x")
 
 
 if __name__ == "__main__":

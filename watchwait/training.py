@@ -218,7 +218,7 @@ def check_trainable(y: np.ndarray, n_unknown: int = 0) -> None:
 
 
 def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None, data_description: dict | None = None,
-          holdout: float = 0.2, n_members: int = 8, masked_copies: float = MASKED_COPIES) -> ModelBundle:
+          holdout: float = 0.2, n_members: int = 8, masked_copies: float = MASKED_COPIES, spread: str = "additive") -> ModelBundle:
     """Fit the fused predictor on (1 - holdout) of the cohort; metrics, peers and the interval on the rest.
 
     With ``truth`` (a simulated cohort's true probabilities, column ``p_oracle``), half of the held-out
@@ -233,7 +233,7 @@ def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None,
     tr, te = frame.iloc[idx_tr].reset_index(drop=True), frame.iloc[idx_te].reset_index(drop=True)
     y_tr, y_te = y[idx_tr], y[idx_te]
     rad = radiomics_columns(frame)
-    predictor = FusedPredictor(seed=seed, n_members=n_members, masked_copies=masked_copies).fit(columns_of(tr), y_tr, radiomics_columns=rad)
+    predictor = FusedPredictor(seed=seed, n_members=n_members, masked_copies=masked_copies, spread=spread).fit(columns_of(tr), y_tr, radiomics_columns=rad)
     present = sorted({f.modality for f in predictor.features_})
     oracle = None
     if truth is not None and "p_oracle" in truth.columns:

@@ -160,7 +160,7 @@ def test_a_cohort_too_small_to_check_is_refused_before_fitting():
 
 def test_flat_tree_kernel_equals_lightgbm_bit_for_bit(small_model):
     """The compiled evaluator used for prediction gives exactly LightGBM's own raw scores, blanks and zeros included,
-    for the main model and every bootstrap member."""
+    for the main model (and the bootstrap refits, where a model keeps them: ``spread="refits"``)."""
     from watchwait.artifacts import columns_of
     from watchwait.model import FlatTrees
     from watchwait.simulate import simulate, to_csv_frame
@@ -262,3 +262,38 @@ def _copied(out, cols, y2, y):
     """Row indices of the copies, recovered from the patient ids (each copy keeps its id)."""
     ids = {pid: i for i, pid in enumerate(np.asarray(cols["patient_id"]))}
     return np.array([ids[pid] for pid in out["patient_id"][200:]])
+
+
+def test_the_spread_is_learnt_from_the_refits_and_a_prediction_evaluates_none():
+    """Issue 8, speed: the interval's spread comes from an additive regression of the 8 bootstrap refits' spread
+    (model.SpreadFit), so a prediction evaluates the main model's trees only. Same seeds, both ways: the main model
+    (probability, explanations) is identical; the learnt spread follows the refits' own on fresh patients (log scale
+    correlation > 0.5; the refits' spread from 8 members is itself noisy); no refit is kept; a model saved before
+    (no SpreadFit) still takes the spread from its refits; an unknown setting is refused by name."""
+    import pickle
+
+    from watchwait.artifacts import columns_of
+    from watchwait.model import FusedPredictor, SpreadFit
+    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.training import known_outcomes
+    from watchwait.validation import validate_frame
+
+    fr, y, _ = known_outcomes(validate_frame(to_csv_frame(simulate(800, seed=41).frame)))
+    fresh = columns_of(validate_frame(to_csv_frame(simulate(500, seed=42).frame)))
+    learnt = FusedPredictor(seed=5, n_members=8, trees=40, masked_copies=1.0).fit(columns_of(fr), y)
+    refits = FusedPredictor(seed=5, n_members=8, trees=40, masked_copies=1.0, spread="refits").fit(columns_of(fr), y)
+    assert isinstance(learnt.spread_, SpreadFit) and learnt.members_ == [] and 0.2 < learnt.spread_.r2 < 1
+    assert refits.spread_ is None and len(refits.members_) == 8
+    X = learnt.matrix(fresh)
+    assert np.array_equal(learnt.predict_proba(X), refits.predict_proba(X))
+    a, b = np.log(learnt.sigma(X)), np.log(refits.sigma(X))
+    assert np.corrcoef(a, b)[0, 1] > 0.5 and abs(np.median(a - b)) < 0.25, (np.corrcoef(a, b)[0, 1], np.median(a - b))
+    assert "additive regression of the spread of 8 bootstrap refits" in learnt.interval_method_
+    # a model pickled before SpreadFit existed: its state has no spread_ and no spread setting
+    state = refits.__getstate__()
+    del state["spread_"], state["spread"]
+    old = FusedPredictor.__new__(FusedPredictor)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert np.array_equal(old.sigma(X), refits.sigma(X))
+    with pytest.raises(ValueError, match="spread must be 'additive' or 'refits', not 'bagged'"):
+        FusedPredictor(spread="bagged").fit(columns_of(fr), y)
