@@ -100,6 +100,20 @@ def _column(cols: Columns, name: str, n: int) -> np.ndarray:
     return np.full(n, None, dtype=object)
 
 
+def present(values: np.ndarray) -> np.ndarray:
+    """Per cell: recorded (not None, NaN or pd.NA). An array in, an array out: no pandas Series for one row."""
+    return ~pd.isna(np.asarray(values, dtype=object))
+
+
+def equals(values: np.ndarray, value: str) -> np.ndarray:
+    """Per cell: recorded and equal to ``value`` (a blank is never equal to anything, pd.NA included)."""
+    values = np.asarray(values, dtype=object)
+    out = np.zeros(len(values), dtype=bool)
+    ok = present(values)
+    out[ok] = values[ok] == value
+    return out
+
+
 def v2_grades(cols: Columns) -> dict[str, np.ndarray]:
     """Grades of the version-2 readings: restaging nodes (0/1) and biopsy (2 if positive), NaN = not graded."""
     n = len(np.asarray(cols["endoscopy"]))
@@ -146,21 +160,21 @@ def ctdna_kinetics(cols: Columns) -> dict[str, np.ndarray]:
 
 def immunotherapy_given(cols: Columns) -> np.ndarray:
     """1.0 if any checkpoint inhibitor was given, 0.0 if none, NaN if not recorded."""
-    imm = pd.Series(np.asarray(cols["immunotherapy"], dtype=object))
-    return np.where(imm.isna(), np.nan, (imm != "none").astype(float))
+    imm = np.asarray(cols["immunotherapy"], dtype=object)
+    return np.where(present(imm), (~equals(imm, "none")).astype(float), np.nan)
 
 
 def endoscopy_mri_discordant(cols: Columns) -> np.ndarray:
     """1.0 when endoscopy and MRI disagree on completeness (one complete, the other not), 0.0 when they
     agree or a positive restaging biopsy has settled it (residual tumour), NaN unless both are recorded.
     MRI reads complete at mrTRG 1-2 (as in :func:`restaging_grades`)."""
-    endo = pd.Series(np.asarray(cols["endoscopy"], dtype=object))
+    endo = np.asarray(cols["endoscopy"], dtype=object)
     trg = np.asarray(cols["mr_trg"], dtype=float)
-    known = endo.notna().to_numpy() & ~np.isnan(trg)
-    endo_complete = (endo == "complete").to_numpy()
+    known = present(endo) & ~np.isnan(trg)
+    endo_complete = equals(endo, "complete")
     with np.errstate(invalid="ignore"):
         mri_complete = trg <= 2
-    settled = (pd.Series(_column(cols, "restaging_biopsy", len(trg))) == "positive").to_numpy()
+    settled = equals(_column(cols, "restaging_biopsy", len(trg)), "positive")
     return np.where(known, ((endo_complete != mri_complete) & ~settled).astype(float), np.nan)
 
 
@@ -174,12 +188,12 @@ def local_excision_criteria(cols: Columns, thresholds: Mapping[str, float]) -> d
     n = len(np.asarray(cols["endoscopy"]))
     resid = np.asarray(cols["residual_lesion_mm"], dtype=float) if "residual_lesion_mm" in cols else np.full(n, np.nan)
     dist = np.asarray(cols["distance_from_anal_verge_cm"], dtype=float)
-    nodes = pd.Series(_column(cols, "ymr_n_stage", n))
+    nodes = _column(cols, "ymr_n_stage", n)
     with np.errstate(invalid="ignore"):
-        met = (resid <= thresholds["le_max_residual_mm"]) & (nodes == "N0").to_numpy() & (dist <= thresholds["le_max_distance_cm"])
+        met = (resid <= thresholds["le_max_residual_mm"]) & equals(nodes, "N0") & (dist <= thresholds["le_max_distance_cm"])
         failed = (resid > thresholds["le_max_residual_mm"]) | (dist > thresholds["le_max_distance_cm"])
     words = []
-    for r, d, nd in zip(np.isnan(resid), np.isnan(dist), nodes.isna().to_numpy()):
+    for r, d, nd in zip(np.isnan(resid), np.isnan(dist), ~present(nodes)):
         words.append(", ".join(w for w, miss in (("residual lesion size", r), ("restaging nodes", nd),
                                                 ("distance from the anal verge", d)) if miss))
     return {"le_criteria_met": met.astype(float), "le_criteria_failed": failed.astype(float),
@@ -192,7 +206,7 @@ def derived_columns(cols: Columns, thresholds: Mapping[str, float] | None = None
     out: dict[str, np.ndarray] = {"category": response_category(cols), "immunotherapy_given": immunotherapy_given(cols),
                                   "endoscopy_mri_discordant": endoscopy_mri_discordant(cols),
                                   # 1 for a positive restaging biopsy (proven residual tumour), else 0 (negative, not done or blank)
-                                  "biopsy_positive": (pd.Series(_column(cols, "restaging_biopsy", n)) == "positive").to_numpy(dtype=float)}
+                                  "biopsy_positive": equals(_column(cols, "restaging_biopsy", n), "positive").astype(float)}
     out.update(ctdna_kinetics(cols))
     if thresholds is not None:
         out.update(local_excision_criteria(cols, thresholds))

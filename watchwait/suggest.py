@@ -21,8 +21,8 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
-import pandas as pd
 
+from watchwait.derive import present
 from watchwait.rules import PATHWAY_LABELS, PATHWAY_SHORT, Rule, RuleSet, first_match, rule_mask
 
 OPTION_ORDER = ("watch_and_wait", "local_excision", "reassess", "tme")
@@ -51,10 +51,10 @@ def regimen_context(cols: Mapping[str, np.ndarray], support: Mapping[str, Mappin
         return {"regimen_outside_training": np.full(n, np.nan), "regimen_unseen": np.full(n, "", dtype=object)}
     text = np.full(n, "", dtype=object)
     for name, counts in support.items():
-        values = pd.Series(np.asarray(cols[name], dtype=object)) if name in cols else pd.Series([None] * n)
-        seen = {k for k, v in counts.items() if v >= MIN_REGIMEN_SUPPORT}
-        rows = np.flatnonzero((values.notna() & ~values.astype(str).isin(seen)).to_numpy())
-        words = np.array([REGIMEN_WORDS.get(name, {}).get(str(v), str(v)) for v in values.iloc[rows]], dtype=object)
+        values = np.asarray(cols[name], dtype=object) if name in cols else np.full(n, None, dtype=object)
+        seen = [k for k, v in counts.items() if v >= MIN_REGIMEN_SUPPORT]
+        rows = np.flatnonzero(present(values) & ~np.isin(values.astype(str), seen))
+        words = np.array([REGIMEN_WORDS.get(name, {}).get(str(v), str(v)) for v in values[rows]], dtype=object)
         text[rows] = np.where(text[rows] == "", words, text[rows] + ", " + words) if len(rows) else text[rows]
     return {"regimen_outside_training": (text != "").astype(float), "regimen_unseen": text}
 
