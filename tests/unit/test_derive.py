@@ -74,3 +74,16 @@ def test_endoscopy_mri_discordance_and_local_excision_criteria():
     assert big["le_criteria_met"] == 0.0 and big["le_criteria_failed"] == 1.0
     assert d(**{**ok, "distance_from_anal_verge_cm": th["le_max_distance_cm"] + 0.5})["le_criteria_failed"] == 1.0
     assert d(**{**ok, "residual_lesion_mm": None, "ymr_n_stage": None})["le_missing"] == "residual lesion size, restaging nodes"
+
+
+def test_present_and_equals_treat_every_kind_of_blank_as_blank():
+    """derive.present / derive.equals (numpy, no Series per call): None, NaN and pd.NA are blank and never equal to a
+    value; recorded text compares exactly (no case folding, no stripping)."""
+    import pandas as pd
+
+    from watchwait.derive import equals, present
+
+    values = np.array(["positive", None, np.nan, pd.NA, "Positive", "negative", "positive "], dtype=object)
+    assert present(values).tolist() == [True, False, False, False, True, True, True]
+    assert equals(values, "positive").tolist() == [True, False, False, False, False, False, False]
+    assert equals(np.array([], dtype=object), "positive").tolist() == []
