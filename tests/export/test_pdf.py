@@ -112,7 +112,20 @@ def test_cautions_stand_beside_the_suggestion(sample_records, assessments, model
 
 
 def test_an_unconditional_headline_with_a_caution_points_to_it(sample_records, assessments, model_info):
-    a = assessments["DEMO-14"]  # re-assessment, with the wide-interval flag
+    """DEMO-14 (re-assessment first) with the one caution that does not qualify a headline, a wide interval (the
+    rules that raise it: tests/clinical/vignettes.csv V52-V53). Whether the shipped model's interval for DEMO-14 is
+    wide depends on the model, so the caution is added here as the engine words it."""
+    from dataclasses import replace
+
+    from watchwait.engine import Notice
+    from watchwait.rules import load_rules
+
+    rule = next(r for r in load_rules().flags if r.id == "FLAG-wide-interval")
+    assert not rule.condition  # a caution beside the headline, not a condition of it
+    wide = Notice(rule_id=rule.id, severity="caution", title="Wide interval", rationale=rule.rationale, source=rule.source,
+                  message="The interval spans 45 percentage points and a modality is missing: read the number with care.")
+    a = assessments["DEMO-14"]
+    a = replace(a, suggestion=replace(a.suggestion, flags=[wide]))
     assert not a.suggestion.conditional and a.suggestion.flags
     _, text = _read(_pdf(sample_records["DEMO-14"], a, model_info))
     assert "Re-assessment in 6-12 weeks (read with the cautions below) Cautions (1), which qualify this suggestion:" in text

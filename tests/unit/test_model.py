@@ -297,3 +297,19 @@ def test_the_spread_is_learnt_from_the_refits_and_a_prediction_evaluates_none():
     assert np.array_equal(old.sigma(X), refits.sigma(X))
     with pytest.raises(ValueError, match="spread must be 'additive' or 'refits', not 'bagged'"):
         FusedPredictor(spread="bagged").fit(columns_of(fr), y)
+
+
+def test_the_version_names_the_method_as_well_as_the_day_and_cohort():
+    """Two models fitted on the same cohort the same day with another design (here: how the spread is computed) get
+    other versions; the day and cohort parts are the same. A screen or a stored prediction that names a version so
+    names one model."""
+    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.training import train
+    from watchwait.validation import validate_frame
+
+    c = simulate(500, seed=61)
+    frame = validate_frame(to_csv_frame(c.frame))
+    a = train(frame, seed=1, truth=c.truth, n_members=2).version
+    b = train(frame, seed=1, truth=c.truth, n_members=2, spread="refits").version
+    assert a.startswith("fused-") and a.count("-") == 3 and b.count("-") == 3, (a, b)
+    assert a.rsplit("-", 1)[0] == b.rsplit("-", 1)[0] and a != b
