@@ -28,13 +28,15 @@ postgres:
 	  echo "installing Debian postgresql for the case store's tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
-# Debian's fonts for the case PDF: DejaVu Sans Condensed (fonts-dejavu-extra; every European script) and Droid Sans Fallback (Chinese, Japanese);
-# without them the PDF prints Latin-1 only, other characters as "?" (tests/export/test_pdf.py checks both).
+# Debian's fonts for the case PDF: DejaVu Sans Condensed (fonts-dejavu-extra; every European script), Droid Sans Fallback
+# (Chinese, Japanese) and NanumGothic (fonts-nanum; Korean); without them the PDF prints Latin-1 only, other characters
+# as "?" (tests/export/test_pdf.py checks both).
 fonts:
 	@{ test -f /usr/share/fonts/truetype/dejavu/DejaVuSansCondensed.ttf && \
-	   test -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf; } || { \
-	  echo "installing Debian fonts-dejavu-extra and fonts-droid-fallback for the case PDF"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-extra fonts-droid-fallback >/dev/null; }
+	   test -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf && \
+	   test -f /usr/share/fonts/truetype/nanum/NanumGothic.ttf; } || { \
+	  echo "installing Debian fonts-dejavu-extra, fonts-droid-fallback and fonts-nanum for the case PDF"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-extra fonts-droid-fallback fonts-nanum >/dev/null; }
 
 # components/serve.py serves app.py with anti-framing and content-type headers; loopback only, no usage stats.
 run: $(STAMP)

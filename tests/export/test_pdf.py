@@ -205,9 +205,9 @@ def test_the_same_inputs_give_the_same_file(sample_records, assessments, model_i
 
 def test_chinese_japanese_and_korean_print_in_the_fallback_font_only_when_the_page_needs_it(
         sample_records, assessments, model_info, monkeypatch):
-    """Names and rationale in Chinese, Japanese or Korean print (Debian fonts-droid-fallback, embedded as a subset);
-    a page without them does not carry the 4 MB font; without the font file such characters become '?' and the
-    page still prints."""
+    """Names and rationale in Chinese, Japanese or Korean print (Debian fonts-droid-fallback and, for Hangul,
+    fonts-nanum, embedded as subsets); a page without them carries neither font; without the font files such
+    characters become '?' and the page still prints."""
     import watchwait.export.pdf as pdf_module
 
     assert pdf_module.CJK_FONT.is_file(), "install Debian fonts-droid-fallback (make test does)"
@@ -219,9 +219,20 @@ def test_chinese_japanese_and_korean_print_in_the_fallback_font_only_when_the_pa
     assert b"DroidSansFallback" in data
     plain = _pdf(sample_records["DEMO-05"], assessments["DEMO-05"], model_info, decision=DECISION)
     assert b"DroidSansFallback" not in plain
+    assert b"Nanum" not in data and b"Nanum" not in plain  # no Hangul on either page
+    # Korean (Debian fonts-nanum; Droid Sans Fallback has no Hangul), beside Chinese on one page
+    assert pdf_module.HANGUL_FONT.is_file(), "install Debian fonts-nanum (make test does)"
+    k = dataclasses.replace(DECISION, rationale="환자는 직장 보존을 원합니다. 患者希望保留直肠。", present=("김 의사", "王医生"))
+    data = _pdf(sample_records["DEMO-05"], assessments["DEMO-05"], model_info, decision=k)
+    pages, text = _read(data)
+    assert pages == 1 and b"NanumGothic" in data and b"DroidSansFallback" in data
+    assert "환자는 직장 보존을 원합니다. 患者希望保留直肠。" in text and "Present: 김 의사, 王医生" in text
     monkeypatch.setattr(pdf_module, "CJK_FONT", pdf_module.CJK_FONT.with_name("absent.ttf"))
+    monkeypatch.setattr(pdf_module, "HANGUL_FONT", pdf_module.HANGUL_FONT.with_name("absent.ttf"))
     pages, text = _read(_pdf(sample_records["DEMO-05"], assessments["DEMO-05"], model_info, decision=d))
     assert pages == 1 and "Present: ???, Dr Smith" in text
+    pages, text = _read(_pdf(sample_records["DEMO-05"], assessments["DEMO-05"], model_info, decision=k))
+    assert pages == 1 and "Present: ? ??, ???" in text
 
 
 def test_without_the_unicode_font_the_page_falls_back_to_latin_1(sample_records, assessments, model_info, tmp_path,

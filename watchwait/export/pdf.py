@@ -9,9 +9,9 @@ while it applies); and when the page was generated.
 It is always exactly one page: the variable parts (the decision's free text, the cautions) are laid out
 with budgets of lines that shrink step by step until the page fits, and text cut short ends with
 "[continued in the record]". Free text is printed as text: no markup is interpreted (``markdown=False``,
-and fpdf2's page-count alias ``{nb}`` is switched off), control characters become spaces, Chinese, Japanese and
-Korean print in a fallback font (``CJK_FONT``) when the machine has it, and a character no font can draw becomes
-"?" rather than an error.
+and fpdf2's page-count alias ``{nb}`` is switched off), control characters become spaces, Chinese and Japanese
+print in a fallback font (``CJK_FONT``) and Korean in another (``HANGUL_FONT``) when the machine has them, and a
+character no font can draw becomes "?" rather than an error.
 
 The icon array is drawn with fpdf2's own shapes (vectors), not a plotly figure through kaleido: a
 kaleido render starts a Chromium (2.5-3 s cold, a browser process per server), while the vectors cost
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import logging
 import os
 import re
 import unicodedata
@@ -47,6 +48,14 @@ FONT_FILES = {"": "DejaVuSansCondensed.ttf", "B": "DejaVuSansCondensed-Bold.ttf"
 #: Chinese and Japanese, which DejaVu lacks (Debian fonts-droid-fallback; it has no Korean Hangul; WATCHWAIT_PDF_CJK_FONT names another
 #: TrueType file). Loaded only for a page whose text needs it: the file is 4 MB and parsing it costs time.
 CJK_FONT = Path(os.environ.get("WATCHWAIT_PDF_CJK_FONT", "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"))
+#: Korean Hangul (Debian fonts-nanum; WATCHWAIT_PDF_HANGUL_FONT names another TrueType file), loaded only for a page
+#: whose typed text has Hangul in it.
+HANGUL_FONT = Path(os.environ.get("WATCHWAIT_PDF_HANGUL_FONT", "/usr/share/fonts/truetype/nanum/NanumGothic.ttf"))
+# NanumGothic carries hinting tables fontTools cannot subset; it drops them (they only matter on screen) and would
+# say so once per table in the server's log at every Korean page.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
+#: Hangul Jamo, Hangul Compatibility Jamo, Jamo Extended-A, Hangul Syllables, Jamo Extended-B
+HANGUL_RANGES = ((0x1100, 0x11FF), (0x3130, 0x318F), (0xA960, 0xA97F), (0xAC00, 0xD7AF), (0xD7B0, 0xD7FF))
 PAPERS = {"A4": "A4", "Letter": "Letter"}
 CONTINUED = " … [continued in the record]"
 SYNTHETIC_STATEMENT = ("Synthetic training data: the model behind this number was trained on a simulated cohort "
@@ -241,10 +250,18 @@ class _Page:
             for style, name in FONT_FILES.items():
                 pdf.add_font("DejaVu", style, str(FONT_DIR / name))
             self.family, self.cmap = "DejaVu", set(pdf.fonts["dejavu"].cmap)
-            if CJK_FONT.is_file() and any(ord(ch) not in self.cmap for ch in self._free_text()):
+            free = self._free_text()
+            fallbacks = []
+            if CJK_FONT.is_file() and any(ord(ch) not in self.cmap for ch in free):
                 pdf.add_font("Fallback", "", str(CJK_FONT))
-                pdf.set_fallback_fonts(["fallback"], exact_match=False)  # bold text in the regular face
-                self.cmap |= set(pdf.fonts["fallback"].cmap)
+                fallbacks.append("fallback")
+            if HANGUL_FONT.is_file() and any(lo <= ord(ch) <= hi for ch in free for lo, hi in HANGUL_RANGES):
+                pdf.add_font("Hangul", "", str(HANGUL_FONT))
+                fallbacks.append("hangul")
+            if fallbacks:
+                pdf.set_fallback_fonts(fallbacks, exact_match=False)  # bold text in the regular face
+                for name in fallbacks:
+                    self.cmap |= set(pdf.fonts[name].cmap)
         else:  # no Unicode font on this machine: Latin-1 only (other characters print as "?")
             self.family, self.cmap = "Helvetica", None
         return pdf
