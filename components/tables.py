@@ -317,6 +317,9 @@ def _conditional_text(s) -> str:
     return f"yes: only after {n} condition{'s' if n != 1 else ''}"
 
 
+SCENARIO_CORNER = "For each scenario"  # the header of the row names' column, where the table has one
+
+
 def scenario_table(results: Sequence) -> pd.DataFrame:
     """One column per scenario (current patient first): changes, probability, interval, category, the
     suggested next step as the screen says it (the conditional headline, never the bare pathway while a

@@ -359,7 +359,7 @@ def options(a, large: bool = False) -> None:
 def surveillance(plan: dict) -> None:
     """One follow-up plan with its source (clinical brief, rule 5: schedules vary)."""
     st.subheader(plan["title"])
-    st.table([{"When": s["period"], "What": s["what"]} for s in plan["schedule"]])
+    st.table([{"When": s["period"], "What": s["what"]} for s in plan["schedule"]], hide_index=True)
     st.caption(f"Source: {plain(plan['source'])}")
     if plan.get("alternative"):
         st.caption(f"Another published schedule: {plain(plan['alternative'])}")

@@ -100,8 +100,9 @@ table = tables.scenario_table(results)
 if state.presentation():
     # the shared screen: an HTML table takes the screen's 24 px type and wraps every cell (a dataframe is drawn
     # on a canvas at its own small size). st.table renders Markdown: its cells here are field labels and validated
-    # values, never free text
-    st.table(table)
+    # values, never free text. The row names are a column with a header of its own (an index column's empty header
+    # cell is an empty table header for a screen reader: axe's empty-table-header)
+    st.table(table.rename_axis(tables.SCENARIO_CORNER).reset_index(), hide_index=True)
 else:
     # wide columns, so that headlines and categories are not cut (a dataframe never renders user text as Markdown)
     st.dataframe(table, width="stretch",

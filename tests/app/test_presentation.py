@@ -151,8 +151,10 @@ def test_what_if_table_is_html_on_the_shared_screen_and_a_dataframe_at_the_desk(
     at.toggle(key="presentation_toggle").set_value(True).run()
     goto(at, "what_if")
     assert len(at.dataframe) == 0 and len(at.table) == 1
-    rows = list(at.table[0].value.index)
-    assert rows[:3] == ["changed inputs", "probability of complete response", "interval"]
+    shared = at.table[0].value
+    # the row names are a column with a header (no empty header cell for a screen reader)
+    assert shared.columns[0] == "For each scenario" and all(str(c).strip() for c in shared.columns)
+    assert list(shared.iloc[:3, 0]) == ["changed inputs", "probability of complete response", "interval"]
 
 
 
