@@ -250,12 +250,13 @@ class _Page:
             for style, name in FONT_FILES.items():
                 pdf.add_font("DejaVu", style, str(FONT_DIR / name))
             self.family, self.cmap = "DejaVu", set(pdf.fonts["dejavu"].cmap)
-            free = self._free_text()
+            missing = {ch for ch in self._free_text() if ord(ch) not in self.cmap}
+            hangul = {ch for ch in missing if any(lo <= ord(ch) <= hi for lo, hi in HANGUL_RANGES)}
             fallbacks = []
-            if CJK_FONT.is_file() and any(ord(ch) not in self.cmap for ch in free):
+            if CJK_FONT.is_file() and missing - hangul:  # Droid has no Hangul: a Korean-only page does not load it
                 pdf.add_font("Fallback", "", str(CJK_FONT))
                 fallbacks.append("fallback")
-            if HANGUL_FONT.is_file() and any(lo <= ord(ch) <= hi for ch in free for lo, hi in HANGUL_RANGES):
+            if HANGUL_FONT.is_file() and hangul:
                 pdf.add_font("Hangul", "", str(HANGUL_FONT))
                 fallbacks.append("hangul")
             if fallbacks:
