@@ -124,9 +124,12 @@ METHOD_CHANGES = [
     "learnt at training time, as an additive function of the record, from the spread of the 8 bootstrap refits (a ridge "
     "regression of its logarithm on the additive model's basis). A prediction so evaluates the main model's trees only, "
     "not the refits' as well (1 x 300 trees per patient instead of 9 x 300), and the refits are not kept in the model. "
-    "The conformal calibration is unchanged. With the same seeds, the interval covers the true probability as often as "
-    "with the refits' own spread, with the same median widths (benchmarks/bench_quality.py --compare-spread). The model "
-    "version now also names the method, so that two designs fitted on the same cohort the same day differ.",
+    "The conformal calibration is unchanged. With the same seeds, on 5,000 fresh simulated patients per generator, the "
+    "interval covers the true probability from 0.6 points less to 4.4 points more often per scenario than with the "
+    "refits' own spread (as recorded 90.4% against 89.9%, and 89.3% against 89.0%), and is up to 0.03 wider where "
+    "restaging is missing; calibrated without true probabilities it covers 1-2 points less "
+    "(benchmarks/bench_quality.py --compare-spread). The model version now also names the method, so that two designs "
+    "fitted on the same cohort the same day differ.",
 ]
 
 
