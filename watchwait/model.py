@@ -203,7 +203,9 @@ class MonotoneGAM:
                 hi[c] = 0.0
         return lo, hi
 
-    def fit(self, X: np.ndarray, y: np.ndarray, terms: list[_Term] | None = None, D: np.ndarray | None = None) -> MonotoneGAM:
+    def fit(self, X: np.ndarray, y: np.ndarray, terms: list[_Term] | None = None, D: np.ndarray | None = None,
+            offset: np.ndarray | None = None) -> MonotoneGAM:
+        """``offset``: a logit every row already has (an update fits a correction on top of a model's logit)."""
         from glum import GeneralizedLinearRegressor
 
         self.terms_ = terms if terms is not None else self.basis(X)
@@ -213,10 +215,12 @@ class MonotoneGAM:
             _, self.owner_, indicator = self.design(X[:1], self.terms_)
         lo, hi = self.bounds(self.owner_, indicator)
         p2 = np.maximum(D.var(axis=0), 1e-6)
-        self.glm_ = GeneralizedLinearRegressor(family="binomial", alpha=self.alpha, lower_bounds=lo, upper_bounds=hi, P2=p2,
-                                               fit_intercept=True, scale_predictors=False, max_iter=200)
-        self.glm_.fit(D, np.asarray(y, float))
-        self.coef_, self.intercept_ = np.asarray(self.glm_.coef_, float), float(self.glm_.intercept_)
+        glm = GeneralizedLinearRegressor(family="binomial", alpha=self.alpha, lower_bounds=lo, upper_bounds=hi, P2=p2,
+                                         fit_intercept=True, scale_predictors=False, max_iter=200)
+        glm.fit(D, np.asarray(y, float), offset=offset)
+        # only arrays are kept (the glum object is not needed to predict, and a model file holds data, not objects)
+        self.coef_, self.intercept_ = np.asarray(glm.coef_, float), float(glm.intercept_)
+        self.lower_bounds_, self.upper_bounds_ = lo, hi
         self.term_means_ = self._terms_from_design(D).mean(axis=0)
         return self
 
@@ -427,6 +431,53 @@ class SpreadFit:
         return np.maximum(np.exp(D @ self.coef + self.intercept), SIGMA_FLOOR)
 
 
+# --------------------------------------------------------------------------- an update of a fitted model
+@dataclass
+class LogitUpdate:
+    """A change applied on top of a fitted model's logit, by the standard updating hierarchy (Steyerberg,
+    *Clinical Prediction Models*, ch. 20; Vergouwe et al. 2017):
+
+    ``logit' = intercept + slope * logit + correction(X)``
+
+    * recalibration-in-the-large: ``intercept`` only (slope 1, no correction);
+    * logistic recalibration: ``intercept`` and ``slope``;
+    * revision of one modality's branch: both, plus ``correction``, a monotone additive model on that
+      modality's features only, fitted with the recalibrated logit as offset (the same bounds as the
+      model's own terms, so every direction of the evidence still holds).
+
+    ``slope`` is kept positive (a recalibration never reverses the evidence). Explanations stay exact:
+    each contribution is scaled by the slope and the correction's own terms are added to its features."""
+
+    method: str  # "recalibration-in-the-large" | "logistic recalibration" | "revision of <modality>" | "recalibration after training"
+    intercept: float = 0.0
+    slope: float = 1.0
+    modality: str = ""  # the revised branch ("" = none)
+    columns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # feature indices the correction reads
+    correction: MonotoneGAM | None = None
+    reason: str = ""  # why this level of the hierarchy was chosen, in words (the model card prints it)
+
+    def correction_terms(self, X: np.ndarray) -> np.ndarray:
+        """rows x features: the correction's centred terms, zero for features it does not read; plus its
+        constant (intercept and term means) as the second value."""
+        out = np.zeros(X.shape)
+        if self.correction is None or len(self.columns) == 0:
+            return out
+        sub = X[:, self.columns]
+        out[:, self.columns] = self.correction.terms(sub) - self.correction.term_means_[None, :]
+        return out
+
+    def correction_constant(self) -> float:
+        if self.correction is None:
+            return 0.0
+        return float(self.correction.intercept_ + self.correction.term_means_.sum())
+
+    def apply(self, logit: np.ndarray, X: np.ndarray) -> np.ndarray:
+        out = self.intercept + self.slope * np.asarray(logit, float)
+        if self.correction is not None and len(self.columns):
+            out = out + self.correction.decision_function(X[:, self.columns])
+        return out
+
+
 # --------------------------------------------------------------------------- the predictor
 @dataclass
 class Explanation:
@@ -458,6 +509,9 @@ class FusedPredictor:
     conformal_: object = field(default=None, init=False)  # crepes ConformalRegressor (Mondrian, normalised) or None
     interval_method_: str = field(default="", init=False)
     bin_map_: np.ndarray = field(default_factory=lambda: np.arange(4), init=False)  # conformal category per missing-group count
+    update_: LogitUpdate | None = field(default=None, init=False)  # a recalibration or a site's update (watchwait.updating)
+    support_: object = field(default=None, init=False)  # the training cohort's support (watchwait.support.Support) or None
+    tuning_: dict = field(default_factory=dict, init=False)  # what cross-validation chose and measured (watchwait.tuning)
 
     # ----------------------------------------------------------------- fit
     def fit(self, cols: Columns, y: np.ndarray, radiomics_columns: list[str] | None = None) -> FusedPredictor:
@@ -519,6 +573,8 @@ class FusedPredictor:
         state["features_"] = _features_by_name(state["features_"])
         state.setdefault("spread_", None)  # a model saved before SpreadFit: its refits give the spread
         state.setdefault("spread", "refits")
+        for k, v in (("update_", None), ("support_", None), ("tuning_", {})):
+            state.setdefault(k, v)
         self.__dict__.update(state)
 
     # ----------------------------------------------------------------- predict
@@ -528,8 +584,13 @@ class FusedPredictor:
     def _design(self, X: np.ndarray) -> np.ndarray:
         return MonotoneGAM.design(X, self.model_.gam.terms_)[0]
 
-    def _logit(self, X: np.ndarray, D: np.ndarray | None = None) -> np.ndarray:
+    def _base_logit(self, X: np.ndarray, D: np.ndarray | None = None) -> np.ndarray:
+        """The fitted model's logit before any update."""
         return self.model_.logit(X, self._design(X) if D is None else D)
+
+    def _logit(self, X: np.ndarray, D: np.ndarray | None = None) -> np.ndarray:
+        lq = self._base_logit(X, D)
+        return lq if self.update_ is None else self.update_.apply(lq, X)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         return expit(self._logit(X))
@@ -555,6 +616,10 @@ class FusedPredictor:
             contrib = np.asarray(self.model_.booster.predict(X, pred_contrib=True, num_threads=1))
             phi = phi + contrib[:, :-1]
             base += float(contrib[0, -1])
+        u = self.update_
+        if u is not None:
+            phi = u.slope * phi + u.correction_terms(X)
+            base = u.intercept + u.slope * base + u.correction_constant()
         return Explanation(base_logit=float(base), contributions_logit=phi)
 
     @staticmethod
@@ -571,7 +636,7 @@ class FusedPredictor:
         (:func:`watchwait.training.train` without known true probabilities)."""
         from crepes import ConformalRegressor
 
-        lq = self._logit(X) if logit_pred is None else np.asarray(logit_pred, float)
+        lq = self._base_logit(X) if logit_pred is None else np.asarray(logit_pred, float)
         groups = np.asarray(groups, int)
         counts = np.bincount(groups, minlength=4)
         # a category with too few calibration patients joins the one below it (3+ -> 2 -> 1 -> 0)
@@ -594,8 +659,16 @@ class FusedPredictor:
         """(lower, upper) probability interval at ``level``; ``groups`` = :func:`missing_groups` of the rows;
         ``D`` = the rows' basis matrix when the caller has it already."""
         D = self._design(X) if D is None else D
-        if logit_q is None:
-            logit_q = self._logit(X, D)
+        if self.update_ is not None:
+            # the interval belongs to the fitted model's own probability; an update moves it as it moves the logit
+            # (a monotone map of the logit for each patient, so the bounds stay bounds)
+            lo, hi = self._interval(X, self._base_logit(X, D), groups, level, D)
+            with np.errstate(divide="ignore"):
+                to_logit = lambda p: np.log(np.clip(p, 1e-12, 1 - 1e-12) / (1 - np.clip(p, 1e-12, 1 - 1e-12)))  # noqa: E731
+            return expit(self.update_.apply(to_logit(lo), X)), expit(self.update_.apply(to_logit(hi), X))
+        return self._interval(X, self._logit(X, D) if logit_q is None else logit_q, groups, level, D)
+
+    def _interval(self, X: np.ndarray, logit_q: np.ndarray, groups, level: float, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s = self.sigma(X, D)
         if self.conformal_ is not None:
             bins = self.bin_map_[missing_groups_default(len(X)) if groups is None else np.asarray(groups, int)]

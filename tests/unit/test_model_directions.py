@@ -95,7 +95,7 @@ def test_directional_features_are_constrained_in_both_stages(shipped):
     directional = [j for j, f in enumerate(P.features_) if f.direction]
     assert len(directional) >= 15
     gam = P.model_.gam
-    lo, hi = gam.glm_.lower_bounds, gam.glm_.upper_bounds
+    lo, hi = gam.lower_bounds_, gam.upper_bounds_
     for c, j in enumerate(gam.owner_):
         d = P.features_[j].direction
         if d > 0 and lo[c] == 0:
