@@ -133,6 +133,20 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_validate(args) -> int:
+    """``watchwait validate``: discrimination, calibration and decision curve, overall and per regimen group
+    (watchwait.validate); a report folder with JSON, HTML and two PNG plots."""
+    from watchwait.training import unknown_outcome_note
+    from watchwait.validate import run_validate, summary_lines
+
+    report, folder = run_validate(args.cohort, model=args.model, out=args.out, truth=args.truth, jobs=args.jobs, seed=args.seed)
+    if report["source"].get("n_outcome_unknown_left_out"):
+        print(f"note: {unknown_outcome_note(report['source']['n_outcome_unknown_left_out'], report['source']['n_in_file'])}",
+              file=sys.stderr)
+    print("\n".join(summary_lines(report, folder)))
+    return 0
+
+
 def _cmd_explain(args) -> int:
     from watchwait.cohort import add_radiomics
     from watchwait.engine import assess
@@ -353,6 +367,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--known-only", action="store_true",
                    help="leave out patients whose outcome is not yet known (watchwait train needs an outcome for every patient)")
     e.set_defaults(func=_cmd_export_outcomes)
+    v = sub.add_parser("validate", help="validation report of a model on a cohort with outcomes (JSON, HTML, PNG plots)")
+    v.add_argument("--model", default=None, help="artifact folder (default: the shipped model)")
+    v.add_argument("--cohort", required=True, help="cohort file with outcomes (complete_response or the follow-up columns)")
+    v.add_argument("--out", default=None, help="report folder (default: ./validation-<model version>)")
+    v.add_argument("--truth", help="oracle file of a simulated cohort, for the mean |p - true probability|")
+    v.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (decision-curve band)")
+    v.add_argument("--jobs", type=int, default=1, help="parallel workers for radiomics when the cohort references MRI")
+    v.set_defaults(func=_cmd_validate)
     try:
         from watchwait.imaging.cli import register
 
