@@ -283,3 +283,55 @@ def scenario_points(rows: pd.DataFrame, large: bool = False) -> go.Figure:
                    yaxis=dict(autorange="reversed", automargin=True),
                    xaxis=dict(title=dict(text="probability of complete response (%), with its interval"), range=[0, 100],
                               gridcolor=pal.LIGHT_GREY, automargin=True))
+
+
+# ----------------------------------------------------------------------------- validation report (watchwait.validate)
+
+def validation_calibration(report: dict, large: bool = False) -> go.Figure:
+    """Calibration from a validation report: the smoothed curve with its 95% band, grouped points with Wilson
+    intervals, and the diagonal (all in %)."""
+    cal = report["calibration"]
+    sm = cal.get("smoothed") or {}
+    data = [dict(type="scatter", x=[0, 100], y=[0, 100], mode="lines", name="perfect calibration",
+                 line=dict(color=pal.GREY, dash="dash"), hoverinfo="skip")]
+    if sm:
+        xs = [100 * v for v in sm["p"]]
+        data += [dict(type="scatter", x=xs + xs[::-1], y=[100 * v for v in sm["upper"]] + [100 * v for v in sm["lower"][::-1]],
+                      fill="toself", mode="lines", line=dict(width=0), fillcolor="rgba(86,180,233,0.35)",
+                      name="95% confidence band", hoverinfo="skip"),
+                 dict(type="scatter", x=xs, y=[100 * v for v in sm["observed"]], mode="lines", name="smoothed calibration curve",
+                      line=dict(color=pal.BLUE, width=3),
+                      hovertemplate="predicted %{x:.0f}%, observed %{y:.0f}%<extra></extra>")]
+    g = cal.get("grouped") or []
+    if g:
+        ys = [100 * r["observed"] for r in g]
+        data.append(dict(type="scatter", x=[100 * r["mean_predicted"] for r in g], y=ys, mode="markers",
+                         name="groups of patients (95% interval)",
+                         marker=dict(size=11, color="white", line=dict(color=pal.VERMILLION, width=2.5)),
+                         error_y=dict(type="data", array=[100 * r["upper"] - y for r, y in zip(g, ys)],
+                                      arrayminus=[y - 100 * r["lower"] for r, y in zip(g, ys)], color=pal.VERMILLION, thickness=2),
+                         text=[f"n = {r['n']}" for r in g],
+                         hovertemplate="predicted %{x:.0f}%, observed %{y:.0f}%, %{text}<extra></extra>"))
+    return _figure(data, large, 520 if large else 440, margin=dict(l=10, r=10, t=60 if large else 50, b=10),
+                   xaxis=dict(title=dict(text="predicted probability of complete response (%)"), range=[0, 100], gridcolor=pal.LIGHT_GREY),
+                   yaxis=dict(title=dict(text="observed complete response (%)"), range=[0, 100], gridcolor=pal.LIGHT_GREY))
+
+
+def validation_decision_curve(report: dict, large: bool = False) -> go.Figure:
+    """Decision curve from a validation report: net benefit of offering organ preservation when p >= threshold,
+    with its bootstrap band, against treat all and treat none."""
+    dc = report["decision_curve"]
+    xs = [100 * t for t in dc["thresholds"]]
+    top = max([report["prevalence"]] + [v for v in dc["model_upper"] if v is not None])
+    data = [dict(type="scatter", x=xs + xs[::-1], y=dc["model_upper"] + dc["model_lower"][::-1], fill="toself", mode="lines",
+                 line=dict(width=0), fillcolor="rgba(86,180,233,0.35)", name="95% bootstrap band", hoverinfo="skip"),
+            dict(type="scatter", x=xs, y=dc["model"], mode="lines", name="the model: organ preservation when p ≥ threshold",
+                 line=dict(color=pal.BLUE, width=3), hovertemplate="threshold %{x:.0f}%: net benefit %{y:.3f}<extra></extra>"),
+            dict(type="scatter", x=xs, y=dc["treat_all"], mode="lines", name="organ preservation for everyone",
+                 line=dict(color=pal.ORANGE, width=3, dash="dash"), hovertemplate="threshold %{x:.0f}%: %{y:.3f}<extra></extra>"),
+            dict(type="scatter", x=xs, y=dc["treat_none"], mode="lines", name="organ preservation for no one",
+                 line=dict(color=pal.BLACK, width=2), hoverinfo="skip")]
+    return _figure(data, large, 520 if large else 440, margin=dict(l=10, r=10, t=90 if large else 70, b=10),
+                   xaxis=dict(title=dict(text="threshold probability of complete response (%)"), range=[xs[0], xs[-1]],
+                              gridcolor=pal.LIGHT_GREY),
+                   yaxis=dict(title=dict(text="net benefit"), range=[-0.05, top * 1.1], gridcolor=pal.LIGHT_GREY))

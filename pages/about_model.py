@@ -2,14 +2,15 @@
 
 import streamlit as st
 
-from components import cache, figures, layout, meeting, state, tables, views
+from components import cache, figures, layout, meeting, state, tables, validation_view, views
 from components.safe import md
 from watchwait import ModelArtifactError, model_card
 from watchwait.references import plain
 
 layout.header("About the model")
 try:
-    card = cache.model_bundle().card
+    bundle = cache.model_bundle()
+    card = bundle.card
 except ModelArtifactError as exc:
     st.error(f"The model could not be loaded: {md(exc)}")
     st.stop()
@@ -62,6 +63,9 @@ else:
 with st.expander("How the interval is made"):
     st.markdown(cov["method"])
 st.dataframe(tables.coverage_table(cov), hide_index=True, width="stretch")
+
+# the stored validation report (watchwait validate; train and update write the held-out one), or how to make one
+validation_view.section(card, bundle.path, large=state.presentation())
 
 with st.expander("Method and features"):
     st.markdown("\n".join(f"- **{k.replace('_', ' ')}:** {model_card.method_text(v)}" for k, v in card["method"].items()))
