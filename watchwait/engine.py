@@ -1,7 +1,15 @@
 """``assess`` (one patient, with explanations) and ``predict_frame`` (a cohort), sharing one pipeline:
 
-validate -> derive -> scope rules -> model (probability, interval) -> :func:`watchwait.suggest.decide`
-(confirm notices, pathway, flags, context, conditional headline) -> "out of 100" figures.
+validate -> derive -> scope rules -> the training cohort's support (brief rule 12) -> model (probability, interval)
+-> :func:`watchwait.suggest.decide` (confirm notices, pathway, flags, context, conditional headline) -> "out of 100"
+figures.
+
+Outside the model's data (:mod:`watchwait.support`, :func:`_outside_data`): each input outside the training range is
+named in a notice of its own (rule ``FLAG-outside-data``), the interval becomes the hull of the model's interval and
+that of the same record with those inputs blank, and the headline is conditional; MRI measurements unlike the
+training patients' taken together, or kept out by the series checks (the record's :data:`KEPT_OUT_COLUMN`), never
+enter the model: probability, interval and explanations are computed with every radiomics column blank (rule
+``FLAG-radiomics-not-used``).
 """
 
 from __future__ import annotations
@@ -13,13 +21,20 @@ import numpy as np
 import pandas as pd
 
 from watchwait.derive import CATEGORY_LABELS, columns_from_record, derived_columns
-from watchwait.features import display_value, modalities_not_tested
+from watchwait.features import REGIMEN, display_value, modalities_not_tested
 from watchwait.model import INTERVAL_LEVEL, missing_groups
 from watchwait.rules import PATHWAY_LABELS, first_match, load_rules
 from watchwait.suggest import Option, conditions, decide, fill, headline, options_for, regimen_context, surveillance_for
-from watchwait.schema import MODALITIES
+from watchwait.schema import MODALITIES, RADIOMICS_PREFIX
 from watchwait.artifacts import ModelBundle, columns_of, load_model
+from watchwait.support import Finding
 from watchwait.validation import validate_record
+
+#: The record's column saying why its MRI radiomics were kept out of the model by the series checks
+#: (watchwait.imaging.series_check.KEPT_OUT_COLUMN; named here so that the engine imports no imaging code):
+#: "<visit> MRI kept out of the model: <reason>", items separated by " | ". The engine blanks the radiomics of such
+#: a row (whatever the cohort file holds) and shows the reason.
+KEPT_OUT_COLUMN = "imaging_kept_out"
 
 
 @dataclass
@@ -85,6 +100,8 @@ class Assessment:
     ruleset_version: str
     synthetic_training: bool
     record: dict = field(repr=False, default_factory=dict)
+    outside_data: list[Finding] = field(default_factory=list)  # inputs outside the training data (brief rule 12)
+    not_used: dict[str, str] = field(default_factory=dict)  # modality -> why its inputs were left out of the model
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -113,6 +130,116 @@ def _support(bundle: ModelBundle) -> dict | None:
     return bundle.card.get("training_data", {}).get("regimen_support")
 
 
+@dataclass
+class _Outside:
+    """Per row: what lies outside the model's data and what the model is given instead (brief rule 12)."""
+
+    X: np.ndarray  # the matrix the model sees (radiomics blank where they are not used)
+    cols: dict  # the columns behind it
+    findings: list[list[Finding]]  # inputs outside that stay in the model (the probability is the model's own)
+    radiomics_reason: np.ndarray  # "" or why the radiomics were not used
+    joint: list[Finding | None]  # the radiomics taken together, when outside
+
+    def flag_rows(self) -> np.ndarray:
+        return np.array([bool(f) for f in self.findings], dtype=bool)
+
+
+def _blank(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    v = np.asarray(values)
+    if v.dtype.kind == "f":
+        v = v.copy()
+        v[rows] = np.nan
+    else:
+        v = v.astype(object)
+        v[rows] = None
+    return v
+
+
+def _kept_out(cols, n: int) -> np.ndarray:
+    """Per row: the series checks' reasons for keeping the radiomics out ("" when none)."""
+    if KEPT_OUT_COLUMN not in cols:
+        return np.full(n, "", dtype=object)
+    out = []
+    for v in np.asarray(cols[KEPT_OUT_COLUMN], dtype=object):
+        text = "" if v is None or (isinstance(v, float) and v != v) else str(v).strip()
+        out.append("; ".join(p.strip() for p in text.split(" | ") if p.strip()))
+    return np.array(out, dtype=object)
+
+
+def _outside_data(pred, X: np.ndarray, cols, n: int) -> _Outside:
+    """Compare each row with the training cohort's support (``pred.support_``; a model without one is not checked)."""
+    support = getattr(pred, "support_", None)
+    found = support.check(X, pred.features_, cols) if support is not None else [[] for _ in range(n)]
+    kept_out = _kept_out(cols, n)
+    joint = [next((f for f in row if f.joint), None) for row in found]
+    reason = np.array([("The series checks kept them out: " + k) if k else
+                       ("" if j is None else "They are unlike any in the model's training data: " + j.value)
+                       for k, j in zip(kept_out, joint)], dtype=object)
+    drop = reason != ""
+    rad = [j for j, f in enumerate(pred.features_) if f.modality == "radiomics"]
+    if drop.any():
+        X = X.copy()
+        if rad:
+            X[np.ix_(drop, rad)] = np.nan
+        cols = dict(cols)
+        for c in list(cols):
+            if c.startswith(RADIOMICS_PREFIX):
+                cols[c] = _blank(cols[c], drop)
+    singles = [[f for f in row if not f.joint and not (drop[i] and f.modality == "radiomics")] for i, row in enumerate(found)]
+    return _Outside(X=X, cols=cols, findings=singles, radiomics_reason=reason, joint=joint)
+
+
+def _widened(pred, out: _Outside, rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The hull of the model's interval and the interval of the same record with its inputs outside the training
+    data left blank (as the masked training copies left tests blank): honest about what the model does not know.
+    ``rows``: indices into ``out`` of the rows that ``lo``/``hi`` hold (in order)."""
+    lo, hi = lo.copy(), hi.copy()
+    for k, i in enumerate(rows):
+        if not out.findings[i]:
+            continue
+        one = {c: np.asarray(v)[i:i + 1] for c, v in out.cols.items()}
+        for f in out.findings[i]:
+            for s in f.sources:
+                if s in one:
+                    one[s] = _blank(one[s], np.array([0]))
+        Xb = pred.matrix(one)
+        Db = pred._design(Xb)
+        lqb = pred._logit(Xb, Db)
+        lob, hib = pred.interval(Xb, logit_q=lqb, groups=missing_groups(one), D=Db)
+        lo[k], hi[k] = min(lo[k], float(lob[0])), max(hi[k], float(hib[0]))
+    return lo, hi
+
+
+def _outside_context(out: _Outside, n: int, regimen_outside: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The rule context of :func:`_outside_data`: ``outside_data``, ``outside_inputs``, ``outside_condition``,
+    ``radiomics_not_used`` and its reasons. A regimen already named by ``FLAG-extrapolation`` is not named twice."""
+    names = np.full(n, "", dtype=object)
+    cond = np.full(n, "", dtype=object)
+    flag = np.zeros(n)
+    for i, row in enumerate(out.findings):
+        row = _shown(row, None if regimen_outside is None else regimen_outside[i])
+        if not row:
+            continue
+        labels = list(dict.fromkeys(f.label for f in row))
+        flag[i] = 1.0
+        names[i] = "; ".join(labels)
+        cond[i] = (f"the value outside the model's training data is checked ({labels[0]})" if len(labels) == 1 else
+                   f"the {len(labels)} values outside the model's training data are checked ({'; '.join(labels)})")
+    short = np.array(["kept out by the series checks" if r and out.joint[i] is None else
+                      ("unlike any in the model's training data" if r else "") for i, r in enumerate(out.radiomics_reason)],
+                     dtype=object)
+    return {"outside_data": flag, "outside_inputs": names, "outside_condition": cond,
+            "radiomics_not_used": (out.radiomics_reason != "").astype(float),
+            "radiomics_not_used_reason": out.radiomics_reason, "radiomics_not_used_short": short}
+
+
+def _shown(row: list[Finding], regimen_outside) -> list[Finding]:
+    """The findings named on screen: a regimen unlike the training data's has its own notice (FLAG-extrapolation)."""
+    if regimen_outside is not None and regimen_outside == 1:
+        return [f for f in row if not set(f.sources) <= set(REGIMEN)]
+    return row
+
+
 def _context(cols, derived, p, lo, hi, n_missing, support, n) -> dict[str, np.ndarray]:
     ctx = dict(cols)
     ctx.update(derived)
@@ -131,8 +258,23 @@ def _notice(rule, ctx, i: int, rules, qualifies: bool = False) -> Notice:
                   thresholds=[rules.threshold_info[t].text() for t in rule.thresholds])
 
 
-def _suggestion(dec, rules, ctx, i: int, category: str, p: float | None) -> Suggestion:
-    """Row ``i``'s suggestion: pathway, headline, notices, options and follow-up plan."""
+OUTSIDE_RULE = "FLAG-outside-data"
+
+
+def _outside_notices(rule, ctx, i: int, rules, qualifies: bool, findings: list[Finding]) -> list[Notice]:
+    """``FLAG-outside-data`` as one notice per input outside the training data, each naming the input, the patient's
+    value and the training patients' range (brief rule 12)."""
+    base = _notice(rule, ctx, i, rules, qualifies)
+    if not findings:
+        return [base]
+    return [Notice(rule_id=rule.id, severity=base.severity, title=f"Outside the model's training data: {f.label}",
+                   message=f"{f.text}.", rationale=base.rationale, source=rule.source, qualifies_headline=qualifies)
+            for f in findings]
+
+
+def _suggestion(dec, rules, ctx, i: int, category: str, p: float | None, outside: list[Finding] | None = None) -> Suggestion:
+    """Row ``i``'s suggestion: pathway, headline, notices, options and follow-up plan (``outside``: the inputs named
+    by ``FLAG-outside-data``, one notice each)."""
     pathway = str(dec.pathway[i])
     if dec.scope_idx[i] >= 0:
         rule = rules.scope[dec.scope_idx[i]]
@@ -143,8 +285,14 @@ def _suggestion(dec, rules, ctx, i: int, category: str, p: float | None) -> Sugg
     cond_texts = set(conds)
 
     def notices(kind):
-        return [_notice(r, ctx, i, rules, qualifies=bool(r.condition) and fill(r.condition, ctx, i) in cond_texts)
-                for r in getattr(rules, kind) if getattr(dec, kind)[r.id][i]]
+        out = []
+        for r in getattr(rules, kind):
+            if not getattr(dec, kind)[r.id][i]:
+                continue
+            q = bool(r.condition) and fill(r.condition, ctx, i) in cond_texts
+            out += (_outside_notices(r, ctx, i, rules, q, outside or []) if r.id == OUTSIDE_RULE
+                    else [_notice(r, ctx, i, rules, qualifies=q)])
+        return out
 
     thresholds = [] if rule is None else [rules.threshold_info[t[2][1:]].text() for t in rule.when
                                           if isinstance(t[2], str) and t[2].startswith("$")]
@@ -158,12 +306,14 @@ def _suggestion(dec, rules, ctx, i: int, category: str, p: float | None) -> Sugg
 
 
 def suggestion_for(record: dict, probability: float | None, interval: tuple[float, float] | None = None,
-                   missing_modalities: int = 0, regimen_support: dict | None = None) -> tuple[str, Suggestion]:
+                   missing_modalities: int = 0, regimen_support: dict | None = None,
+                   outside: list[str] | None = None) -> tuple[str, Suggestion]:
     """The rules alone, for a record and a given probability: (response category, suggestion).
 
     The same code :func:`assess` runs after the model; here the probability, its interval, the number of
-    modalities with every input blank and the training cohort's regimen counts are given, so that the
-    clinical vignettes (tests/clinical) pin the rules without depending on a trained model."""
+    modalities with every input blank, the training cohort's regimen counts and the labels of the inputs outside the
+    training data (``outside``) are given, so that the clinical vignettes (tests/clinical) pin the rules without
+    depending on a trained model. The record's :data:`KEPT_OUT_COLUMN` is read as :func:`assess` reads it."""
     rec = validate_record(record)
     rules = load_rules()
     cols = columns_from_record(rec)
@@ -171,9 +321,17 @@ def suggestion_for(record: dict, probability: float | None, interval: tuple[floa
     p = np.array([np.nan if probability is None else probability])
     lo, hi = (np.array([np.nan]), np.array([np.nan])) if interval is None else (np.array([interval[0]]), np.array([interval[1]]))
     ctx = _context(cols, derived, p, lo, hi, np.array([float(missing_modalities)]), regimen_support, 1)
+    findings = [Finding(feature="", label=label, value="given", training_range="given", side="above", relative=True)
+                for label in outside or []]
+    reason = _kept_out(cols, 1)
+    out = _Outside(X=np.zeros((1, 0)), cols=cols, findings=[findings],
+                   radiomics_reason=np.array([("The series checks kept them out: " + reason[0]) if reason[0] else ""], dtype=object),
+                   joint=[None])
+    ctx.update(_outside_context(out, 1, ctx["regimen_outside_training"]))
     dec = decide(ctx, rules, 1)
     category = str(derived["category"][0])
-    return category, _suggestion(dec, rules, ctx, 0, category, None if dec.scope_idx[0] >= 0 else probability)
+    return category, _suggestion(dec, rules, ctx, 0, category, None if dec.scope_idx[0] >= 0 else probability,
+                                 _shown(findings, ctx["regimen_outside_training"][0]))
 
 
 def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
@@ -206,11 +364,16 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
                           base_probability=None, contributions=[], modality_contributions={},
                           missing_modalities=missing, suggestion=_suggestion(dec, rules, ctx, 0, category, None), **common)
 
+    out = _outside_data(pred, X, cols, 1)
+    X = out.X
+    not_used = {"radiomics": str(out.radiomics_reason[0])} if out.radiomics_reason[0] else {}
     D = pred._design(X)
     expl = pred.explain(X, D)
     logit_p = expl.base_logit + float(expl.contributions_logit[0].sum())
     p = float(1 / (1 + np.exp(-logit_p)))
-    lo, hi = pred.interval(X, logit_q=np.array([logit_p]), groups=missing_groups(cols), D=D)
+    lo, hi = pred.interval(X, logit_q=np.array([logit_p]), groups=missing_groups(out.cols), D=D)
+    lo, hi = _widened(pred, out, np.array([0]), lo, hi)
+    missing = _modalities_missing(out.cols, bundle)[0]
     p_base = float(1 / (1 + np.exp(-expl.base_logit)))
     phi = expl.contributions_logit[0]
     total = phi.sum()
@@ -228,12 +391,18 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
         m["shap_pp"] += c.shap_pp
     for m in missing:
         by_mod.setdefault(m, {"label": MODALITIES[m], "shap_logit": 0.0, "shap_pp": 0.0})["missing"] = True
+        if m in not_used:
+            by_mod[m]["not_used"] = not_used[m]
 
-    ctx = _context(cols, derived, np.array([p]), lo, hi, np.array([len(missing)]), _support(bundle), 1)
+    n_missing = len([m for m in missing if m not in not_used])  # measurements left out are not tests to do
+    ctx = _context(cols, derived, np.array([p]), lo, hi, np.array([n_missing]), _support(bundle), 1)
+    ctx.update(_outside_context(out, 1, ctx["regimen_outside_training"]))
     dec = decide(ctx, rules, 1)
+    shown = _shown(out.findings[0], ctx["regimen_outside_training"][0])
     return Assessment(in_scope=True, scope_notices=[], probability=p, interval=(float(lo[0]), float(hi[0])),
                       base_probability=p_base, contributions=contributions, modality_contributions=by_mod,
-                      missing_modalities=missing, suggestion=_suggestion(dec, rules, ctx, 0, category, p), **common)
+                      missing_modalities=missing, suggestion=_suggestion(dec, rules, ctx, 0, category, p, shown),
+                      outside_data=out.findings[0] + [j for j in out.joint[:1] if j is not None], not_used=not_used, **common)
 
 
 def predict_frame(frame: pd.DataFrame, model: ModelBundle | str | None = None) -> pd.DataFrame:
@@ -253,14 +422,18 @@ def predict_frame(frame: pd.DataFrame, model: ModelBundle | str | None = None) -
     p = np.full(n, np.nan)
     lo = np.full(n, np.nan)
     hi = np.full(n, np.nan)
+    out = _outside_data(pred, X, cols, n)
     if in_scope.any():
-        X_in = X[in_scope]
+        X_in = out.X[in_scope]
         D = pred._design(X_in)
         lq = pred._logit(X_in, D)
         p[in_scope] = 1 / (1 + np.exp(-lq))
-        lo[in_scope], hi[in_scope] = pred.interval(X_in, logit_q=lq, groups=missing_groups(cols)[in_scope], D=D)
+        rows = np.flatnonzero(in_scope)
+        lo_in, hi_in = pred.interval(X_in, logit_q=lq, groups=missing_groups(out.cols)[in_scope], D=D)
+        lo[in_scope], hi[in_scope] = _widened(pred, out, rows, lo_in, hi_in)
     n_missing = np.sum(list(modalities_not_tested(pred.features_, cols).values()), axis=0).astype(float).reshape(n)
     ctx = _context(cols, derived, p, lo, hi, n_missing, _support(bundle), n)
+    ctx.update(_outside_context(out, n, ctx["regimen_outside_training"]))
     dec = decide(ctx, rules, n)
     rule_id = np.array([r.id for r in rules.pathway] + [""], dtype=object)[dec.path_idx]
     rule_id[~in_scope] = np.array([r.id for r in rules.scope], dtype=object)[scope_idx[~in_scope]]
