@@ -1,5 +1,5 @@
 """The directions of the clinical evidence, as data: one change of one input that must never lower the
-probability of complete response (issue 8; clinical brief, response categories; calibration.md).
+probability of complete response (issue 8; clinical brief, response categories and rule 12; calibration.md).
 
 Each :class:`Direction` says which records it applies to and what the better record is. The model is
 monotone by construction in these inputs, the simulator's oracle obeys them, and property-based tests
@@ -64,6 +64,49 @@ DIRECTIONS: tuple[Direction, ...] = (
     Direction("biopsy-negative", "Restaging biopsy: positive -> negative",
               lambda r: r.get("restaging_biopsy") == "positive",
               lambda r: {**r, "restaging_biopsy": "negative"}),
+)
+
+# Imaging (clinical brief, rule 12): a tumour that shrank less never raises the probability of complete response, the
+# same direction as the MRI tumour regression grade. Radiomic columns (watchwait.imaging.model_features): the delta is
+# restaging - baseline, so a smaller restaging value is a smaller delta too; the better record keeps that identity.
+_R = "radiomics_"
+_VOLUME = "original_shape_VoxelVolume"
+_T2_MEAN = "original_firstorder_Mean"
+T2_STEP = 20.0  # mean T2 signal units (image z-scored x 100): one fifth of a standard deviation of the image
+
+
+def _imaging(feature: str) -> Callable[[Record], bool]:
+    return lambda r: _num(r, f"{_R}restaging_{feature}") is not None or _num(r, f"{_R}delta_{feature}") is not None
+
+
+def _lower(feature: str, step: Callable[[Record], float]) -> Callable[[Record], dict]:
+    """The record with the restaging value ``step`` lower, and the change since baseline lower by the same."""
+    def better(r: Record) -> dict:
+        d = step(r)
+        out = dict(r)
+        for phase in ("restaging", "delta"):
+            v = _num(r, f"{_R}{phase}_{feature}")
+            if v is not None:
+                out[f"{_R}{phase}_{feature}"] = v - d
+        return out
+    return better
+
+
+def _volume_step(r: Record) -> float:
+    """Half the restaging volume (so it stays positive); without it, 10% of the baseline, else 100 mm³."""
+    rest, base = _num(r, f"{_R}restaging_{_VOLUME}"), _num(r, f"{_R}baseline_{_VOLUME}")
+    if rest is not None:
+        return max(rest, 0.0) / 2
+    return 0.1 * base if base is not None and base > 0 else 100.0
+
+
+DIRECTIONS += (
+    Direction("mri-volume-smaller", "MRI tumour volume at restaging halved (more shrinkage since baseline)",
+              lambda r: _imaging(_VOLUME)(r) and (_num(r, f"{_R}restaging_{_VOLUME}") is None
+                                                  or _num(r, f"{_R}restaging_{_VOLUME}") > 0),
+              _lower(_VOLUME, _volume_step)),
+    Direction("mri-t2-darker", "Mean T2 signal in the tumour at restaging lower (a larger fall since baseline: fibrosis is "
+              "darker than tumour)", _imaging(_T2_MEAN), _lower(_T2_MEAN, lambda r: T2_STEP)),
 )
 
 BY_ID = {d.id: d for d in DIRECTIONS}

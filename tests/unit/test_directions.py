@@ -4,6 +4,7 @@ readings the data dictionary allows)."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -64,3 +65,48 @@ def test_each_direction_changes_exactly_what_it_says():
     assert [d for d, _, _ in pairs([untested])] == ["ctdna-tested-cleared"]
     # "not tested" and "tested, not detected" stay different facts: a tested-negative record is not "untested"
     assert not BY_ID["ctdna-tested-cleared"].applies({**untested, "ctdna_post_treatment_mtm_ml": 0.0})
+
+
+RADIOMICS = {"radiomics_baseline_original_shape_VoxelVolume": 3417.0, "radiomics_restaging_original_shape_VoxelVolume": 2385.0,
+             "radiomics_delta_original_shape_VoxelVolume": -1032.0, "radiomics_baseline_original_firstorder_Mean": -9.8,
+             "radiomics_restaging_original_firstorder_Mean": -25.1, "radiomics_delta_original_firstorder_Mean": -15.3}
+IMAGING = ("mri-volume-smaller", "mri-t2-darker")
+
+
+def test_imaging_directions_shrink_the_tumour_and_keep_the_change_consistent():
+    """Brief rule 12: a tumour that shrank less never raises the probability. The better record has a smaller
+    restaging volume (or a darker T2 signal) and a change from baseline smaller by the same amount."""
+    rec = {"patient_id": "D3", "mmr_status": "pMMR", "mr_trg": 2, "endoscopy": "complete", "dre": "normal", **RADIOMICS}
+    got = {d: {k: v for k, v in better.items() if rec.get(k) != v} for d, _, better in pairs([rec]) if d in IMAGING}
+    assert got == {
+        "mri-volume-smaller": {"radiomics_restaging_original_shape_VoxelVolume": 1192.5,
+                               "radiomics_delta_original_shape_VoxelVolume": -2224.5},
+        "mri-t2-darker": {"radiomics_restaging_original_firstorder_Mean": pytest.approx(-45.1),
+                          "radiomics_delta_original_firstorder_Mean": pytest.approx(-35.3)}}
+    for d in IMAGING:
+        better = BY_ID[d].better(rec)
+        validate_record(better)
+        for f in ("original_shape_VoxelVolume", "original_firstorder_Mean"):
+            assert better[f"radiomics_delta_{f}"] == pytest.approx(better[f"radiomics_restaging_{f}"] - better[f"radiomics_baseline_{f}"])
+        assert _category(better) == _category(rec)
+    # without imaging, no imaging direction applies; with only the change recorded, it still does
+    assert not [d for d, _, _ in pairs([{"patient_id": "D4", "mmr_status": "pMMR"}]) if d in IMAGING]
+    only_delta = {"patient_id": "D5", "mmr_status": "pMMR", "radiomics_delta_original_shape_VoxelVolume": -100.0}
+    assert [d for d, _, _ in pairs([only_delta]) if d in IMAGING] == ["mri-volume-smaller"]
+    assert BY_ID["mri-volume-smaller"].better(only_delta)["radiomics_delta_original_shape_VoxelVolume"] < -100.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(base=st.floats(50, 50000), shrink=st.floats(0.0, 1.5), t2_base=st.floats(-150, 150), t2_change=st.floats(-200, 100))
+def test_imaging_directions_always_give_a_valid_record_with_less_tumour(base, shrink, t2_base, t2_change):
+    rec = {"patient_id": "D6", "mmr_status": "pMMR",
+           "radiomics_baseline_original_shape_VoxelVolume": base, "radiomics_restaging_original_shape_VoxelVolume": base * shrink,
+           "radiomics_delta_original_shape_VoxelVolume": base * shrink - base,
+           "radiomics_baseline_original_firstorder_Mean": t2_base, "radiomics_restaging_original_firstorder_Mean": t2_base + t2_change,
+           "radiomics_delta_original_firstorder_Mean": t2_change}
+    for d, _, better in pairs([rec]):
+        validate_record(better)
+        for phase in ("restaging", "delta"):
+            for f in ("original_shape_VoxelVolume", "original_firstorder_Mean"):
+                assert better[f"radiomics_{phase}_{f}"] <= rec[f"radiomics_{phase}_{f}"]
+        assert better["radiomics_restaging_original_shape_VoxelVolume"] >= 0

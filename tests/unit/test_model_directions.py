@@ -1,6 +1,6 @@
 """The shipped model never moves against the direction of the clinical evidence (issue 8).
 
-Property-based (hypothesis): a simulated patient, with restaging readings, ctDNA and CEA drawn over
+Property-based (hypothesis): a simulated patient, with restaging readings, ctDNA, CEA and MRI radiomics drawn over
 everything the data dictionary allows, and every direction of :mod:`watchwait.directions` that applies
 to it; the probability after the better reading must not be lower. Plus an exhaustive sweep over the
 sample patients and 400 simulated ones, and the model's own construction: every directional feature is
@@ -59,10 +59,28 @@ overrides = st.fixed_dictionaries({}, optional={
 })
 
 
+
+@st.composite
+def radiomics(draw) -> dict:
+    """MRI radiomics as the imaging pipeline writes them (delta = restaging - baseline), over a wide range: a
+    tumour from 200 to 30,000 mm³ that shrank to nothing or grew by half; T2 signal falling or rising."""
+    if draw(st.booleans()):
+        return {}
+    base_v, shrink = draw(st.floats(200, 30000)), draw(st.floats(0.01, 1.5))
+    base_m, change_m = draw(st.floats(-60, 60)), draw(st.floats(-200, 80))
+    out = {}
+    for f, b, r in (("original_shape_VoxelVolume", base_v, base_v * shrink), ("original_firstorder_Mean", base_m, base_m + change_m),
+                    ("original_firstorder_InterquartileRange", draw(st.floats(10, 60)), draw(st.floats(5, 120))),
+                    ("original_glcm_JointEntropy", draw(st.floats(6, 9)), draw(st.floats(4, 9))),
+                    ("original_glszm_SizeZoneNonUniformityNormalized", draw(st.floats(0.3, 0.7)), draw(st.floats(0.3, 0.7)))):
+        out.update({f"radiomics_baseline_{f}": b, f"radiomics_restaging_{f}": r, f"radiomics_delta_{f}": r - b})
+    return out
+
+
 @settings(max_examples=300, deadline=None)
-@given(i=st.integers(0, 399), change=overrides)
-def test_no_direction_lowers_the_probability(shipped, simulated_records, i, change):
-    rec = {**simulated_records[i], **change}
+@given(i=st.integers(0, 399), change=overrides, imaging=radiomics())
+def test_no_direction_lowers_the_probability(shipped, simulated_records, i, change, imaging):
+    rec = {**simulated_records[i], **change, **imaging}
     before = _p(shipped, rec)
     for d in DIRECTIONS:
         if d.applies(rec):
@@ -106,3 +124,22 @@ def test_directional_features_are_constrained_in_both_stages(shipped):
     assert set(directional) <= bounded
     params = P.model_.booster.params
     assert [int(v) for v in params["monotone_constraints"]] == [f.direction for f in P.features_]
+
+
+IMAGING_DOWN = ("radiomics__restaging_original_shape_VoxelVolume", "radiomics__delta_original_shape_VoxelVolume",
+                "radiomics__restaging_original_firstorder_Mean", "radiomics__delta_original_firstorder_Mean")
+
+
+def test_less_tumour_shrinkage_is_constrained_never_to_raise_the_probability(shipped):
+    """Brief rule 12: the restaging tumour volume and mean T2 signal, and their change from baseline, may only lower
+    the probability as they rise (the direction of the MRI tumour regression grade)."""
+    directions = {f.name: f.direction for f in shipped.predictor.features_}
+    assert {n: directions.get(n) for n in IMAGING_DOWN} == {n: -1 for n in IMAGING_DOWN}
+
+
+def test_imaging_directions_hold_on_the_imaged_samples(shipped):
+    root = Path(__file__).resolve().parents[2]
+    records = frame_to_records(read_cohort(root / "sample_data" / "sample_patients.csv"))
+    imaging = [(d, i, better) for d, i, better in pairs(records) if d.startswith("mri-")]
+    assert {d for d, _, _ in imaging} == {"mri-volume-smaller", "mri-t2-darker"}
+    assert all(_p(shipped, better) >= _p(shipped, records[i]) - TOL for _, i, better in imaging)
