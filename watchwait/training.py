@@ -14,7 +14,6 @@ import json
 import os
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 
@@ -402,6 +401,7 @@ def save_model(bundle: ModelBundle, out_dir: str | os.PathLike) -> Path:
     """Write the artifact folder atomically (watchwait.atomic): the files go to a new folder next to ``out_dir``
     which then replaces it whole, so a reader never sees a half-written model and two runs never mix files. An
     existing ``out_dir`` is replaced only when it is empty or an earlier artifact (it holds model_card.json)."""
+    from watchwait import model_io
     from watchwait.atomic import atomic_directory
     from watchwait.model_card import render_markdown
 
@@ -409,10 +409,16 @@ def save_model(bundle: ModelBundle, out_dir: str | os.PathLike) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     predictor = bundle.predictor
     card = dict(bundle.card)
+    probes = model_io.probe_predictions(predictor)
     with atomic_directory(out, permissions=0o755, replace_if=lambda p: (p / "model_card.json").is_file()) as tmp:
-        joblib.dump(predictor, tmp / "model.joblib", compress=3)
-        card["artifact"] = {"file": "model.joblib", "sha256": _sha256(tmp / "model.joblib"),
-                            "feature_spec_sha256": spec_fingerprint(predictor.features_)}
+        # data only (watchwait.model_io): model.json, arrays.npz, one LightGBM text file per booster; no pickle
+        files = model_io.write_predictor(predictor, tmp)
+        # read back before the folder is put in place: the saved files must give the same probe predictions
+        model_io.check_probes(tmp, model_io.read_predictor(tmp, files), probes)
+        card["artifact"] = {"format": model_io.FORMAT, "file": ", ".join(files), "sha256": model_io.manifest_sha256(files),
+                            "sha256_of": "the sorted lines 'name  sha256' of the files below", "files": files,
+                            "feature_spec_sha256": spec_fingerprint(predictor.features_),
+                            "libraries": model_io.saved_libraries(), "probes": probes}
         (tmp / "model_card.json").write_text(json.dumps(card, indent=2, default=float) + "\n")
         (tmp / "model_card.md").write_text(render_markdown(card))
     bundle.card, bundle.path = card, out
