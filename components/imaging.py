@@ -12,17 +12,25 @@ the time the imaging library reads them and is deleted before the click returns,
 What is kept (in this session's state only) is the de-identified series, the ROI mask and the features.
 Only ``ImagingError`` (the imaging library's plain messages) is caught; anything else is a bug and
 surfaces as one. Nothing here logs.
+
+Every series is checked against the model's images (:mod:`watchwait.imaging.series_check`: T2-weighted axial
+pelvic MR) as it is loaded. A series that is not fit stays viewable, with its reasons above the viewer, and its
+measurements are not offered to the model; one its headers cannot settle is offered only after a clinician
+confirms it (:func:`confirm_series`: who, from the name the session records, and when, in UTC; kept in this
+session's state for that patient and series, and dropped with the images when another patient is opened).
+:func:`kept_out_cell` says, for the record given to the engine, why the loaded series were kept out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import streamlit as st
@@ -46,13 +54,16 @@ UPLOAD_PREFIX = "watchwait-upload-"
 
 @dataclass(frozen=True)
 class Visit:
-    """One loaded visit: the de-identified series, its ROI mask and the features (or a plain error)."""
+    """One loaded visit: the de-identified series, its ROI mask and the features (or a plain error), and the
+    series check (whether the model may use it)."""
 
     label: str
     series: object | None = None  # watchwait.imaging.Series
     roi: object | None = None  # watchwait.imaging.roi.RoiMask
     result: object | None = None  # watchwait.imaging.radiomics.RadiomicsResult
     error: str | None = None
+    check: object | None = None  # watchwait.imaging.series_check.SeriesCheck
+    note: str | None = None  # what is missing, said plainly (a series without an ROI)
 
 
 @dataclass(frozen=True)
@@ -135,13 +146,14 @@ class _AlreadyDeidentified:
 def load_upload(visit: str, series_files: list, roi_file, identity: tuple[int, str]) -> None:
     """Read one visit's upload and bind the result to the open patient. The files are parsed and de-identified
     in memory (:mod:`watchwait.imaging.ingest`); only the de-identified data sets are written, to a private folder
-    (0700, files 0600) that is deleted as soon as the series and ROI have been read, whatever happens."""
+    (0700, files 0600) that is deleted as soon as the series and ROI have been read, whatever happens.
+    ``roi_file`` None: the series alone, to view (radiomics need an ROI)."""
     if not _still_open(identity):
         return
     from watchwait.imaging.ingest import store_roi_upload, store_series_upload
 
     what = series_files[0].name if len(series_files) == 1 else f"{len(series_files)} files"
-    label = f"uploaded {what} + {roi_file.name}"
+    label = f"uploaded {what} + {roi_file.name}" if roi_file is not None else f"uploaded {what}, no tumour ROI"
     with private_folder() as folder:
         try:
             stored = store_series_upload([(f.name, f.getvalue()) for f in series_files], folder / "series")
@@ -149,20 +161,28 @@ def load_upload(visit: str, series_files: list, roi_file, identity: tuple[int, s
             v = Visit(label, error=f"The series could not be used. {exc}")
         else:
             try:
-                roi = store_roi_upload(roi_file.name, roi_file.getvalue(), folder / "roi")
-            except ImagingError as exc:
-                v = Visit(label, error=f"The tumour ROI could not be used. {exc}")
+                roi = (None if roi_file is None
+                       else store_roi_upload(roi_file.name, roi_file.getvalue(), folder / "roi"))
+            except ImagingError as exc:  # the series is still shown, with the ROI's problem
+                v = _load(str(stored.path), None, label, deidentifier=_AlreadyDeidentified(), notes=stored.warnings,
+                          terms_by_series=stored.terms)
+                v = dataclasses.replace(v, error=v.error or f"The tumour ROI could not be used. {exc}", note=None)
             else:
-                v = _load(str(stored.path), str(roi), label, deidentifier=_AlreadyDeidentified(),
-                          notes=stored.warnings)
+                v = _load(str(stored.path), None if roi is None else str(roi), label,
+                          deidentifier=_AlreadyDeidentified(), notes=stored.warnings, terms_by_series=stored.terms)
     store(visit, v, identity)
 
 
 def _upload_clicked(visit: str, identity: tuple[int, str]) -> None:
     files = st.session_state.get(state.imaging_key(visit, "series_upload")) or []
     roi = st.session_state.get(state.imaging_key(visit, "roi_upload"))
-    if files and roi is not None:
-        load_upload(visit, list(files), roi, identity)
+    message = state.imaging_key(visit, "upload_message")
+    if not files:
+        st.session_state[message] = ("Choose the DICOM series first (a .zip of one series, or its files); the "
+                                     "tumour ROI is optional for viewing, and needed for radiomics.")
+        return
+    st.session_state.pop(message, None)
+    load_upload(visit, list(files), roi, identity)
 
 
 def store(visit: str, v: Visit, identity: tuple[int, str]) -> None:
@@ -197,8 +217,10 @@ def source_picker() -> bool:
                    + " (open one on the Patient screen to see its own).")
     with st.expander("Upload a series and its tumour ROI", icon=":material/upload_file:",
                      expanded=not state.imaging_visits()):
-        st.caption("Series: a .zip of one DICOM series, or several DICOM files. ROI: a DICOM SEG, an RTSTRUCT or a "
-                   "NIfTI mask on the same grid. " + UPLOAD_NOTE + " " + DEID_NOTE)
+        st.caption("Series: a .zip of one DICOM series, or several DICOM files. ROI (needed for radiomics, not for "
+                   "viewing): a DICOM SEG, an RTSTRUCT or a NIfTI mask on the same grid. Each series is checked "
+                   f"against the model's images ({MODEL_IMAGES}); one that is not is shown but kept out of the "
+                   "model. " + UPLOAD_NOTE + " " + DEID_NOTE)
         cols = st.columns(2)
         for col, visit in zip(cols, VISITS):
             with col:
@@ -209,17 +231,28 @@ def source_picker() -> bool:
                                  key=state.imaging_key(visit, "roi_upload"))
                 st.button(f"Use these files for {visit}", key=state.imaging_key(visit, "use_upload"),
                           on_click=_upload_clicked, args=(visit, identity))
+                message = st.session_state.get(state.imaging_key(visit, "upload_message"))
+                if message:
+                    st.warning(md(message), icon=":material/upload_file:")
     return True
 
 
 # ----------------------------------------------------------------------------- loading
 
-def _load(series_path: str, roi_path: str, label: str, deidentifier=None, notes: tuple[str, ...] = ()) -> Visit:
-    import dataclasses
+NO_ROI_NOTE = ("No tumour ROI: the series can be viewed, but radiomics need the tumour outlined. Upload a DICOM SEG, "
+               "an RTSTRUCT or a NIfTI mask of the tumour on this series with it (Upload a series and its tumour "
+               "ROI, above), then use the files again.")
 
+
+def _load(series_path: str, roi_path: str | None, label: str, deidentifier=None, notes: tuple[str, ...] = (),
+          terms_by_series=None) -> Visit:
+    """Load, check and measure one visit. The series check runs on the loaded series' headers (plus the words of
+    its descriptions read before de-identification: ``terms_by_series`` for an upload stored by ingest); a
+    series that fails it is still measured, for viewing, and never offered to the model."""
     from watchwait.imaging.dicom_io import load_series
     from watchwait.imaging.radiomics import extract_features
     from watchwait.imaging.roi import load_roi
+    from watchwait.imaging.series_check import check_series
 
     try:
         series = load_series(series_path, deidentifier=deidentifier)
@@ -227,15 +260,135 @@ def _load(series_path: str, roi_path: str, label: str, deidentifier=None, notes:
         return Visit(label, error=f"The series could not be used. {exc}")
     if notes:  # what the upload held but was not stored (not DICOM, ...): said with the series' own warnings
         series = dataclasses.replace(series, warnings=tuple(notes) + tuple(series.warnings))
+    check = check_series(series, terms=(terms_by_series or {}).get(series.series_instance_uid, ()))
+    if roi_path is None:
+        return Visit(label, series, check=check, note=NO_ROI_NOTE)
     try:
         roi = load_roi(roi_path, series, deidentifier=deidentifier)
     except ImagingError as exc:
-        return Visit(label, series, error=f"The tumour ROI could not be used. {exc}")
+        return Visit(label, series, error=f"The tumour ROI could not be used. {exc}", check=check)
     try:
         result = extract_features(series, roi)
     except ImagingError as exc:
-        return Visit(label, series, roi, error=f"Radiomics could not be computed. {exc}")
-    return Visit(label, series, roi, result)
+        return Visit(label, series, roi, error=f"Radiomics could not be computed. {exc}", check=check)
+    return Visit(label, series, roi, result, check=check)
+
+
+# ----------------------------------------------------------------------------- the series check
+
+CONFIRMATIONS = "imaging:confirmed"  # an "imaging:" key: dropped with the images when another patient is opened
+MODEL_IMAGES = "T2-weighted axial pelvic MR"
+
+
+def _actor() -> str:
+    return " ".join(str(st.session_state.get(state.ACTOR) or "").split())
+
+
+def confirmation(b: Bound | None, confirmed: dict | None = None) -> dict | None:
+    """The clinician's confirmation of a loaded visit's series ({"by", "at"}), or None. ``confirmed``: the
+    confirmations (default: this session's)."""
+    if b is None or b.visit.series is None:
+        return None
+    if confirmed is None:
+        confirmed = st.session_state.get(CONFIRMATIONS) or {}
+    return confirmed.get((b.patient_id, b.visit.series.series_instance_uid))
+
+
+def confirm_series(visit: str, identity: tuple[int, str]) -> None:
+    """Record that the user confirms this visit's series is a T2-weighted axial pelvic MR series: who (the name the
+    session records, "Your name") and when (UTC), for this patient and series. Nothing without a name, or if
+    another patient was opened since the button was shown."""
+    b = state.imaging_visits().get(visit)
+    who = _actor()
+    if not _still_open(identity) or b is None or b.visit.series is None or not who:
+        return
+    if (b.token, b.patient_id) != tuple(identity):
+        return
+    confirmed = dict(st.session_state.get(CONFIRMATIONS) or {})
+    confirmed[(b.patient_id, b.visit.series.series_instance_uid)] = {
+        "by": who, "at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    st.session_state[CONFIRMATIONS] = confirmed
+
+
+def withdraw_confirmation(visit: str, identity: tuple[int, str]) -> None:
+    b = state.imaging_visits().get(visit)
+    if not _still_open(identity) or b is None or b.visit.series is None:
+        return
+    confirmed = dict(st.session_state.get(CONFIRMATIONS) or {})
+    confirmed.pop((b.patient_id, b.visit.series.series_instance_uid), None)
+    st.session_state[CONFIRMATIONS] = confirmed
+
+
+def usable(b: Bound | None, confirmed: dict | None = None) -> bool:
+    """The visit's series may give the model its radiomics: fit by its headers, or not settled by them and
+    confirmed by a clinician."""
+    if b is None or b.visit.series is None or b.visit.check is None:
+        return False
+    fit = b.visit.check.fit_for_model
+    return fit is True or (fit is None and confirmation(b, confirmed) is not None)
+
+
+def kept_out_cell(visits: dict | None = None, identity: tuple[int, str] | None = None,
+                  confirmed: dict | None = None) -> str:
+    """Why the open patient's loaded series are kept out of the model, in the engine's format (the record column
+    ``imaging_kept_out``, :data:`watchwait.imaging.series_check.KEPT_OUT_COLUMN`): "" when every loaded series may
+    be used (or none is loaded). Defaults: this session's visits, open patient and confirmations."""
+    from watchwait.imaging.series_check import kept_out_cell as cell
+
+    visits = state.imaging_visits() if visits is None else visits
+    identity = state.identity() if identity is None else tuple(identity)
+    if confirmed is None:
+        confirmed = st.session_state.get(CONFIRMATIONS) or {}
+    checks = {}
+    for visit in VISITS:
+        b = visits.get(visit)
+        if (b is not None and b.visit.series is not None and b.visit.check is not None
+                and not usable(b, confirmed) and (b.token, b.patient_id) == identity):
+            checks[visit] = b.visit.check
+    return cell(checks)
+
+
+def kept_out_reasons(**kwargs) -> list[str]:
+    """:func:`kept_out_cell` as a list (one item per visit kept out)."""
+    from watchwait.imaging.series_check import kept_out_reasons as reasons
+
+    return reasons(kept_out_cell(**kwargs))
+
+
+def series_check_box(visit: str, b: Bound) -> None:
+    """Above the viewer: whether the model may use this series, and why, in plain words; for a series its
+    headers cannot settle, the confirmation (who, when) or the way to give it."""
+    check = b.visit.check
+    if check is None:
+        return
+    reasons = "; ".join(check.reasons)
+    if check.fit_for_model is False:
+        st.error(f"**Not used by the model.** This series is not the kind of image the model was built on "
+                 f"({MODEL_IMAGES}): {md(reasons)}. You can view it; its measurements do not enter the model.",
+                 icon=":material/block:")
+        return
+    if check.fit_for_model is True:
+        st.caption("Series check: fit for the model (" + MODEL_IMAGES + "): " + md("; ".join(check.notes)) + ".")
+        return
+    done = confirmation(b)
+    identity = state.identity()
+    if done is not None:
+        st.info(f"**Confirmed for the model** by {md(done['by'])} on {md(done['at'])}: a {MODEL_IMAGES} series. "
+                f"Its headers could not settle it: {md(reasons)}.", icon=":material/verified_user:")
+        st.button("Withdraw this confirmation", key=state.imaging_key(visit, "unconfirm"),
+                  on_click=withdraw_confirmation, args=(visit, identity))
+        return
+    st.warning(f"**Not used by the model unless you confirm it.** Its headers cannot settle whether this is a "
+               f"{MODEL_IMAGES} series: {md(reasons)}. Until a clinician confirms it, its measurements do not enter "
+               "the model.", icon=":material/help:")
+    who = _actor()
+    st.button(f"I confirm this is a {MODEL_IMAGES} series", key=state.imaging_key(visit, "confirm"),
+              on_click=confirm_series, args=(visit, identity), disabled=not who,
+              help=(f"Recorded as confirmed by {md(who)}, with the date and time (UTC)." if who else
+                    "Enter your name first (Your name, in the sidebar): the confirmation records who made it."))
+    if not who:
+        st.caption("Enter your name (Your name, in the sidebar) to confirm: the confirmation records who made it "
+                   "and when.")
 
 
 # ----------------------------------------------------------------------------- viewer
@@ -248,8 +401,12 @@ def viewer(visit: str, b: Bound | None, large: bool = False) -> None:
         return
     v = b.visit
     st.caption(f"Loaded on {b.loaded_at} for patient **{md(b.patient_id)}** (the open patient) · source: {md(v.label)}")
+    if v.series is not None:
+        series_check_box(visit, b)
     if v.error:
         st.error(md(v.error))
+    if v.note:
+        st.info(md(v.note), icon=":material/info:")
     if v.series is None:
         return
     series, mask = v.series, (v.roi.mask if v.roi is not None else None)
@@ -302,15 +459,20 @@ def model_columns(baseline: dict, restaging: dict, delta: dict, features) -> dic
 
 def use_radiomics(columns: dict[str, float], identity: tuple[int, str], loaded_at: tuple[str, ...]) -> None:
     """Write the model's radiomic columns into the open patient's record (replacing any earlier radiomics), and
-    record where they come from; nothing happens if another patient has been opened since the button was shown."""
+    record where they come from and each series' check (and confirmation); nothing happens if another patient has
+    been opened since the button was shown, or if a series is not (or no longer) usable by the model."""
     if not _still_open(identity):
+        return
+    bound = state.imaging_visits()
+    if not all(usable(bound.get(v)) for v in VISITS):
         return
     extra = state.extra()
     for k in [k for k in extra if str(k).startswith(state.RADIOMICS_PREFIX)]:
         del extra[k]
     extra.update(columns)
+    checks = {v: {**bound[v].visit.check.to_dict(), "confirmed": confirmation(bound[v])} for v in VISITS}
     st.session_state[state.RADIOMICS_SOURCE] = {"kind": "imaging", "at": list(loaded_at), "patient_id": identity[1],
-                                                "token": identity[0]}
+                                                "token": identity[0], "series_checks": checks}
 
 
 def features(visits: dict[str, Visit | None]) -> None:
@@ -336,12 +498,19 @@ def features(visits: dict[str, Visit | None]) -> None:
             bound = state.imaging_visits()
             identity = state.identity()
             at = tuple(bound[v].loaded_at for v in VISITS)
-            st.button("Use these radiomics in the open patient's assessment", key="imaging_use_radiomics",
-                      on_click=use_radiomics, args=(columns, identity, at),
-                      help="Writes the model's radiomic columns into the open patient's record (replacing any "
-                           "radiomics it had); the Assessment then includes the MRI radiomics branch.")
-            if all(state.extra().get(k) == v for k, v in columns.items()):
-                st.caption(f"These radiomics are part of {md(identity[1])}'s record.")
+            kept_out = [v for v in VISITS if not usable(bound.get(v))]
+            if kept_out:
+                st.warning(f"**Not offered to the model.** The {' and '.join(kept_out)} series "
+                           f"{'is' if len(kept_out) == 1 else 'are'} not a {MODEL_IMAGES} series, or not confirmed "
+                           "as one (see above each viewer): these measurements are shown, and do not enter the "
+                           "model or the assessment.", icon=":material/block:")
+            else:
+                st.button("Use these radiomics in the open patient's assessment", key="imaging_use_radiomics",
+                          on_click=use_radiomics, args=(columns, identity, at),
+                          help="Writes the model's radiomic columns into the open patient's record (replacing any "
+                               "radiomics it had); the Assessment then includes the MRI radiomics branch.")
+                if all(state.extra().get(k) == v for k, v in columns.items()):
+                    st.caption(f"These radiomics are part of {md(identity[1])}'s record.")
     else:
         missing = next(v for v in VISITS if v not in done)
         st.info(f"The change (restaging - baseline) needs both visits; the {missing} features are not available.")

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 
 from apptest_helpers import ROOT, errors, goto, load_sample, new_app, plotly_specs, texts
@@ -292,3 +293,109 @@ def test_using_the_radiomics_feeds_them_into_the_patients_assessment_and_the_ban
 
     banner = [h.proto.body for h in at.get("html") if 'class="ww-facts"' in h.proto.body][0]
     assert f"Radiomics: from the MRI series loaded on {loaded[0]}" in banner and "for this patient" in banner
+
+
+# ----------------------------------------------------------------------------- series checks (issue 18 item 1)
+
+STS = ROOT.parent / "shared" / "testdata" / "mr" / "sts_025_t1" / "dicom"
+T1_REASONS = ("T1-weighted (its description says T1; no TR or TE recorded), not T2; "
+              "body part EXTREMITY, not pelvis")
+
+
+def _sts_files():
+    return [(p.name, p.read_bytes(), "application/dicom") for p in sorted((STS / "image").iterdir())]
+
+
+@pytest.mark.skipif(not STS.is_dir(), reason=f"shared test data not found at {STS}")
+def test_a_t1_limb_series_is_shown_but_kept_out_of_the_model_with_its_reasons():
+    from components.imaging import kept_out_cell, kept_out_reasons
+    from components.safe import unescape
+
+    at = new_app()
+    load_sample(at, "DEMO-13")
+    goto(at, "imaging")
+    rs = (STS / "mask" / "RS.dcm").read_bytes()
+    _upload(at, "baseline", _sts_files(), "RS.dcm", rs)
+    _upload(at, "restaging", _sts_files(), "RS.dcm", rs)
+    shown = [unescape(e) for e in errors(at)]
+    expected = ("**Not used by the model.** This series is not the kind of image the model was built on (T2-weighted "
+                f"axial pelvic MR): {T1_REASONS}. You can view it; its measurements do not enter the model.")
+    assert shown == [expected, expected]
+    assert len(plotly_specs(at)) == 2  # both still viewable
+    assert not [b for b in at.button if b.key == "imaging_use_radiomics"]  # nothing offered to the record
+    assert "**Not offered to the model.** The baseline and restaging series are not a T2-weighted axial pelvic MR " \
+           "series" in texts(at)
+    assert not [k for k in at.session_state[state.EXTRA] if k.startswith("radiomics_")]
+    bound = at.session_state[state.IMAGING_VISITS]
+    identity = (at.session_state[state.PATIENT_TOKEN], "DEMO-13")
+    cell = kept_out_cell(bound, identity, {})
+    assert kept_out_reasons(visits=bound, identity=identity, confirmed={}) == [
+        f"{v} MRI kept out of the model: T1-weighted (its description says T1; no TR or TE recorded), not T2, "
+        "body part EXTREMITY, not pelvis" for v in ("baseline", "restaging")]
+    assert cell.count(" | ") == 1
+    assert kept_out_cell(bound, (identity[0] + 1, "DEMO-13"), {}) == ""  # another patient opened since: nothing
+
+
+def test_a_series_without_an_roi_opens_in_the_viewer_and_says_what_radiomics_need():
+    at = new_app()
+    load_sample(at, "DEMO-01")
+    goto(at, "imaging")
+    at.button(key="imaging:baseline:use_upload").click().run()  # nothing chosen: said, not silent
+    assert "Choose the DICOM series first" in texts(at)
+    at.file_uploader(key="imaging:baseline:series_upload").set_value(_files("DEMO-01", "baseline"))
+    at.run()
+    at.button(key="imaging:baseline:use_upload").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error
+    v = at.session_state[state.IMAGING_VISITS]["baseline"].visit
+    assert v.series is not None and v.roi is None and v.result is None and v.check.fit_for_model is True
+    assert len(plotly_specs(at)) == 1 and [s for s in at.slider if s.key == "imaging:baseline:slice"]
+    assert "No tumour ROI: the series can be viewed, but radiomics need the tumour outlined." in texts(at)
+    assert "Choose the DICOM series first" not in texts(at)
+    assert "Series check: fit for the model (T2-weighted axial pelvic MR)" in texts(at)
+
+
+def _without_timing(pid, visit):
+    """The sample series with its TR, TE and description removed: nothing says it is not T2, nothing says it is."""
+    out = []
+    for name, data, kind in _files(pid, visit):
+        ds = pydicom.dcmread(io.BytesIO(data))
+        del ds.RepetitionTime, ds.EchoTime, ds.SeriesDescription
+        buf = io.BytesIO()
+        ds.save_as(buf)
+        out.append((name, buf.getvalue(), kind))
+    return out
+
+
+def test_an_unsettled_series_enters_the_model_only_once_a_named_clinician_confirms_it():
+    at = new_app()
+    load_sample(at, "DEMO-01")
+    goto(at, "imaging")
+    for visit in ("baseline", "restaging"):
+        seg = SAMPLES / "DEMO-01" / f"{visit}_seg.dcm"
+        _upload(at, visit, _without_timing("DEMO-01", visit), seg.name, seg.read_bytes())
+    assert "**Not used by the model unless you confirm it.** Its headers cannot settle whether this is a " \
+           "T2-weighted axial pelvic MR series: the weighting cannot be read: no TR or TE recorded, and no T2 or T1 " \
+           "in its description." in [w.value for w in at.warning][0].replace("\\", "")
+    confirm = at.button(key="imaging:baseline:confirm")
+    assert confirm.disabled  # no name yet: a confirmation records who
+    assert not [b for b in at.button if b.key == "imaging_use_radiomics"]
+    at.session_state[state.ACTOR] = "Dr A. Example"
+    at.run()
+    at.button(key="imaging:baseline:confirm").click().run()
+    confirmed = at.session_state["imaging:confirmed"]
+    uid = at.session_state[state.IMAGING_VISITS]["baseline"].visit.series.series_instance_uid
+    record = confirmed[("DEMO-01", uid)]
+    assert record["by"] == "Dr A. Example" and record["at"].endswith(" UTC")
+    assert f"**Confirmed for the model** by Dr A\\. Example on {record['at']}".replace("\\", "") in \
+        texts(at).replace("\\", "")
+    assert not [b for b in at.button if b.key == "imaging_use_radiomics"]  # restaging still unconfirmed
+    at.button(key="imaging:restaging:confirm").click().run()
+    at.button(key="imaging_use_radiomics").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    source = at.session_state[state.RADIOMICS_SOURCE]
+    assert source["series_checks"]["baseline"]["confirmed"]["by"] == "Dr A. Example"
+    assert source["series_checks"]["baseline"]["fit_for_model"] is None
+    assert any(k.startswith("radiomics_") for k in at.session_state[state.EXTRA])
+    at.button(key="imaging:baseline:unconfirm").click().run()
+    assert not [b for b in at.button if b.key == "imaging_use_radiomics"]

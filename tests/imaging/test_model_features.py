@@ -15,6 +15,7 @@ from watchwait.errors import ImagingError
 from watchwait.imaging.cohort_images import MRI_COLUMNS, write_cohort_images
 from watchwait.imaging.model_features import FEATURES, MODEL_COLUMNS, ImagingRowsError, radiomics_columns
 from watchwait.imaging.radiomics import DEFAULT_PARAMS
+from watchwait.imaging.series_check import KEPT_OUT_COLUMN
 from watchwait.simulate import simulate
 
 EXPECTED_COLUMNS = [
@@ -46,14 +47,24 @@ def cohort(tmp_path_factory):
 
 
 def test_columns_are_the_documented_fixed_list(cohort):
-    assert list(cohort["columns"].columns) == EXPECTED_COLUMNS == list(MODEL_COLUMNS)
+    assert list(cohort["columns"].columns) == EXPECTED_COLUMNS + [KEPT_OUT_COLUMN]
+    assert EXPECTED_COLUMNS == list(MODEL_COLUMNS)
     assert len(FEATURES) == 5
     assert cohort["columns"].index.equals(cohort["frame"].index)
-    assert (cohort["columns"].dtypes == np.float64).all()
+    assert (cohort["columns"][EXPECTED_COLUMNS].dtypes == np.float64).all()
+
+
+def test_the_synthetic_series_pass_the_series_check(cohort):
+    assert (cohort["columns"][KEPT_OUT_COLUMN] == "").all()
+    prov = cohort["columns"].attrs["provenance"]
+    assert prov["kept_out"] == {}
+    case = next(iter(prov["cases"].values()))
+    assert case["baseline"]["used_by_model"] is True
+    assert case["baseline"]["series_check"]["fit_for_model"] is True
 
 
 def test_imaged_rows_are_finite_and_the_others_nan(cohort):
-    values, imaged = cohort["columns"].to_numpy(), cohort["imaged"]
+    values, imaged = cohort["columns"][EXPECTED_COLUMNS].to_numpy(), cohort["imaged"]
     assert imaged.sum() == 20
     assert np.isfinite(values[imaged]).all()
     assert np.isnan(values[~imaged]).all()
@@ -93,6 +104,7 @@ def test_provenance_names_the_parameter_file_and_each_measured_array(cohort):
     assert set(prov["cases"]) == imaged_ids
     case = next(iter(prov["cases"].values()))
     assert set(case) == {"baseline", "restaging"} and len(case["baseline"]["image_sha256"]) == 64
+    assert prov["kept_out_column"] == KEPT_OUT_COLUMN
 
 
 def _two_imaged(cohort, tmp_path) -> tuple[pd.DataFrame, Path]:
@@ -115,7 +127,7 @@ def test_absolute_paths_and_paths_leaving_the_cohort_folder_are_followed(cohort,
     (base / "csv").mkdir()
     again = radiomics_columns(moved, base / "csv")
     pd.testing.assert_frame_equal(again, reference)
-    assert np.isnan(again.iloc[2]).all()
+    assert np.isnan(again[EXPECTED_COLUMNS].iloc[2]).all()
 
 
 def test_every_failure_is_reported_once_with_row_patient_and_file(cohort, tmp_path):
@@ -145,8 +157,9 @@ def test_every_failure_is_reported_once_with_row_patient_and_file(cohort, tmp_pa
 def test_a_cohort_without_imaging_columns_gives_nan():
     frame = pd.DataFrame({"patient_id": ["A", "B"]}, index=[5, 9])
     out = radiomics_columns(frame, Path("."))
-    assert out.index.tolist() == [5, 9] and list(out.columns) == EXPECTED_COLUMNS
-    assert out.isna().all().all() and out.attrs["provenance"]["cases"] == {}
+    assert out.index.tolist() == [5, 9] and list(out.columns) == EXPECTED_COLUMNS + [KEPT_OUT_COLUMN]
+    assert out[EXPECTED_COLUMNS].isna().all().all() and out.attrs["provenance"]["cases"] == {}
+    assert (out[KEPT_OUT_COLUMN] == "").all()
 
 
 def _features_of(latent: float, index: int) -> dict[str, float]:
@@ -194,6 +207,6 @@ def test_in_memory_measurement_equals_the_dicom_path(tmp_path):
     """The band test measures in memory; this pins that it measures what the files give."""
     truth = simulate(1, seed=5, with_oracle=False).truth
     paths = write_cohort_images(truth, tmp_path / "img", share=1.0, seed=77, base_dir=tmp_path)
-    from_files = radiomics_columns(paths, tmp_path).iloc[0]
+    from_files = radiomics_columns(paths, tmp_path)[EXPECTED_COLUMNS].iloc[0]
     in_memory = pd.Series(_features_of(float(truth["latent_score"].iloc[0]), 0))[EXPECTED_COLUMNS]
     np.testing.assert_allclose(from_files.to_numpy(), in_memory.to_numpy(), rtol=1e-5, atol=1e-6)

@@ -117,6 +117,7 @@ class ReadResult:
     notes: list[str] = field(default_factory=list)
     source: Source | None = None
     released: tuple[int, int, bytes] | None = None  # (tag, length, digest) of the pixel data set aside
+    terms: tuple[str, ...] = ()  # words of its descriptions read before de-identification (series_check.TERMS)
 
 
 @contextlib.contextmanager

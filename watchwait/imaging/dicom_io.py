@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,7 @@ from ._frames import Frame, check_image_object, decode, frames_of, int_value
 from ._reading import ReadResult, iter_all, quiet_pydicom, release_pixels, reopened, restore_pixels
 from .deid import Deidentifier, burned_in_warning, default_deidentifier
 from .errors import DicomFileError, ImagingError, SeriesError
+from .series_check import TEXT_KEYWORDS, description_terms, header_of
 
 __all__ = ["Series", "SeriesInfo", "load_series", "list_series"]
 
@@ -90,6 +91,9 @@ class Series:
     patient_pseudonym: str
     evenly_spaced: bool
     warnings: tuple[str, ...]
+    #: The technical header facts the series check reads (:func:`watchwait.imaging.series_check.header_of`:
+    #: timing, sequence, orientation, body part, thickness, spacing, description words; nothing identifying).
+    header: dict = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -190,6 +194,9 @@ def _scan(source: Path, deid: Deidentifier) -> tuple[dict[str, list[ReadResult]]
     for result in iter_all(source):  # one file at a time
         uid = ""
         if result.dataset is not None:  # parsed, every element decoded (read_all)
+            # the words of the descriptions that say what kind of image this is (T2, TSE, DWI...), read before
+            # de-identification removes the descriptions; only words of a fixed vocabulary, never the text
+            result.terms = description_terms([result.dataset.get(k) for k in TEXT_KEYWORDS])
             ds = deid.apply(result.dataset)
             try:
                 check_image_object(ds, result.name)
@@ -328,6 +335,7 @@ def _assemble(results: list[ReadResult], uid: str, allow_gaps: bool, warnings: l
         patient_pseudonym=str(ds.get("PatientID", "")),
         evenly_spaced=evenly,
         warnings=tuple(w for w in warnings if w),
+        header=header_of(ds, terms=sorted({t for r in results for t in r.terms})),
     )
 
 

@@ -31,8 +31,8 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydicom.dataset import Dataset
@@ -43,6 +43,7 @@ from watchwait.errors import quoted
 from ._reading import MAX_FILE_BYTES, MAX_FILES, ReadResult, _Budget, _size, iter_zip, parse, quiet_pydicom
 from .deid import Deidentifier, default_deidentifier
 from .errors import ImagingError, RoiError
+from .series_check import TEXT_KEYWORDS, description_terms
 
 __all__ = ["StoredUpload", "private_folder", "store_series_upload", "store_roi_upload", "IMAGE_MASK_SUFFIXES"]
 
@@ -59,6 +60,10 @@ class StoredUpload:
     path: Path
     n_files: int
     warnings: tuple[str, ...]
+    #: Per (de-identified) Series Instance UID, the words of the descriptions that say what kind of image it is
+    #: (:func:`watchwait.imaging.series_check.description_terms`), read before de-identification removed the
+    #: descriptions: give them to the series check of the stored series.
+    terms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def private_folder(parent: str | os.PathLike, name: str) -> Path:
@@ -116,6 +121,7 @@ def store_series_upload(files: Iterable[tuple[str, bytes]], dest: str | os.PathL
             raise ImagingError(f"{_shown(name)}: file of {_size(len(data))} is larger than the "
                                f"{_size(MAX_FILE_BYTES)} allowed (limit MAX_FILE_BYTES)")
     warnings: list[str] = []
+    terms: dict[str, tuple[str, ...]] = {}
     stored = 0
     created = finished = False
     try:
@@ -130,7 +136,10 @@ def store_series_upload(files: Iterable[tuple[str, bytes]], dest: str | os.PathL
                 if not created:
                     _new_private_folder(dest)
                     created = True
+                words = description_terms([r.dataset.get(k) for k in TEXT_KEYWORDS])  # a fixed vocabulary only
                 ds = deid.apply(r.dataset)  # before anything is written
+                uid = str(ds.get("SeriesInstanceUID", "") or "")
+                terms[uid] = tuple(sorted(set(terms.get(uid, ())) | set(words)))
                 r.dataset = None
                 stored += 1
                 _write_dataset(ds, dest / f"{stored:05d}.dcm")
@@ -142,7 +151,7 @@ def store_series_upload(files: Iterable[tuple[str, bytes]], dest: str | os.PathL
     if not stored:
         reasons = "; ".join(warnings[:5]) or "no files"
         raise ImagingError(f"upload: no DICOM file to store ({reasons})")
-    return StoredUpload(dest, stored, tuple(warnings))
+    return StoredUpload(dest, stored, tuple(warnings), terms)
 
 
 def _shown(name: str) -> str:

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ImagingError
+from .series_check import KEPT_OUT_COLUMN, MODEL_IMAGES, SeriesCheck, check_series, kept_out_cell
 
 __all__ = [
     "FEATURES",
@@ -93,7 +94,8 @@ class ImagingRowsError(ImagingError):
 
 def radiomics_columns(frame: pd.DataFrame, base_dir: str | Path, n_jobs: int = 1, *,
                       params: str | Path | None = None) -> pd.DataFrame:
-    """The :data:`MODEL_COLUMNS` for every row of a cohort frame (same index, float64).
+    """The :data:`MODEL_COLUMNS` (float64) and :data:`~.series_check.KEPT_OUT_COLUMN` (text) for every row of a
+    cohort frame (same index).
 
     ``frame``: a cohort file frame with ``patient_id`` and the data dictionary's
     ``mri_baseline_dir``, ``mri_baseline_roi``, ``mri_restaging_dir``, ``mri_restaging_roi``
@@ -110,6 +112,14 @@ def radiomics_columns(frame: pd.DataFrame, base_dir: str | Path, n_jobs: int = 1
     a ROI that does not fit its series, a ROI pyradiomics refuses - is collected for every row,
     and then one :class:`ImagingRowsError` lists them all (row, patient, column, file, what is
     wrong); nothing is returned partially.
+
+    Every series is checked first (:func:`watchwait.imaging.series_check.check_series`): one that is not the
+    model's kind of image (T1-weighted, sagittal, another body part, ...), or whose headers cannot settle it, gives
+    no columns (its visit's and the delta columns stay blank; its ROI is not read) and is not a failure: the row's
+    ``imaging_kept_out`` cell says why in plain words ("baseline MRI kept out of the model: T1-weighted (...),
+    not T2"; several visits separated by " | "; :func:`~.series_check.kept_out_reasons` gives the list), and the
+    provenance's ``kept_out`` holds each check (decision, reasons, facts read). A cohort file has no clinician to
+    confirm an unsettled series, so it is kept out.
 
     ``result.attrs["provenance"]`` holds the parameter file name and sha256, the library
     versions, the column definitions and, per patient and visit, the sha256 of the image and
@@ -145,13 +155,22 @@ def radiomics_columns(frame: pd.DataFrame, base_dir: str | Path, n_jobs: int = 1
     per_case: dict[str, dict[str, Any]] = {}
     versions: dict[str, Any] = {}
     found: dict[tuple[int, str], dict[str, float]] = {}
-    for (pos, visit, _, _), (features, provenance, column, reason) in zip(jobs, results):
+    checks: dict[int, dict[str, SeriesCheck]] = {}
+    for (pos, visit, _, _), (features, provenance, column, reason, check) in zip(jobs, results):
         if reason is not None:
             name = f"mri_{visit}_{column}"
             failures.append(RowFailure(pos + 2, ids[pos], name, _cell(frame, pos, name), reason))
             continue
+        case = per_case.setdefault(ids[pos], {})
+        if check is not None and check.fit_for_model is not True:  # kept out of the model, with the reasons
+            checks.setdefault(pos, {})[visit] = check
+            case[visit] = {"used_by_model": False, "series_check": check.to_dict(),
+                           **{k: provenance[k] for k in _CASE_KEYS if k in provenance}}
+            continue
         found[(pos, visit)] = features
-        per_case.setdefault(ids[pos], {})[visit] = {k: provenance[k] for k in _CASE_KEYS if k in provenance}
+        case[visit] = {"used_by_model": True, **{k: provenance[k] for k in _CASE_KEYS if k in provenance}}
+        if check is not None:
+            case[visit]["series_check"] = check.to_dict()
         versions = {k: provenance[k] for k in _VERSION_KEYS if k in provenance}
     if failures:
         raise ImagingRowsError(sorted(failures, key=lambda f: (f.row, f.column)))
@@ -166,6 +185,7 @@ def radiomics_columns(frame: pd.DataFrame, base_dir: str | Path, n_jobs: int = 1
                 values[pos, 2 * len(FEATURES) + j] = delta[f"delta_{name}"]
 
     out = pd.DataFrame(values, index=frame.index, columns=list(MODEL_COLUMNS))
+    out[KEPT_OUT_COLUMN] = [kept_out_cell(checks.get(pos, {})) for pos in range(len(frame))]
     out.attrs["provenance"] = {
         "params_file": params_path.name,
         "params_sha256": hashlib.sha256(params_path.read_bytes()).hexdigest(),
@@ -175,6 +195,10 @@ def radiomics_columns(frame: pd.DataFrame, base_dir: str | Path, n_jobs: int = 1
         "delta": "restaging - baseline",
         "cases": per_case,
         "visits_extracted": len(found),
+        "kept_out": {ids[pos]: {visit: c.to_dict() for visit, c in by_visit.items()} for pos, by_visit in checks.items()},
+        "kept_out_column": KEPT_OUT_COLUMN,
+        "series_check": ("series checked against the model's images (" + MODEL_IMAGES + ") before radiomics: "
+                         "a series not fit, or not settled by its headers, gives no radiomics columns"),
         "extraction_seconds": round(seconds, 3),
     }
     return out
@@ -236,8 +260,10 @@ def _visit_job(frame: pd.DataFrame, pos: int, patient_id: str, visit: str, base:
 
 def _extract_visit(series_path: str, roi_path: str, params: str, deid_key: bytes | str,
                    single_thread: bool = False) -> tuple[dict[str, float] | None, dict[str, Any] | None,
-                                                         str | None, str | None]:
-    """Load, mask and measure one visit: (features, provenance, None, None) or (None, None, column, reason).
+                                                         str | None, str | None, SeriesCheck | None]:
+    """Load, check, mask and measure one visit: (features, provenance, None, None, check), or
+    (None, {series facts}, None, None, check) for a series the check keeps out of the model (not fit, or not
+    settled by its headers: no ROI is read, nothing measured), or (None, None, column, reason, None).
 
     ``column`` is ``"dir"`` when the series is at fault, ``"roi"`` for the ROI or the extraction
     on it. Only :class:`ImagingError` is an input problem; anything else is a bug and propagates.
@@ -255,14 +281,19 @@ def _extract_visit(series_path: str, roi_path: str, params: str, deid_key: bytes
     try:
         series = load_series(series_path, deidentifier=deid)
     except ImagingError as exc:
-        return None, None, "dir", " ".join(str(exc).split())
+        return None, None, "dir", " ".join(str(exc).split()), None
+    check = check_series(series)
+    if check.fit_for_model is not True:
+        return None, {"series_instance_uid": series.series_instance_uid,
+                      "image_shape_zyx": list(series.shape),
+                      "spacing_zyx_mm": [float(v) for v in series.spacing]}, None, None, check
     try:
         roi = load_roi(roi_path, series, deidentifier=deid)
         result = extract_features(series, roi, params)
     except ImagingError as exc:
-        return None, None, "roi", " ".join(str(exc).split())
+        return None, None, "roi", " ".join(str(exc).split()), None
     missing = [f for f in FEATURES if f not in result.features]
     if missing:
         return None, None, "roi", (f"{Path(params).name}: the parameter file does not compute {missing}; "
-                                   "radiomics_columns needs them")
-    return {f: float(result.features[f]) for f in FEATURES}, result.provenance, None, None
+                                   "radiomics_columns needs them"), None
+    return {f: float(result.features[f]) for f in FEATURES}, result.provenance, None, None, check
