@@ -36,6 +36,21 @@ def test_shipped_model_records_its_feature_specification():
     assert card["artifact"]["feature_spec_sha256"] == features.spec_fingerprint(bundle.predictor.features_)
 
 
+def test_the_shipped_model_is_data_only_and_reproduces_its_probe_predictions():
+    """Issue 16, item 5: the shipped folder holds no pickle, and loading it (which recomputes the probability, interval
+    and explanation sum the card records for the probe rows, and refuses any difference) succeeds."""
+    from watchwait import model_io
+
+    assert model_io.pickle_files(SHIPPED) == []
+    card = json.loads((SHIPPED / "model_card.json").read_text())
+    assert card["artifact"]["format"] == model_io.FORMAT
+    assert set(card["artifact"]["files"]) == {p.name for p in SHIPPED.iterdir()} - {"model_card.json", "model_card.md", "validation"}
+    artifacts._load_cached.cache_clear()
+    bundle = artifacts.load_model(SHIPPED)
+    now = model_io.probe_predictions(bundle.predictor)
+    assert all(now[k] == card["artifact"]["probes"][k] for k in ("probability", "interval_low", "interval_high", "explanation_sum"))
+
+
 def test_a_changed_feature_definition_is_refused(tmp_path, monkeypatch):
     folder = _copy(tmp_path)
     # the endoscopy codes mapped the other way round: same names, different numbers for the same inputs
