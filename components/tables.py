@@ -67,9 +67,24 @@ def not_tested(contributions: Sequence) -> dict[str, float]:
     return out
 
 
-def not_tested_text(contributions: Sequence) -> str:
-    """The plain explanation of the modalities not tested ("" when every modality has at least one input)."""
-    nt = not_tested(contributions)
+def not_used_text(not_used: Mapping[str, str] | None) -> str:
+    """Measurements taken but left out of the model (brief rule 12: MRI radiomics unlike the training data, or kept
+    out by the series checks), with the reason: they are not "not tested" ("" when none)."""
+    if not not_used:
+        return ""
+    def short(why: str) -> str:
+        first = why.split(":")[0].rstrip(".").strip()
+        return first[:1].lower() + first[1:]
+
+    return " ".join(f"Not used: {MODALITIES.get(m, m)} ({short(why)}; the notice above says which). The "
+                    "probability, its interval and these explanations are computed as for a patient without them, so they "
+                    "get no bar." for m, why in not_used.items())
+
+
+def not_tested_text(contributions: Sequence, not_used: Mapping[str, str] | None = None) -> str:
+    """The plain explanation of the modalities not tested ("" when every modality has at least one input); a
+    modality in ``not_used`` (measured, left out of the model) is said by :func:`not_used_text` instead."""
+    nt = {m: v for m, v in not_tested(contributions).items() if m not in (not_used or {})}
     if not nt:
         return ""
     names = "; ".join(MODALITIES.get(m, m) for m in nt)
@@ -86,14 +101,16 @@ def technical_names(features: Sequence) -> dict[str, str]:
     return {f.name: ", ".join(f.sources) for f in features}
 
 
-def contributions_table(contributions: Sequence, technical: Mapping[str, str] | None = None) -> pd.DataFrame:
+def contributions_table(contributions: Sequence, technical: Mapping[str, str] | None = None,
+                        not_used: Mapping[str, str] | None = None) -> pd.DataFrame:
     technical = technical or {}
+    not_used = not_used or {}
     return pd.DataFrame({
         "input": [c.label for c in contributions],
         "patient's value": [c.value for c in contributions],
         "modality": [MODALITIES.get(c.modality, c.modality) for c in contributions],
-        "probability points": ["not tested" if getattr(c, "not_tested", False) else f"{c.shap_pp:+.1f}"
-                               for c in contributions],
+        "probability points": [("not used" if c.modality in not_used else "not tested") if getattr(c, "not_tested", False)
+                               else f"{c.shap_pp:+.1f}" for c in contributions],
         "technical name": [technical.get(c.feature, c.feature) for c in contributions],
     })
 
@@ -114,8 +131,11 @@ def modality_table(modality_contributions: Mapping[str, dict]) -> pd.DataFrame:
     items = sorted(modality_contributions.items(), key=lambda kv: (bool(kv[1].get("missing")), -abs(kv[1]["shap_pp"])))
     return pd.DataFrame({
         "modality": [v["label"] for _, v in items],
-        "probability points": ["not tested" if v.get("missing") else f"{v['shap_pp']:+.1f}" for _, v in items],
-        "inputs": ["not tested (every input blank): not evidence, folded into the starting point" if v.get("missing")
+        "probability points": [("not used" if v.get("not_used") else "not tested") if v.get("missing") else f"{v['shap_pp']:+.1f}"
+                               for _, v in items],
+        "inputs": [("measured but not used (unlike the model's training data, or kept out by the series checks): "
+                    "folded into the starting point" if v.get("not_used") else
+                    "not tested (every input blank): not evidence, folded into the starting point") if v.get("missing")
                    else "tested" for _, v in items],
     })
 

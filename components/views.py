@@ -155,9 +155,14 @@ def notices(a, with_reminders: bool = True, compact: bool = False) -> None:
 def missing_modalities(a) -> None:
     from watchwait.schema import MODALITIES
 
-    if a.missing_modalities:
-        st.caption("Not available (all inputs blank): " + "; ".join(MODALITIES.get(m, m) for m in a.missing_modalities)
+    not_used = getattr(a, "not_used", {}) or {}
+    blank = [m for m in a.missing_modalities if m not in not_used]
+    if blank:
+        st.caption("Not available (all inputs blank): " + "; ".join(MODALITIES.get(m, m) for m in blank)
                    + ". The probability is estimated without them; the interval shows how certain that estimate is.")
+    if not_used:
+        st.caption("Measured but not used (outside the model's training data; the notice above says why): "
+                   + "; ".join(MODALITIES.get(m, m) for m in not_used) + ". The probability is estimated without them.")
 
 
 def probability(a, large: bool = False) -> None:
@@ -167,6 +172,11 @@ def probability(a, large: bool = False) -> None:
                    "The 90% interval shows where the probability for a patient with exactly these findings lies, given "
                    "how much the model could be wrong (wider when tests are missing or the patient is unlike most training patients).")
     st.markdown(f"**{fmt.level(a.interval_level)} interval: {fmt.interval(a.interval)}**")
+    outside = [f for f in getattr(a, "outside_data", []) if not f.joint]
+    if outside:  # brief rule 12: the interval is widened, and the screen says so beside it
+        names = "; ".join(dict.fromkeys(f.label for f in outside))
+        st.caption(f":material/open_in_full: Interval widened: it also covers the estimate with {names} left blank "
+                   "(outside the model's training data; notices above).")
     if a.synthetic_training:
         st.warning(SYNTHETIC_SHORT if large else SYNTHETIC_NOTICE, icon=":material/science:")
     if not large:  # the version is on About the model; the shared screen keeps the room for the reasons
@@ -268,9 +278,12 @@ def explanations(a, large: bool = False) -> None:
                "probability points; they explain the model, not the biology.")
     mods = tables.modality_rows(a.modality_contributions)
     chart(figures.modality_bars(mods, large=large), key="modality_chart")
-    why_not = tables.not_tested_text(a.contributions)
+    not_used = getattr(a, "not_used", {}) or {}
+    why_not = tables.not_tested_text(a.contributions, not_used)
     if why_not:
         st.markdown(f":material/block: {why_not}")
+    if not_used:
+        st.markdown(f":material/block: {tables.not_used_text(not_used)}")
     with st.expander("Per-modality contributions as a table"):
         st.dataframe(tables.modality_table(a.modality_contributions), hide_index=True, width="stretch")
     rows = tables.waterfall_rows(a.contributions)
@@ -285,7 +298,7 @@ def explanations(a, large: bool = False) -> None:
     st.caption("Points are the model's log-odds contributions rescaled to add up to the change in probability, so the "
                "running total may pass below 0% or above 100% part-way; only the last bar is a probability.")
     with st.expander("Every input's contribution as a table (largest first), with its technical name"):
-        st.dataframe(tables.contributions_table(a.contributions, technical), hide_index=True, width="stretch")
+        st.dataframe(tables.contributions_table(a.contributions, technical, not_used), hide_index=True, width="stretch")
 
 
 def _hover(a, feature: str, technical: dict[str, str]) -> str:
