@@ -484,6 +484,12 @@ def features(visits: dict[str, Visit | None]) -> None:
     if not done:
         return
     st.subheader("Radiomics (pyradiomics)")
+    bound = state.imaging_visits()
+    kept_out = [v for v in VISITS if v in done and not usable(bound.get(v))]
+    if kept_out:
+        st.warning(f"**Not for the model.** The {' and '.join(kept_out)} measurements below come from a series that "
+                   f"is not a {MODEL_IMAGES} series, or not confirmed as one (see above its viewer): shown for "
+                   "reading, they do not enter the model or the assessment.", icon=":material/block:")
     if len(done) == 2:
         base, rest = done["baseline"], done["restaging"]
         try:
@@ -495,16 +501,9 @@ def features(visits: dict[str, Visit | None]) -> None:
                         "are on each image's z-scored scale x100, so the visits are comparable)")
             st.dataframe(fig.model_delta_table(base.features, rest.features, delta, FEATURES))
             columns = model_columns(base.features, rest.features, delta, FEATURES)
-            bound = state.imaging_visits()
             identity = state.identity()
             at = tuple(bound[v].loaded_at for v in VISITS)
-            kept_out = [v for v in VISITS if not usable(bound.get(v))]
-            if kept_out:
-                st.warning(f"**Not offered to the model.** The {' and '.join(kept_out)} series "
-                           f"{'is' if len(kept_out) == 1 else 'are'} not a {MODEL_IMAGES} series, or not confirmed "
-                           "as one (see above each viewer): these measurements are shown, and do not enter the "
-                           "model or the assessment.", icon=":material/block:")
-            else:
+            if not kept_out:
                 st.button("Use these radiomics in the open patient's assessment", key="imaging_use_radiomics",
                           on_click=use_radiomics, args=(columns, identity, at),
                           help="Writes the model's radiomic columns into the open patient's record (replacing any "

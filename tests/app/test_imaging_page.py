@@ -323,8 +323,9 @@ def test_a_t1_limb_series_is_shown_but_kept_out_of_the_model_with_its_reasons():
     assert shown == [expected, expected]
     assert len(plotly_specs(at)) == 2  # both still viewable
     assert not [b for b in at.button if b.key == "imaging_use_radiomics"]  # nothing offered to the record
-    assert "**Not offered to the model.** The baseline and restaging series are not a T2-weighted axial pelvic MR " \
-           "series" in texts(at)
+    assert ("**Not for the model.** The baseline and restaging measurements below come from a series that is not a "
+            "T2-weighted axial pelvic MR series, or not confirmed as one (see above its viewer): shown for reading, "
+            "they do not enter the model or the assessment.") in texts(at)
     assert not [k for k in at.session_state[state.EXTRA] if k.startswith("radiomics_")]
     bound = at.session_state[state.IMAGING_VISITS]
     identity = (at.session_state[state.PATIENT_TOKEN], "DEMO-13")
