@@ -46,8 +46,8 @@ def _ci(e: dict, digits: int, sign: bool = False) -> tuple[str, str]:
 def summary_table(report: dict) -> pd.DataFrame:
     cal, disc = report["calibration"], report["discrimination"]
     rows = [("AUC (discrimination)", *_ci(disc["auc"], 3), "1 (0.5 = chance)"),
-            ("Calibration-in-the-large", *_ci(cal["intercept"], 2, sign=True), "0 (above: probabilities too low on average)"),
-            ("Calibration slope", *_ci(cal["slope"], 2), "1 (below: probabilities too extreme)"),
+            ("Calibration-in-the-large", *_ci(cal["intercept"], 2, sign=True), "0"),
+            ("Calibration slope", *_ci(cal["slope"], 2), "1"),
             ("Observed / expected complete responses", *_ci(cal["observed_expected"], 2), "1"),
             ("Brier score", f"{cal['brier']:.3f}", "", "0 (lower is better)")]
     sm = cal.get("smoothed") or {}
@@ -61,7 +61,7 @@ def summary_table(report: dict) -> pd.DataFrame:
 def net_benefit_table(report: dict) -> pd.DataFrame:
     return pd.DataFrame([{"threshold": f"{100 * r['threshold']:.0f}%", "the model": f"{r['model']:.3f}",
                           "organ preservation for everyone": f"{r['treat_all']:.3f}", "for no one": "0",
-                          "per 100 patients, against the better of the two": f"{100 * r['model_minus_best_default']:+.1f}"}
+                          "net patients spared surgery per 100, against the better of the two": f"{100 * r['model_minus_best_default']:+.1f}"}
                          for r in report["decision_curve"]["table"]])
 
 
@@ -76,13 +76,14 @@ def source_sentence(report: dict) -> str:
     n = report["n"]
     synthetic = m.get("synthetic_training_data")
     if src.get("held_out_from_training"):
-        text = (f"These figures come from {n} held-out patients of the training cohort (patients the model was not fitted on)"
+        text = (f"These figures come from {n:,} held-out patients of the training cohort (patients the model was not fitted on)"
                 + ("; the training cohort is simulated (synthetic data), so they say how the model does on patients like "
                    "its simulator's, not on real patients." if synthetic else "."))
     else:
-        text = f"These figures come from {n} patients: {md(src.get('label', ''))}" + (
+        text = f"These figures come from {n:,} {md(src.get('label', 'patients'))}" + (
             "; the model was trained on synthetic data." if synthetic else ".")
-    return text + f" Report made {md(report.get('created', ''))}."
+    made = str(report.get("created", ""))[:16].replace("T", " ")
+    return text + f" Report made {md(made)} (UTC)."
 
 
 def section(card: dict, model_path: Path | None, large: bool = False) -> None:
@@ -102,9 +103,11 @@ def section(card: dict, model_path: Path | None, large: bool = False) -> None:
     src = report.get("source", {})
     left = [f"{src[k]} {w}" for k, w in (("n_outcome_unknown_left_out", "left out: outcome not yet known"),
                                          ("n_out_of_scope_left_out", "left out: outside the model's scope")) if src.get(k)]
-    st.markdown(f"{report['n']} patients, **{report['events']}** with a complete response "
+    st.markdown(f"{report['n']:,} patients, **{report['events']:,}** with a complete response "
                 f"({100 * report['prevalence']:.1f}%)" + ("; " + "; ".join(left) if left else "") + ".")
     st.dataframe(summary_table(report), hide_index=True, width="stretch")
+    st.caption("Calibration-in-the-large above 0: the probabilities are too low on average (below 0: too high). "
+               "Calibration slope below 1: the probabilities are too extreme, as from an overfitted model (above 1: too modest).")
     c1, c2 = st.columns(2, gap="large")
     with c1:
         st.markdown("**Calibration**")
@@ -127,13 +130,18 @@ def section(card: dict, model_path: Path | None, large: bool = False) -> None:
         st.markdown(md(dc["threshold_rationale"]))
     st.markdown("**By regimen group**")
     if report.get("groups"):
-        st.caption(md(report.get("min_events_rule", "")))
+        from watchwait.validate import GROUP_NOTE
+
+        st.caption(md(report.get("min_events_rule", "")) + ". " + GROUP_NOTE)
         st.dataframe(group_table(report), hide_index=True, width="stretch")
     else:
         st.caption("No regimen groups in this report.")
     with st.expander("TRIPOD+AI checklist and methods"):
         st.dataframe(pd.DataFrame([{"item": r["item"], "topic": r["topic"], "in this report": r["status"], "where / what": r["where"]}
                                    for r in report.get("tripod_ai", [])]), hide_index=True, width="stretch")
-        st.markdown("\n".join(f"- **{md(k.replace('_', ' '))}:** {md(v)}" for k, v in report.get("methods", {}).items()))
+        from watchwait.validate import METHOD_LABELS
+
+        st.markdown("\n".join(f"- **{md(METHOD_LABELS.get(k, k.replace('_', ' ')))}:** {md(v)}"
+                               for k, v in report.get("methods", {}).items()))
         st.caption("The full report (HTML for printing, PNG plots, JSON) is in the model folder, under "
                    f"{REPORT_FOLDER}/.")

@@ -94,7 +94,11 @@ METHODS = {
                    f"bootstrap of {BOOTSTRAP_RESAMPLES} resamples of the patients",
 }
 
-EVENT_TEXT = "complete response: pCR at surgery (ypT0N0) or clinical complete response sustained >= 12 months without regrowth"
+EVENT_DEFINITION = "pCR at surgery (ypT0N0) or clinical complete response sustained >= 12 months without regrowth"
+EVENT_TEXT = f"complete response: {EVENT_DEFINITION}"
+METHOD_LABELS = {"auc": "AUC", "calibration_intercept": "Calibration-in-the-large", "calibration_slope": "Calibration slope",
+                 "observed_expected": "Observed / expected", "brier": "Brier score", "smoothed_curve": "Smoothed calibration curve",
+                 "grouped_points": "Grouped points", "net_benefit": "Net benefit"}
 
 
 # ----------------------------------------------------------------------------- small statistics
@@ -487,9 +491,9 @@ def validation_report(y, p, groups=None, oracle=None, label: str = HELD_OUT_LABE
         "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "model": facts,
         "source": {"label": label, "held_out_from_training": label == HELD_OUT_LABEL, **dict(cohort or {})},
-        "outcome": EVENT_TEXT,
+        "outcome": EVENT_TEXT, "outcome_definition": EVENT_DEFINITION,
         "seed": seed, "bootstrap_resamples": resamples, "min_events_per_group": MIN_EVENTS_PER_GROUP,
-        "min_events_rule": f"a group is estimated when it has at least {MIN_EVENTS_PER_GROUP} patients with a complete "
+        "min_events_rule": f"A group is estimated when it has at least {MIN_EVENTS_PER_GROUP} patients with a complete "
                            f"response and {MIN_EVENTS_PER_GROUP} without; below that it is listed as '{TOO_FEW}'",
         "methods": METHODS,
         **_summary(y, p, orc, seed, resamples, full=True),
@@ -507,7 +511,7 @@ def regimen_groups(frame) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     if "immunotherapy" in frame.columns:
         out["Immunotherapy"] = ["not recorded" if not isinstance(v, str) or v == "" else
-                                "no immunotherapy" if v == "none" else "immunotherapy (any checkpoint inhibitor)"
+                                "no immunotherapy" if v == "none" else "immunotherapy (any)"
                                 for v in frame["immunotherapy"].tolist()]
     if "rt_schedule" in frame.columns:
         out["Radiotherapy"] = ["not recorded" if not isinstance(v, str) or v == "" else code_text("rt_schedule", v)
@@ -531,14 +535,14 @@ def tripod_checklist(report: dict) -> list[dict]:
          "Discrimination (AUC), calibration (calibration-in-the-large, slope, O/E, smoothed curve, grouped points), "
          "Brier score and clinical utility (decision curve); methods listed under Methods."),
         ("12g", "How the predictions were calculated for the evaluation", "reported" if report["model"].get("model_version") else "partly",
-         "By the model named above (version " + str(report["model"].get("model_version")) + "), as `watchwait predict` computes them."),
+         "By the model named above (version " + str(report["model"].get("model_version")) + "), as watchwait predict computes them."),
         ("14", "Fairness: performance across groups", "partly" if groups else "not in this report",
          f"Performance per regimen group ({n_est} of {len(groups)} groups estimable); sociodemographic groups are not examined."
          if groups else "No groups were given."),
         ("15", "Model output and the thresholds used", "reported",
          "The output is a probability of complete response; the decision curve's thresholds (20%-80%) and why are stated."),
         ("20a", "Participants: numbers with and without the outcome", "reported",
-         f"{report['n']} patients, {report['events']} with a complete response and {report['non_events']} without"
+         f"{report['n']:,} patients, {report['events']:,} with a complete response and {report['non_events']:,} without"
          + ("; left out: " + ", ".join(left_out) if left_out else "") + "."),
         ("23a", "Performance estimates with confidence intervals, including key subgroups; plots", "reported",
          "Every estimate has a 95% CI; calibration plot and decision curve; subgroup rows where the number of events allows."),
@@ -784,23 +788,31 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
             + "".join("<tr>" + "".join(f"<td>{_h(c)}</td>" for c in r) + "</tr>" for r in rows) + "</tbody></table>")
 
 
+def _ci_short(e: dict, digits: int = 3, sign: bool = False) -> str:
+    if e.get("estimate") is None:
+        return "not estimable"
+    lo, hi = e["ci"]
+    return f"{_num(e['estimate'], digits, sign)} ({_num(lo, digits, sign)} to {_num(hi, digits, sign)})"
+
+
 def group_table_rows(report: dict) -> list[list[str]]:
-    """One row per regimen group (also used by the About screen)."""
+    """One row per regimen group (also used by the About screen): estimates with their 95% CIs in brackets."""
     rows = []
     for g in report.get("groups", []):
         if not g.get("estimable"):
-            rows.append([g["grouping"], g["group"], str(g["n"]), str(g["events"]), TOO_FEW, "", "", "", ""])
+            rows.append([g["grouping"], g["group"], f"{g['n']:,}", f"{g['events']:,}", TOO_FEW, "", "", "", ""])
             continue
         cal = g["calibration"]
         at50 = next((r for r in g["decision_curve"] if abs(r["threshold"] - 0.5) < 1e-9), None)
-        rows.append([g["grouping"], g["group"], str(g["n"]), str(g["events"]), _ci(g["discrimination"]["auc"]),
-                     _ci(cal["intercept"], 2, sign=True), _ci(cal["slope"], 2), _ci(cal["observed_expected"], 2),
-                     "-" if at50 is None else f"{_num(at50['model'], 3)} vs treat all {_num(at50['treat_all'], 3)}"])
+        rows.append([g["grouping"], g["group"], f"{g['n']:,}", f"{g['events']:,}", _ci_short(g["discrimination"]["auc"]),
+                     _ci_short(cal["intercept"], 2, sign=True), _ci_short(cal["slope"], 2), _ci_short(cal["observed_expected"], 2),
+                     "-" if at50 is None else f"{_num(at50['model'], 3)} ({_num(at50['treat_all'], 3)})"])
     return rows
 
 
 GROUP_HEAD = ["grouping", "group", "patients", "complete responses", "AUC", "calibration-in-the-large", "calibration slope",
               "observed / expected", "net benefit at 50%"]
+GROUP_NOTE = "95% confidence intervals in brackets; net benefit at a 50% threshold, with organ preservation for everyone in brackets."
 
 _CSS = """
 body{font-family:"DejaVu Sans",Arial,sans-serif;color:#000;max-width:1100px;margin:24px auto;padding:0 16px;line-height:1.45}
@@ -828,8 +840,9 @@ def render_html(report: dict, images: Mapping[str, bytes]) -> str:
              "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">",
              f"<title>Validation report: model {_h(m.get('model_version'))}</title><style>{_CSS}</style></head><body>",
              f"<h1>Validation report: model {_h(m.get('model_version') or 'not named')}</h1>",
-             f"<p>Probability of a complete response ({_h(report['outcome'])}), checked against the outcomes of "
-             f"{_h(src.get('label'))}. Created {_h(report['created'])}.</p>"]
+             f"<p>The model's probability of a complete response ({_h(report.get('outcome_definition', report['outcome']))}), "
+             f"checked against the outcomes of {report['n']:,} {_h(src.get('label'))}. "
+             f"Created {_h(str(report['created'])[:16].replace('T', ' '))} UTC.</p>"]
     if m.get("synthetic_training_data"):
         parts.append("<p class='warn'><strong>Synthetic training data.</strong> This model was trained on a simulated cohort "
                      "calibrated to published figures. It has not been validated on real patients"
@@ -848,7 +861,7 @@ def render_html(report: dict, images: Mapping[str, bytes]) -> str:
         left.append(f"{src['n_outcome_unknown_left_out']} left out because their outcome is not yet known")
     if src.get("n_out_of_scope_left_out"):
         left.append(f"{src['n_out_of_scope_left_out']} left out because they are outside the model's scope (no probability)")
-    parts.append(f"<p>{report['n']} patients: {report['events']} with a complete response and {report['non_events']} without "
+    parts.append(f"<p>{report['n']:,} patients: {report['events']:,} with a complete response and {report['non_events']:,} without "
                  f"(complete response in {_pct(report['prevalence'])})." + (" " + _h("; ".join(left)) + "." if left else "") + "</p>")
 
     parts.append("<h2>Discrimination</h2>")
@@ -876,7 +889,7 @@ def render_html(report: dict, images: Mapping[str, bytes]) -> str:
             ["group", "patients", "predicted from", "predicted to", "mean predicted", "observed", "95% interval"],
             [[r["group"], r["n"], _pct(r["p_from"]), _pct(r["p_to"]), _pct(r["mean_predicted"]), _pct(r["observed"]),
               f"{_pct(r['lower'])} to {_pct(r['upper'])}"] for r in g]) + "</details>")
-    parts.append(f"<p class='note'>{_h(cal.get('smoothed', {}) and sm.get('method'))}. Grouped points: {_h(METHODS['grouped_points'])}.</p>")
+    parts.append(f"<p class='note'>Smoothed curve: {_h(sm.get('method', 'not estimable'))}. Grouped points: {_h(METHODS['grouped_points'])}.</p>")
 
     parts.append("<h2>Clinical usefulness: decision curve</h2>")
     parts.append(f"<p>{_h(dc['treat_means'])}</p><p>{_h(dc['threshold_rationale'])}</p>")
@@ -892,7 +905,7 @@ def render_html(report: dict, images: Mapping[str, bytes]) -> str:
 
     parts.append("<h2>By regimen group</h2>")
     if report.get("groups"):
-        parts.append(f"<p>{_h(report['min_events_rule'])}.</p>" + _table(GROUP_HEAD, group_table_rows(report)))
+        parts.append(f"<p>{_h(report['min_events_rule'])}. {_h(GROUP_NOTE)}</p>" + _table(GROUP_HEAD, group_table_rows(report)))
     else:
         parts.append("<p>No regimen groups were given.</p>")
 
@@ -902,7 +915,7 @@ def render_html(report: dict, images: Mapping[str, bytes]) -> str:
     parts.append(_table(["item", "topic", "in this report", "where / what"],
                         [[r["item"], r["topic"], r["status"], r["where"]] for r in report["tripod_ai"]]))
 
-    parts.append("<h2>Methods</h2><ul>" + "".join(f"<li><strong>{_h(k.replace('_', ' '))}:</strong> {_h(v)}</li>"
+    parts.append("<h2>Methods</h2><ul>" + "".join(f"<li><strong>{_h(METHOD_LABELS.get(k, k.replace('_', ' ')))}:</strong> {_h(v)}</li>"
                                                  for k, v in report["methods"].items()) + "</ul>")
     parts.append(f"<p class='note'>Bootstrap: {report['bootstrap_resamples']} resamples, seed {report['seed']}. "
                  f"watchwait validation report, schema version {report['schema_version']}.</p></body></html>")
@@ -991,7 +1004,7 @@ def run_validate(cohort, model=None, out=None, truth=None, jobs: int = 1, seed: 
     facts = {"cohort_file": name, "n_in_file": n_all, "n_outcome_unknown_left_out": n_unknown,
              "n_out_of_scope_left_out": int((~ok).sum())}
     report = validation_report(y[ok], p[ok], groups=regimen_groups(kept), oracle=oracle,
-                               label=f"the patients of the cohort file {name}", seed=seed, model=bundle.card, cohort=facts)
+                               label=f"patients of the cohort file {name}", seed=seed, model=bundle.card, cohort=facts)
     return report, write_report(report, target)
 
 

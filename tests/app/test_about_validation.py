@@ -41,7 +41,7 @@ def test_about_shows_the_stored_validation_report(monkeypatch, tmp_path, card):
     at = goto(new_app(), "about_model")
     screen = texts(at)
     assert "Validation report" in screen
-    assert f"These figures come from {report['n']} held-out patients of the training cohort" in screen
+    assert f"These figures come from {report['n']:,} held-out patients of the training cohort" in screen
     if card["training_data"].get("synthetic"):
         assert "the training cohort is simulated (synthetic data)" in screen
     assert "not the loaded model" not in screen

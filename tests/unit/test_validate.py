@@ -191,7 +191,7 @@ def test_report_carries_the_model_version_and_synthetic_flag_and_refuses_one_out
 def report():
     y, p, p_true = _cohort(1500, seed=11)
     rng = np.random.default_rng(1)
-    groups = {"Immunotherapy": np.where(rng.random(1500) < 0.5, "no immunotherapy", "immunotherapy (any checkpoint inhibitor)"),
+    groups = {"Immunotherapy": np.where(rng.random(1500) < 0.5, "no immunotherapy", "immunotherapy (any)"),
               "Radiotherapy": np.where(rng.random(1500) < 0.02, "<script>alert('x')</script>", "short-course radiotherapy")}
     card = {"model_version": "fused-<b>test</b>", "training_data": {"synthetic": True}}
     return V.validation_report(y, p, groups=groups, oracle=p_true, model=card, resamples=200)
@@ -277,7 +277,7 @@ def test_cli_writes_every_file_counts_who_was_left_out_and_prints_a_summary(coho
     assert r["source"]["held_out_from_training"] is False
     assert {g["grouping"] for g in r["groups"]} == {"Immunotherapy", "Radiotherapy"}
     assert {g["group"] for g in r["groups"] if g["grouping"] == "Immunotherapy"} <= {
-        "no immunotherapy", "immunotherapy (any checkpoint inhibitor)", "not recorded"}
+        "no immunotherapy", "immunotherapy (any)", "not recorded"}
     assert all("_" not in g["group"] for g in r["groups"])  # clinicians' words, never codes
     assert r["oracle"]["mean_abs_gap"] > 0
     printed = capsys.readouterr()
