@@ -30,6 +30,10 @@ def test_features_and_provenance_as_json(capsys):
     assert payload["provenance"]["mask_voxels"] == 9655
     assert payload["provenance"]["params_file"] == "watchwait_mr_v1.yaml"
     assert err == ""
+    check = payload["series_check"]  # a T1 limb series: measured, and said not to be the model's kind of image
+    assert check["fit_for_model"] is False and check["decision"] == "not fit for the model"
+    assert check["reasons"] == ["T1-weighted (its description says T1; no TR or TE recorded), not T2",
+                                "body part EXTREMITY, not pelvis"]
 
 
 def test_nifti_roi_gives_the_same_features(capsys):

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
@@ -267,6 +269,17 @@ def test_the_sample_images_are_fit(pid):
 
 
 @needs_testdata
+def test_a_ct_is_refused_as_ct_not_asked_its_weighting():
+    from imaging_testdata import CT_SOURCE
+
+    ct = sorted(p for p in CT_SOURCE.iterdir() if p.is_file())[0]
+    check = check_series(pydicom.dcmread(ct, stop_before_pixels=True))
+    assert check.fit_for_model is False
+    assert check.reasons[0] == "CT, not MR" and not any("weighting" in r for r in check.reasons)
+    assert check.facts["weighting"] is None
+
+
+@needs_testdata
 def test_an_upload_keeps_the_description_words_read_before_de_identification(tmp_path):
     from watchwait.imaging.ingest import store_series_upload
 
@@ -348,3 +361,23 @@ def test_a_kept_out_row_does_not_stop_the_others(tmp_path):
         f"baseline MRI kept out of the model: {T1_REASON}, body part EXTREMITY, not pelvis", ""]
     prov = out.attrs["provenance"]
     assert prov["cases"]["DEMO-01"]["restaging"]["series_check"]["fit_for_model"] is True
+
+
+# ----------------------------------------------------------------------------- any header
+
+_values = st.one_of(st.none(), st.text(max_size=12), st.integers(-10**6, 10**6),
+                    st.floats(allow_nan=True, allow_infinity=True), st.lists(st.floats(-2, 2), max_size=7),
+                    st.lists(st.text(max_size=4), max_size=3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["Modality", "RepetitionTime", "EchoTime", "InversionTime", "ScanningSequence",
+                                        "SequenceVariant", "ContrastBolusAgent", "BodyPartExamined", "SliceThickness",
+                                        "SpacingBetweenSlices", "PixelSpacing", "ImageOrientationPatient",
+                                        "SeriesDescription", "ProtocolName", "SequenceName", "ImageType"]),
+                       _values))
+def test_any_header_gives_a_decision_and_never_an_exception(headers):
+    check = check_series(headers)
+    assert check.fit_for_model in (True, False, None)
+    assert bool(check.reasons) == (check.fit_for_model is not True)
+    assert all(isinstance(r, str) and r and "|" not in r for r in check.reasons)

@@ -4,8 +4,11 @@ The main CLI calls :func:`register` with its subparsers object::
 
     watchwait radiomics --series DIR_OR_ZIP --roi FILE [--params FILE]
 
-Exit status 0 with ``{"features": {...}, "provenance": {...}, "warnings": [...]}`` on stdout, or
-2 with one plain line on stderr when the input is unusable (any ImagingError).
+Exit status 0 with ``{"features": {...}, "provenance": {...}, "warnings": [...], "series_check": {...}}`` on
+stdout, or 2 with one plain line on stderr when the input is unusable (any ImagingError). ``series_check`` says
+whether the series is the model's kind of image (:func:`watchwait.imaging.series_check.check_series`:
+``fit_for_model`` true, false or null = not settled by its headers, with the ``reasons``); the features are
+printed either way, and only a fit series may give the model its radiomics.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from .dicom_io import load_series
     from .radiomics import extract_features
     from .roi import load_roi
+    from .series_check import check_series
 
     try:
         series = load_series(args.series, series_uid=getattr(args, "series_uid", None))
@@ -58,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     payload = result.to_dict()
     payload["warnings"] = list(series.warnings + roi.warnings)
+    payload["series_check"] = check_series(series).to_dict()
     try:
         json.dump(payload, sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")

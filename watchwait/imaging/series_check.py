@@ -410,9 +410,8 @@ def _decide(h: Mapping[str, Any], slice_spacing_mm: float | None) -> SeriesCheck
     elif modality != "MR":
         refused.append(f"{modality}, not MR")
 
-    # -- weighting
-    weighting = _weighting(h, terms, refused, unsure, notes, facts)
-    facts["weighting"] = weighting
+    # -- weighting (an MR notion: not asked of a CT)
+    facts["weighting"] = _weighting(h, terms, refused, unsure, notes, facts) if modality in ("", "MR") else None
 
     # -- orientation
     _orientation(h.get("ImageOrientationPatient"), refused, unsure, notes, facts)
