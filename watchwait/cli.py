@@ -81,6 +81,31 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_update(args) -> int:
+    """``watchwait update``: a model updated with a site's cohort (watchwait.updating), written as a model folder."""
+    from watchwait.cohort import read_model_cohort
+    from watchwait.training import load_model, save_model
+    from watchwait.updating import update
+
+    _check_model_folder(args.out, [("--cohort", args.cohort)])
+    base = load_model(args.model)
+    if base.path is not None and Path(args.out).resolve() == Path(base.path).resolve():
+        raise WatchwaitError(f"--out {args.out} is the model being updated (--model); write the updated model to another folder.")
+    frame = read_model_cohort(args.cohort, n_jobs=args.jobs)
+    site = bool((frame["site"].astype(str).str.startswith("synthetic")).all()) if len(frame) else False
+    bundle = update(base, frame, seed=args.seed, data_description={"source_file": Path(args.cohort).name, "synthetic": site})
+    out = save_model(bundle, args.out)
+    u = bundle.card["update"]
+    oof = u["figures_on_site_cohort"]["out_of_fold"]
+    print(f"model {bundle.version} written to {out}: {u['method']} of {u['original_model_version']} on {u['site_cohort']['n_patients']} "
+          f"site patients; out-of-fold on the site: AUC {oof['auc']:.3f}, calibration slope {oof['calibration_slope']:.2f}, "
+          f"calibration-in-the-large {oof['calibration_intercept']:+.2f}")
+    print(f"why: {u['reason']}")
+    for note in u.get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
 def _cmd_predict(args) -> int:
     from watchwait.cohort import read_model_cohort
     from watchwait.engine import predict_frame
@@ -335,6 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--synthetic", action="store_true", help="mark the training data as synthetic in the model card")
     t.add_argument("--jobs", type=int, default=1, help="parallel workers for radiomics when the cohort references MRI")
     t.set_defaults(func=_cmd_train)
+    u = sub.add_parser("update", help="update a model with a site's cohort: recalibration, revision of one modality's "
+                                      "branch or refit, chosen by a closed test and cross-validation")
+    u.add_argument("--model", default=None, help="the model folder to update (default: the shipped model)")
+    u.add_argument("--cohort", required=True, help="the site's cohort file, with outcomes")
+    u.add_argument("--out", required=True, help="folder for the updated model (model file + model card)")
+    u.add_argument("--seed", type=int, default=0)
+    u.add_argument("--jobs", type=int, default=1, help="parallel workers for radiomics when the cohort references MRI")
+    u.set_defaults(func=_cmd_update)
     for name, func, helptext in (("predict", _cmd_predict, "predict every patient of a cohort file"),
                                  ("evaluate", _cmd_evaluate, "metrics on a cohort with outcomes, as JSON"),
                                  ("explain", _cmd_explain, "one patient's assessment with SHAP contributions")):
