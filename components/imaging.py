@@ -311,12 +311,24 @@ def confirm_series(visit: str, identity: tuple[int, str]) -> None:
 
 
 def withdraw_confirmation(visit: str, identity: tuple[int, str]) -> None:
+    """Take a confirmation back; radiomics this session wrote into the record from the loaded series leave it
+    (the record's own, from its file, come back), since one of their series is no longer confirmed."""
     b = state.imaging_visits().get(visit)
     if not _still_open(identity) or b is None or b.visit.series is None:
         return
     confirmed = dict(st.session_state.get(CONFIRMATIONS) or {})
     confirmed.pop((b.patient_id, b.visit.series.series_instance_uid), None)
     st.session_state[CONFIRMATIONS] = confirmed
+    rs = st.session_state.get(state.RADIOMICS_SOURCE)
+    if rs and rs.get("kind") == "imaging" and (rs.get("token"), rs.get("patient_id")) == tuple(identity):
+        extra = state.extra()
+        for k in [k for k in extra if str(k).startswith(state.RADIOMICS_PREFIX)]:
+            del extra[k]
+        opened = (st.session_state.get(state.PATIENT_LOADED) or {}).get("extra", {})
+        extra.update({k: v for k, v in opened.items() if str(k).startswith(state.RADIOMICS_PREFIX)})
+        src = st.session_state.get(state.PATIENT_SOURCE) or {}
+        has = any(str(k).startswith(state.RADIOMICS_PREFIX) for k in opened)
+        st.session_state[state.RADIOMICS_SOURCE] = {"kind": "file", "name": src.get("file", "")} if has else None
 
 
 def usable(b: Bound | None, confirmed: dict | None = None) -> bool:
@@ -376,7 +388,9 @@ def series_check_box(visit: str, b: Bound) -> None:
         st.info(f"**Confirmed for the model** by {md(done['by'])} on {md(done['at'])}: a {MODEL_IMAGES} series. "
                 f"Its headers could not settle it: {md(reasons)}.", icon=":material/verified_user:")
         st.button("Withdraw this confirmation", key=state.imaging_key(visit, "unconfirm"),
-                  on_click=withdraw_confirmation, args=(visit, identity))
+                  on_click=withdraw_confirmation, args=(visit, identity),
+                  help="The series is then kept out of the model again; radiomics taken from these series into "
+                       "the record leave it.")
         return
     st.warning(f"**Not used by the model unless you confirm it.** Its headers cannot settle whether this is a "
                f"{MODEL_IMAGES} series: {md(reasons)}. Until a clinician confirms it, its measurements do not enter "

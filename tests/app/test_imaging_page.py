@@ -400,3 +400,7 @@ def test_an_unsettled_series_enters_the_model_only_once_a_named_clinician_confir
     assert any(k.startswith("radiomics_") for k in at.session_state[state.EXTRA])
     at.button(key="imaging:baseline:unconfirm").click().run()
     assert not [b for b in at.button if b.key == "imaging_use_radiomics"]
+    opened = {k: v for k, v in at.session_state[state.PATIENT_LOADED]["extra"].items() if k.startswith("radiomics_")}
+    now = {k: v for k, v in at.session_state[state.EXTRA].items() if k.startswith("radiomics_")}
+    assert now == opened  # the series' radiomics taken back out; the record's own (from its file) back
+    assert (at.session_state[state.RADIOMICS_SOURCE] or {}).get("kind") != "imaging"
