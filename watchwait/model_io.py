@@ -667,15 +667,52 @@ def convert(old: Path, new: Path, trusted: bool) -> Path:
                                  "would now give different numbers; retrain it with `watchwait train` instead.")
     from watchwait.training import save_model
 
+    # An older model may keep objects the data format does not (e.g. the additive model's fitted glum object, glm_,
+    # before it kept arrays only). They are dropped only if the model's probe predictions stay exactly the same.
+    before = probe_predictions(predictor)
+    dropped = strip_unsaved(predictor)
+    if probe_predictions(predictor) != before:
+        raise ModelArtifactError(f"{pickled}: the model needs attributes the data format does not keep "
+                                 f"({', '.join(dropped)}); retrain it with `watchwait train`.")
     card["converted_from"] = {"file": pickled.name, "sha256": recorded["sha256"],
                               "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                              "how": "python -m watchwait.model_io convert --i-trust-this-file (the pickle was trusted by the user)"}
-    out = save_model(ModelBundle(predictor=predictor, card=card), new)
+                              "how": "python -m watchwait.model_io convert --i-trust-this-file (the pickle was trusted by the user)",
+                              "dropped": dropped}
+    try:
+        out = save_model(ModelBundle(predictor=predictor, card=card), new)
+    except TypeError as e:  # a part of the pickled model that the data format cannot hold
+        raise ModelArtifactError(f"{pickled}: cannot be saved as data ({e}); retrain it with `watchwait train`.") from None
     from watchwait.artifacts import _load_cached
 
     _load_cached.cache_clear()
-    load_model(out)  # the data-only copy loads and reproduces the pickled model's probe predictions
+    loaded = load_model(out)  # the data-only copy loads (its probe predictions recomputed) ...
+    if loaded.card["artifact"]["probes"] != before:  # ... and they are the pickled model's own
+        raise ModelArtifactError(f"{out}: the converted model does not give the pickled model's predictions; delete it and "
+                                 "retrain with `watchwait train`.")
     return out
+
+
+def strip_unsaved(obj, where: str = "predictor") -> list[str]:
+    """Delete the attributes of registered objects that the data format does not keep (and that are not caches,
+    whose names start with ``_``); return their dotted paths. For :func:`convert` only."""
+    _registry()
+    dropped: list[str] = []
+    kind = _BY_CLASS.get(type(obj))
+    if kind is not None:
+        for k in list(vars(obj)):
+            if k not in kind.fields and k not in kind.ignored and not k.startswith("_"):
+                delattr(obj, k)
+                dropped.append(f"{where}.{k}")
+        for k in kind.fields:
+            if k in vars(obj) and k != "features_":
+                dropped += strip_unsaved(vars(obj)[k], f"{where}.{k}")
+    elif isinstance(obj, (list, tuple)):
+        for i, x in enumerate(obj):
+            dropped += strip_unsaved(x, f"{where}[{i}]")
+    elif isinstance(obj, dict):
+        for k, x in obj.items():
+            dropped += strip_unsaved(x, f"{where}[{k!r}]")
+    return dropped
 
 
 def _unpickle_trusted(path: Path):

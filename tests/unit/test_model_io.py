@@ -5,6 +5,7 @@ tree are refused with plain messages, and nothing from the folder runs."""
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import os
 import pickle
@@ -149,6 +150,7 @@ def test_round_trip_with_an_update_of_one_branch(fitted, tmp_path):
     p.update_ = update
     try:
         out = save_model(ModelBundle(predictor=p, card=_card()), tmp_path / "updated")
+        assert model_io.pickle_files(out) == [] and (out / "model.json").is_file()
         q = _load(out).predictor
         assert q.update_.method == "revision of blood" and np.array_equal(q.update_.columns, idx)
         assert q.update_.correction is not update.correction
@@ -156,6 +158,23 @@ def test_round_trip_with_an_update_of_one_branch(fitted, tmp_path):
         _same_predictions(p, q, cols)
     finally:
         p.update_ = None
+
+
+def test_round_trip_with_the_refits_kept(tmp_path):
+    """spread="refits": every bootstrap member's trees in its own LightGBM text file, the spread bit-identical."""
+    from watchwait.model import FusedPredictor
+    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.training import known_outcomes, save_model
+    from watchwait.validation import validate_frame
+
+    fr, y, _ = known_outcomes(validate_frame(to_csv_frame(simulate(800, seed=3).frame)))
+    cols = columns_of(fr)
+    p = FusedPredictor(seed=1, n_members=2, trees=10, spread="refits").fit(cols, y)
+    out = save_model(ModelBundle(predictor=p, card=_card()), tmp_path / "refits")
+    assert sorted(f for f in os.listdir(out) if f.startswith("trees_")) == ["trees_0.txt", "trees_1.txt", "trees_2.txt"]
+    q = _load(out).predictor
+    assert len(q.members_) == 2 and q.spread_ is None
+    _same_predictions(p, q, cols)
 
 
 def test_a_registered_dataclass_round_trips_and_an_unregistered_one_is_refused(fitted, tmp_path):
@@ -377,8 +396,11 @@ def test_convert_needs_the_trust_flag_and_then_gives_the_same_model(fitted, save
     (old / "model.joblib").write_bytes(pickle.dumps(_Payload(marker)) + b" ")
     assert model_io.main(["convert", str(old), str(tmp_path / "new"), "--i-trust-this-file"]) == 2
     assert "its sha256 does not match the model card" in capsys.readouterr().err and not marker.exists()
-    # a genuine old model (joblib, as save_model wrote it before), trusted: converted, loads, same numbers
-    joblib.dump(p, old / "model.joblib", compress=3)
+    # a genuine old model (joblib, as save_model wrote it before, with the glum object older models kept), trusted:
+    # converted (the glum object dropped, as the predictions do not depend on it), loads, same numbers
+    older = copy.deepcopy(p)
+    older.model_.gam.glm_ = {"an": "old glum object"}
+    joblib.dump(older, old / "model.joblib", compress=3)
     card["artifact"]["sha256"] = model_io.sha256_of(old / "model.joblib")
     (old / "model_card.json").write_text(json.dumps(card))
     assert model_io.main(["convert", str(old), str(tmp_path / "new"), "--i-trust-this-file"]) == 0
@@ -387,6 +409,7 @@ def test_convert_needs_the_trust_flag_and_then_gives_the_same_model(fitted, save
     assert not model_io.pickle_files(new)
     bundle = _load(new)
     assert bundle.card["converted_from"]["sha256"] == card["artifact"]["sha256"]
+    assert bundle.card["converted_from"]["dropped"] == ["predictor.model_.gam.glm_"]
     _same_predictions(p, bundle.predictor, cal)
 
 
