@@ -68,7 +68,9 @@ def net_benefit_table(report: dict) -> pd.DataFrame:
 def group_table(report: dict) -> pd.DataFrame:
     from watchwait.validate import GROUP_HEAD, group_table_rows
 
-    return pd.DataFrame(group_table_rows(report), columns=GROUP_HEAD)
+    # the group's own words say which grouping it belongs to ("no immunotherapy", "short-course radiotherapy"): the
+    # grouping column is left out on screen, where the table must fit beside the sidebar
+    return pd.DataFrame(group_table_rows(report), columns=GROUP_HEAD).drop(columns="grouping")
 
 
 def source_sentence(report: dict) -> str:
@@ -100,11 +102,13 @@ def section(card: dict, model_path: Path | None, large: bool = False) -> None:
     if about != card.get("model_version"):
         st.warning(f"This report is about model {md(about)}, not the loaded model {md(card.get('model_version'))}; "
                    "make a new one for this model.", icon=":material/warning:")
+    for w in report.get("warnings", []):
+        st.warning(md(w), icon=":material/warning:")
     src = report.get("source", {})
     left = [f"{src[k]} {w}" for k, w in (("n_outcome_unknown_left_out", "left out: outcome not yet known"),
                                          ("n_out_of_scope_left_out", "left out: outside the model's scope")) if src.get(k)]
-    st.markdown(f"{report['n']:,} patients, **{report['events']:,}** with a complete response "
-                f"({100 * report['prevalence']:.1f}%)" + ("; " + "; ".join(left) if left else "") + ".")
+    st.markdown(f"Of these, **{report['events']:,}** had a complete response ({100 * report['prevalence']:.1f}%)"
+                + ("; " + "; ".join(left) if left else "") + ".")
     st.dataframe(summary_table(report), hide_index=True, width="stretch")
     st.caption("Calibration-in-the-large above 0: the probabilities are too low on average (below 0: too high). "
                "Calibration slope below 1: the probabilities are too extreme, as from an overfitted model (above 1: too modest).")

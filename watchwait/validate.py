@@ -68,6 +68,8 @@ THRESHOLD_RATIONALE = (
     "watch-and-wait to near-complete responders, of whom about 40% kept their rectum at 3 years, so thresholds well "
     "below 50% are in use. Below 20% or above 80% no MDT would choose this way. Review the range locally.")
 
+MAX_VARIANCE = 100.0  # a coefficient with a standard error above 10 is not estimated (separation, or p without spread)
+MIN_EVENTS_OVERALL = 100  # fewer events or non-events than this: a warning (Collins et al., Stat Med 2016: at least 100 of each)
 MIN_EVENTS_PER_GROUP = 20  # per outcome: at least this many patients with a complete response AND without
 TOO_FEW = "too few patients to estimate"
 BOOTSTRAP_RESAMPLES = 1000
@@ -154,6 +156,8 @@ def _logistic(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None, ma
         cov = np.linalg.inv(H)
     except np.linalg.LinAlgError:
         return None
+    if not np.all(np.isfinite(cov)) or np.max(np.diag(cov)) > MAX_VARIANCE:
+        return None  # (quasi-)separation, or no spread in logit(p): the estimate is not identified
     return beta, cov
 
 
@@ -499,6 +503,11 @@ def validation_report(y, p, groups=None, oracle=None, label: str = HELD_OUT_LABE
         **_summary(y, p, orc, seed, resamples, full=True),
         "groups": _group_rows(y, p, orc, groups, seed, resamples),
     }
+    smaller = min(report["events"], report["non_events"])
+    report["warnings"] = ([f"Only {smaller} patients {'with' if report['events'] == smaller else 'without'} a complete response: "
+                           f"validation needs at least {MIN_EVENTS_OVERALL} with and {MIN_EVENTS_OVERALL} without (Collins et al., "
+                           "Stat Med 2016) for calibration to be judged; these estimates are imprecise."]
+                          if smaller < MIN_EVENTS_OVERALL else [])
     report["tripod_ai"] = tripod_checklist(report)
     return report
 
@@ -848,6 +857,8 @@ def render_html(report: dict, images: Mapping[str, bytes]) -> str:
                      "calibrated to published figures. It has not been validated on real patients"
                      + (": these figures come from held-out simulated patients." if src.get("held_out_from_training") else ".")
                      + "</p>")
+    for w in report.get("warnings", []):
+        parts.append(f"<p class='warn'><strong>Warning.</strong> {_h(w)}</p>")
     facts = [("Model version", m.get("model_version")), ("Model created", m.get("created")),
              ("Training data", "synthetic (simulated cohort)" if m.get("synthetic_training_data") else
               "site cohort (not synthetic)" if m.get("synthetic_training_data") is False else "not recorded"),
@@ -1045,5 +1056,6 @@ def summary_lines(report: dict, folder: Path) -> list[str]:
                      f"slope {_ci(g['calibration']['slope'], 2)}")
     for g in few:
         lines.append(f"  {g['grouping']}: {g['group']} (n {g['n']}, {g['events']} complete responses): {TOO_FEW}")
+    lines += [f"warning: {w}" for w in report.get("warnings", [])]
     lines.append(f"report written to {folder}/ ({', '.join(REPORT_FILES)})")
     return lines

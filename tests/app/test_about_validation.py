@@ -52,7 +52,7 @@ def test_about_shows_the_stored_validation_report(monkeypatch, tmp_path, card):
     assert row["estimate"] == f"{auc['estimate']:.3f}" and row["95% confidence interval"] == f"{auc['ci'][0]:.3f} to {auc['ci'][1]:.3f}"
     slope = report["calibration"]["slope"]
     assert summary.set_index("measure").loc["Calibration slope", "estimate"] == f"{slope['estimate']:.2f}"
-    groups = next(v for k, v in tables.items() if "grouping" in k)
+    groups = next(v for k, v in tables.items() if "group" in k)
     assert list(groups["group"]) == ["short-course radiotherapy (5 x 5 Gy)", "no radiotherapy"]
     assert groups.iloc[1]["AUC"] == "too few patients to estimate"
     nb = next(v for k, v in tables.items() if "threshold" in k)

@@ -319,3 +319,17 @@ def test_cli_with_the_shipped_model(cohort, tmp_path):
     r = json.loads((tmp_path / "rep" / "validation.json").read_text())
     assert r["model"]["synthetic_training_data"] is True and r["discrimination"]["auc"]["estimate"] > 0.8
     assert 0.7 < r["calibration"]["slope"]["estimate"] < 1.3
+
+
+def test_small_or_degenerate_cohorts_give_not_estimable_rather_than_absurd_numbers(tmp_path):
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0] * 5, bool)
+    separated = np.array([0.9, 0.8, 0.7, 0.3, 0.2, 0.1, 0.15, 0.25, 0.05, 0.12] * 5)
+    r = V.validation_report(y, separated, resamples=20)
+    assert r["calibration"]["slope"] == {"estimate": None, "ci": [None, None]}  # perfect separation: no finite slope
+    assert r["discrimination"]["auc"]["estimate"] == 1.0
+    assert r["warnings"] == ["Only 15 patients with a complete response: validation needs at least 100 with and 100 without "
+                             "(Collins et al., Stat Med 2016) for calibration to be judged; these estimates are imprecise."]
+    flat = V.validation_report(y, np.full(50, 0.3), resamples=20)
+    assert flat["calibration"]["slope"]["estimate"] is None and flat["discrimination"]["auc"]["estimate"] == 0.5
+    page = V.write_report(flat, tmp_path / "r") / "validation.html"
+    assert "not estimable" in page.read_text() and "Only 15 patients" in page.read_text()
