@@ -166,15 +166,26 @@ def _kept_out(cols, n: int) -> np.ndarray:
     return np.array(out, dtype=object)
 
 
+def _radiomics_reason(kept_out: np.ndarray, joint: list[Finding | None]) -> np.ndarray:
+    """Per row: why the radiomics are left out of the model ("" when they are not): the series checks' reasons, or
+    the measurements furthest from the training patients' when they are unlike them taken together."""
+    return np.array([(("Series checks: " + k) if k else ("" if j is None else j.value[:1].upper() + j.value[1:])).rstrip(". ")
+                     for k, j in zip(kept_out, joint)], dtype=object)
+
+
+def _radiomics_short(out: _Outside) -> np.ndarray:
+    return np.array(["" if not r else ("unlike any in the model's training data" if out.joint[i] is not None and
+                                       not r.startswith("Series checks: ") else "kept out by the series checks")
+                     for i, r in enumerate(out.radiomics_reason)], dtype=object)
+
+
 def _outside_data(pred, X: np.ndarray, cols, n: int) -> _Outside:
     """Compare each row with the training cohort's support (``pred.support_``; a model without one is not checked)."""
     support = getattr(pred, "support_", None)
     found = support.check(X, pred.features_, cols) if support is not None else [[] for _ in range(n)]
     kept_out = _kept_out(cols, n)
     joint = [next((f for f in row if f.joint), None) for row in found]
-    reason = np.array([("The series checks kept them out: " + k) if k else
-                       ("" if j is None else "They are unlike any in the model's training data: " + j.value)
-                       for k, j in zip(kept_out, joint)], dtype=object)
+    reason = _radiomics_reason(kept_out, joint)
     drop = reason != ""
     rad = [j for j, f in enumerate(pred.features_) if f.modality == "radiomics"]
     if drop.any():
@@ -225,9 +236,7 @@ def _outside_context(out: _Outside, n: int, regimen_outside: np.ndarray | None =
         names[i] = "; ".join(labels)
         cond[i] = (f"the value outside the model's training data is checked ({labels[0]})" if len(labels) == 1 else
                    f"the {len(labels)} values outside the model's training data are checked ({'; '.join(labels)})")
-    short = np.array(["kept out by the series checks" if r and out.joint[i] is None else
-                      ("unlike any in the model's training data" if r else "") for i, r in enumerate(out.radiomics_reason)],
-                     dtype=object)
+    short = _radiomics_short(out)
     return {"outside_data": flag, "outside_inputs": names, "outside_condition": cond,
             "radiomics_not_used": (out.radiomics_reason != "").astype(float),
             "radiomics_not_used_reason": out.radiomics_reason, "radiomics_not_used_short": short}
@@ -325,8 +334,7 @@ def suggestion_for(record: dict, probability: float | None, interval: tuple[floa
                 for label in outside or []]
     reason = _kept_out(cols, 1)
     out = _Outside(X=np.zeros((1, 0)), cols=cols, findings=[findings],
-                   radiomics_reason=np.array([("The series checks kept them out: " + reason[0]) if reason[0] else ""], dtype=object),
-                   joint=[None])
+                   radiomics_reason=_radiomics_reason(reason, [None]), joint=[None])
     ctx.update(_outside_context(out, 1, ctx["regimen_outside_training"]))
     dec = decide(ctx, rules, 1)
     category = str(derived["category"][0])
@@ -366,7 +374,7 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
 
     out = _outside_data(pred, X, cols, 1)
     X = out.X
-    not_used = {"radiomics": str(out.radiomics_reason[0])} if out.radiomics_reason[0] else {}
+    not_used = ({"radiomics": f"{_radiomics_short(out)[0]}: {out.radiomics_reason[0]}"} if out.radiomics_reason[0] else {})
     D = pred._design(X)
     expl = pred.explain(X, D)
     logit_p = expl.base_logit + float(expl.contributions_logit[0].sum())

@@ -218,8 +218,9 @@ def test_the_issue_case_reads_no_higher_than_without_imaging(bundle, samples):
     assert set(foreign.not_used) == {"radiomics"} and "unlike any in the model's training data" in foreign.not_used["radiomics"]
     note = next(f for f in foreign.suggestion.flags if f.rule_id == "FLAG-radiomics-not-used")
     assert note.severity == "caution" and note.qualifies_headline
-    assert "tumour volume on MRI" in note.message and "28,848" in note.message
-    _assert_clinical_words(note.message)
+    assert "unlike any in the model's training data" in note.message
+    assert "tumour volume on MRI" in note.rationale and "28,848" in note.rationale
+    _assert_clinical_words(note.message + note.rationale)
     s = foreign.suggestion
     assert s.conditional and "only after:" in s.headline and "the MRI series are checked" in s.headline
     assert any(f.joint for f in foreign.outside_data)
@@ -264,7 +265,8 @@ def test_the_series_checks_hook_keeps_radiomics_out_and_says_why(bundle, samples
     plain = assess(_no_imaging(rec), bundle)
     assert kept.probability == pytest.approx(plain.probability, abs=1e-12)
     note = next(f for f in kept.suggestion.flags if f.rule_id == "FLAG-radiomics-not-used")
-    assert "T1-weighted" in note.message and kept.suggestion.conditional
+    assert "kept out by the series checks" in note.message and "T1-weighted" in note.rationale
+    assert kept.suggestion.conditional
 
 
 def test_a_suggestion_never_reads_as_unqualified_while_one_of_its_own_cautions_fires(bundle, samples):
