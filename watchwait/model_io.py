@@ -33,6 +33,7 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import json
+import math
 import re
 import sys
 import zipfile
@@ -308,7 +309,7 @@ class _Reader:
         if tag == "$objects" and set(v) == {"$objects", "items"} and isinstance(v["items"], list):
             shape = v["$objects"]
             if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)
-                    and int(np.prod(shape)) == len(v["items"])):
+                    and math.prod(shape) == len(v["items"])):
                 raise self.fail(where, "an $objects shape does not match its items")
             out = np.empty(len(v["items"]), dtype=object)
             for i, x in enumerate(v["items"]):
@@ -511,9 +512,14 @@ def read_predictor(folder: Path, files: dict[str, str]):
     try:
         with arrays:
             model = reader.decode(structure["model"], "predictor")
+    except ModelArtifactError:
+        raise
     except RecursionError:
         raise ModelArtifactError(f"{path}: nested too deeply to be a watchwait model; retrain the model with "
                                  "`watchwait train`.") from None
+    except Exception as e:  # noqa: BLE001 - whatever else a malformed file provokes is reported as a bad file
+        raise ModelArtifactError(f"{path}: does not describe a watchwait model ({type(e).__name__}: {str(e)[:160]}); the "
+                                 "file was altered or made by other software. Retrain the model with `watchwait train`.") from None
     from watchwait.model import FusedPredictor
 
     if not isinstance(model, FusedPredictor):

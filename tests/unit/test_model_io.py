@@ -373,6 +373,35 @@ def test_a_card_whose_probe_predictions_differ_is_refused(saved, tmp_path):
         _load(folder)
 
 
+@pytest.mark.parametrize("target", ["model.json", "trees_0.txt"])
+def test_random_edits_of_a_data_file_load_or_are_refused_plainly(saved, tmp_path, target):
+    """60 random edits (a character replaced, a line dropped or repeated), hashes rewritten each time: every load
+    either gives a model with the card's probe predictions or a ModelArtifactError; no other exception, no crash."""
+    rng = np.random.default_rng(7)
+    folder = _copy(saved, tmp_path)
+    original = (saved / target).read_text()
+    outcomes = {"loaded": 0, "refused": 0}
+    for _ in range(60):
+        lines = original.split("\n")
+        i = int(rng.integers(len(lines)))
+        how = rng.integers(3)
+        if how == 0 and lines[i]:
+            j = int(rng.integers(len(lines[i])))
+            lines[i] = lines[i][:j] + str(rng.choice(list('0123456789-.e"{}[],: aZ$'))) + lines[i][j + 1:]
+        elif how == 1:
+            del lines[i]
+        else:
+            lines.insert(i, lines[i])
+        (folder / target).write_text("\n".join(lines))
+        _rehash(folder)
+        try:
+            _load(folder)
+            outcomes["loaded"] += 1
+        except ModelArtifactError:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 0
+
+
 # --------------------------------------------------------------------------- the conversion command
 def test_convert_needs_the_trust_flag_and_then_gives_the_same_model(fitted, saved, tmp_path, capsys):
     import joblib
