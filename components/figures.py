@@ -312,7 +312,7 @@ def validation_calibration(report: dict, large: bool = False) -> go.Figure:
                                       arrayminus=[y - 100 * r["lower"] for r, y in zip(g, ys)], color=pal.VERMILLION, thickness=2),
                          text=[f"n = {r['n']}" for r in g],
                          hovertemplate="predicted %{x:.0f}%, observed %{y:.0f}%, %{text}<extra></extra>"))
-    return _figure(data, large, 520 if large else 440, margin=dict(l=10, r=10, t=60 if large else 50, b=10),
+    return _figure(data, large, 660 if large else 460, margin=dict(l=10, r=10, t=60 if large else 50, b=10),
                    xaxis=dict(title=dict(text="predicted probability of complete response (%)"), range=[0, 100], gridcolor=pal.LIGHT_GREY),
                    yaxis=dict(title=dict(text="observed complete response (%)"), range=[0, 100], gridcolor=pal.LIGHT_GREY))
 
@@ -331,7 +331,8 @@ def validation_decision_curve(report: dict, large: bool = False) -> go.Figure:
                  line=dict(color=pal.ORANGE, width=3, dash="dash"), hovertemplate="threshold %{x:.0f}%: %{y:.3f}<extra></extra>"),
             dict(type="scatter", x=xs, y=dc["treat_none"], mode="lines", name="organ preservation for no one",
                  line=dict(color=pal.BLACK, width=2), hoverinfo="skip")]
-    return _figure(data, large, 520 if large else 440, margin=dict(l=10, r=10, t=90 if large else 70, b=10),
+    return _figure(data, large, 660 if large else 460, margin=dict(l=10, r=10, t=90 if large else 70, b=10),
                    xaxis=dict(title=dict(text="threshold probability of complete response (%)"), range=[xs[0], xs[-1]],
+                              tickvals=[round(100 * t) for t in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8) if xs[0] <= 100 * t <= xs[-1]],
                               gridcolor=pal.LIGHT_GREY),
                    yaxis=dict(title=dict(text="net benefit"), range=[-0.05, top * 1.1], gridcolor=pal.LIGHT_GREY))
