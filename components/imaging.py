@@ -373,10 +373,10 @@ def series_check_box(visit: str, b: Bound) -> None:
     check = b.visit.check
     if check is None:
         return
-    reasons = "; ".join(check.reasons)
+    reasons = "\n".join(f"- {md(r)}" for r in check.reasons)  # one line each; the words escaped
     if check.fit_for_model is False:
         st.error(f"**Not used by the model.** This series is not the kind of image the model was built on "
-                 f"({MODEL_IMAGES}): {md(reasons)}. You can view it; its measurements do not enter the model.",
+                 f"({MODEL_IMAGES}), so its measurements do not enter the model; you can view it.\n{reasons}",
                  icon=":material/block:")
         return
     if check.fit_for_model is True:
@@ -386,15 +386,15 @@ def series_check_box(visit: str, b: Bound) -> None:
     identity = state.identity()
     if done is not None:
         st.info(f"**Confirmed for the model** by {md(done['by'])} on {md(done['at'])}: a {MODEL_IMAGES} series. "
-                f"Its headers could not settle it: {md(reasons)}.", icon=":material/verified_user:")
+                f"Its headers could not settle it:\n{reasons}", icon=":material/verified_user:")
         st.button("Withdraw this confirmation", key=state.imaging_key(visit, "unconfirm"),
                   on_click=withdraw_confirmation, args=(visit, identity),
                   help="The series is then kept out of the model again; radiomics taken from these series into "
                        "the record leave it.")
         return
     st.warning(f"**Not used by the model unless you confirm it.** Its headers cannot settle whether this is a "
-               f"{MODEL_IMAGES} series: {md(reasons)}. Until a clinician confirms it, its measurements do not enter "
-               "the model.", icon=":material/help:")
+               f"{MODEL_IMAGES} series; until a clinician confirms it, its measurements do not enter the model.\n"
+               f"{reasons}", icon=":material/help:")
     who = _actor()
     st.button(f"I confirm this is a {MODEL_IMAGES} series", key=state.imaging_key(visit, "confirm"),
               on_click=confirm_series, args=(visit, identity), disabled=not who,

@@ -32,7 +32,7 @@ def test_features_and_provenance_as_json(capsys):
     assert err == ""
     check = payload["series_check"]  # a T1 limb series: measured, and said not to be the model's kind of image
     assert check["fit_for_model"] is False and check["decision"] == "not fit for the model"
-    assert check["reasons"] == ["T1-weighted (its description says T1; no TR or TE recorded), not T2",
+    assert check["reasons"] == ["T1-weighted (its description says T1, no TR or TE recorded), not T2",
                                 "body part EXTREMITY, not pelvis"]
 
 

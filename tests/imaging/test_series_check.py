@@ -29,7 +29,7 @@ from watchwait.imaging.series_check import (
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_data" / "imaging"
 AXIAL = [1, 0, 0, 0, 1, 0]
-T1_REASON = "T1-weighted (its description says T1; no TR or TE recorded), not T2"
+T1_REASON = "T1-weighted (its description says T1, no TR or TE recorded), not T2"
 
 
 def _t2(**changes) -> dict:
@@ -72,7 +72,7 @@ def test_the_models_own_images_are_fit():
      "T1-weighted (TR 450 ms, TE 15 ms; its description says T2), not T2"),
     (_t2(RepetitionTime=None, EchoTime=None, SeriesDescription="IBSI_1_STS_025_MR_T1_image"), T1_REASON),
     (_t2(ProtocolName="t1_vibe_fs_tra", RepetitionTime=None, EchoTime=None),
-     "T1-weighted (its description says T1; no TR or TE recorded), not T2"),
+     "T1-weighted (its description says T1, no TR or TE recorded), not T2"),
     (_t2(ImageOrientationPatient=[0, 1, 0, 0, 0, -1]), "sagittal, not axial"),
     (_t2(ImageOrientationPatient=[1, 0, 0, 0, 0, -1]), "coronal, not axial"),
     (_t2(ImageOrientationPatient=_tilted("x", 45)), "oblique plane (45 degrees from axial), not axial"),
@@ -96,7 +96,7 @@ def test_the_models_own_images_are_fit():
     (_t2(ScanningSequence="GR", RepetitionTime=5.5, EchoTime=2.8),
      "gradient echo (TR 5.5 ms, TE 2.8 ms), not a T2-weighted spin echo"),
     (_t2(RepetitionTime=700, EchoTime=40, SeriesDescription="PD"),
-     "proton-density-weighted (its description says proton density; TR 700 ms, TE 40 ms), not T2"),
+     "proton-density-weighted (its description says proton density, TR 700 ms, TE 40 ms), not T2"),
 ])
 def test_each_refusal_says_why_in_words(headers, reason):
     check = check_series(headers)
@@ -225,7 +225,7 @@ def test_kept_out_cell_and_reasons_round_trip():
     t1 = check_series(_t2(RepetitionTime=450, EchoTime=15, BodyPartExamined="KNEE"))
     unsure = check_series(_t2(ImageOrientationPatient=None))
     cell = kept_out_cell({"baseline": t1, "restaging": unsure, "other": check_series(_t2())})
-    assert cell == ("baseline MRI kept out of the model: T1-weighted (TR 450 ms, TE 15 ms), not T2, body part KNEE, "
+    assert cell == ("baseline MRI kept out of the model: T1-weighted (TR 450 ms, TE 15 ms), not T2; body part KNEE, "
                     "not pelvis | restaging MRI kept out of the model: not settled by its headers: the slice "
                     "orientation is not recorded")
     assert kept_out_reasons(cell) == cell.split(" | ")
@@ -326,7 +326,7 @@ def test_issue_16_a_t1_limb_series_gives_the_model_no_radiomics_and_says_why(tmp
     assert frame[list(MODEL_COLUMNS)].isna().all().all()  # nothing of the T1 series reaches the model
     cell = frame.loc[0, KEPT_OUT_COLUMN]
     assert kept_out_reasons(cell) == [
-        f"{visit} MRI kept out of the model: {T1_REASON}, body part EXTREMITY, not pelvis"
+        f"{visit} MRI kept out of the model: {T1_REASON}; body part EXTREMITY, not pelvis"
         for visit in ("baseline", "restaging")]
     prov = frame.attrs["radiomics_provenance"]
     kept = prov["kept_out"]["DEMO-13"]
@@ -358,7 +358,7 @@ def test_a_kept_out_row_does_not_stop_the_others(tmp_path):
     values = out[list(MODEL_COLUMNS)].to_numpy()
     assert np.isnan(values[0]).all() and np.isfinite(values[1]).all()
     assert out[KEPT_OUT_COLUMN].tolist() == [
-        f"baseline MRI kept out of the model: {T1_REASON}, body part EXTREMITY, not pelvis", ""]
+        f"baseline MRI kept out of the model: {T1_REASON}; body part EXTREMITY, not pelvis", ""]
     prov = out.attrs["provenance"]
     assert prov["cases"]["DEMO-01"]["restaging"]["series_check"]["fit_for_model"] is True
 

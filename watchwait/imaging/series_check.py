@@ -529,7 +529,7 @@ def _weighting(h: Mapping[str, Any], terms: set[str], refused: list[str], unsure
     if desc and "T2" not in desc:
         t = desc[0]
         label = {"T1": "T1-weighted", "PD": "proton-density-weighted", "GRE": "gradient echo"}[t]
-        refused.append(f"{label} ({said} {TERM_WORDS[t]}; {timing}), not T2")
+        refused.append(f"{label} ({said} {TERM_WORDS[t]}, {timing}), not T2")
         return label
     if len(desc) > 1:
         unsure.append(f"the weighting is unclear: {said} " + " and ".join(TERM_WORDS[t] for t in desc)
@@ -586,7 +586,8 @@ def _orientation(iop: Any, refused: list[str], unsure: list[str], notes: list[st
 # ----------------------------------------------------------------------------- for the engine
 
 #: The cohort column (text) that says why a row's MRI radiomics were kept out of the model: blank when nothing
-#: was; else one item per visit kept out, "<visit> MRI: <reason>, <reason>", items separated by " | ".
+#: was; else one item per visit kept out, "<visit> MRI kept out of the model: <reason>; <reason>", items separated
+#: by " | ".
 KEPT_OUT_COLUMN = "imaging_kept_out"
 _SEP = " | "
 
@@ -597,7 +598,7 @@ def kept_out_cell(by_visit: Mapping[str, SeriesCheck]) -> str:
     for visit, check in by_visit.items():
         if check.fit_for_model is True:
             continue
-        why = ", ".join(r.replace("|", "/") for r in check.reasons)
+        why = "; ".join(r.replace("|", "/") for r in check.reasons)
         head = "not settled by its headers: " if check.fit_for_model is None else ""
         items.append(f"{visit} MRI kept out of the model: {head}{why}")
     return _SEP.join(items)
