@@ -17,7 +17,7 @@ probabilities ``p``, a plain dict (JSON-ready):
   Stat Med 2019); and grouped points (equal-size groups by predicted probability) with Wilson 95% intervals;
 - **decision curve** (Vickers & Elkin, Med Decis Making 2006): the net benefit of "offer organ preservation
   (watch-and-wait or local excision) when p >= t" against offering it to everyone (treat all) and to no one
-  (treat none), over the threshold range :data:`THRESHOLD_RANGE`, with a stratified-free percentile bootstrap
+  (treat none), over the threshold range :data:`THRESHOLD_RANGE`, with a percentile bootstrap
   95% band (:data:`BOOTSTRAP_RESAMPLES` resamples, ``seed``);
 - **per group** (regimen: immunotherapy or not, radiotherapy schedule): the same figures for each group
   with at least :data:`MIN_EVENTS_PER_GROUP` patients with a complete response and as many without; the
@@ -27,6 +27,12 @@ probabilities ``p``, a plain dict (JSON-ready):
 Every figure is computed from ``y`` and ``p``; nothing is looked up. :func:`write_report` writes the
 report folder (``validation.json``, a self-contained ``validation.html`` and ``calibration.png`` /
 ``decision_curve.png``, drawn with Pillow: no browser, no network), atomically.
+
+The held-out report of ``train`` / ``update``, which the About screen shows from ``<model folder>/validation``::
+
+    report = validation_report(y_held_out, p_held_out, groups=regimen_groups(frame_held_out),
+                               oracle=p_oracle_held_out_or_None, model=bundle.card)
+    write_report(report, artifact_folder / "validation")
 """
 
 from __future__ import annotations
@@ -905,8 +911,8 @@ def render_html(report: dict, images: Mapping[str, bytes]) -> str:
     parts.append("<h2>Clinical usefulness: decision curve</h2>")
     parts.append(f"<p>{_h(dc['treat_means'])}</p><p>{_h(dc['threshold_rationale'])}</p>")
     parts.append(img("decision_curve.png", "Decision curve: net benefit of the model against organ preservation for everyone and for no one"))
-    parts.append(_table(["threshold", "the model", "treat all", "treat none", "model minus the better of treat all / none",
-                         "per 100 patients"],
+    parts.append(_table(["threshold", "the model", "organ preservation for everyone (treat all)", "for no one (treat none)",
+                         "the model minus the better of the two", "per 100 patients"],
                         [[_pct(r["threshold"], 0), _num(r["model"]), _num(r["treat_all"]), _num(r["treat_none"]),
                           _num(r["model_minus_best_default"], 3, sign=True),
                           f"{100 * r['model_minus_best_default']:+.1f} net patients spared surgery" if r["model_minus_best_default"] is not None else "-"]
