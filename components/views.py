@@ -175,7 +175,8 @@ def probability(a, large: bool = False) -> None:
     outside = [f for f in getattr(a, "outside_data", []) if not f.joint]
     if outside:  # brief rule 12: the interval is widened, and the screen says so beside it
         names = "; ".join(dict.fromkeys(f.label for f in outside))
-        st.caption(f":material/open_in_full: Interval widened: it also covers the estimate with {names} left blank "
+        st.caption(f":material/open_in_full: Interval widened for {names} (outside the model's training data)" if large else
+                   f":material/open_in_full: Interval widened: it also covers the estimate with {names} left blank "
                    "(outside the model's training data; notices above).")
     if a.synthetic_training:
         st.warning(SYNTHETIC_SHORT if large else SYNTHETIC_NOTICE, icon=":material/science:")
@@ -203,9 +204,12 @@ def top_reasons(a, n: int = 5) -> None:
         value = f": {value}" if len(value) <= 40 else ""
         lines.append(f"- {arrow} **{c.shap_pp:+.1f}** {c.label}{value}")
     st.markdown("\n".join(lines))
-    nt = tables.not_tested(a.contributions)
+    not_used = getattr(a, "not_used", {}) or {}
+    nt = [m for m in tables.not_tested(a.contributions) if m not in not_used]
     if nt:
         st.caption("Not tested (not evidence): " + "; ".join(MODALITIES.get(m, m) for m in nt))
+    if not_used:
+        st.caption("Not used (outside the model's training data): " + "; ".join(MODALITIES.get(m, m) for m in not_used))
 
 
 def category(a) -> None:

@@ -234,8 +234,8 @@ def _outside_context(out: _Outside, n: int, regimen_outside: np.ndarray | None =
         labels = list(dict.fromkeys(f.label for f in row))
         flag[i] = 1.0
         names[i] = "; ".join(labels)
-        cond[i] = (f"the value outside the model's training data is checked ({labels[0]})" if len(labels) == 1 else
-                   f"the {len(labels)} values outside the model's training data are checked ({'; '.join(labels)})")
+        cond[i] = (f"{labels[0]} is checked (outside the model's training data)" if len(labels) == 1 else
+                   f"{', '.join(labels[:-1])} and {labels[-1]} are checked (outside the model's training data)")
     short = _radiomics_short(out)
     return {"outside_data": flag, "outside_inputs": names, "outside_condition": cond,
             "radiomics_not_used": (out.radiomics_reason != "").astype(float),

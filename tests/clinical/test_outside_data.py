@@ -101,4 +101,4 @@ def test_sample_patients_outside_the_training_data_are_named(samples):
     demo06 = assess(samples["DEMO-06"])
     ecog = [f for f in demo06.suggestion.flags if f.rule_id == "FLAG-outside-data" and f.title.endswith("ECOG")]
     assert ecog and "3" in ecog[0].message and "from 0 to 2" in ecog[0].message
-    assert demo06.suggestion.conditional and "(ECOG" in demo06.suggestion.headline
+    assert demo06.suggestion.conditional and "ECOG is checked" in demo06.suggestion.headline
