@@ -544,30 +544,46 @@ def tripod_checklist(report: dict) -> list[dict]:
     src = report["source"]
     left_out = [f"{src[k]} {what}" for k, what in (("n_outcome_unknown_left_out", "with the outcome not yet known"),
                                                   ("n_out_of_scope_left_out", "out of the model's scope")) if src.get(k)]
+    smaller = min(report["events"], report["non_events"])
     items = [
-        ("8a", "Outcome: definition", "reported", f"The outcome is defined: {EVENT_TEXT}."),
+        ("6c", "Treatments received, and how they were handled", "partly" if groups else "not in this report",
+         "Performance is reported per regimen group (immunotherapy or not, radiotherapy schedule)." if groups
+         else "No regimen groups were given."),
+        ("8a", "Outcome and time horizon", "reported", f"The outcome is defined: {EVENT_TEXT}."),
+        ("10", "Sample size", "partly",
+         f"{smaller} patients in the smaller outcome group" + (f" (fewer than {MIN_EVENTS_OVERALL}: flagged as imprecise)."
+                                                              if smaller < MIN_EVENTS_OVERALL else f" (at least {MIN_EVENTS_OVERALL}).")
+         + " No sample size calculation."),
+        ("11", "Missing data", "partly",
+         "Patients whose outcome is not yet known are left out and counted; missing inputs are handled by the model itself."),
         ("12e", "Measures and plots used to evaluate performance, with their rationale", "reported",
          "Discrimination (AUC), calibration (calibration-in-the-large, slope, O/E, smoothed curve, grouped points), "
          "Brier score and clinical utility (decision curve); methods listed under Methods."),
+        ("12f", "Model updating arising from the evaluation", "not in this report",
+         "Any updating (recalibration, revision) is recorded on the model card (watchwait update)."),
         ("12g", "How the predictions were calculated for the evaluation", "reported" if report["model"].get("model_version") else "partly",
          "By the model named above (version " + str(report["model"].get("model_version")) + "), as watchwait predict computes them."),
-        ("14", "Fairness: performance across groups", "partly" if groups else "not in this report",
+        ("14", "Fairness", "partly" if groups else "not in this report",
          f"Performance per regimen group ({n_est} of {len(groups)} groups estimable); sociodemographic groups are not examined."
          if groups else "No groups were given."),
-        ("15", "Model output and the thresholds used", "reported",
-         "The output is a probability of complete response; the decision curve's thresholds (20%-80%) and why are stated."),
-        ("20a", "Participants: numbers with and without the outcome", "reported",
+        ("16", "Differences between development and evaluation data", "not in this report",
+         "Compare the cohort with the model card's training data (regimens, missing inputs)."),
+        ("20a", "Participants: flow, numbers with and without the outcome", "reported",
          f"{report['n']:,} patients, {report['events']:,} with a complete response and {report['non_events']:,} without"
          + ("; left out: " + ", ".join(left_out) if left_out else "") + "."),
+        ("20c", "Comparison with the development data", "not in this report",
+         "The distribution of predictors is not compared with the training cohort here."),
+        ("21", "Participants and outcome events in each analysis", "reported",
+         "Patients and complete responses are given overall and for every regimen group."),
         ("23a", "Performance estimates with confidence intervals, including key subgroups; plots", "reported",
-         "Every estimate has a 95% CI; calibration plot and decision curve; subgroup rows where the number of events allows."),
+         "Every estimate has a 95% CI; calibration plot and decision curve; regimen subgroups where the number of events "
+         "allows (sociodemographic subgroups are not examined)."),
+        ("23b", "Heterogeneity across clusters", "not in this report", "One cohort; performance across centres is not examined."),
+        ("24", "Model updating: results", "not in this report", "Any updating (recalibration, revision) is recorded on the model card."),
         ("26", "Limitations", "partly",
          ("The model was trained on synthetic data: these figures say how it performs on data like its simulator's, not on real patients."
           if synthetic else "Limitations of the model are on its model card.")
          + (" The patients are held out from the training cohort (internal validation)." if src.get("held_out_from_training") else "")),
-        ("16", "Differences between development and evaluation data", "not in this report",
-         "Compare the cohort with the model card's training data (regimens, missing inputs)."),
-        ("24", "Model updating", "not in this report", "Any updating (recalibration, revision) is recorded on the model card."),
     ]
     return [{"item": i, "topic": t, "status": s, "where": w} for i, t, s, w in items]
 
