@@ -175,15 +175,25 @@ def _register_builtin() -> None:
              ignored=("time_fit", "time_predict", "time_evaluate"))
 
 
+_BUILTIN_DONE = False
+_OPTIONAL_CHECKED = False
+
+
 def _registry() -> dict[str, _Kind]:
-    if not _REGISTRY:
+    """The registry, with watchwait's own classes (a class registered earlier from elsewhere is kept)."""
+    global _BUILTIN_DONE, _OPTIONAL_CHECKED
+    if not _BUILTIN_DONE:
         _register_builtin()
-    try:  # the training cohort's support, once watchwait.support exists (a fixed module, never a name from a file)
-        from watchwait.support import Support
-    except ImportError:
-        Support = None
-    if Support is not None and Support not in _BY_CLASS and dataclasses.is_dataclass(Support):
-        register(Support)
+        _BUILTIN_DONE = True
+    if not _OPTIONAL_CHECKED:
+        # the training cohort's support, once watchwait.support exists (a fixed module, never a name from a file)
+        try:
+            from watchwait.support import Support
+        except ImportError:
+            Support = None
+        if Support is not None and Support not in _BY_CLASS and dataclasses.is_dataclass(Support):
+            register(Support)
+        _OPTIONAL_CHECKED = True
     return _REGISTRY
 
 

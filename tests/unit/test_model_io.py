@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
 import json
 import os
 import pickle
@@ -206,6 +207,32 @@ def test_a_registered_dataclass_round_trips_and_an_unregistered_one_is_refused(f
         p.support_ = None
         model_io._BY_CLASS.pop(_TestSupport, None)
         model_io._REGISTRY.pop("_TestSupport", None)
+
+
+def test_the_training_cohorts_support_round_trips(fitted, tmp_path):
+    """watchwait.support.Support (registered by the codec itself, when the module exists): every field the same."""
+    support = pytest.importorskip("watchwait.support")
+    from watchwait.training import save_model
+
+    p, cal, fr, _ = fitted
+    X = p.matrix(columns_of(fr))
+    p.support_ = support.Support.fit(p.features_, X)
+    try:
+        out = save_model(ModelBundle(predictor=p, card=_card()), tmp_path / "support")
+        q = _load(out).predictor.support_
+        assert type(q) is support.Support
+        for name in (f.name for f in dataclasses.fields(support.Support)):
+            a, b = getattr(p.support_, name), getattr(q, name)
+            if isinstance(a, np.ndarray):
+                assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), name
+            elif isinstance(a, float) and np.isnan(a):
+                assert np.isnan(b), name
+            else:
+                assert a == b and type(a) is type(b), name
+        Xc = p.matrix(cal)
+        assert np.array_equal(p.support_.outside(Xc), q.outside(Xc))
+    finally:
+        p.support_ = None
 
 
 # --------------------------------------------------------------------------- (b) the malicious pickle
