@@ -551,7 +551,7 @@ def tripod_checklist(report: dict) -> list[dict]:
          else "No regimen groups were given."),
         ("8a", "Outcome and time horizon", "reported", f"The outcome is defined: {EVENT_TEXT}."),
         ("10", "Sample size", "partly",
-         f"{smaller} patients in the smaller outcome group" + (f" (fewer than {MIN_EVENTS_OVERALL}: flagged as imprecise)."
+         f"{smaller:,} patients in the smaller outcome group" + (f" (fewer than {MIN_EVENTS_OVERALL}: flagged as imprecise)."
                                                               if smaller < MIN_EVENTS_OVERALL else f" (at least {MIN_EVENTS_OVERALL}).")
          + " No sample size calculation."),
         ("11", "Missing data", "partly",
@@ -846,7 +846,7 @@ GROUP_HEAD = ["grouping", "group", "patients", "complete responses", "AUC", "cal
 GROUP_NOTE = "95% confidence intervals in brackets; net benefit at a 50% threshold, with organ preservation for everyone in brackets."
 
 _CSS = """
-body{font-family:"DejaVu Sans",Arial,sans-serif;color:#000;max-width:1100px;margin:24px auto;padding:0 16px;line-height:1.45}
+body{font-family:"DejaVu Sans",Arial,sans-serif;color:#000;max-width:1240px;margin:24px auto;padding:0 16px;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:0.2em} h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:0.6em 0;font-size:0.92em} th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f2f2f2} .warn{background:#fff4e0;border-left:5px solid #E69F00;padding:8px 12px}

@@ -333,3 +333,12 @@ def test_small_or_degenerate_cohorts_give_not_estimable_rather_than_absurd_numbe
     assert flat["calibration"]["slope"]["estimate"] is None and flat["discrimination"]["auc"]["estimate"] == 0.5
     page = V.write_report(flat, tmp_path / "r") / "validation.html"
     assert "not estimable" in page.read_text() and "Only 15 patients" in page.read_text()
+
+
+def test_regimen_groups_are_in_clinicians_words():
+    frame = pd.DataFrame({"immunotherapy": ["none", "anti_pd1", "pd1_ctla4", None, "anti_pdl1"],
+                          "rt_schedule": ["SCRT", "LCRT", "none", "SCRT", None]})
+    g = V.regimen_groups(frame)
+    assert g == {"Immunotherapy": ["no immunotherapy", "immunotherapy (any)", "immunotherapy (any)", "not recorded", "immunotherapy (any)"],
+                 "Radiotherapy": ["short-course radiotherapy (5 x 5 Gy)", "long-course chemoradiotherapy", "no radiotherapy",
+                                  "short-course radiotherapy (5 x 5 Gy)", "not recorded"]}
