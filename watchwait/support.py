@@ -19,8 +19,7 @@
 (:attr:`watchwait.features.Feature.label`, :mod:`watchwait.labels`), and whether the radiomics jointly are outside.
 
 Every field of :class:`Support` is plain data (floats, ints, strings, lists, dicts with str keys, NumPy arrays):
-a model file stores it as data, not as a pickle (:mod:`watchwait.model_io` registers the class itself when it
-builds its registry; registering it from here at import would fill that registry before its built-in classes).
+a model file stores it as data, not as a pickle (the class registers itself with :mod:`watchwait.model_io` at import).
 """
 
 from __future__ import annotations
@@ -404,3 +403,17 @@ def _features_by_name(names: Sequence[str]) -> list:
     known.update({f.name: f for f in radiomics_features([RADIOMICS_PREFIX + n.split("__", 1)[1] for n in names
                                                           if n.startswith("radiomics__")])})
     return [known[n] for n in names]
+
+
+def _register() -> None:
+    """Allow :class:`Support` in a model file (watchwait.model_io's registry), when that module exists."""
+    try:
+        from watchwait import model_io
+    except ImportError:  # pragma: no cover (an install without model files as data)
+        return
+    register = getattr(model_io, "register", None)
+    if callable(register):
+        register(Support)
+
+
+_register()
