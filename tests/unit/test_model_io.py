@@ -40,14 +40,15 @@ def _card() -> dict:
 
 @pytest.fixture(scope="module")
 def fitted():
-    """1,500 simulated patients, 2 refits, 30 trees; the interval calibrated (crepes) on 600 others."""
+    """1,100 of 1,500 simulated patients, 2 refits, 30 trees; the interval calibrated (crepes) on the other 400."""
     from watchwait.model import FusedPredictor, missing_groups
     from watchwait.simulate import simulate, to_csv_frame
     from watchwait.training import known_outcomes
     from watchwait.validation import validate_frame
 
-    fr, y, _ = known_outcomes(validate_frame(to_csv_frame(simulate(1500, seed=41).frame)))
-    cal = columns_of(validate_frame(to_csv_frame(simulate(600, seed=42).frame)))
+    full, y_full, _ = known_outcomes(validate_frame(to_csv_frame(simulate(1500, seed=41).frame)))
+    fr, y = full.iloc[:1100].reset_index(drop=True), y_full[:1100]
+    cal = columns_of(full.iloc[1100:].reset_index(drop=True))  # 400 others calibrate the interval
     p = FusedPredictor(seed=5, n_members=2, trees=30, masked_copies=0.5).fit(columns_of(fr), y)
     X_cal = p.matrix(cal)
     noise = np.random.default_rng(0).normal(0, 0.3, len(X_cal))
@@ -161,14 +162,12 @@ def test_round_trip_with_an_update_of_one_branch(fitted, tmp_path):
         p.update_ = None
 
 
-def test_round_trip_with_the_refits_kept(tmp_path):
+def test_round_trip_with_the_refits_kept(fitted, tmp_path):
     """spread="refits": every bootstrap member's trees in its own LightGBM text file, the spread bit-identical."""
     from watchwait.model import FusedPredictor
-    from watchwait.simulate import simulate, to_csv_frame
-    from watchwait.training import known_outcomes, save_model
-    from watchwait.validation import validate_frame
+    from watchwait.training import save_model
 
-    fr, y, _ = known_outcomes(validate_frame(to_csv_frame(simulate(800, seed=3).frame)))
+    _, _, fr, y = fitted
     cols = columns_of(fr)
     p = FusedPredictor(seed=1, n_members=2, trees=10, spread="refits").fit(cols, y)
     out = save_model(ModelBundle(predictor=p, card=_card()), tmp_path / "refits")
