@@ -95,7 +95,7 @@ def section(card: dict, model_path: Path | None, large: bool = False) -> None:
     if report is None:
         st.info("No validation report is stored with this model. Make one on a cohort with known outcomes:",
                 icon=":material/info:")
-        st.code(MAKE_ONE, language="bash")
+        st.code(MAKE_ONE, language=None)  # plain: the placeholders are not shell syntax
         return
     st.markdown(source_sentence(report))
     about = report.get("model", {}).get("model_version")
