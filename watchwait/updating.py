@@ -56,6 +56,10 @@ MIN_PER_CLASS_RECALIBRATION = 20
 #: 3e-3 for 20,000 patients, so a few hundred patients want it larger).
 ALPHAS = (3e-3, 3e-2, 3e-1, 3.0)
 FOLDS, REPEATS = 5, 2
+#: Level 4's FusedPredictor settings when the caller gives none ({} = ``watchwait train``'s own fit) and its
+#: bootstrap refits (the interval's spread).
+REFIT_SETTINGS: dict = {}
+REFIT_MEMBERS = 8
 MIN_OBSERVED = 20  # a feature enters a revision only if this many site patients have it recorded, with 2+ values
 
 LEVEL_NAMES = {0: "the model as it is", 1: "recalibration-in-the-large", 2: "logistic recalibration",
@@ -163,7 +167,7 @@ def penalty_path(D: np.ndarray, y: np.ndarray, offset: np.ndarray, alphas, lower
     from glum import GeneralizedLinearRegressor
 
     order = np.argsort(alphas)[::-1]
-    glm = GeneralizedLinearRegressor(family="binomial", alpha_search=True, alphas=[alphas[i] for i in order],
+    glm = GeneralizedLinearRegressor(family="binomial", alpha_search=True, alpha=[alphas[i] for i in order],
                                      lower_bounds=lower, upper_bounds=upper, P2=np.maximum(D.var(axis=0), 1e-6),
                                      fit_intercept=True, scale_predictors=False, max_iter=200)
     glm.fit(D, np.asarray(y, float), offset=offset)
@@ -181,16 +185,26 @@ def _revision_fold(branch: _Branch, alphas, y, lq, tr, te) -> np.ndarray:
 
 
 def _refit(frame: pd.DataFrame, y: np.ndarray, seed: int, settings: dict, n_members: int) -> FusedPredictor:
-    """Level 4: a new predictor on the site's cohort, with the training module's settings.
+    """Level 4: a new predictor on the site's cohort alone, fitted as ``watchwait train`` fits it: with its penalty and
+    trees tuned to the cohort by cross-validation (``watchwait.training.fit_tuned``, and the recalibration that tuning
+    asks for) when this watchwait has it, else with the training module's fixed settings. ``settings`` (tests,
+    benchmarks) fixes FusedPredictor settings instead and skips the tuning."""
+    from watchwait import training
 
-    TODO(issue 16, item 1): call the tuned training entry point (penalty and trees chosen by cross-validation on
-    the cohort at hand) once watchwait.training has it; until then this is ``train``'s own fit (the same
-    FusedPredictor defaults and masked copies), which is set for 20,000 patients."""
-    from watchwait.training import MASKED_COPIES, radiomics_columns
+    rad = training.radiomics_columns(frame)
+    fit_tuned = getattr(training, "fit_tuned", None)
+    if fit_tuned is not None and not settings:
+        predictor, tuned = fit_tuned(frame, y, rad, seed=seed, n_members=n_members)
+        if tuned is not None:
+            from watchwait.tuning import recalibration
 
-    kw = {"masked_copies": MASKED_COPIES, **settings}
-    return FusedPredictor(seed=seed, n_members=n_members, **kw).fit(columns_of(frame), y,
-                                                                    radiomics_columns=radiomics_columns(frame))
+            predictor.update_ = recalibration(tuned)
+    else:
+        kw = {"masked_copies": training.MASKED_COPIES, **settings}
+        predictor = FusedPredictor(seed=seed, n_members=n_members, **kw).fit(columns_of(frame), y, radiomics_columns=rad)
+    if n_members and hasattr(training, "set_support"):  # the final model (not a fold's): its support is the site's cohort
+        training.set_support(predictor, frame, seed=seed)
+    return predictor
 
 
 def _chi2_sf(stat: float, df: int) -> float:
@@ -205,15 +219,26 @@ def _fmt_p(p: float) -> str:
 
 # ----------------------------------------------------------------------------- update
 
-def update(bundle: ModelBundle, frame: pd.DataFrame, seed: int = 0, data_description: dict | None = None,
+def update(bundle: ModelBundle, frame: pd.DataFrame, seed: int = 0, data_description: dict | None = None, **kw) -> ModelBundle:
+    """The model of ``bundle`` updated with the site cohort ``frame`` (:func:`_update` says how)."""
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS / OpenMP thread: glum on a few hundred rows ran 3-25x slower with its threads on a shared 2-core machine
+    # (measured: the revision's cross-validation 39 s -> 1.5 s); the refits' bootstrap members still fit side by side
+    with threadpool_limits(1):
+        return _update(bundle, frame, seed=seed, data_description=data_description, **kw)
+
+
+def _update(bundle: ModelBundle, frame: pd.DataFrame, seed: int = 0, data_description: dict | None = None,
            folds: int = FOLDS, repeats: int = REPEATS, max_level: int = 4, refit_settings: dict | None = None,
-           refit_members: int = 8, alphas: tuple[float, ...] = ALPHAS) -> ModelBundle:
+           refit_members: int | None = None, alphas: tuple[float, ...] = ALPHAS, level: int | None = None) -> ModelBundle:
     """The model of ``bundle`` updated with the site cohort ``frame`` (validated, with outcomes): the level of the
     hierarchy chosen by the closed test and cross-validation (module docstring); the bundle returned carries the
     original card plus an ``update`` section. ``refit_settings``: FusedPredictor settings for level 4 (tests use
-    fewer trees); ``max_level``: the highest level considered."""
+    fewer trees; default :data:`REFIT_SETTINGS`); ``max_level``: the highest level considered; ``level``: fit this
+    level whatever the selection would choose (benchmarks, tests; the card says so), skipping the cross-validation
+    it does not need."""
     from sklearn.model_selection import RepeatedStratifiedKFold
-    from threadpoolctl import threadpool_limits
 
     from watchwait.training import MIN_PER_CLASS, known_outcomes, unknown_outcome_note
 
@@ -237,7 +262,17 @@ def update(bundle: ModelBundle, frame: pd.DataFrame, seed: int = 0, data_descrip
     if max_level >= 3 and complex_ok and prior is not None and prior.correction is not None:
         notes.append(f"revision not considered: the model already carries a revision of its {prior.modality} branch, "
                      "and one update holds one correction")
-    settings = dict(refit_settings or {})
+    settings = dict(REFIT_SETTINGS if refit_settings is None else refit_settings)
+    refit_members = REFIT_MEMBERS if refit_members is None else refit_members
+    if level is not None:
+        if level not in LEVEL_NAMES:
+            raise ValueError(f"level must be one of {sorted(LEVEL_NAMES)}; got {level!r}")
+        if level >= 3 and not complex_ok:
+            raise ModelArtifactError(notes[0] + ".")
+        if level == 3 and not consider3:
+            raise ModelArtifactError("revision cannot be fitted here: " + ("; ".join(notes) or "no branch the site records"))
+        consider3 = consider3 and level == 3
+        consider4 = False  # a requested level needs no cross-validation of a refit
 
     # ---- levels 0-2 on the whole cohort: the closed test
     a1 = fit_intercept(y, lq)
@@ -279,8 +314,7 @@ def update(bundle: ModelBundle, frame: pd.DataFrame, seed: int = 0, data_descrip
         oof[2][r, te] = a + b * lqte
         if consider3:  # every configuration (branch, penalty) on this fold
             for m, branch in branches.items():
-                with threadpool_limits(1):  # glum's OpenMP threads on a few hundred rows: 3-25x slower on a shared machine
-                    L = _revision_fold(branch, alphas, y, lq, tr, te)
+                L = _revision_fold(branch, alphas, y, lq, tr, te)
                 for alpha, lt in zip(alphas, L):
                     config_oof.setdefault((m, alpha), np.full((repeats, n), np.nan))[r, te] = lt
                     config_loss.setdefault((m, alpha), []).append(log_loss(y[te], lt))
@@ -337,6 +371,10 @@ def update(bundle: ModelBundle, frame: pd.DataFrame, seed: int = 0, data_descrip
             chosen = 4
     if notes:
         cv_words.append("Not considered: " + "; ".join(notes) + ".")
+    if level is not None:
+        cv_words.append(f"The selection would have chosen {LEVEL_NAMES[chosen]}" + (" (revision and refit not compared)" if level != 3 else
+                        " (refit not compared)") + f"; level {level} was fitted by request.")
+        chosen = level
 
     # ---- the chosen level on the whole cohort
     predictor = copy.deepcopy(base)
@@ -350,8 +388,7 @@ def update(bundle: ModelBundle, frame: pd.DataFrame, seed: int = 0, data_descrip
         m, alpha = best_config
         branch = branches[m]
         cols = branch.columns
-        with threadpool_limits(1):
-            gam = branch.gam(base, alpha).fit(X[:, cols], y, terms=branch.terms, D=branch.D, offset=a2 + b2 * lq)
+        gam = branch.gam(base, alpha).fit(X[:, cols], y, terms=branch.terms, D=branch.D, offset=a2 + b2 * lq)
         predictor.update_ = _compose(prior, f"revision of {m}", a2, b2, modality=m, columns=cols, correction=gam)
         params = {"intercept": round(a2, 5), "slope": round(b2, 5), "modality": m, "penalty": alpha,
                   "features": [base.features_[j].name for j in cols]}
@@ -454,7 +491,11 @@ def _refit_card(card: dict, predictor: FusedPredictor, frame: pd.DataFrame, y: n
                                f"{predictor.lr:g}), as `watchwait train` fits it")
     card["method"]["interval"] = predictor.interval_method_
     oo = figures["out_of_fold"]
-    card["metrics_held_out"] = {"fused": oo, "calibration_curve": figures["calibration_curve_out_of_fold"]}
+    if oo is None:  # a refit requested without cross-validation: only apparent figures exist
+        card["metrics_held_out"] = {"fused": figures["apparent"], "note": "apparent (fitted and measured on the same patients): optimistic"}
+        card["warnings"] = ["This refit was not cross-validated: its figures are apparent (optimistic)."]
+    else:
+        card["metrics_held_out"] = {"fused": oo, "calibration_curve": figures["calibration_curve_out_of_fold"]}
+        card["warnings"] = usability_warnings(n, oo["auc"])
     card["interval_coverage_held_out"] = interval_coverage(predictor, frame, None)
-    card["warnings"] = usability_warnings(n, oo["auc"]) if oo else []
     card.pop("imaging_added", None)
