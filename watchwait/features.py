@@ -151,6 +151,10 @@ def _worst_grade(c: Columns) -> np.ndarray:
         return np.nanmax(grades, axis=0)
 
 
+def _residual_log(c: Columns) -> np.ndarray:
+    return np.log(np.asarray(c["residual_lesion_mm"], float) + 1)
+
+
 def _residual_rel(c: Columns) -> np.ndarray:
     with np.errstate(all="ignore"):
         return np.log((np.asarray(c["residual_lesion_mm"], float) + 1) / (10 * np.asarray(c["tumour_length_cm"], float)))
@@ -196,7 +200,11 @@ BASE_FEATURES: tuple[Feature, ...] = (
     Feature("restaging__dwi", "restaging", "Diffusion restriction", ("dwi_restriction",), _num("dwi_restriction"), direction=DOWN),
     Feature("restaging__ymr_n", "restaging", "Restaging MRI nodes", ("ymr_n_stage",), _cat("ymr_n_stage", NODES), direction=DOWN),
     Feature("restaging__ymr_emvi", "restaging", "EMVI on restaging MRI", ("ymr_emvi",), _num("ymr_emvi")),
-    Feature("restaging__residual_rel_log", "restaging", "Residual lesion vs tumour length", ("residual_lesion_mm", "tumour_length_cm"), _residual_rel),
+    # the residual's size alone exists whenever it is recorded (tumour length may be blank); relative to the length
+    # where both are (the simulators draw it scaled with the baseline length: a larger residual = less response)
+    Feature("restaging__residual_log", "restaging", "Residual lesion size (mm)", ("residual_lesion_mm",), _residual_log, direction=DOWN),
+    Feature("restaging__residual_rel_log", "restaging", "Residual lesion vs tumour length", ("residual_lesion_mm", "tumour_length_cm"),
+            _residual_rel, direction=DOWN),
     Feature("restaging__biopsy_done", "restaging", "Restaging biopsy (taken or not)", ("restaging_biopsy",), _biopsy_done),
     Feature("restaging__biopsy_positive", "restaging", "Restaging biopsy (residual tumour or not)", ("restaging_biopsy",), _biopsy_positive, direction=DOWN),
     Feature("restaging__worst_grade", "restaging", "Worst restaging finding", RESTAGING, _worst_grade, direction=DOWN),
@@ -219,6 +227,17 @@ RADIOMIC_NAMES = {
 _PHASES = {"baseline": "before treatment", "restaging": "at restaging", "delta": "change from baseline to restaging"}
 
 
+# Imaging follows the direction of the evidence like every other input (brief rule 12): a tumour that shrank less, or
+# whose T2 signal fell less (fibrosis is dark on T2; residual tumour keeps an intermediate signal), never raises the
+# probability; nor does a larger or brighter lesion at restaging. Deltas are restaging - baseline.
+RADIOMIC_DIRECTIONS = {
+    "delta_original_shape_VoxelVolume": DOWN,
+    "delta_original_firstorder_Mean": DOWN,
+    "restaging_original_shape_VoxelVolume": DOWN,
+    "restaging_original_firstorder_Mean": DOWN,
+}
+
+
 def radiomic_label(column: str) -> str:
     """What a clinician calls a radiomic column: "tumour volume on MRI, change from baseline to restaging"; the
     pyradiomics name stays in :attr:`Feature.sources` for the technical details."""
@@ -231,7 +250,8 @@ def radiomic_label(column: str) -> str:
 def radiomics_features(columns: list[str]) -> tuple[Feature, ...]:
     """Precomputed radiomic feature columns (``radiomics_<phase>_<pyradiomics name>``) as model features."""
     return tuple(
-        Feature(f"radiomics__{c[len(RADIOMICS_PREFIX):]}", "radiomics", radiomic_label(c), (c,), _num(c))
+        Feature(f"radiomics__{c[len(RADIOMICS_PREFIX):]}", "radiomics", radiomic_label(c), (c,), _num(c),
+                direction=RADIOMIC_DIRECTIONS.get(c[len(RADIOMICS_PREFIX):], 0))
         for c in sorted(columns) if c.startswith(RADIOMICS_PREFIX)
     )
 

@@ -48,12 +48,19 @@ class Peer:
     def fit(self, frame: pd.DataFrame, y) -> Peer:
         from threadpoolctl import threadpool_limits
 
+        raw = raw_columns(frame, self.categorical_dtype)
+        # a column blank for every training patient carries nothing (a version-1 file has no version-2 restaging
+        # columns); scikit-learn's gradient boosting cannot bin it, so it is left out as the fused model leaves it out
+        self.columns_ = [c for c in raw.columns if raw[c].notna().any()]
         with threadpool_limits(limits=1, user_api="openmp"):  # OpenMP threads contend badly on a shared machine
-            self.pipeline.fit(raw_columns(frame, self.categorical_dtype), np.asarray(y, bool))
+            self.pipeline.fit(self._select(raw), np.asarray(y, bool))
         return self
 
+    def _select(self, raw: pd.DataFrame) -> pd.DataFrame:
+        return raw[self.columns_]
+
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        return self.pipeline.predict_proba(raw_columns(frame, self.categorical_dtype))[:, 1]
+        return self.pipeline.predict_proba(self._select(raw_columns(frame, self.categorical_dtype)))[:, 1]
 
 
 def logistic() -> Peer:
@@ -63,11 +70,14 @@ def logistic() -> Peer:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+    from sklearn.compose import make_column_selector
+
+    is_cat = make_column_selector(dtype_include=object)
     ct = ColumnTransformer([
         ("num", make_pipeline(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), StandardScaler()),
-         list(NUMERIC)),
+         make_column_selector(dtype_include="number")),
         ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True),
-                              OneHotEncoder(handle_unknown="ignore")), list(CATEGORICAL)),
+                              OneHotEncoder(handle_unknown="ignore")), is_cat),
     ])
     return Peer("logistic", make_pipeline(ct, LogisticRegression(C=1.0, max_iter=5000)), categorical_dtype=False)
 

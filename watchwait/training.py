@@ -227,7 +227,8 @@ def check_trainable(y: np.ndarray, n_unknown: int = 0) -> None:
 
 
 def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None, data_description: dict | None = None,
-          holdout: float = 0.2, n_members: int = 8, masked_copies: float = MASKED_COPIES, spread: str = "additive") -> ModelBundle:
+          holdout: float = 0.2, n_members: int = 8, masked_copies: float = MASKED_COPIES, spread: str = "additive",
+          tune: bool = True) -> ModelBundle:
     """Fit the fused predictor on (1 - holdout) of the cohort; metrics, peers and the interval on the rest.
 
     With ``truth`` (a simulated cohort's true probabilities, column ``p_oracle``), half of the held-out
@@ -242,7 +243,8 @@ def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None,
     tr, te = frame.iloc[idx_tr].reset_index(drop=True), frame.iloc[idx_te].reset_index(drop=True)
     y_tr, y_te = y[idx_tr], y[idx_te]
     rad = radiomics_columns(frame)
-    predictor = FusedPredictor(seed=seed, n_members=n_members, masked_copies=masked_copies, spread=spread).fit(columns_of(tr), y_tr, radiomics_columns=rad)
+    predictor, tuned = fit_tuned(tr, y_tr, rad, seed=seed, n_members=n_members, masked_copies=masked_copies, spread=spread, tune=tune)
+    set_support(predictor, tr, seed)
     present = sorted({f.modality for f in predictor.features_})
     oracle = None
     if truth is not None and "p_oracle" in truth.columns:
@@ -259,6 +261,11 @@ def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None,
         measure = ~cal
     else:
         _calibrate_parametric(predictor, tr, te, rad, seed)
+    if tuned is not None:
+        # after the interval's calibration (which belongs to the fitted model's own probability; the update maps it)
+        from watchwait.tuning import recalibration
+
+        predictor.update_ = recalibration(tuned)
     te_m, y_m = te[measure].reset_index(drop=True), y_te[measure]
     o_m = None if oracle is None else oracle[measure]
     peers = fit_peers(tr, y_tr, seed=seed)
@@ -276,6 +283,32 @@ def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None,
     if n_unknown:
         card["warnings"].append(unknown_outcome_note(n_unknown, n_all))
     return ModelBundle(predictor=predictor, card=card, baselines=baselines)
+
+
+def set_support(predictor: FusedPredictor, frame: pd.DataFrame, seed: int = 0) -> None:
+    """What the model was trained on, input by input and the radiomics jointly (brief rule 12): the training patients
+    as recorded (not the masked copies), kept in the model so that every prediction can be compared with it."""
+    from watchwait.support import Support
+
+    predictor.support_ = Support.fit(predictor.features_, predictor.matrix(columns_of(frame)), seed=seed)
+
+
+def fit_tuned(frame: pd.DataFrame, y: np.ndarray, rad: list[str], *, seed: int = 0, n_members: int = 8,
+              masked_copies: float = MASKED_COPIES, spread: str = "additive", tune: bool = True) -> tuple[FusedPredictor, dict | None]:
+    """The fused predictor fitted on ``frame`` with its penalty and tree count chosen by cross-validation on this
+    cohort (:func:`watchwait.tuning.tune`; ``tune=False`` keeps the defaults). The recalibration the out-of-fold
+    slope may ask for is *not* applied here: the caller sets ``predictor.update_ = tuning.recalibration(tuned)``
+    once the interval is calibrated (``train``), or at once (``fit_and_recalibrate``)."""
+    from watchwait.tuning import tune as _tune
+
+    cols = columns_of(frame)
+    tuned = _tune(cols, y, rad, seed=seed, masked_share=masked_copies) if tune else None
+    settings = {} if tuned is None else {"alpha": tuned["alpha"], "trees": tuned["trees"]}
+    predictor = FusedPredictor(seed=seed, n_members=n_members, masked_copies=masked_copies, spread=spread, **settings)
+    predictor.fit(cols, y, radiomics_columns=rad)
+    if tuned is not None:
+        predictor.tuning_ = tuned
+    return predictor, tuned
 
 
 def _calibrate_parametric(predictor: FusedPredictor, tr: pd.DataFrame, te: pd.DataFrame, rad: list[str], seed: int,
@@ -323,6 +356,20 @@ def _imaging_added(predictor, tr, y_tr, te, y_te, rad, present, seed, oracle) ->
     return out
 
 
+def _calibration_words(predictor) -> str:
+    t = predictor.tuning_
+    if not t:
+        return "none beyond the model's own likelihood fit (settings not tuned to this cohort; slope and ECE on held-out patients below)"
+    c = t["oof_calibration"]
+    chosen = (f"penalty alpha {t['alpha']:g} and {t['trees']} trees chosen by {t['method']} (out-of-fold log-loss "
+              f"{t['oof_logloss']:.4f}, AUC {t['oof_auc']:.3f})")
+    u = predictor.update_
+    if u is not None and u.method == "recalibration after training":
+        return f"{chosen}; recalibrated: {u.reason}"
+    return (f"{chosen}; out-of-fold calibration slope {c['slope']:.2f} (95% CI {c['slope_ci95'][0]:.2f}-{c['slope_ci95'][1]:.2f}) "
+            "includes 1, so no recalibration")
+
+
 def _card(predictor, frame, y, seed, metrics, coverage, data_description, n_train, n_test, present) -> dict:
     cohort_hash = hashlib.sha256(pd.util.hash_pandas_object(frame.drop(columns=["patient_id", "site"], errors="ignore"),
                                                              index=False).values.tobytes()).hexdigest()
@@ -363,7 +410,8 @@ def _card(predictor, frame, y, seed, metrics, coverage, data_description, n_trai
                      "one modality and monotone in every directional feature",
             "monotone_in": [{"feature": f.name, "label": f.label, "direction": "probability rises with it" if f.direction > 0
                              else "probability falls as it rises"} for f in predictor.features_ if f.direction],
-            "calibration": "none beyond the model's own likelihood fit (slope and ECE on held-out patients below)",
+            "tuning": predictor.tuning_ or None,
+            "calibration": _calibration_words(predictor),
             "explanations": "exact: additive terms (centred on their training mean) + LightGBM TreeSHAP (pred_contrib) sum to the logit; "
                             "probability points allocate p - p_base in proportion to the logit contributions",
             "interval": f"{int(INTERVAL_LEVEL * 100)}% interval for the probability a perfect model would give this record: "
