@@ -305,7 +305,7 @@ def _check_model_folder(out, inputs) -> None:
         raise WatchwaitError("--out is empty; give a folder for the model artifact.")
     if target.exists() and not target.is_dir():
         raise WatchwaitError(f"--out {target} is a file, not a folder; train writes a model folder "
-                             "(model.joblib, runtime.npz, model card). Choose a folder path.")
+                             "(model.json, arrays.npz, trees, model card). Choose a folder path.")
     for name, source in inputs:
         if source is not None and target.exists() and target.resolve() in Path(source).resolve().parents:
             raise WatchwaitError(f"--out {target} holds {name} {source}; the model folder is replaced whole. "
@@ -354,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_simulate)
     t = sub.add_parser("train", help="train a model artifact folder from a cohort file")
     t.add_argument("--cohort", required=True)
-    t.add_argument("--out", required=True, help="artifact folder (model.joblib + model card)")
+    t.add_argument("--out", required=True, help="artifact folder (model data files + model card)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--truth", help="oracle file from `simulate --truth`, to compare with the best possible")
     t.add_argument("--synthetic", action="store_true", help="mark the training data as synthetic in the model card")

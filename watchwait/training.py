@@ -1,7 +1,7 @@
 """Training, evaluation, model cards and versioned artifacts.
 
-An artifact is a folder: ``model.joblib`` (the fitted predictor), ``model_card.json`` (what it is,
-what it was trained on, how it performs, the sha256 of ``model.joblib`` and the library versions it
+An artifact is a folder: the fitted predictor as data (:mod:`watchwait.model_io`: ``model.json``, ``arrays.npz``, LightGBM
+text files; no pickle), ``model_card.json`` (what it is, what it was trained on, how it performs, the sha256 of each file and the library versions it
 was built with) and ``model_card.md`` (the same, for people). :func:`load_model` refuses an
 artifact whose hash or library versions do not match.
 """

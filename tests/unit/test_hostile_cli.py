@@ -70,8 +70,8 @@ def test_simulate_truth_equal_to_out_is_refused(tmp_path):
 def test_train_out_that_is_a_file_or_holds_other_files(cohorts, tmp_path):
     (tmp_path / "afile").write_text("keep")
     r = run("train", "--cohort", str(cohorts / "c21.csv"), "--out", "afile", cwd=tmp_path)
-    _plain(r, "watchwait train: --out afile is a file, not a folder; train writes a model folder (model.joblib, "
-              "runtime.npz, model card). Choose a folder path.")
+    _plain(r, "watchwait train: --out afile is a file, not a folder; train writes a model folder (model.json, arrays.npz, "
+              "trees, model card). Choose a folder path.")
     (tmp_path / "work").mkdir()
     (tmp_path / "work" / "c.csv").write_bytes((cohorts / "c21.csv").read_bytes())
     r = run("train", "--cohort", "work/c.csv", "--out", "work", cwd=tmp_path)

@@ -54,9 +54,9 @@ def test_tampered_artifact_is_refused(small_model, tmp_path):
     path, _ = small_model
     bad = tmp_path / "bad"
     shutil.copytree(path, bad)
-    with open(bad / "model.joblib", "ab") as fh:
+    with open(bad / "arrays.npz", "ab") as fh:
         fh.write(b"x")
-    with pytest.raises(ModelArtifactError, match=r"model.joblib: sha256 .* does not match the model card"):
+    with pytest.raises(ModelArtifactError, match=r"arrays.npz: sha256 .* does not match the model card"):
         load_model(bad)
 
 
@@ -65,9 +65,9 @@ def test_other_library_version_is_refused(small_model, tmp_path):
     other = tmp_path / "other"
     shutil.copytree(path, other)
     card = json.loads((other / "model_card.json").read_text())
-    card["environment"]["libraries"]["scikit-learn"] = "1.2.0"
+    card["artifact"]["libraries"]["crepes"] = "0.8.0"
     (other / "model_card.json").write_text(json.dumps(card))
-    with pytest.raises(ModelArtifactError, match=r"built with scikit-learn 1.2.0, but 1\.9\.\d+ is installed"):
+    with pytest.raises(ModelArtifactError, match=r"built with crepes 0.8.0, but 0\.9\.\d+ is installed"):
         load_model(other)
 
 
