@@ -162,7 +162,6 @@ class Support:
     qhi: np.ndarray = field(default_factory=lambda: np.zeros(0))
     levels: dict[str, list[float]] = field(default_factory=dict)  # category features: the levels seen
     own_levels: dict[str, list[float]] = field(default_factory=dict)  # gated features: exact values that are levels
-    inverse: dict[str, list[list[float]]] = field(default_factory=dict)  # feature -> [feature grid, input grid]
     radiomics: list[int] = field(default_factory=list)  # columns of the joint check
     joint_n: int = 0  # imaged training patients in the joint fit
     joint_center: np.ndarray = field(default_factory=lambda: np.zeros(0))  # robust standardisation: median
@@ -201,9 +200,6 @@ class Support:
             if len(col):
                 s.vmin[j], s.vmax[j] = float(col.min()), float(col.max())
                 s.qlo[j], s.qhi[j] = (float(v) for v in np.quantile(col, QUANTILES))
-            inv = _inverse_grid(f)
-            if inv is not None:
-                s.inverse[f.name] = [inv[0], inv[1]]
         s.radiomics = [j for j, f in enumerate(features) if f.modality == "radiomics"]
         s._fit_joint(X, seed)
         return s
@@ -318,8 +314,17 @@ class Support:
         return result
 
     # ----------------------------------------------------------------- words
-    def _to_input(self, name: str, v: float) -> float | None:
-        inv = self.inverse.get(name)
+    def _inverse(self, f) -> tuple[list[float], list[float]] | None:
+        """The feature's inverse grid, computed from the feature itself on first use and kept out of the model file
+        (it is the same for every model: the feature specification's fingerprint guarantees it; stored, it was
+        9.8 MB of the shipped model's 9.8 MB)."""
+        cache = self.__dict__.setdefault("_inverse_cache", {})
+        if f.name not in cache:
+            cache[f.name] = _inverse_grid(f)
+        return cache[f.name]
+
+    def _to_input(self, f, v: float) -> float | None:
+        inv = self._inverse(f)
         if inv is None or not np.isfinite(v):
             return None
         return float(np.interp(v, inv[0], inv[1]))
@@ -335,14 +340,14 @@ class Support:
             if len(own) == 1:
                 return _value_words(own[0], rec.get(own[0]))
             return display_value(f, rec)
-        back = self._to_input(f.name, x)
+        back = self._to_input(f, x)
         return _fmt(x) if back is None else _value_words(_own_sources(f)[0], back)
 
     def _range_words(self, f, j: int) -> str:
         name = f.name
-        if name in self.inverse:
+        if self._inverse(f) is not None:
             src = _own_sources(f)[0]
-            lo, hi, qlo, qhi = (self._to_input(name, v) for v in (self.vmin[j], self.vmax[j], self.qlo[j], self.qhi[j]))
+            lo, hi, qlo, qhi = (self._to_input(f, v) for v in (self.vmin[j], self.vmax[j], self.qlo[j], self.qhi[j]))
             text = f"from {_value_words(src, lo)} to {_value_words(src, hi)}"
             if qlo is not None and qhi is not None and (qlo > lo or qhi < hi):
                 text += f"; 99% between {_value_words(src, qlo)} and {_value_words(src, qhi)}"
@@ -356,7 +361,7 @@ class Support:
                            modality=f.modality,
                            training_range=f"unlike any of the {len(self.levels.get(f.name, []))} seen in the training patients")
         side = "above" if x > self.vmax[j] else "below"
-        if f.name not in self.inverse:
+        if self._inverse(f) is None:
             higher = "higher" if side == "above" else "lower"
             return Finding(feature=f.name, label=f.label, value=value, side=side, sources=_own_sources(f), modality=f.modality,
                            training_range=f"{higher} than in any of the {self.n_obs[j]:,} training patients with it recorded",
@@ -372,7 +377,7 @@ class Support:
         parts = []
         for j in top:
             f = feats[j]
-            lo, hi = self._to_input(f.name, self.vmin[j]), self._to_input(f.name, self.vmax[j])
+            lo, hi = self._to_input(f, self.vmin[j]), self._to_input(f, self.vmax[j])
             src = _own_sources(f)[0]
             rng = "" if lo is None or hi is None else f" (training patients {_value_words(src, lo)} to {_value_words(src, hi)})"
             parts.append(f"{f.label} {self._patient_value(f, x[j], cols, i)}{rng}")
