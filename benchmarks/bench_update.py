@@ -5,7 +5,7 @@ as it is, each level of the updating hierarchy, and a refit on the site's patien
 Every row is measured on the same 5,000 fresh ``simulate_alt`` patients, whose true probability (the simulator's
 oracle) is known: AUC as a share of the oracle's AUC, mean |p - true probability| ("gap") and the calibration slope.
 
-    python benchmarks/bench_update.py [--sizes 300 600] [--base-n 20000] [--base DIR] [--seed 0]
+    python benchmarks/bench_update.py [--sizes 300 600] [--site-seeds 3] [--base-n 20000] [--base DIR] [--seed 0]
 
 ``--base DIR`` updates a saved model instead of fitting one (e.g. the shipped model once it is in the data-only
 format). Without it the base is ``watchwait train``'s fit with its fixed settings (no tuning) on ``--base-n``
@@ -54,6 +54,7 @@ def main(argv=None) -> None:
     ap.add_argument("--base", default=None, help="a saved model folder to update instead of fitting a base")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--test-n", type=int, default=5000)
+    ap.add_argument("--site-seeds", type=int, default=3, help="site cohorts per size (each its own seed)")
     args = ap.parse_args(argv)
 
     t0 = time.time()
@@ -71,30 +72,43 @@ def main(argv=None) -> None:
     auc_oracle = roc_auc_score(y, oracle)
     print(f"test: {len(test)} fresh simulate_alt patients, prevalence {y.mean():.3f}, oracle AUC {auc_oracle:.4f}")
 
-    rows = []
+    names = ["model as it is (level 0)", "recalibration-in-the-large (level 1)", "logistic recalibration (level 2)",
+             "revision of a branch (level 3; the branch cross-validation picks)", "refit on the site (level 4)", "**update, as chosen**"]
+    table: dict[int, dict[str, list[dict]]] = {}
+    chosen_words: dict[int, list[str]] = {}
     for n in args.sizes:
-        site = _frame(simulate_alt.simulate(n, seed=500 + n + args.seed, with_oracle=False))
-        t = time.time()
-        chosen = update(base, site, seed=args.seed)
-        t_sel = time.time() - t
-        u = chosen.card["update"]
-        rows.append((n, "model as it is (level 0)", _measure(base, test, y, oracle, auc_oracle), ""))
-        for lv in (1, 2, 3):
-            b = update(base, site, seed=args.seed, level=lv)
-            name = LEVEL_NAMES[lv] if lv != 3 else f"revision of {b.card['update']['parameters']['modality']}"
-            rows.append((n, f"{name} (level {lv})", _measure(b, test, y, oracle, auc_oracle), ""))
-        t = time.time()
-        refit = update(base, site, seed=args.seed, level=4)
-        rows.append((n, "refit on the site (level 4)", _measure(refit, test, y, oracle, auc_oracle), f"{time.time() - t:.0f} s"))
-        rows.append((n, f"**update, as chosen: {u['method']}**", _measure(chosen, test, y, oracle, auc_oracle),
-                     f"{t_sel:.0f} s"))
-        print(f"n = {n}: {u['reason']}", flush=True)
+        table[n] = {k: [] for k in names}
+        chosen_words[n] = []
+        for r in range(args.site_seeds):
+            site = _frame(simulate_alt.simulate(n, seed=500 + n + 37 * r + args.seed, with_oracle=False))
+            t = time.time()
+            chosen = update(base, site, seed=args.seed + r)
+            u = chosen.card["update"]
+            fits = [base] + [update(base, site, seed=args.seed + r, level=lv) for lv in (1, 2, 3, 4)] + [chosen]
+            for name, b in zip(names, fits):
+                table[n][name].append(_measure(b, test, y, oracle, auc_oracle))
+            chosen_words[n].append(f"{u['method']} (level 3 would revise {fits[3].card['update']['parameters']['modality']})")
+            print(f"n = {n}, site {r + 1}: chose {u['method']} ({time.time() - t:.0f} s for the selection and every level). "
+                  f"{u['reason']}", flush=True)
 
     print()
-    print("| site patients | model | AUC / oracle's | gap | calibration slope | calibration-in-the-large | time |")
-    print("|---|---|---|---|---|---|---|")
-    for n, name, m, tm in rows:
-        print(f"| {n} | {name} | {m['auc_ratio']:.4f} | {m['gap']:.4f} | {m['slope']:.3f} | {m['citl']:+.3f} | {tm} |")
+    print(f"Mean over {args.site_seeds} site cohorts per size (each from its own seed), measured on the same "
+          f"{len(test)} fresh simulate_alt patients; in brackets the range over the sites.")
+    print()
+    print("| site patients | model | AUC / oracle's | gap to the true probability | calibration slope | calibration-in-the-large |")
+    print("|---|---|---|---|---|---|")
+    for n in args.sizes:
+        for name in names:
+            ms = table[n][name]
+
+            def cell(key, fmt):
+                v = np.array([m[key] for m in ms])
+                return f"{v.mean():{fmt}} ({v.min():{fmt}} to {v.max():{fmt}})" if len(v) > 1 else f"{v.mean():{fmt}}"
+
+            print(f"| {n} | {name} | {cell('auc_ratio', '.4f')} | {cell('gap', '.4f')} | {cell('slope', '.3f')} | "
+                  f"{cell('citl', '+.3f')} |")
+    for n in args.sizes:
+        print(f"chosen at {n}: " + "; ".join(chosen_words[n]))
     print(f"\n(total {time.time() - t0:.0f} s)")
 
 
