@@ -258,3 +258,21 @@ def test_f_cli_writes_a_model_predict_uses_refuses_small_and_bad_cohorts(base, t
     # the model folder being updated is not overwritten
     assert main(["update", "--model", str(model), "--cohort", str(tmp_path / "site.csv"), "--out", str(model)]) == 2
     assert "is the model being updated" in capsys.readouterr().err
+
+
+def test_an_update_composes_with_the_recalibration_a_model_already_carries(base):
+    """A model trained with a recalibration after training (``update_`` set by ``train``) is updated on top of its
+    current logit, folded into one LogitUpdate on the fitted model's own logit."""
+    import copy
+
+    from watchwait.model import LogitUpdate
+
+    carried = ModelBundle(predictor=copy.deepcopy(base.predictor), card=dict(base.card))
+    carried.predictor.update_ = LogitUpdate(method="recalibration after training", intercept=0.2, slope=0.8)
+    site = _shifted(500, seed=901)
+    out = update(carried, site, level=2)
+    P0, P1 = carried.predictor, out.predictor
+    X = P0.matrix(columns_of(site))
+    a, b = out.card["update"]["parameters"]["intercept"], out.card["update"]["parameters"]["slope"]
+    np.testing.assert_allclose(P1._logit(X), a + b * P0._logit(X), atol=2e-3)  # the card rounds to 5 places
+    assert P1.update_.slope == pytest.approx(0.8 * b, abs=1e-4) and P0.update_.intercept == 0.2  # the input is untouched
