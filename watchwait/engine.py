@@ -162,7 +162,7 @@ def _kept_out(cols, n: int) -> np.ndarray:
     out = []
     for v in np.asarray(cols[KEPT_OUT_COLUMN], dtype=object):
         text = "" if v is None or (isinstance(v, float) and v != v) else str(v).strip()
-        out.append("; ".join(p.strip() for p in text.split(" | ") if p.strip()))
+        out.append(" · ".join(p.strip().replace(" MRI kept out of the model: ", " MRI: ") for p in text.split(" | ") if p.strip()))
     return np.array(out, dtype=object)
 
 
@@ -237,9 +237,17 @@ def _outside_context(out: _Outside, n: int, regimen_outside: np.ndarray | None =
         cond[i] = (f"{labels[0]} is checked (outside the model's training data)" if len(labels) == 1 else
                    f"{', '.join(labels[:-1])} and {labels[-1]} are checked (outside the model's training data)")
     short = _radiomics_short(out)
+    kept = np.array([r.startswith("Series checks: ") for r in out.radiomics_reason], dtype=bool)
+    # the notice's head: why, in a few words, and for the series checks their reasons (what a CLI user reads);
+    # its reason: the measurements furthest from the training patients'
+    head = np.where(kept, np.array(["kept out by the series checks (" + r[len("Series checks: "):] + ")" for r in out.radiomics_reason],
+                                   dtype=object), short)
+    detail = np.where(kept | (out.radiomics_reason == ""), "",
+                      np.array([f"{r}. " for r in out.radiomics_reason], dtype=object))
     return {"outside_data": flag, "outside_inputs": names, "outside_condition": cond,
             "radiomics_not_used": (out.radiomics_reason != "").astype(float),
-            "radiomics_not_used_reason": out.radiomics_reason, "radiomics_not_used_short": short}
+            "radiomics_not_used_reason": out.radiomics_reason, "radiomics_not_used_short": short,
+            "radiomics_not_used_head": head.astype(object), "radiomics_not_used_detail": detail.astype(object)}
 
 
 def _shown(row: list[Finding], regimen_outside) -> list[Finding]:

@@ -102,3 +102,30 @@ def test_sample_patients_outside_the_training_data_are_named(samples):
     ecog = [f for f in demo06.suggestion.flags if f.rule_id == "FLAG-outside-data" and f.title.endswith("ECOG")]
     assert ecog and "3" in ecog[0].message and "from 0 to 2" in ecog[0].message
     assert demo06.suggestion.conditional and "ECOG is checked" in demo06.suggestion.headline
+
+
+STS_T1 = ROOT.parent / "shared" / "testdata" / "mr" / "sts_025_t1" / "dicom"
+
+
+@pytest.mark.skipif(not STS_T1.is_dir(), reason=f"shared test data not found at {STS_T1}")
+def test_the_issue_reproduction_a_t1_series_as_both_visits_through_predict(samples, tmp_path):
+    """The issue's own reproduction: DEMO-13 without radiomics, its ``mri_*`` columns pointing at a T1-weighted
+    series (a limb sarcoma) with its RTSTRUCT as both baseline and restaging, through the cohort path of
+    ``watchwait predict``: it reads exactly as without imaging, and ``flags`` says why."""
+    from watchwait.cohort import read_model_cohort
+
+    row = pd.read_csv(ROOT / "sample_data" / "sample_patients.csv", dtype=str, keep_default_na=False)
+    row = row[row["patient_id"] == "DEMO-13"].drop(columns=[c for c in row.columns if c.startswith("radiomics_")])
+    plain = row.drop(columns=[c for c in row.columns if c.startswith("mri_")])
+    for visit in ("baseline", "restaging"):
+        row[f"mri_{visit}_dir"], row[f"mri_{visit}_roi"] = str(STS_T1 / "image"), str(STS_T1 / "mask" / "RS.dcm")
+    plain.to_csv(tmp_path / "plain.csv", index=False)
+    row.to_csv(tmp_path / "t1.csv", index=False)
+    before = predict_frame(read_model_cohort(tmp_path / "plain.csv")).iloc[0]
+    after = predict_frame(read_model_cohort(tmp_path / "t1.csv")).iloc[0]
+    assert after["p_complete_response"] == before["p_complete_response"]
+    assert (after["p_lower"], after["p_upper"]) == (before["p_lower"], before["p_upper"])
+    assert "FLAG-radiomics-not-used" in after["flags"].split(";") and after["conditional"]
+    record = frame_to_records(read_model_cohort(tmp_path / "t1.csv"))[0]
+    note = next(f for f in assess(record).suggestion.flags if f.rule_id == "FLAG-radiomics-not-used")
+    assert "kept out by the series checks" in note.message and "T1-weighted" in note.message

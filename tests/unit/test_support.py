@@ -265,7 +265,7 @@ def test_the_series_checks_hook_keeps_radiomics_out_and_says_why(bundle, samples
     plain = assess(_no_imaging(rec), bundle)
     assert kept.probability == pytest.approx(plain.probability, abs=1e-12)
     note = next(f for f in kept.suggestion.flags if f.rule_id == "FLAG-radiomics-not-used")
-    assert "kept out by the series checks" in note.message and "T1-weighted" in note.rationale
+    assert "kept out by the series checks" in note.message and "T1-weighted" in note.message
     assert kept.suggestion.conditional
 
 
