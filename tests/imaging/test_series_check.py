@@ -87,6 +87,10 @@ def test_the_models_own_images_are_fit():
     (_t2(Modality="CT"), "CT, not MR"),
     (_t2(SeriesDescription="ep2d_diff_b50_800_tra"), "diffusion-weighted (its description says DWI/ADC), not T2"),
     (_t2(ImageType=["DERIVED", "PRIMARY", "ADC"]), "diffusion-weighted (its description says DWI/ADC), not T2"),
+    (_t2(DiffusionBValue=800, RepetitionTime=5000, EchoTime=70), "diffusion-weighted (b-value 800 s/mm2), not T2"),
+    (_t2(ScanningSequence=["SE", "EP"], RepetitionTime=5000, EchoTime=70),
+     "echo-planar (Scanning Sequence EP, as used for diffusion, TR 5000 ms, TE 70 ms), not a T2-weighted turbo spin "
+     "echo"),
     (_t2(InversionTime=2500, ScanningSequence=["SE", "IR"]), "FLAIR (TI 2500 ms), not T2"),
     (_t2(InversionTime=160, ScanningSequence="IR"), "STIR (TI 160 ms), not T2"),
     (_t2(SeriesDescription="t2_tirm_cor"), "STIR (inversion recovery), not T2"),
@@ -371,7 +375,8 @@ _values = st.one_of(st.none(), st.text(max_size=12), st.integers(-10**6, 10**6),
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from(["Modality", "RepetitionTime", "EchoTime", "InversionTime", "ScanningSequence",
+@given(st.dictionaries(st.sampled_from(["Modality", "RepetitionTime", "EchoTime", "InversionTime", "DiffusionBValue",
+                                        "ScanningSequence",
                                         "SequenceVariant", "ContrastBolusAgent", "BodyPartExamined", "SliceThickness",
                                         "SpacingBetweenSlices", "PixelSpacing", "ImageOrientationPatient",
                                         "SeriesDescription", "ProtocolName", "SequenceName", "ImageType"]),

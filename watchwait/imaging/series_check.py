@@ -17,8 +17,8 @@ What is read, and from where (top level first, then the Enhanced MR functional g
 
 * Modality: MR only.
 * Weighting: Repetition Time / Echo Time (thresholds below), Inversion Time and Scanning Sequence ``IR``
-  (inversion recovery: FLAIR, STIR), Scanning Sequence ``GR`` without ``SE`` (gradient echo), Contrast/Bolus
-  Agent (post-contrast), and words of Series Description, Protocol Name, Sequence Name, Image Type and
+  (inversion recovery: FLAIR, STIR), Scanning Sequence ``GR`` without ``SE`` (gradient echo) and ``EP`` (echo
+  planar, as diffusion is acquired), Diffusion b-value, Contrast/Bolus Agent (post-contrast), and words of Series Description, Protocol Name, Sequence Name, Image Type and
   Acquisition Contrast (T2, T2W, TSE, FSE, T1, VIBE, FLAIR, STIR, DWI, ADC, b-values, post-contrast, ...).
   Only words of a fixed vocabulary (:data:`TERMS`) are kept, never the text itself: the descriptions are
   removed by de-identification, and the words are read just before it (see :func:`description_terms`).
@@ -175,7 +175,7 @@ def description_terms(values: Iterable[object] | object) -> tuple[str, ...]:
 
 #: Header attributes read (all technical, none identifying), as kept in :func:`header_of`.
 HEADER_KEYWORDS = ("Modality", "RepetitionTime", "EchoTime", "InversionTime", "ScanningSequence", "SequenceVariant",
-                   "BodyPartExamined", "SliceThickness", "SpacingBetweenSlices", "PixelSpacing",
+                   "DiffusionBValue", "BodyPartExamined", "SliceThickness", "SpacingBetweenSlices", "PixelSpacing",
                    "ImageOrientationPatient", "MRAcquisitionType")
 
 
@@ -211,6 +211,7 @@ _GROUP_PATHS = {
     "RepetitionTime": (("MRTimingAndRelatedParametersSequence",),),
     "EchoTime": (("MREchoSequence",),),
     "InversionTime": (("MRModifierSequence",),),
+    "DiffusionBValue": (("MRDiffusionSequence",),),
     "SliceThickness": (("PixelMeasuresSequence",),),
     "SpacingBetweenSlices": (("PixelMeasuresSequence",),),
     "PixelSpacing": (("PixelMeasuresSequence",),),
@@ -479,9 +480,18 @@ def _weighting(h: Mapping[str, Any], terms: set[str], refused: list[str], unsure
         why = "a contrast agent is recorded" if h.get("ContrastBolusAgent") else f"{said} post-contrast"
         refused.append(f"post-contrast ({why}), not the unenhanced T2")
         return "post-contrast"
+    b_value = _number(h.get("DiffusionBValue"))
+    facts["diffusion_b_value"] = b_value
     if "DWI" in terms:
         refused.append(f"diffusion-weighted ({said} DWI/ADC), not T2")
         return "diffusion-weighted"
+    if b_value is not None and b_value > 0:
+        refused.append(f"diffusion-weighted (b-value {b_value:.0f} s/mm2), not T2")
+        return "diffusion-weighted"
+    if "EP" in scanning:  # echo planar: how diffusion (and perfusion) is acquired; a rectal T2 is turbo spin echo
+        refused.append(f"echo-planar (Scanning Sequence EP, as used for diffusion, {timing}), not a T2-weighted "
+                       "turbo spin echo")
+        return "echo-planar"
     if "IR" in scanning or (ti is not None and ti > 0) or terms & {"FLAIR", "STIR"}:
         kind = ("FLAIR" if "FLAIR" in terms or (ti is not None and ti >= 1500)
                 else "STIR" if "STIR" in terms or (ti is not None and ti < 400) else "inversion recovery")
