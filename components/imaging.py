@@ -367,6 +367,21 @@ def kept_out_reasons(**kwargs) -> list[str]:
     return reasons(kept_out_cell(**kwargs))
 
 
+def _check_words(b: Bound | None) -> str:
+    """The series check of a loaded visit in one line (for the provenance table)."""
+    check = None if b is None else b.visit.check
+    if check is None:
+        return ""
+    if check.fit_for_model is True:
+        return "fit for the model"
+    if check.fit_for_model is False:
+        return "not fit for the model: " + "; ".join(check.reasons)
+    done = confirmation(b)
+    if done is not None:
+        return f"not settled by its headers; confirmed by {done['by']} on {done['at']}"
+    return "not settled by its headers, not confirmed: " + "; ".join(check.reasons)
+
+
 def series_check_box(visit: str, b: Bound) -> None:
     """Above the viewer: whether the model may use this series, and why, in plain words; for a series its
     headers cannot settle, the confirmation (who, when) or the way to give it."""
@@ -531,7 +546,8 @@ def features(visits: dict[str, Visit | None]) -> None:
                 "pyradiomics names)")
     st.dataframe(fig.feature_table({visit: r.features for visit, r in done.items()}), height=320)
     st.markdown("**Provenance**")
-    prov = fig.provenance_table({visit: r.provenance for visit, r in done.items()})
+    prov = fig.provenance_table({visit: {**r.provenance, "series_check": _check_words(bound.get(visit))}
+                                 for visit, r in done.items()})
     st.dataframe(prov, height=35 * (len(prov) + 1) + 3)
     st.caption("Image and mask sha256: of the arrays passed to pyradiomics (image as float32, mask as uint8), so a value "
                "can be traced to exactly what was measured. Parameter file sha256: of the versioned pyradiomics settings.")

@@ -159,6 +159,7 @@ PROVENANCE_ROWS = (
     ("image_sha256", "image sha256"), ("mask_sha256", "mask sha256"),
     ("mask_voxels", "ROI voxels"), ("image_shape_zyx", "image shape (z, y, x)"), ("spacing_zyx_mm", "spacing (z, y, x) mm"),
     ("roi", "ROI source"),
+    ("series_check", "series check (the model's images: T2-weighted axial pelvic MR)"),
 )
 
 

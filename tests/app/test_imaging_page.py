@@ -73,6 +73,7 @@ def test_sample_features_on_screen_are_extract_features_values():
         for key, label in (("image_sha256", "image sha256"), ("mask_sha256", "mask sha256"),
                            ("params_sha256", "parameter file sha256"), ("pyradiomics", "pyradiomics")):
             assert prov.loc[label, visit] == r.provenance[key]
+        assert prov.loc["series check (the model's images: T2-weighted axial pelvic MR)", visit] == "fit for the model"
     assert "Identifiers removed on ingest (DICOM PS3.15 basic profile)" in texts(at)
     assert not at.error
 
@@ -390,6 +391,9 @@ def test_an_unsettled_series_enters_the_model_only_once_a_named_clinician_confir
     uid = at.session_state[state.IMAGING_VISITS]["baseline"].visit.series.series_instance_uid
     record = confirmed[("DEMO-01", uid)]
     assert record["by"] == "Dr A. Example" and record["at"].endswith(" UTC")
+    row = _table(at, "provenance").loc["series check (the model's images: T2-weighted axial pelvic MR)"]
+    assert row["baseline"] == f"not settled by its headers; confirmed by Dr A. Example on {record['at']}"
+    assert row["restaging"].startswith("not settled by its headers, not confirmed: the weighting cannot be read")
     assert (f"**Confirmed for the model** by Dr A. Example on {record['at']}: a T2-weighted axial pelvic MR series. "
             "Its headers could not settle it:") in texts(at)
     assert not [b for b in at.button if b.key == "imaging_use_radiomics"]  # restaging still unconfirmed
