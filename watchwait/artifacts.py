@@ -49,6 +49,7 @@ class ModelBundle:
     card: dict
     path: Path | None = None
     baselines: dict | None = None  # fitted comparison models from `train` (not saved)
+    validation: dict | None = None  # the held-out validation report (watchwait.validate), saved as <folder>/validation
 
     @property
     def version(self) -> str:

@@ -510,6 +510,9 @@ class FusedPredictor:
     interval_method_: str = field(default="", init=False)
     bin_map_: np.ndarray = field(default_factory=lambda: np.arange(4), init=False)  # conformal category per missing-group count
     update_: LogitUpdate | None = field(default=None, init=False)  # a recalibration or a site's update (watchwait.updating)
+    # the interval was calibrated on the updated logit (a recalibration made at training, before the interval's
+    # calibration) rather than on the fitted model's own (a site's later update, which then maps the interval)
+    conformal_on_update_: bool = field(default=False, init=False)
     support_: object = field(default=None, init=False)  # the training cohort's support (watchwait.support.Support) or None
     tuning_: dict = field(default_factory=dict, init=False)  # what cross-validation chose and measured (watchwait.tuning)
 
@@ -573,7 +576,7 @@ class FusedPredictor:
         state["features_"] = _features_by_name(state["features_"])
         state.setdefault("spread_", None)  # a model saved before SpreadFit: its refits give the spread
         state.setdefault("spread", "refits")
-        for k, v in (("update_", None), ("support_", None), ("tuning_", {})):
+        for k, v in (("update_", None), ("support_", None), ("tuning_", {}), ("conformal_on_update_", False)):
             state.setdefault(k, v)
         self.__dict__.update(state)
 
@@ -636,7 +639,8 @@ class FusedPredictor:
         (:func:`watchwait.training.train` without known true probabilities)."""
         from crepes import ConformalRegressor
 
-        lq = self._base_logit(X) if logit_pred is None else np.asarray(logit_pred, float)
+        lq = self._logit(X) if logit_pred is None else np.asarray(logit_pred, float)
+        self.conformal_on_update_ = self.update_ is not None
         groups = np.asarray(groups, int)
         counts = np.bincount(groups, minlength=4)
         # a category with too few calibration patients joins the one below it (3+ -> 2 -> 1 -> 0)
@@ -659,7 +663,7 @@ class FusedPredictor:
         """(lower, upper) probability interval at ``level``; ``groups`` = :func:`missing_groups` of the rows;
         ``D`` = the rows' basis matrix when the caller has it already."""
         D = self._design(X) if D is None else D
-        if self.update_ is not None:
+        if self.update_ is not None and not self.conformal_on_update_:
             # the interval belongs to the fitted model's own probability; an update moves it as it moves the logit
             # (a monotone map of the logit for each patient, so the bounds stay bounds)
             lo, hi = self._interval(X, self._base_logit(X, D), groups, level, D)

@@ -254,6 +254,11 @@ def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None,
     rad = radiomics_columns(frame)
     predictor, tuned = fit_tuned(tr, y_tr, rad, seed=seed, n_members=n_members, masked_copies=masked_copies, spread=spread, tune=tune)
     set_support(predictor, tr, seed)
+    if tuned is not None:
+        # part of the fit: made before the interval's calibration, which is then on the recalibrated probability
+        from watchwait.tuning import recalibration
+
+        predictor.update_ = recalibration(tuned)
     present = sorted({f.modality for f in predictor.features_})
     oracle = None
     if truth is not None and "p_oracle" in truth.columns:
@@ -270,11 +275,6 @@ def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None,
         measure = ~cal
     else:
         _calibrate_parametric(predictor, tr, te, rad, seed)
-    if tuned is not None:
-        # after the interval's calibration (which belongs to the fitted model's own probability; the update maps it)
-        from watchwait.tuning import recalibration
-
-        predictor.update_ = recalibration(tuned)
     te_m, y_m = te[measure].reset_index(drop=True), y_te[measure]
     o_m = None if oracle is None else oracle[measure]
     peers = fit_peers(tr, y_tr, seed=seed)
@@ -291,7 +291,22 @@ def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None,
     card["training_data"]["n_outcome_unknown_left_out"] = n_unknown
     if n_unknown:
         card["warnings"].append(unknown_outcome_note(n_unknown, n_all))
-    return ModelBundle(predictor=predictor, card=card, baselines=baselines)
+    bundle = ModelBundle(predictor=predictor, card=card, baselines=baselines)
+    bundle.validation = held_out_report(predictor, te_m, y_m, o_m, card, seed)
+    return bundle
+
+
+def held_out_report(predictor: FusedPredictor, frame: pd.DataFrame, y: np.ndarray, oracle: np.ndarray | None, card: dict,
+                    seed: int = 0) -> dict | None:
+    """The validation report (watchwait.validate) of the held-out patients, by regimen group; None when they lack one
+    of the outcomes."""
+    from watchwait.validate import regimen_groups, validation_report
+
+    if y.all() or not y.any():
+        return None
+    p = predictor.predict_proba(predictor.matrix(columns_of(frame)))
+    return validation_report(y, p, groups=regimen_groups(frame), oracle=oracle, seed=seed, model=card,
+                             cohort={"n_patients": int(len(frame))})
 
 
 def set_support(predictor: FusedPredictor, frame: pd.DataFrame, seed: int = 0) -> None:
@@ -307,7 +322,7 @@ def fit_tuned(frame: pd.DataFrame, y: np.ndarray, rad: list[str], *, seed: int =
     """The fused predictor fitted on ``frame`` with its penalty and tree count chosen by cross-validation on this
     cohort (:func:`watchwait.tuning.tune`; ``tune=False`` keeps the defaults). The recalibration the out-of-fold
     slope may ask for is *not* applied here: the caller sets ``predictor.update_ = tuning.recalibration(tuned)``
-    once the interval is calibrated (``train``), or at once (``fit_and_recalibrate``)."""
+    before the interval is calibrated (``train``), so that the interval is calibrated on the probability shown."""
     from watchwait.tuning import tune as _tune
 
     cols = columns_of(frame)
@@ -337,6 +352,7 @@ def _calibrate_parametric(predictor: FusedPredictor, tr: pd.DataFrame, te: pd.Da
         refit = FusedPredictor(seed=seed + 100 + r, n_members=0, alpha=predictor.alpha, knots=predictor.knots, trees=predictor.trees,
                                lr=predictor.lr, leaves=predictor.leaves, masked_copies=predictor.masked_copies
                                ).fit(cols_tr, y_star, radiomics_columns=rad)
+        refit.update_ = predictor.update_  # the fitting procedure includes the recalibration
         preds.append(refit._logit(refit.matrix(cols_te)))
         truths.append(lq_te)
         groups.append(missing_groups(cols_te))
@@ -478,6 +494,10 @@ def save_model(bundle: ModelBundle, out_dir: str | os.PathLike) -> Path:
                             "libraries": model_io.saved_libraries(), "probes": probes}
         (tmp / "model_card.json").write_text(json.dumps(card, indent=2, default=float) + "\n")
         (tmp / "model_card.md").write_text(render_markdown(card))
+        if bundle.validation is not None:  # the report the About screen shows (a report, not model data: not hashed)
+            from watchwait.validate import write_report
+
+            write_report(bundle.validation, tmp / "validation")
     bundle.card, bundle.path = card, out
     return out
 
