@@ -161,7 +161,7 @@ def missing_modalities(a) -> None:
         st.caption("Not available (all inputs blank): " + "; ".join(MODALITIES.get(m, m) for m in blank)
                    + ". The probability is estimated without them; the interval shows how certain that estimate is.")
     if not_used:
-        st.caption("Measured but not used (outside the model's training data; the notice above says why): "
+        st.caption("Measured but not used (the notice above says why): "
                    + "; ".join(MODALITIES.get(m, m) for m in not_used) + ". The probability is estimated without them.")
 
 
@@ -209,7 +209,7 @@ def top_reasons(a, n: int = 5) -> None:
     if nt:
         st.caption("Not tested (not evidence): " + "; ".join(MODALITIES.get(m, m) for m in nt))
     if not_used:
-        st.caption("Not used (outside the model's training data): " + "; ".join(MODALITIES.get(m, m) for m in not_used))
+        st.caption("Measured, not used (notice above): " + "; ".join(MODALITIES.get(m, m) for m in not_used))
 
 
 def category(a) -> None:
