@@ -7,6 +7,7 @@ oracle) is known: AUC as a share of the oracle's AUC, mean |p - true probability
 
     python benchmarks/bench_update.py [--sizes 300 600] [--site-seeds 3] [--base-n 20000] [--base DIR] [--seed 0]
 
+``--reverse`` swaps the generators (base from ``simulate_alt``; site and test patients from ``simulate``).
 ``--base DIR`` updates a saved model instead of fitting one (e.g. the shipped model once it is in the data-only
 format). Without it the base is ``watchwait train``'s fit with its fixed settings (no tuning) on ``--base-n``
 ``simulate`` patients (2 bootstrap members: the interval is not measured here). Prints a compact table.
@@ -34,10 +35,11 @@ def _frame(cohort):
     return validate_frame(to_csv_frame(cohort.frame))
 
 
-def _base(n: int, seed: int) -> ModelBundle:
-    frame, y, _ = known_outcomes(_frame(simulate(n, seed=seed, with_oracle=False)))
+def _base(n: int, seed: int, generator) -> ModelBundle:
+    frame, y, _ = known_outcomes(_frame(generator(n, seed=seed, with_oracle=False)))
     P = FusedPredictor(n_members=2, masked_copies=MASKED_COPIES, seed=seed).fit(columns_of(frame), y)
-    return ModelBundle(predictor=P, card={"model_version": f"bench-simulate-{n}", "created": "", "method": {}})
+    return ModelBundle(predictor=P, card={"model_version": f"bench-{generator.__module__.split('.')[-1]}-{n}", "created": "",
+                                          "method": {}})
 
 
 def _measure(bundle: ModelBundle, test, y: np.ndarray, oracle: np.ndarray, auc_oracle: float) -> dict:
@@ -55,6 +57,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--test-n", type=int, default=5000)
     ap.add_argument("--site-seeds", type=int, default=3, help="site cohorts per size (each its own seed)")
+    ap.add_argument("--reverse", action="store_true", help="the base from simulate_alt, the site and test patients from simulate")
     args = ap.parse_args(argv)
 
     t0 = time.time()
@@ -63,14 +66,16 @@ def main(argv=None) -> None:
 
         base = load_model(args.base)
     else:
-        base = _base(args.base_n, seed=100 + args.seed)
+        base = _base(args.base_n, seed=100 + args.seed, generator=simulate_alt.simulate if args.reverse else simulate)
+    site_gen = simulate if args.reverse else simulate_alt.simulate
+    site_name = site_gen.__module__.split(".")[-1]
     print(f"base model {base.version}: {time.time() - t0:.0f} s")
-    tc = simulate_alt.simulate(args.test_n, seed=900 + args.seed)
+    tc = site_gen(args.test_n, seed=900 + args.seed)
     test = _frame(tc)
     y = test["complete_response"].to_numpy(bool)
     oracle = tc.truth["p_oracle"].to_numpy(float)
     auc_oracle = roc_auc_score(y, oracle)
-    print(f"test: {len(test)} fresh simulate_alt patients, prevalence {y.mean():.3f}, oracle AUC {auc_oracle:.4f}")
+    print(f"test: {len(test)} fresh {site_name} patients, prevalence {y.mean():.3f}, oracle AUC {auc_oracle:.4f}")
 
     names = ["model as it is (level 0)", "recalibration-in-the-large (level 1)", "logistic recalibration (level 2)",
              "revision of a branch (level 3; the branch cross-validation picks)", "refit on the site (level 4)", "**update, as chosen**"]
@@ -80,7 +85,7 @@ def main(argv=None) -> None:
         table[n] = {k: [] for k in names}
         chosen_words[n] = []
         for r in range(args.site_seeds):
-            site = _frame(simulate_alt.simulate(n, seed=500 + n + 37 * r + args.seed, with_oracle=False))
+            site = _frame(site_gen(n, seed=500 + n + 37 * r + args.seed, with_oracle=False))
             t = time.time()
             chosen = update(base, site, seed=args.seed + r)
             u = chosen.card["update"]
@@ -93,7 +98,7 @@ def main(argv=None) -> None:
 
     print()
     print(f"Mean over {args.site_seeds} site cohorts per size (each from its own seed), measured on the same "
-          f"{len(test)} fresh simulate_alt patients; in brackets the range over the sites.")
+          f"{len(test)} fresh {site_name} patients; in brackets the range over the sites.")
     print()
     print("| site patients | model | AUC / oracle's | gap to the true probability | calibration slope | calibration-in-the-large |")
     print("|---|---|---|---|---|---|")
