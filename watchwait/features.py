@@ -179,10 +179,21 @@ BASE_FEATURES: tuple[Feature, ...] = (
     Feature("clinical__extent_pct", "clinical", "Circumferential extent (%)", ("circumferential_extent_pct",), _num("circumferential_extent_pct")),
     Feature("clinical__regimen", "clinical", "Neoadjuvant regimen", REGIMEN, _regimen, kind="category"),
     Feature("clinical__immunotherapy", "clinical", "Immunotherapy given", ("immunotherapy",), _ici),
+    # each part of the regimen on its own as well, so that a part recorded counts when another is blank (the whole
+    # regimen's code needs every part)
+    Feature("clinical__rt_schedule", "clinical", "Radiotherapy schedule", ("rt_schedule",), _cat("rt_schedule", _RT), kind="category"),
+    Feature("clinical__sequence", "clinical", "Treatment sequence", ("sequence",), _cat("sequence", _SEQ), kind="category"),
+    Feature("clinical__chemotherapy", "clinical", "Chemotherapy", ("chemotherapy",), _cat("chemotherapy", _CHEMO), kind="category"),
+    Feature("clinical__systemic_cycles", "clinical", "Systemic therapy cycles", ("systemic_cycles",), _num("systemic_cycles")),
+    Feature("clinical__regorafenib", "clinical", "Regorafenib", ("regorafenib",), _num("regorafenib")),
     Feature("clinical__weeks_to_assessment", "clinical", "Weeks RT to assessment", ("weeks_rt_to_assessment",), _num("weeks_rt_to_assessment")),
     # immune (only informative with immunotherapy)
     Feature("immune__pdl1_cps", "immune", "PD-L1 CPS", ("pdl1_cps", "immunotherapy"), _pdl1("pdl1_cps")),
     Feature("immune__pdl1_tps", "immune", "PD-L1 TPS (%)", ("pdl1_tps_pct", "immunotherapy"), _pdl1("pdl1_tps_pct")),
+    # the PD-L1 result itself, whether or not the immunotherapy is recorded (the two above need it)
+    Feature("immune__pdl1_cps_any", "immune", "PD-L1 CPS (any regimen)", ("pdl1_cps",), lambda c: np.log1p(np.asarray(c["pdl1_cps"], float))),
+    Feature("immune__pdl1_tps_any", "immune", "PD-L1 TPS (%, any regimen)", ("pdl1_tps_pct",),
+            lambda c: np.log1p(np.asarray(c["pdl1_tps_pct"], float))),
     # blood
     Feature("blood__cea_baseline_log", "blood", "CEA before treatment", ("cea_baseline_ng_ml",), _log("cea_baseline_ng_ml")),
     Feature("blood__cea_post_log", "blood", "CEA at assessment", ("cea_post_ng_ml",), _log("cea_post_ng_ml"), direction=DOWN),

@@ -134,7 +134,8 @@ METHOD_CHANGES = [
     "with the masked copies made inside each fold; when the out-of-fold calibration slope's 95% interval excludes 1, the "
     "logit is recalibrated with that slope and intercept. Before, the settings were fixed for 20,000 patients, and a "
     "site's smaller cohort got an overconfident model (held-out calibration slope 0.74-0.82). The residual lesion's size "
-    "is a feature of its own, so it counts when the tumour length is blank. The residual lesion and the MRI measurements of "
+    "is a feature of its own, so it counts when the tumour length is blank; so are each part of the regimen (radiotherapy, "
+    "sequence, chemotherapy, cycles, regorafenib) and the PD-L1 result whatever the regimen. The residual lesion and the MRI measurements of "
     "shrinkage (tumour volume at restaging and its change, the T2 signal at restaging and its change) can only lower the "
     "probability as they grow. The model keeps a summary of its training patients' inputs, so that a prediction can say "
     "which inputs lie outside them. The model file is data (JSON, numpy arrays, LightGBM's text trees), never a pickle.",

@@ -105,3 +105,31 @@ def test_the_residual_size_is_a_feature_without_the_tumour_length(sample_records
     assert np.isnan(x[names.index("restaging__residual_rel_log")])
     bigger = P.predict_proba(P.matrix(columns_from_record(dict(r, residual_lesion_mm=40))))[0]
     assert bigger <= P.predict_proba(P.matrix(columns_from_record(r)))[0]
+
+
+def test_every_recorded_input_reaches_the_model_on_its_own(sample_records):
+    """Issue 16: every input the shipped model reads gives it a feature that exists when that input is recorded, even
+    with every other optional field blank (the residual size without the tumour length, one part of the regimen
+    without the others, PD-L1 without the immunotherapy field)."""
+    from watchwait.artifacts import load_model
+    from watchwait.derive import columns_from_record
+    from watchwait.schema import BY_NAME, REQUIRED
+
+    P = load_model().predictor
+    base = sample_records["DEMO-01"]
+    blank = {k: (base[k] if k in REQUIRED else None) for k in base}
+    lost = []
+    for c in sorted({s for f in P.features_ for s in f.sources} - set(REQUIRED)):
+        field = BY_NAME.get(c)
+        if field is None:  # a radiomic column
+            values = (100.0, 5000.0)
+        elif field.kind == "category":
+            values = tuple(field.categories[:2])
+        elif field.kind == "boolean":
+            values = (False, True)
+        else:
+            values = (field.low if field.low is not None else 0.0, (field.high if field.high is not None else 10.0) / 2)
+        X = np.vstack([P.matrix(columns_from_record(dict(blank, **{c: v})))[0] for v in values])
+        if np.allclose(X[0], X[1], equal_nan=True):
+            lost.append(c)
+    assert lost == []
