@@ -275,7 +275,7 @@ def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None,
         predictor.calibrate(predictor.matrix(cols_cal), np.log(o_cal / (1 - o_cal)), missing_groups(cols_cal))
         measure = ~cal
     else:
-        _calibrate_parametric(predictor, tr, te, rad, seed)
+        _calibrate_parametric(predictor, tr, te, rad, seed, y_tr=y_tr)
     te_m, y_m = te[measure].reset_index(drop=True), y_te[measure]
     o_m = None if oracle is None else oracle[measure]
     peers = fit_peers(tr, y_tr, seed=seed)
@@ -336,17 +336,29 @@ def fit_tuned(frame: pd.DataFrame, y: np.ndarray, rad: list[str], *, seed: int =
     return predictor, tuned
 
 
+#: The parametric bootstrap's stand-in truth is fitted with this share of the chosen penalty (an undersmoothed pilot).
+PILOT_PENALTY_SHARE = 0.1
+
+
 def _calibrate_parametric(predictor: FusedPredictor, tr: pd.DataFrame, te: pd.DataFrame, rad: list[str], seed: int,
-                          refits: int = 2) -> None:
-    """Without known true probabilities: a parametric bootstrap. The fitted model's probabilities stand in
-    for the truth; outcomes are drawn from them for the training patients, the model is refitted on those,
-    and the refits' errors on the held-out patients calibrate the conformal interval. It measures how far
-    this fitting procedure lands from a truth it can represent (variance and regularisation), not how far
-    the model's form is from the real one; the model card says so."""
+                          refits: int = 2, y_tr: np.ndarray | None = None) -> None:
+    """Without known true probabilities: a parametric bootstrap. A stand-in truth gives outcomes for the training
+    patients, the fitting procedure is run again on those, and the refits' errors on the held-out patients calibrate
+    the conformal interval. The stand-in is the same design fitted with a tenth of the chosen penalty (an undersmoothed
+    pilot, as in bootstrap intervals for smoothers): a truth *more* complex than the chosen fit, so that the refits'
+    errors include the bias the penalty brings, not only their variance. (With the model itself as the truth, a
+    heavily penalised fit on a small cohort looked nearly exact to its own refits: 72% coverage of the true probability
+    on 800 simulated patients.) It still cannot see how far the design's form is from the real relationship; the
+    model card says so."""
     rng = np.random.default_rng(seed + 7)
     cols_tr, cols_te = columns_of(tr), columns_of(te)
-    X_tr, X_te = predictor.matrix(cols_tr), predictor.matrix(cols_te)
-    p_tr, lq_te = predictor.predict_proba(X_tr), predictor._logit(X_te)
+    truth_model = predictor
+    if predictor.tuning_ and y_tr is not None:
+        truth_model = FusedPredictor(seed=seed + 50, n_members=0, alpha=predictor.alpha * PILOT_PENALTY_SHARE, knots=predictor.knots,
+                                     trees=predictor.trees, lr=predictor.lr, leaves=predictor.leaves,
+                                     masked_copies=predictor.masked_copies).fit(cols_tr, y_tr, radiomics_columns=rad)
+    X_tr, X_te = truth_model.matrix(cols_tr), predictor.matrix(cols_te)
+    p_tr, lq_te = truth_model.predict_proba(X_tr), truth_model._logit(truth_model.matrix(cols_te))
     preds, truths, groups, rows = [], [], [], []
     for r in range(refits):
         y_star = rng.random(len(p_tr)) < p_tr
@@ -359,8 +371,10 @@ def _calibrate_parametric(predictor: FusedPredictor, tr: pd.DataFrame, te: pd.Da
         groups.append(missing_groups(cols_te))
         rows.append(X_te)
     predictor.calibrate(np.vstack(rows), np.concatenate(truths), np.concatenate(groups), logit_pred=np.concatenate(preds),
-                        source=f"a parametric bootstrap ({refits} refits on outcomes drawn from this model's own probabilities; "
-                               "no known true probabilities on this cohort, so the model's own form is taken as true)")
+                        source=(f"a parametric bootstrap ({refits} refits on outcomes drawn from "
+                                + ("an undersmoothed pilot (the same design with a tenth of the penalty)"
+                                   if truth_model is not predictor else "this model's own probabilities")
+                                + "; no known true probabilities on this cohort, so the design's own form is taken as true)"))
 
 
 def _imaging_added(predictor, tr, y_tr, te, y_te, rad, present, seed, oracle) -> dict | None:
