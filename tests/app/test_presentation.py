@@ -117,16 +117,18 @@ def test_shared_screen_notices_have_their_full_text_one_click_away_and_the_sugge
     goto(at, "assessment")
     a = watchwait.assess(sample_records["DEMO-13"])
     notes = [*a.suggestion.confirm, *a.suggestion.flags]
-    assert len(notes) == 4
-    full = [e for e in at.expander if e.label == "The 4 notices above in full: reason, source, threshold"]
+    # four with the model of 2026-11-29 (its interval was wide enough for the wide-interval caution); the count comes
+    # from the model, what the screen does with however many there are does not
+    assert len(notes) >= 3
+    full = [e for e in at.expander if e.label == f"The {len(notes)} notices above in full: reason, source, threshold"]
     assert len(full) == 1
     body = "\n".join(m.value for m in full[0].markdown)
     for n in notes:
         assert notice_text(n, compact=False) in body
-    assert body.count("the suggested next step is conditional on this") == sum(n.qualifies_headline for n in notes) == 3
     quals = [n for n in notes if n.qualifies_headline]
+    assert body.count("the suggested next step is conditional on this") == len(quals) >= 2
     cautions = [e for e in at.expander if e.label.startswith("**Why these conditions:**")]
-    assert [e.label for e in cautions] == ["**Why these conditions:** the 3 cautions above, in full"]  # words, no rule ids
+    assert [e.label for e in cautions] == [f"**Why these conditions:** the {len(quals)} cautions above, in full"]  # words, no rule ids
     assert "\n".join(m.value for m in cautions[0].markdown) == "\n\n".join(notice_text(n, compact=False) for n in quals)
     # the CSS that cuts the notices to two lines applies to the notices only, and only on the shared screen
     from components import layout
