@@ -132,7 +132,7 @@ def _inverse_grid(f) -> tuple[list[float], list[float]] | None:
     try:
         with np.errstate(all="ignore"):
             y = np.asarray(f.compute(cols), dtype=float)
-    except Exception:  # noqa: BLE001 (a feature that needs more than its input: no grid, the range stays relative)
+    except (KeyError, TypeError, ValueError):  # a feature that needs more than its input: no grid, the range stays relative
         return None
     ok = np.isfinite(y) & (y != NO_ICI)
     if ok.sum() < 2:

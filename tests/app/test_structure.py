@@ -65,6 +65,16 @@ BROAD_HANDLER_ALLOWLIST = [
      ("wraps only pyradiomics' RadiomicsFeatureExtractor(params) on a user-supplied YAML file: "
       "pykwalify runs pyradiomics' own schema functions on arbitrary values, so the types raised "
       "for a bad file are open-ended; the message names the parameter file")),
+    ("watchwait/model_io.py", "_Reader.booster",
+     ("wraps only lightgbm.Booster(model_str=...) on a model file's trees, already checked line by line: LightGBM's "
+      "parser reports a bad file in its own exception types; the message names the file")),
+    ("watchwait/model_io.py", "read_predictor",
+     ("wraps only the rebuilding of a model from an untrusted model.json (whitelisted types, declared fields): an "
+      "altered file can provoke any type from numpy or the rebuilt classes; the message names the file (ModelArtifactError "
+      "and RecursionError are handled first)")),
+    ("watchwait/model_io.py", "check_probes",
+     ("wraps only the probe predictions of a freshly loaded model: arrays of the wrong shape or kind from an altered "
+      "file fail inside numpy, LightGBM or crepes with open-ended types; the message names the folder")),
 ]
 
 

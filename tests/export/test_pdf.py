@@ -105,7 +105,8 @@ def test_cautions_stand_beside_the_suggestion(sample_records, assessments, model
     _, text = _read(_pdf(sample_records["DEMO-13"], a, model_info))
     suggestion = text.split("Suggested next step")[1].split("Key inputs")[0]
     assert suggestion.startswith(" Watch-and-wait only after: systemic restaging")
-    assert "Cautions (4), which qualify this suggestion:" in suggestion
+    assert len(a.suggestion.flags) >= 2  # the count comes from the model (four with the 2026-11-29 model, three now)
+    assert f"Cautions ({len(a.suggestion.flags)}), which qualify this suggestion:" in suggestion
     for flag in a.suggestion.flags:
         assert flag.message[:60] in suggestion
     assert "Rule PATH-cCR. Source: QL1706 phase II protocol" in suggestion
