@@ -25,7 +25,7 @@ the probability falls by more than 1e-9.
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_learning_curve.py [--sizes 150 300 600 1200 4000 20000]
         [--generators simulate,alt] [--seeds 1] [--seeds-max 1200] [--models train,update,shipped,peers]
         [--no-ebm] [--ebm-max N] [--update-max N] [--cache DIR] [--out benchmarks/results/learning_curve.json]
-    .venv/bin/python benchmarks/bench_learning_curve.py --report   # tables and targets from the JSON only
+    .venv/bin/python benchmarks/bench_learning_curve.py --report   # tables and targets from the JSON only (rewrites the .md)
 
 Every result is written to the JSON as it lands (no patient data: figures only), merged by (generator, size, seed,
 model) with what is there, so the rows of a model that could not run yet (the shipped model, ``update``) can be added
@@ -115,12 +115,16 @@ def _records(frame: pd.DataFrame) -> list[dict]:
             for r in frame.astype(object).to_dict("records")]
 
 
-def wrong_way(predict, samples: pd.DataFrame) -> tuple[int, int]:
+def wrong_way(predict, samples: pd.DataFrame) -> tuple[int, int, list[str]]:
+    """(moves against the direction of the evidence, moves tried, "direction id @ sample patient (-drop)" of each)."""
     changes = pairs(_records(samples))
     before = predict(samples)
     after = predict(pd.DataFrame([b for _, _, b in changes], columns=samples.columns))
     idx = np.array([i for _, i, _ in changes])
-    return int((after < before[idx] - TOL).sum()), len(changes)
+    bad = after < before[idx] - TOL
+    where = [f"{changes[k][0]} @ {samples['patient_id'].iloc[changes[k][1]]} ({after[k] - before[idx[k]]:+.2g})"
+             for k in np.flatnonzero(bad)]
+    return int(bad.sum()), len(changes), where
 
 
 # ----------------------------------------------------------------------------- peers
@@ -214,8 +218,7 @@ def score(predict, test: pd.DataFrame, y: np.ndarray, oracle: np.ndarray, auc_or
         lo, hi = predictor.interval(predictor.matrix(cols), groups=missing_groups(cols))
         out["coverage"] = round(float(np.mean((oracle >= lo - 1e-12) & (oracle <= hi + 1e-12))), 4)
         out["median_width"] = round(float(np.median(hi - lo)), 4)
-    w, n = wrong_way(predict, samples)
-    out["wrong_way"], out["wrong_way_pairs"] = w, n
+    out["wrong_way"], out["wrong_way_pairs"], out["wrong_way_where"] = wrong_way(predict, samples)
     return out
 
 
@@ -252,7 +255,7 @@ def save(res: dict, path: Path, mine: list[dict]) -> dict:
             dm[k] = list(dict.fromkeys(dm.get(k, []) + m.get(k, [])))
         dm["command"] = " ; ".join(dm["commands"])
         dm.setdefault("test", {}).update(m.get("test", {}))
-        for k in ("date", "machine", "shipped_model", "seeds_note"):
+        for k in ("date", "machine", "shipped_model", "code"):
             if m.get(k):
                 dm[k] = m[k]
         disk["rows"].sort(key=lambda r: (r["generator"], r["n"], r["model"], r["seed"]))
@@ -296,53 +299,77 @@ def table(res: dict, gen: str) -> tuple[str, dict]:
     return "\n".join(lines), agg
 
 
-def targets(aggs: dict[str, dict]) -> list[str]:
-    out = []
-    for gen, agg in aggs.items():
-        for n in sorted({n for n, _ in agg}):
-            tr = agg.get((n, "train"))
-            peers = {m: agg[(n, m)] for m in PEERS if (n, m) in agg}
-            if tr is None:
+def _by_seed(rows: list[dict], gen: str, n: int, model: str) -> dict[int, dict]:
+    return {r["seed"]: r for r in rows if r["generator"] == gen and r["n"] == n and r["model"] == model}
+
+
+def _paired(a: dict[int, dict], b: dict[int, dict], key: str = "gap") -> tuple[float, float, list[int]] | None:
+    """Means of ``key`` over the seeds both have (a comparison is always on the same training patients)."""
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return None
+    return float(np.mean([a[s][key] for s in seeds])), float(np.mean([b[s][key] for s in seeds])), seeds
+
+
+def targets(res: dict) -> list[str]:
+    """PASS/FAIL per target. Every comparison is paired: on the seeds (training subsets) both models were run on."""
+    rows, out = res["rows"], []
+    gens = [g for g in ("simulate", "alt") if any(r["generator"] == g for r in rows)]
+    for gen in gens:
+        for n in sorted({r["n"] for r in rows if r["generator"] == gen}):
+            tr = _by_seed(rows, gen, n, "train")
+            if not tr:
                 continue
-            if peers:
-                best = min(peers, key=lambda m: peers[m]["gap"])
-                d = tr["gap"] - peers[best]["gap"]
-                out.append(f"{'PASS' if d <= GAP_TOL else 'FAIL'} {gen} n={n:,}: train gap {tr['gap']:.4f} vs best peer "
-                           f"({best}) {peers[best]['gap']:.4f}: {d:+.4f} (target <= +{GAP_TOL}; peers run: {', '.join(peers)})")
-            ok = SLOPE_RANGE[0] <= tr["slope"] <= SLOPE_RANGE[1]
-            out.append(f"{'PASS' if ok else 'FAIL'} {gen} n={n:,}: train calibration slope {tr['slope']:.3f} "
-                       f"(target {SLOPE_RANGE[0]}-{SLOPE_RANGE[1]})")
-    shift = aggs.get("alt", {})
-    for n in sorted({n for n, _ in shift}):
+            worst = None
+            for m in PEERS:
+                pr = _paired(tr, _by_seed(rows, gen, n, m))
+                if pr is not None and (worst is None or pr[0] - pr[1] > worst[1][0] - worst[1][1]):
+                    worst = (m, pr)
+            if worst is not None:
+                m, (g_tr, g_p, seeds) = worst
+                d = g_tr - g_p
+                run = [m for m in PEERS if _by_seed(rows, gen, n, m)]
+                out.append(f"{'PASS' if d <= GAP_TOL else 'FAIL'} {gen} n={n:,}: train gap {g_tr:.4f} vs best peer ({m}) "
+                           f"{g_p:.4f}: {d:+.4f} (target <= +{GAP_TOL}; seeds {seeds}; peers run: {', '.join(run)})")
+            sl = [tr[s]["slope"] for s in sorted(tr)]
+            ok = SLOPE_RANGE[0] <= float(np.mean(sl)) <= SLOPE_RANGE[1]
+            out.append(f"{'PASS' if ok else 'FAIL'} {gen} n={n:,}: train calibration slope {np.mean(sl):.3f} (per seed "
+                       f"{', '.join(f'{v:.2f}' for v in sl)}; target {SLOPE_RANGE[0]}-{SLOPE_RANGE[1]})")
+    for n in sorted({r["n"] for r in rows if r["generator"] == "alt"}):
         if n > SHIFT_MAX:
             continue
-        u, tr, sh = shift.get((n, "update")), shift.get((n, "train")), shift.get((n, "shipped"))
-        if u is None or tr is None or sh is None:
+        u, tr, sh = (_by_seed(rows, "alt", n, m) for m in ("update", "train", "shipped"))
+        pr = _paired(u, tr)
+        if pr is None or not sh:
             out.append(f"NOT RUN shift n={n:,}: update / train / shipped rows missing")
             continue
-        ok = u["gap"] < tr["gap"] and u["gap"] < sh["gap"]
-        out.append(f"{'PASS' if ok else 'FAIL'} shift n={n:,}: update gap {u['gap']:.4f} vs train {tr['gap']:.4f} and shipped "
-                   f"{sh['gap']:.4f} (target: update lowest)")
-    for gen, agg in aggs.items():
+        g_u, g_tr, seeds = pr
+        g_sh = next(iter(sh.values()))["gap"]
+        ok = g_u < g_tr and g_u < g_sh
+        out.append(f"{'PASS' if ok else 'FAIL'} shift n={n:,}: update gap {g_u:.4f} vs train {g_tr:.4f} and shipped {g_sh:.4f} "
+                   f"(target: update lowest; seeds {seeds}; levels chosen: "
+                   f"{', '.join(str(u[s]['extra'].split(':')[0].replace('chose ', '')) for s in seeds)})")
+    for gen in gens:
         for m in ("train", "update", "shipped"):
-            w = sum(a["wrong_way"] for (n, mm), a in agg.items() if mm == m)
-            p = sum(a["wrong_way_pairs"] for (n, mm), a in agg.items() if mm == m)
+            rs = [r for r in rows if r["generator"] == gen and r["model"] == m]
+            w, p = sum(r["wrong_way"] for r in rs), sum(r["wrong_way_pairs"] for r in rs)
+            where = sorted({f"n={r['n']} seed {r['seed']}: {x}" for r in rs for x in r.get("wrong_way_where", [])})
             if p:
                 out.append(f"{'PASS' if w == 0 else 'FAIL'} {gen}: {m} wrong-way moves on the sample patients {w} of {p} "
-                           f"(every size and seed; target 0)")
+                           f"(every size and seed; target 0)" + (f": {'; '.join(where)}" if where else ""))
     return out
 
 
 def report(res: dict) -> str:
     meta = res.get("meta", {})
-    parts = [f"# Learning curve (issue 16): {meta.get('date', '')}", "", f"`{meta.get('command', '')}`", "",
-             meta.get("machine", ""), ""]
+    parts = [f"# Learning curve (issue 16): {meta.get('date', '')}, code {meta.get('code', '?')}, shipped model "
+             f"{meta.get('shipped_model', '-')}", "", f"`{meta.get('command', '')}`", "", meta.get("machine", ""), ""]
     aggs = {}
     for gen in ("simulate", "alt"):
         if any(r["generator"] == gen for r in res["rows"]):
             t, aggs[gen] = table(res, gen)
             parts += [t, ""]
-    parts += ["### Targets", ""] + [f"- {t}" for t in targets(aggs)]
+    parts += ["### Targets", ""] + [f"- {t}" for t in targets(res)]
     if meta.get("notes"):
         parts += ["", "### Notes", ""] + [f"- {x}" for x in meta["notes"]]
     return "\n".join(parts)
@@ -373,7 +400,10 @@ def main(argv=None) -> None:
     out = Path(args.out)
     res = load_results(out)
     if args.report:
-        print(report(res))
+        text = report(res)
+        if out.exists():
+            out.with_suffix(".md").write_text(text + "\n")
+        print(text)
         return
 
     from threadpoolctl import threadpool_limits
@@ -391,6 +421,11 @@ def main(argv=None) -> None:
     meta["commands"] = [cmd]
     meta["machine"] = (f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs, Python {platform.python_version()}, "
                        "one BLAS/OpenMP thread")
+    import subprocess
+
+    git = lambda *a: subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True).stdout.strip()  # noqa: E731
+    dirty = [ln for ln in git("status", "--porcelain", "--", "watchwait").splitlines() if ln]
+    meta["code"] = git("rev-parse", "--short", "HEAD") + (" with uncommitted changes to watchwait/" if dirty else "")
     notes = meta.setdefault("notes", [])
     samples = read_cohort(ROOT / "sample_data" / "sample_patients.csv")
     use_ebm = "peers" in models and not args.no_ebm and ebm_available()
@@ -465,7 +500,7 @@ def main(argv=None) -> None:
                         try:
                             u = update(shipped, frame, seed=seed)
                             info = u.card["update"]
-                            extra = f"chose level {info.get('level')}: {info.get('method')}"
+                            extra = f"chose level {info.get('level')}: {info.get('method')} (base {shipped.version})"
                             record(gen, n, seed, "update", t0, predictor_fn(u.predictor), u.predictor, extra)
                         except Exception:  # noqa: BLE001
                             traceback.print_exc()
