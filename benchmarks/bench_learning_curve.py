@@ -375,6 +375,34 @@ def report(res: dict) -> str:
     return "\n".join(parts)
 
 
+def readme_table(res: dict) -> str:
+    """The compact table the README quotes: per size and site, means over the seeds each model was run on."""
+    rows = res["rows"]
+    lines = ["| n | site (test) | seeds | `train`: AUC / oracle's, gap, slope, coverage | best peer: gap | `update` of the shipped "
+             "model: gap, slope (level chosen) | shipped as it is: gap, slope |", "|---|---|---|---|---|---|---|"]
+
+    def mean(gen, n, m, k):
+        v = [r[k] for r in rows if r["generator"] == gen and r["n"] == n and r["model"] == m and r.get(k) is not None]
+        return float(np.mean(v)) if v else None
+
+    for n in sorted({r["n"] for r in rows}):
+        for gen, site in (("simulate", "`simulate`"), ("alt", "`simulate_alt` (shift)")):
+            tr = [r for r in rows if r["generator"] == gen and r["n"] == n and r["model"] == "train"]
+            if not tr:
+                continue
+            peers = {m: mean(gen, n, m, "gap") for m in PEERS if mean(gen, n, m, "gap") is not None}
+            best = min(peers, key=peers.get) if peers else None
+            ups = [r for r in rows if r["generator"] == gen and r["n"] == n and r["model"] == "update"]
+            levels = "/".join(str(r["extra"].split(":")[0].replace("chose level ", "")) for r in sorted(ups, key=lambda r: r["seed"]))
+            upd = (f"{mean(gen, n, 'update', 'gap'):.4f}, {mean(gen, n, 'update', 'slope'):.2f} ({levels})" if ups else "not run")
+            sh = mean(gen, n, "shipped", "gap")
+            lines.append(f"| {n:,} | {site} | {len(tr)} | {mean(gen, n, 'train', 'auc_ratio'):.3f}, **{mean(gen, n, 'train', 'gap'):.4f}**, "
+                         f"{mean(gen, n, 'train', 'slope'):.2f}, {mean(gen, n, 'train', 'coverage'):.0%} | "
+                         + (f"{peers[best]:.4f} ({best})" if best else "-") + f" | {upd} | "
+                         + (f"{sh:.4f}, {mean(gen, n, 'shipped', 'slope'):.2f}" if sh is not None else "-") + " |")
+    return "\n".join(lines)
+
+
 # ----------------------------------------------------------------------------- run
 
 def main(argv=None) -> None:
@@ -395,10 +423,14 @@ def main(argv=None) -> None:
     ap.add_argument("--cache", default=str(Path(tempfile.gettempdir()) / "watchwait_learning_curve"))
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "learning_curve.json"))
     ap.add_argument("--shipped", default=None, help="model folder for the shipped rows and update (default: load_model())")
+    ap.add_argument("--readme", action="store_true", help="print the README's compact table from --out, run nothing")
     ap.add_argument("--report", action="store_true", help="print the tables and targets from --out, run nothing")
     args = ap.parse_args(argv)
     out = Path(args.out)
     res = load_results(out)
+    if args.readme:
+        print(readme_table(res))
+        return
     if args.report:
         text = report(res)
         if out.exists():
