@@ -161,7 +161,15 @@ class MonotoneGAM:
                 terms.append(_Term("steps", vals[1:], median, missing))
             else:
                 st = SplineTransformer(n_knots=self.knots, degree=3, knots="quantile", extrapolation="constant").fit(obs[:, None])
-                terms.append(_Term("spline", np.asarray(st.bsplines_[0].t, float), median, missing))
+                t = np.asarray(st.bsplines_[0].t, float)
+                if len(np.unique(t)) < len(t):
+                    # values piled up at one end (ctDNA's change is 0 for everyone not tested) make quantile knots
+                    # coincide; the B-splines then sum to 0, not 1, at the boundary, so the patients at it got the basis
+                    # of the other end, against the feature's direction. Knots at the quantiles of the distinct values
+                    # instead (tests/unit/test_model_directions.py)
+                    st = SplineTransformer(n_knots=self.knots, degree=3, knots="quantile", extrapolation="constant").fit(vals[:, None])
+                    t = np.asarray(st.bsplines_[0].t, float)
+                terms.append(_Term("spline", t, median, missing))
         return terms
 
     @staticmethod

@@ -350,6 +350,16 @@ def _update(bundle: ModelBundle, frame: pd.DataFrame, seed: int = 0, data_descri
             cv["out_of_fold_log_loss"][LEVEL_NAMES[k]] = round(float(fold_loss[k].mean()), 5)
     cv_words = [f"Repeated stratified {folds}-fold cross-validation ({repeats} repeats), out-of-fold log-loss: "
                 + ", ".join(f"{LEVEL_NAMES[k]} {fold_loss[k].mean():.4f}" for k in range(3)) + "."]
+    # the closed test says a recalibration is *needed*; it is kept only if it also *predicts* better out of fold than
+    # the level below it (on 300 patients from a shifted population, a significant logistic recalibration fitted on
+    # them had a slope of 1.1-1.2 on fresh patients and a larger gap to the true probability than the model as it is)
+    closed_choice = chosen
+    while chosen in (1, 2) and level is None and not fold_loss[chosen].mean() < fold_loss[chosen - 1].mean():
+        cv_words.append(f"{LEVEL_NAMES[chosen].capitalize()} does not predict better out of fold than "
+                        f"{LEVEL_NAMES[chosen - 1]} ({fold_loss[chosen].mean():.4f} against {fold_loss[chosen - 1].mean():.4f}), "
+                        f"so {LEVEL_NAMES[chosen - 1]}.")
+        chosen -= 1
+    cv["closed_test_choice_confirmed"] = chosen == closed_choice
     best_config = None
     if consider3:
         cfg = {c: float(np.mean(v)) for c, v in config_loss.items()}
@@ -447,7 +457,15 @@ def _update(bundle: ModelBundle, frame: pd.DataFrame, seed: int = 0, data_descri
         + reason)
     if chosen == 4:
         _refit_card(card, predictor, frame, y, figures, desc)
-    return ModelBundle(predictor=predictor, card=card)
+    bundle_out = ModelBundle(predictor=predictor, card=card)
+    if oof_metrics:  # the About screen's report: each site patient predicted by the update fitted without them
+        from watchwait.validate import regimen_groups, validation_report
+
+        bundle_out.validation = validation_report(
+            y, expit(oof[chosen][0]), groups=regimen_groups(frame), seed=seed, model=card,
+            label=f"out-of-fold predictions of the site's {n} patients ({folds}-fold cross-validation of the chosen update)",
+            cohort={"n_patients": n})
+    return bundle_out
 
 
 def _mean_metrics(ms: list[dict]) -> dict:

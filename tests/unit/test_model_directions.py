@@ -143,3 +143,24 @@ def test_imaging_directions_hold_on_the_imaged_samples(shipped):
     imaging = [(d, i, better) for d, i, better in pairs(records) if d.startswith("mri-")]
     assert {d for d, _, _ in imaging} == {"mri-volume-smaller", "mri-t2-darker"}
     assert all(_p(shipped, better) >= _p(shipped, records[i]) - TOL for _, i, better in imaging)
+
+
+def test_a_directional_spline_with_values_piled_at_its_end_stays_monotone():
+    """ctDNA's change since baseline is 0 for everyone not tested: the quantile knots coincided at 0, the B-splines
+    summed to 0 there, and a model fitted on 150 patients gave 'not tested -> tested and cleared' a lower probability
+    (benchmarks/bench_learning_curve.py, DEMO-02: -0.01 and -0.02). The knots now sit at the distinct values' quantiles."""
+    from watchwait.model import MonotoneGAM
+
+    rng = np.random.default_rng(3)
+    n = 600
+    x = np.where(rng.random(n) < 0.6, 0.0, -rng.gamma(2.0, 2.0, n))  # most at the top (0), a tail below
+    y = rng.random(n) < 1 / (1 + np.exp(0.4 * x))  # falls as x rises: direction DOWN
+    gam = MonotoneGAM(alpha=0.3, directions=[-1], kinds=["number"]).fit(x[:, None], y)
+    t = gam.terms_[0]
+    assert t.kind == "spline" and len(np.unique(t.values)) == len(t.values)
+    grid = np.concatenate([np.linspace(x.min() - 1, 0, 400), [0.0, 1.0]])
+    f = gam.decision_function(grid[:, None])
+    assert np.all(np.diff(f) <= 1e-12)
+    k = 3
+    lo, hi = t.values[k], t.values[-k - 1]
+    assert t.splines(np.array([lo, hi]), k).sum(axis=1) == pytest.approx([1.0, 1.0])
