@@ -35,6 +35,40 @@ def metric_rows(metrics: dict) -> list[tuple[str, dict]]:
     return [(labels.get(k, k.replace("_only", " only")), metrics[k]) for k in order if k in metrics]
 
 
+def _tuning_lines(t: dict | None) -> list[str]:
+    """What cross-validation chose, and the out-of-fold log-loss it chose from (watchwait.tuning)."""
+    if not t:
+        return []
+    c = t["oof_calibration"]
+    out = ["", "## Tuned to the training cohort", "",
+           f"{t['method']}. Chosen: penalty {t['alpha']:g}, {t['trees']} trees; out-of-fold log-loss {t['oof_logloss']:.4f}, "
+           f"AUC {t['oof_auc']:.3f}, calibration slope {c['slope']:.2f} (95% CI {c['slope_ci95'][0]:.2f}-{c['slope_ci95'][1]:.2f}), "
+           f"calibration-in-the-large {c['calibration_in_the_large']:+.2f}"
+           + ("; recalibrated (see Method)." if t.get("recalibrate") else "; no recalibration needed."), "",
+           "| penalty (additive model alone) | out-of-fold log-loss |", "|---|---|"]
+    out += [f"| {a:g} | {v:.4f} |" for a, v in zip(t["alpha_grid"], t["alpha_logloss"])]
+    out += ["", "| trees (at the chosen penalty) | out-of-fold log-loss |", "|---|---|"]
+    out += [f"| {k} | {v:.4f} |" for k, v in sorted(t["trees_logloss"].items(), key=lambda kv: int(kv[0]))]
+    return out
+
+
+def _update_lines(u: dict | None) -> list[str]:
+    """A site's update (watchwait.updating): the level chosen, why, and its figures on the site's patients."""
+    if not u:
+        return []
+    site = u.get("site_cohort", {})
+    out = ["", "## Updated on a site's cohort", "",
+           f"- Original model: {u.get('original_model_version')}; updated {u.get('date')}",
+           f"- Site cohort: {site.get('n_patients')} patients, {site.get('n_complete_response')} with a complete response "
+           f"(sha256 `{str(site.get('cohort_sha256', ''))[:16]}...`)",
+           f"- Level chosen: {u.get('method')}", f"- Why: {u.get('reason')}"]
+    oo = (u.get("figures_on_site_cohort") or {}).get("out_of_fold")
+    if oo:
+        out.append(f"- Out of fold on the site's patients: AUC {oo['auc']:.3f}, calibration slope {oo['calibration_slope']:.2f}, "
+                   f"calibration-in-the-large {oo['calibration_intercept']:+.2f}")
+    return out
+
+
 def render_markdown(card: dict) -> str:
     td = card["training_data"]
     lines = [f"# Model card: {card['model_version']}", ""]
@@ -62,7 +96,10 @@ def render_markdown(card: dict) -> str:
             lines.append(f"- {td['regimen_support_note']}")
     if card.get("what_changed"):
         lines += ["", "## What changed", ""] + [f"- {x}" for x in card["what_changed"]]
-    lines += ["", "## Method", ""] + [f"- {k.replace('_', ' ').capitalize()}: {method_text(v)}" for k, v in card["method"].items()]
+    lines += ["", "## Method", ""] + [f"- {k.replace('_', ' ').capitalize()}: {method_text(v)}" for k, v in card["method"].items()
+                                      if k != "tuning"]
+    lines += _tuning_lines(card["method"].get("tuning"))
+    lines += _update_lines(card.get("update"))
     lines += ["", "## Held-out performance", "", *HEADER]
     lines += [_row(label, m) for label, m in metric_rows(card["metrics_held_out"])]
     cov = card["interval_coverage_held_out"]
