@@ -48,6 +48,16 @@ def draft() -> dict[str, object]:
     rec: dict[str, object] = dict(state.extra())
     for name, value in state.raw().items():
         rec[name] = None if is_blank(value) else value
+    # MRI series loaded on the Imaging screen that the series checks keep out of the model: the reason reaches the
+    # Assessment (brief rule 12). Not when the record's radiomics came from its cohort file: viewing another series
+    # must not blank measurements the file recorded.
+    source = st.session_state.get(state.RADIOMICS_SOURCE) or {}
+    if source.get("kind") != "file":
+        from components.imaging import kept_out_cell
+
+        cell = kept_out_cell()
+        if cell:
+            rec["imaging_kept_out"] = cell
     return rec
 
 

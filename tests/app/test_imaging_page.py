@@ -337,6 +337,10 @@ def test_a_t1_limb_series_is_shown_but_kept_out_of_the_model_with_its_reasons():
         f"{v} MRI kept out of the model: {T1_REASONS}" for v in ("baseline", "restaging")]
     assert cell.count(" | ") == 1
     assert kept_out_cell(bound, (identity[0] + 1, "DEMO-13"), {}) == ""  # another patient opened since: nothing
+    # the Assessment says why (brief rule 12): the record it assesses carries the series checks' reasons
+    goto(at, "assessment")
+    screen = unescape(texts(at))
+    assert "kept out by the series checks" in screen and "T1-weighted" in screen and "body part EXTREMITY" in screen
 
 
 def test_a_series_without_an_roi_opens_in_the_viewer_and_says_what_radiomics_need():
