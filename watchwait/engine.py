@@ -382,7 +382,9 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
 
     out = _outside_data(pred, X, cols, 1)
     X = out.X
-    not_used = ({"radiomics": f"{_radiomics_short(out)[0]}: {out.radiomics_reason[0]}"} if out.radiomics_reason[0] else {})
+    reason = out.radiomics_reason[0]
+    reason = reason[len("Series checks: "):] if reason.startswith("Series checks: ") else reason  # said once, by the short form
+    not_used = ({"radiomics": f"{_radiomics_short(out)[0]}: {reason}"} if out.radiomics_reason[0] else {})
     D = pred._design(X)
     expl = pred.explain(X, D)
     logit_p = expl.base_logit + float(expl.contributions_logit[0].sum())
