@@ -145,14 +145,7 @@ def enforce() -> None:
     rs = st.session_state.get(state.RADIOMICS_SOURCE)
     if rs and rs.get("kind") == "imaging" and (rs.get("token"), rs.get("patient_id")) != identity:
         # back to the radiomics the record was opened with (from its file), if any
-        extra = state.extra()
-        for k in [k for k in extra if str(k).startswith(state.RADIOMICS_PREFIX)]:
-            del extra[k]
-        opened = (st.session_state.get(state.PATIENT_LOADED) or {}).get("extra", {})
-        extra.update({k: v for k, v in opened.items() if str(k).startswith(state.RADIOMICS_PREFIX)})
-        src = st.session_state.get(state.PATIENT_SOURCE) or {}
-        has = any(str(k).startswith(state.RADIOMICS_PREFIX) for k in opened)
-        st.session_state[state.RADIOMICS_SOURCE] = {"kind": "file", "name": src.get("file", "")} if has else None
+        has = state.restore_opened_radiomics()
         _notify(f"The radiomics from the MRI series of {rs.get('patient_id')} were taken out of the record: the "
                 f"pseudonym is now {identity[1] or 'blank'}"
                 + (" (the radiomics of the file the record came from are back)" if has else "")

@@ -321,14 +321,7 @@ def withdraw_confirmation(visit: str, identity: tuple[int, str]) -> None:
     st.session_state[CONFIRMATIONS] = confirmed
     rs = st.session_state.get(state.RADIOMICS_SOURCE)
     if rs and rs.get("kind") == "imaging" and (rs.get("token"), rs.get("patient_id")) == tuple(identity):
-        extra = state.extra()
-        for k in [k for k in extra if str(k).startswith(state.RADIOMICS_PREFIX)]:
-            del extra[k]
-        opened = (st.session_state.get(state.PATIENT_LOADED) or {}).get("extra", {})
-        extra.update({k: v for k, v in opened.items() if str(k).startswith(state.RADIOMICS_PREFIX)})
-        src = st.session_state.get(state.PATIENT_SOURCE) or {}
-        has = any(str(k).startswith(state.RADIOMICS_PREFIX) for k in opened)
-        st.session_state[state.RADIOMICS_SOURCE] = {"kind": "file", "name": src.get("file", "")} if has else None
+        state.restore_opened_radiomics()
 
 
 def usable(b: Bound | None, confirmed: dict | None = None) -> bool:

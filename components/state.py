@@ -267,3 +267,17 @@ def follow_up_key(pseudonym: str, what: str) -> str:
 def cases_key(what: str) -> str:
     """Key of a Cases-screen widget (search, meeting, pathway, pending, open)."""
     return f"cases:{what}"
+
+
+def restore_opened_radiomics() -> bool:
+    """Put back the radiomics the record was opened with (from its file), if any, in place of those an Imaging
+    screen's series gave it, and say where the record's radiomics now come from. True when the file had some."""
+    extra_values = extra()
+    for k in [k for k in extra_values if str(k).startswith(RADIOMICS_PREFIX)]:
+        del extra_values[k]
+    opened = (st.session_state.get(PATIENT_LOADED) or {}).get("extra", {})
+    extra_values.update({k: v for k, v in opened.items() if str(k).startswith(RADIOMICS_PREFIX)})
+    src = st.session_state.get(PATIENT_SOURCE) or {}
+    has = any(str(k).startswith(RADIOMICS_PREFIX) for k in opened)
+    st.session_state[RADIOMICS_SOURCE] = {"kind": "file", "name": src.get("file", "")} if has else None
+    return has

@@ -56,11 +56,9 @@ CONVERT_COMMAND = "python -m watchwait.model_io convert OLD_DIR NEW_DIR --i-trus
 
 
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from watchwait.artifacts import _sha256  # one implementation (artifacts never imports this module at import time)
+
+    return _sha256(path)
 
 
 def manifest_sha256(files: dict[str, str]) -> str:
