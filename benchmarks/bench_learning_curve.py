@@ -495,7 +495,7 @@ def main(argv=None) -> None:
         def record(gen, n, seed, model, t0, fn, predictor=None, extra=""):
             test, y, o, auc_o = tests[gen]
             row = {"generator": gen, "n": n, "seed": seed, "model": model, "fit_s": round(time.perf_counter() - t0, 1),
-                   **score(fn, test, y, o, auc_o, samples, predictor), "extra": extra}
+                   **score(fn, test, y, o, auc_o, samples, predictor), "extra": extra, "code": meta["code"]}
             mine.append(row)
             save(res, out, mine)
             print(f"{gen:8s} n={n:6d} seed={seed} {model:9s} auc/oracle {row['auc_ratio']:.4f} gap {row['gap']:.4f} "
