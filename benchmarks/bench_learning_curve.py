@@ -65,6 +65,7 @@ from watchwait import simulate_alt as sim_alt  # noqa: E402
 from watchwait.artifacts import columns_of  # noqa: E402
 from watchwait.directions import pairs  # noqa: E402
 from watchwait.metrics import classification_metrics  # noqa: E402
+from watchwait.errors import ModelArtifactError, WatchwaitError  # noqa: E402
 from watchwait.model import missing_groups  # noqa: E402
 from watchwait.peers import CATEGORICAL, NUMERIC, raw_columns  # noqa: E402
 from watchwait.simulate import to_csv_frame  # noqa: E402
@@ -475,7 +476,7 @@ def main(argv=None) -> None:
             shipped = load_model(args.shipped) if args.shipped else load_model()
             meta["shipped_model"] = shipped.version
             print(f"shipped model {shipped.version}", flush=True)
-        except Exception as exc:  # noqa: BLE001 - the lead is retraining it; the other rows run without it
+        except ModelArtifactError as exc:  # a model this watchwait cannot load: the other rows run without it
             print(f"shipped model not loadable, its rows and update skipped: {type(exc).__name__}: {str(exc)[:200]}", flush=True)
 
     with threadpool_limits(limits=1):
@@ -524,7 +525,7 @@ def main(argv=None) -> None:
                             extra = f"alpha {tn.get('alpha')}, {tn.get('trees')} trees" + (
                                 ", recalibrated" if P.update_ is not None else "")
                             record(gen, n, seed, "train", t0, predictor_fn(P), P, extra)
-                        except Exception:  # noqa: BLE001 - a failure is a result: reported, the run goes on
+                        except WatchwaitError:  # a cohort train refuses (too few per class): reported, the run goes on
                             traceback.print_exc()
                             notes.append(f"train failed at {gen} n={n} seed {seed}: {traceback.format_exc(limit=1).strip()[-300:]}")
                     if shipped is not None and "update" in models and n <= args.update_max:
@@ -534,7 +535,7 @@ def main(argv=None) -> None:
                             info = u.card["update"]
                             extra = f"chose level {info.get('level')}: {info.get('method')} (base {shipped.version})"
                             record(gen, n, seed, "update", t0, predictor_fn(u.predictor), u.predictor, extra)
-                        except Exception:  # noqa: BLE001
+                        except WatchwaitError:  # a cohort update refuses: reported, the run goes on
                             traceback.print_exc()
                             notes.append(f"update failed at {gen} n={n} seed {seed}: {traceback.format_exc(limit=1).strip()[-300:]}")
                     if "peers" in models:
@@ -544,7 +545,7 @@ def main(argv=None) -> None:
                             t0 = time.perf_counter()
                             try:
                                 record(gen, n, seed, name, t0, fit_peer(name, frame, y, seed, args.ebm_jobs))
-                            except Exception:  # noqa: BLE001
+                            except ValueError:  # scikit-learn / interpret refusing a tiny cohort: reported, the run goes on
                                 traceback.print_exc()
                                 notes.append(f"{name} failed at {gen} n={n} seed {seed}")
         disk = save(res, out, mine)
