@@ -227,13 +227,22 @@ def usability_warnings(n_measured: int, auc: float) -> list[str]:
     return out
 
 
-def check_trainable(y: np.ndarray, n_unknown: int = 0) -> None:
+def check_trainable(y: np.ndarray, n_unknown: int = 0, minimum: int = MIN_PER_CLASS, what: str = "a training cohort",
+                    keep: str = "keep the shipped model") -> None:
+    """Refuse a cohort with fewer than ``minimum`` patients with a complete response or without (``what`` and ``keep``
+    word the message: watchwait.updating uses it for an update cohort)."""
     n_cr, n_not = int(y.sum()), int((~y).sum())
-    if min(n_cr, n_not) < MIN_PER_CLASS:
+    if min(n_cr, n_not) < minimum:
         unknown = f"; {n_unknown} more left out, outcome not yet known" if n_unknown else ""
         raise ModelArtifactError(
-            f"a training cohort needs at least {MIN_PER_CLASS} patients with a complete response and {MIN_PER_CLASS} without; "
-            f"this one has {n_cr} and {n_not} (of {len(y)} patients{unknown}). Add patients or keep the shipped model.")
+            f"{what} needs at least {minimum} patients with a complete response and {minimum} without; "
+            f"this one has {n_cr} and {n_not} (of {len(y)} patients{unknown}). Add patients or {keep}.")
+
+
+def cohort_sha256(frame: pd.DataFrame) -> str:
+    """A cohort's content hash as model cards record it (patient ids and site left out: no identifier in the card)."""
+    return hashlib.sha256(pd.util.hash_pandas_object(frame.drop(columns=["patient_id", "site"], errors="ignore"),
+                                                     index=False).values.tobytes()).hexdigest()
 
 
 def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None, data_description: dict | None = None,
@@ -411,8 +420,7 @@ def _calibration_words(predictor) -> str:
 
 
 def _card(predictor, frame, y, seed, metrics, coverage, data_description, n_train, n_test, present) -> dict:
-    cohort_hash = hashlib.sha256(pd.util.hash_pandas_object(frame.drop(columns=["patient_id", "site"], errors="ignore"),
-                                                             index=False).values.tobytes()).hexdigest()
+    cohort_hash = cohort_sha256(frame)
     today = _dt.date.today().isoformat()
     synthetic = bool(data_description.get("synthetic", False))
     # the version names the day, the cohort and the method: a model refitted on the same cohort the same day with

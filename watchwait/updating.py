@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +46,7 @@ from watchwait.artifacts import ModelBundle, _environment, columns_of
 from watchwait.errors import ModelArtifactError
 from watchwait.metrics import calibration_curve, classification_metrics
 from watchwait.model import FusedPredictor, LogitUpdate, MonotoneGAM, expit
+from watchwait.training import check_trainable, cohort_sha256
 
 #: Significance level of the closed test (Vergouwe et al. 2017 use 0.05).
 ALPHA = 0.05
@@ -73,19 +73,7 @@ LEVEL_NAMES = {0: "the model as it is", 1: "recalibration-in-the-large", 2: "log
 
 def check_updatable(y: np.ndarray, n_unknown: int = 0) -> None:
     """Refuse a cohort too small to update (the wording of :func:`watchwait.training.check_trainable`)."""
-    n_cr, n_not = int(y.sum()), int((~y).sum())
-    if min(n_cr, n_not) < MIN_PER_CLASS_RECALIBRATION:
-        unknown = f"; {n_unknown} more left out, outcome not yet known" if n_unknown else ""
-        raise ModelArtifactError(
-            f"an update cohort needs at least {MIN_PER_CLASS_RECALIBRATION} patients with a complete response and "
-            f"{MIN_PER_CLASS_RECALIBRATION} without; this one has {n_cr} and {n_not} (of {len(y)} patients{unknown}). "
-            "Add patients or keep the model as it is.")
-
-
-def cohort_sha256(frame: pd.DataFrame) -> str:
-    """The cohort's content hash as :func:`watchwait.training.train` records it (patient ids and site left out)."""
-    return hashlib.sha256(pd.util.hash_pandas_object(frame.drop(columns=["patient_id", "site"], errors="ignore"),
-                                                     index=False).values.tobytes()).hexdigest()
+    check_trainable(y, n_unknown, minimum=MIN_PER_CLASS_RECALIBRATION, what="an update cohort", keep="keep the model as it is")
 
 
 # ----------------------------------------------------------------------------- the levels' fits
