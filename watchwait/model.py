@@ -35,6 +35,7 @@ Scikit-learn-style: settings in ``__init__``, learned attributes end in ``_``.
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -64,6 +65,14 @@ TEST_GROUPS: dict[str, tuple[str, ...]] = {
     "restaging MRI": ("mr_trg", "dwi_restriction", "ymr_n_stage"),
     "endoscopy and DRE": ("endoscopy", "dre"),
 }
+
+
+def informative_columns(X: np.ndarray) -> np.ndarray:
+    """Per column of a feature matrix: True when it has a value and varies (a feature blank or constant for every
+    training patient carries nothing; a version-1 cohort has no version-2 restaging values at all)."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the mean of an all-blank column
+        return ~np.isnan(X).all(axis=0) & (np.nanstd(np.where(np.isnan(X), np.nanmean(X, axis=0), X), axis=0) > 0)
 
 
 def expit(x):
@@ -537,7 +546,7 @@ class FusedPredictor:
         if self.masked_copies > 0:
             cols, y = masked_copies(cols, y, self.masked_copies, np.random.default_rng(self.seed + 99))
         X = feature_matrix(feats, cols)
-        keep = ~np.isnan(X).all(axis=0) & (np.nanstd(np.where(np.isnan(X), np.nanmean(X, axis=0), X), axis=0) > 0)
+        keep = informative_columns(X)
         self.features_ = tuple(f for f, k in zip(feats, keep) if k)
         X = X[:, keep]
         settings = {"alpha": self.alpha, "knots": self.knots, "trees": self.trees, "lr": self.lr, "leaves": self.leaves}

@@ -26,7 +26,7 @@ import numpy as np
 
 from watchwait.derive import Columns
 from watchwait.features import BASE_FEATURES, feature_matrix, radiomics_features
-from watchwait.model import LogitUpdate, MonotoneGAM, expit, masked_copies, modality_groups
+from watchwait.model import LogitUpdate, MonotoneGAM, expit, informative_columns, masked_copies, modality_groups
 
 ALPHAS = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)  # below 1e-3 never won from 150 to 20,000 patients
 MAX_TREES = 600
@@ -103,8 +103,7 @@ def tune(cols: Columns, y: np.ndarray, radiomics_columns: list[str] | None = Non
     if modalities is not None:
         feats = tuple(f for f in feats if f.modality in modalities)
     X_all = feature_matrix(feats, cols)
-    with np.errstate(all="ignore"):
-        informative = ~np.isnan(X_all).all(axis=0) & (np.nanstd(np.where(np.isnan(X_all), np.nanmean(X_all, axis=0), X_all), axis=0) > 0)
+    informative = informative_columns(X_all)
     feats = tuple(f for f, k in zip(feats, informative) if k)
     directions, kinds = [f.direction for f in feats], [f.kind for f in feats]
     folds = _folds(y, seed)
