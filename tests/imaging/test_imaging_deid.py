@@ -116,6 +116,15 @@ def test_dates_can_be_emptied_instead_of_shifted():
     assert [c.CodeValue for c in ds.DeidentificationMethodCodeSequence] == ["113100"]
 
 
+def test_a_date_the_shift_would_carry_before_year_one_is_emptied_not_a_crash():
+    # found by the ROI fuzzer: a damaged file's 00010105 shifted back a year is outside Python's dates
+    ds = pydicom.dcmread(MALFORMED / "pydicom" / "MR_small.dcm")
+    ds.StudyDate, ds.SeriesDate = "00010105", "20240301"
+    Deidentifier(b"k").apply(ds)
+    assert ds.StudyDate == ""
+    assert len(ds.SeriesDate) == 8 and ds.SeriesDate < "20240301"  # an ordinary date is still shifted
+
+
 @pytest.mark.parametrize("name", ["MR-SIEMENS-DICOM-WithOverlays.dcm"])
 def test_overlays_are_removed(name):
     ds = pydicom.dcmread(MALFORMED / "pydicom_data" / name)

@@ -293,13 +293,14 @@ def _text(value: object) -> str:
 
 
 def _shift_one(value: str, offset: int) -> str:
-    """Shift a DA (YYYYMMDD) or the date part of a DT; anything unparsable becomes empty."""
+    """Shift a DA (YYYYMMDD) or the date part of a DT; anything unparsable, or a date the shift
+    would carry outside years 1-9999 (a damaged file's 00010101), becomes empty."""
     value = value.strip()
     try:
         day = dt.datetime.strptime(value[:8], "%Y%m%d").date()
-    except ValueError:
+        return (day + dt.timedelta(days=offset)).strftime("%Y%m%d") + value[8:]
+    except (ValueError, OverflowError):
         return ""
-    return (day + dt.timedelta(days=offset)).strftime("%Y%m%d") + value[8:]
 
 
 _PROCESS_KEY = secrets.token_bytes(32)
