@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from watchwait import agreement
 from watchwait.derive import CATEGORY_LABELS, columns_from_record, derived_columns
 from watchwait.features import REGIMEN, display_value, modalities_not_tested
 from watchwait.model import INTERVAL_LEVEL, missing_groups
@@ -264,6 +265,7 @@ def _context(cols, derived, p, lo, hi, n_missing, support, n) -> dict[str, np.nd
     ctx["p"] = p
     ctx["interval_width"] = hi - lo
     ctx["missing_modalities"] = n_missing.astype(float)
+    ctx.update(agreement.context(ctx, load_rules().thresholds["disagree_gap"], n))  # brief rule 3, third case
     return ctx
 
 
@@ -417,10 +419,32 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
     ctx.update(_outside_context(out, 1, ctx["regimen_outside_training"]))
     dec = decide(ctx, rules, 1)
     shown = _shown(out.findings[0], ctx["regimen_outside_training"][0])
+    suggestion = _suggestion(dec, rules, ctx, 0, category, p, shown)
+    _name_drivers(suggestion, ctx, p, (float(lo[0]), float(hi[0])), by_mod, contributions, bundle.card,
+                  non_shedder=derived["ctdna_detected_c1"][0] == 0)
     return Assessment(in_scope=True, scope_notices=[], probability=p, interval=(float(lo[0]), float(hi[0])),
                       base_probability=p_base, contributions=contributions, modality_contributions=by_mod,
-                      missing_modalities=missing, suggestion=_suggestion(dec, rules, ctx, 0, category, p, shown),
+                      missing_modalities=missing, suggestion=suggestion,
                       outside_data=out.findings[0] + [j for j in out.joint[:1] if j is not None], not_used=not_used, **common)
+
+
+DISAGREE_RULE = "FLAG-number-vs-picture"
+
+
+def _name_drivers(suggestion: Suggestion, ctx, p: float, interval: tuple[float, float], by_mod: dict, contributions,
+                  card: dict, non_shedder: bool) -> None:
+    """``FLAG-number-vs-picture`` with its drivers: the modalities pushing the number away from the picture, each with
+    what it is worth on its own (brief rule 3, third case). Only :func:`assess` has the explanations to name them."""
+    for k, n in enumerate(suggestion.flags):
+        if n.rule_id != DISAGREE_RULE:
+            continue
+        found, restaging = agreement.drivers(p, float(ctx["picture_rate"][0]), by_mod, contributions, card, MODALITIES)
+        message = agreement.explanation(p, interval, str(ctx["picture_words"][0]), str(ctx["picture_rate_text"][0]),
+                                        found, restaging, non_shedder)
+        suggestion.flags[k] = Notice(rule_id=n.rule_id, severity=n.severity, title=n.title, message=message,
+                                     rationale=n.rationale, source=n.source,
+                                     thresholds=n.thresholds + [agreement.DESIGN_CHOICES],
+                                     qualifies_headline=n.qualifies_headline)
 
 
 def predict_frame(frame: pd.DataFrame, model: ModelBundle | str | None = None) -> pd.DataFrame:

@@ -166,6 +166,8 @@ class Figure:
     denominator: str  # "out of 100 <denominator>"
     population: str  # who the figure was measured in
     source: str
+    # a model figure while the number and the clinical picture disagree (brief rule 3, third case): shown as disputed
+    disputed: bool = False
 
 
 def _clauses_hold(groups: list, one: Mapping[str, np.ndarray], rules: RuleSet) -> bool:
@@ -197,6 +199,7 @@ def options_for(pathway: str, category: str, p: float | None, ctx: Mapping[str, 
     includes this patient's response category (and none of whose exclusions hold)."""
     spec = outcomes()["options"]
     one = {k: np.asarray(v)[i:i + 1] for k, v in ctx.items()}  # row i, sliced once for every figure's clauses
+    disputed = "number_picture_disagree" in one and one["number_picture_disagree"][0] == 1
     out = []
     for key in OPTION_ORDER:
         o = spec[key]
@@ -218,7 +221,8 @@ def options_for(pathway: str, category: str, p: float | None, ctx: Mapping[str, 
             elif f["rate"] is not None:
                 n = int(round(100 * f["rate"]))
             figs.append(Figure(id=f["id"], label=f["label"], kind=f["kind"], n_out_of_100=n, denominator=f["denominator"],
-                               population=f["population"], source=f["source"]))
+                               population=f["population"], source=f["source"],
+                               disputed=disputed and f["kind"] == "model"))
         missing += [x["text"] for x in o.get("no_figure", []) if category in x["categories"]]
         criteria = o.get("criteria", "").format(**rules.thresholds) if o.get("criteria") else ""
         suggested = key == pathway or (pathway == "reassess_or_tme" and key in ("reassess", "tme"))
