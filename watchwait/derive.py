@@ -178,26 +178,134 @@ def endoscopy_mri_discordant(cols: Columns) -> np.ndarray:
     return np.where(known, ((endo_complete != mri_complete) & ~settled).astype(float), np.nan)
 
 
+#: The three restaging readings that can each read "complete", in the words the screen uses.
+READING_WORDS = {"endoscopy": "endoscopy", "mr_trg": "MRI", "dre": "DRE"}
+
+
+def reading_complete(cols: Columns) -> dict[str, np.ndarray]:
+    """Per reading (endoscopy, MRI regression grade, DRE): 1.0 when it reads complete (flat scar; mrTRG 1-2; normal
+    DRE), 0.0 when it reads near-complete or incomplete, NaN when not recorded. MRI reads complete at mrTRG 1-2 as in
+    :func:`restaging_grades` (diffusion is graded on its own and is not a reading here)."""
+    g = restaging_grades(cols)
+    return {k: np.where(np.isnan(g[k]), np.nan, (g[k] == 0).astype(float)) for k in READING_WORDS}
+
+
+def _words(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
+
+
+def restaging_discordance(cols: Columns) -> dict[str, np.ndarray]:
+    """Discordance among endoscopy, MRI and DRE (clinical brief rule 3; Williams, Ann Surg 2025: endoscopy and MRI
+    disagreed in 46% of OPRA assessments; DRE joins them as a design choice of this tool, since the brief's cCR needs a
+    normal DRE as well).
+
+    - ``restaging_discordant``: 1.0 when endoscopy and MRI disagree on completeness (one complete, the other not), or
+      when DRE finds residual disease (smooth induration or a mass) while endoscopy or MRI reads complete; 0.0 when
+      the recorded readings do not disagree so, or a positive restaging biopsy has settled it (residual tumour); NaN
+      when no such pair is recorded. A normal DRE beside residual disease on endoscopy or MRI is not a disagreement
+      (design choice: a normal DRE does not rule out what endoscopy or MRI sees);
+    - ``readings_complete`` / ``readings_residual``: the readings that read complete / not complete, in words;
+    - ``residual_one_reading``: 1.0 when exactly one reading shows residual disease and the other two read complete
+      (all three recorded) and no positive biopsy has confirmed it, else 0.0 (NaN when a reading is blank).
+    """
+    rc = reading_complete(cols)
+    n = len(rc["endoscopy"])
+    stack = np.vstack([rc[k] for k in READING_WORDS])
+    n_known = (~np.isnan(stack)).sum(axis=0)
+    n_complete = np.nansum(stack == 1.0, axis=0)
+    n_residual = np.nansum(stack == 0.0, axis=0)
+    settled = equals(_column(cols, "restaging_biopsy", n), "positive")
+    endo, mri, dre = rc["endoscopy"], rc["mr_trg"], rc["dre"]
+    known = (~np.isnan(endo) & ~np.isnan(mri)) | (~np.isnan(dre) & (~np.isnan(endo) | ~np.isnan(mri)))
+    endo_mri = ~np.isnan(endo) & ~np.isnan(mri) & (endo != mri)
+    dre_alone = (dre == 0.0) & ((endo == 1.0) | (mri == 1.0))
+    disc = np.where(known, ((endo_mri | dre_alone) & ~settled).astype(float), np.nan)
+    one = np.where(n_known == 3, ((n_residual == 1) & (n_complete == 2) & ~settled).astype(float), np.nan)
+    done, left = [], []
+    for i in range(n):
+        done.append(_words([w for k, w in READING_WORDS.items() if rc[k][i] == 1.0]))
+        left.append(_words([w for k, w in READING_WORDS.items() if rc[k][i] == 0.0]))
+    return {"restaging_discordant": disc, "residual_one_reading": one,
+            "readings_complete": np.array(done, dtype=object), "readings_residual": np.array(left, dtype=object)}
+
+
+def ncr_endoscopy_and_mri(cols: Columns) -> np.ndarray:
+    """1.0 when endoscopy reads near-complete and MRI is graded near-complete (mrTRG 3): OPRA's "near-cCR on both
+    endoscopy and MRI" (Williams, Ann Surg 2025: regrowth 59.3%). 0.0 when both are recorded otherwise, NaN when
+    either is blank."""
+    endo = np.asarray(cols["endoscopy"], dtype=object)
+    trg = np.asarray(cols["mr_trg"], dtype=float)
+    known = present(endo) & ~np.isnan(trg)
+    return np.where(known, (equals(endo, "near_complete") & (trg == 3)).astype(float), np.nan)
+
+
+def cea_findings(cols: Columns, thresholds: Mapping[str, float]) -> dict[str, np.ndarray]:
+    """CEA at response assessment against the baseline and against ``cea_upper_normal`` (a labelled threshold).
+
+    - ``cea_rising``: 1.0 when CEA at assessment is above the baseline value, 0.0 when not, NaN unless both recorded;
+    - ``cea_above_normal``: 1.0 when CEA at assessment is above ``cea_upper_normal``, 0.0 when not, NaN when blank
+      (and when the rule set has no such threshold);
+    - ``cea_systemic``: 1.0 when either holds, else 0.0; ``cea_finding``: what was found, in words.
+    """
+    n = len(np.asarray(cols["endoscopy"]))
+    base = np.asarray(cols["cea_baseline_ng_ml"], dtype=float) if "cea_baseline_ng_ml" in cols else np.full(n, np.nan)
+    post = np.asarray(cols["cea_post_ng_ml"], dtype=float) if "cea_post_ng_ml" in cols else np.full(n, np.nan)
+    limit = thresholds.get("cea_upper_normal")
+    with np.errstate(invalid="ignore"):
+        rising = np.where(np.isnan(base) | np.isnan(post), np.nan, (post > base).astype(float))
+        high = (np.full(n, np.nan) if limit is None else
+                np.where(np.isnan(post), np.nan, (post > limit).astype(float)))
+    systemic = ((rising == 1.0) | (high == 1.0)).astype(float)
+    words = []
+    for i in range(n):
+        parts = []
+        if rising[i] == 1.0:
+            parts.append(f"above its baseline value ({base[i]:g} ng/mL)")
+        if high[i] == 1.0:
+            parts.append(f"above {limit:g} ng/mL")
+        words.append(" and ".join(parts))
+    return {"cea_rising": rising, "cea_above_normal": high, "cea_systemic": systemic,
+            "cea_finding": np.array(words, dtype=object)}
+
+
 def local_excision_criteria(cols: Columns, thresholds: Mapping[str, float]) -> dict[str, np.ndarray]:
     """Transanal local-excision criteria of the clinical brief (rule 7), per row.
 
-    ``le_criteria_met``: residual lesion <= ``le_max_residual_mm``, restaging nodes N0 and distal edge
-    <= ``le_max_distance_cm``, all recorded. ``le_criteria_failed``: the residual lesion or the distal
-    edge is recorded beyond its limit (nodes have their own rule). ``le_missing``: the criteria that are
-    not recorded, in words (empty when none)."""
+    ``le_criteria_met``: residual lesion <= ``le_max_residual_mm``, restaging nodes N0, distal edge
+    <= ``le_max_distance_cm`` and baseline circumferential extent < ``le_max_circumference_pct``, all recorded.
+    ``le_criteria_failed``: the residual lesion or the distal edge is recorded beyond its limit (nodes have their own
+    rule). ``le_missing``: the criteria that are not recorded, in words (empty when none).
+
+    Circumference (NCCN: < 30% of the circumference; a design choice of this tool how it applies): the record holds
+    the *baseline* extent only, not the residual's. A residual is taken to cover no more of the circumference than the
+    tumour did at baseline, so a baseline extent below the limit meets the criterion; at or above it the criterion is
+    unconfirmed (``le_circumference_unconfirmed``: the MDT confirms the residual's extent), never failed, since the
+    residual may have shrunk. ``le_unconfirmed``: ``le_missing`` plus that confirmation, in words. A rule set without
+    ``le_max_circumference_pct`` (an older site copy) leaves the circumference out, as before."""
     n = len(np.asarray(cols["endoscopy"]))
     resid = np.asarray(cols["residual_lesion_mm"], dtype=float) if "residual_lesion_mm" in cols else np.full(n, np.nan)
     dist = np.asarray(cols["distance_from_anal_verge_cm"], dtype=float)
+    circ = np.asarray(cols["circumferential_extent_pct"], dtype=float) if "circumferential_extent_pct" in cols else np.full(n, np.nan)
     nodes = _column(cols, "ymr_n_stage", n)
+    limit = thresholds.get("le_max_circumference_pct")
     with np.errstate(invalid="ignore"):
-        met = (resid <= thresholds["le_max_residual_mm"]) & equals(nodes, "N0") & (dist <= thresholds["le_max_distance_cm"])
+        circ_ok = np.ones(n, dtype=bool) if limit is None else circ < limit
+        circ_unconfirmed = np.zeros(n, dtype=bool) if limit is None else circ >= limit
+        met = ((resid <= thresholds["le_max_residual_mm"]) & equals(nodes, "N0") & (dist <= thresholds["le_max_distance_cm"])
+               & circ_ok)
         failed = (resid > thresholds["le_max_residual_mm"]) | (dist > thresholds["le_max_distance_cm"])
-    words = []
-    for r, d, nd in zip(np.isnan(resid), np.isnan(dist), ~present(nodes)):
-        words.append(", ".join(w for w, miss in (("residual lesion size", r), ("restaging nodes", nd),
-                                                ("distance from the anal verge", d)) if miss))
+    circ_blank = np.isnan(circ) if limit is not None else np.zeros(n, dtype=bool)
+    words, unconfirmed = [], []
+    for i, (r, d, nd, c) in enumerate(zip(np.isnan(resid), np.isnan(dist), ~present(nodes), circ_blank)):
+        w = ", ".join(w for w, miss in (("residual lesion size", r), ("restaging nodes", nd),
+                                        ("distance from the anal verge", d), ("circumferential extent", c)) if miss)
+        words.append(w)
+        extra = (f"the residual covers less than {limit:g}% of the circumference (baseline extent {circ[i]:g}%)"
+                 if circ_unconfirmed[i] else "")
+        unconfirmed.append(", ".join(x for x in (w, extra) if x))
     return {"le_criteria_met": met.astype(float), "le_criteria_failed": failed.astype(float),
-            "le_missing": np.array(words, dtype=object)}
+            "le_circumference_unconfirmed": circ_unconfirmed.astype(float),
+            "le_missing": np.array(words, dtype=object), "le_unconfirmed": np.array(unconfirmed, dtype=object)}
 
 
 def derived_columns(cols: Columns, thresholds: Mapping[str, float] | None = None) -> dict[str, np.ndarray]:
@@ -207,9 +315,12 @@ def derived_columns(cols: Columns, thresholds: Mapping[str, float] | None = None
                                   "endoscopy_mri_discordant": endoscopy_mri_discordant(cols),
                                   # 1 for a positive restaging biopsy (proven residual tumour), else 0 (negative, not done or blank)
                                   "biopsy_positive": equals(_column(cols, "restaging_biopsy", n), "positive").astype(float)}
+    out.update(restaging_discordance(cols))
+    out["ncr_endoscopy_and_mri"] = ncr_endoscopy_and_mri(cols)
     out.update(ctdna_kinetics(cols))
     if thresholds is not None:
         out.update(local_excision_criteria(cols, thresholds))
+        out.update(cea_findings(cols, thresholds))
     return out
 
 

@@ -13,7 +13,8 @@ BASE = dict(patient_id="R1", mmr_status="pMMR", cm_stage="M0", ct_stage="T3b", c
             chemotherapy="CAPOX", systemic_cycles=6, endoscopy="complete", dre="normal", mr_trg=1, dwi_restriction=False,
             ctdna_baseline_mtm_ml=12.0, ctdna_post_rt_mtm_ml=0, ctdna_post_treatment_mtm_ml=0,
             new_distant_metastasis=False, multiple_primaries=False, ymr_n_stage="N0", residual_lesion_mm=5,
-            restaging_biopsy="not_done", fit_for_major_surgery="yes", weeks_rt_to_assessment=12)
+            restaging_biopsy="not_done", fit_for_major_surgery="yes", weeks_rt_to_assessment=12,
+            circumferential_extent_pct=26)
 NEAR = {"endoscopy": "near_complete", "mr_trg": 3}  # near-cCR, endoscopy and MRI agreeing
 
 
@@ -177,6 +178,66 @@ def test_follow_up_plan_is_that_of_the_suggested_pathway():
     le = assess({**BASE, **NEAR}).suggestion
     assert le.pathway == "local_excision" and le.surveillance["title"] == "Follow-up after transanal local excision"
     assert assess({**BASE, "dre": "mass"}).suggestion.surveillance is None
+
+
+NEW_FLAGS = ("FLAG-CEA-systemic", "FLAG-APR-one-reading", "FLAG-LE-sphincter", "FLAG-ymr-EMVI", "FLAG-lateral-nodes",
+             "PATH-near-cCR-LE-circumference")
+
+
+def test_rules_that_are_this_tools_choice_say_so():
+    """Brief rule 11: a rule this tool chose (no published rule behind it) says 'design choice' in its rationale and
+    its source, and says why in the rule set."""
+    import json
+
+    from watchwait.rules import RULES_FILE
+
+    raw = json.loads((Path(__file__).resolve().parents[2] / "watchwait" / RULES_FILE).read_text())
+    items = {r["id"]: r for kind in ("pathway", "flags") for r in raw[kind]}
+    for rid in NEW_FLAGS:
+        r = items[rid]
+        assert r.get("design_choice") is True and r.get("why"), rid
+        assert "design choice" in r["rationale"].lower() and "design choice" in r["source"].lower(), rid
+    assert raw["thresholds"]["cea_upper_normal"]["design_choice"] is True
+    assert "5 ng/mL" in raw["thresholds"]["cea_upper_normal"]["why"]
+    assert raw["thresholds"]["le_max_circumference_pct"]["site_editable"] is True
+
+
+def test_cea_and_ctdna_ask_for_systemic_restaging_once():
+    s = assess({**BASE, "cea_baseline_ng_ml": 3.0, "cea_post_ng_ml": 7.0, "ctdna_post_treatment_mtm_ml": 0.4}).suggestion
+    ids = [f.rule_id for f in s.flags]
+    assert "FLAG-CEA-systemic" in ids and "FLAG-ctDNA-systemic" in ids
+    assert s.headline.count("systemic restaging (CT chest and abdomen)") == 1
+    cea = next(f for f in s.flags if f.rule_id == "FLAG-CEA-systemic")
+    assert "7 ng/mL" in cea.message and "above its baseline value (3 ng/mL) and above 5 ng/mL" in cea.message
+    assert any("design choice of this tool" in t for t in cea.thresholds)
+
+
+def test_demo_09_asks_for_examination_under_anaesthesia_before_an_abdominoperineal_resection():
+    """Sphincter involved; endoscopy complete, MRI grade 2, only the DRE finds a mass: not a plain TME headline."""
+    from watchwait.validation import frame_to_records, read_cohort
+
+    root = Path(__file__).resolve().parents[2]
+    rec = next(r for r in frame_to_records(read_cohort(root / "sample_data" / "sample_patients.csv"))
+               if r["patient_id"] == "DEMO-09")
+    a = assess(rec)
+    s = a.suggestion
+    ids = {f.rule_id for f in s.flags}
+    assert a.category == "incomplete" and s.pathway == "tme" and s.conditional
+    assert {"FLAG-APR-one-reading", "FLAG-endoscopy-MRI-discordant"} <= ids
+    assert "examination under anaesthesia or a biopsy" in s.headline and "only DRE shows it" in s.headline
+    assert "CTX-sphincter" in {c.rule_id for c in s.context}
+
+
+def test_local_excision_with_the_sphincter_involved_is_conditional():
+    s = assess({**BASE, **NEAR, "distance_from_anal_verge_cm": 1.0, "sphincter_involved": True}).suggestion
+    assert s.pathway == "local_excision" and s.conditional
+    assert "FLAG-LE-sphincter" in {f.rule_id for f in s.flags} and "anal sphincter" in s.headline
+
+
+def test_local_excision_with_a_wide_baseline_tumour_waits_for_the_mdt():
+    s = assess({**BASE, **NEAR, "circumferential_extent_pct": 60}).suggestion
+    assert (s.pathway, s.rule_id) == ("local_excision", "PATH-near-cCR-LE-circumference") and s.conditional
+    assert "less than 30% of the circumference (baseline extent 60%)" in s.headline
 
 
 # ----------------------------------------------------------------------------- one decision, two entry points
