@@ -10,6 +10,7 @@ import re
 import streamlit as st
 
 from components import figures, fmt, state, tables
+from watchwait import agreement
 from watchwait.references import plain
 from watchwait.schema import MODALITIES
 
@@ -178,6 +179,8 @@ def probability(a, large: bool = False) -> None:
         st.caption(f":material/open_in_full: Interval widened for {names} (outside the model's training data)" if large else
                    f":material/open_in_full: Interval widened: it also covers the estimate with {names} left blank "
                    "(outside the model's training data; notices above).")
+    if agreement.is_disputed(a.suggestion):  # brief rule 3, third case: never a plain number beside the picture
+        st.error(agreement.DISPUTED + ".", icon=":material/balance:")
     if a.synthetic_training:
         st.warning(SYNTHETIC_SHORT if large else SYNTHETIC_NOTICE, icon=":material/science:")
     if not large:  # the version is on About the model; the shared screen keeps the room for the reasons
@@ -187,7 +190,8 @@ def probability(a, large: bool = False) -> None:
 def icon_array(a, large: bool = False, key: str = "icons") -> None:
     n = fmt.out_of_100(a.probability)
     lo, hi = fmt.out_of_100(a.interval[0]), fmt.out_of_100(a.interval[1])
-    st.markdown(f"**Out of 100 patients like this one, about {n} have no tumour left** "
+    lead = "**Disputed** (the number and the clinical picture disagree): the model says out of" if agreement.is_disputed(a.suggestion) else "**Out of"
+    st.markdown(f"{lead} 100 patients like this one, about {n} have no tumour left** "
                 f"(interval {lo} to {hi}); about {100 - n} have residual tumour.")
     chart(figures.icon_array(a.probability, a.interval, large=large), key=key)
 
@@ -352,12 +356,16 @@ def options(a, large: bool = False) -> None:
             with st.container(key=f"ww-opt-mine-{opt.pathway}"):
                 st.markdown("**For patients like this one**")
                 for f in mine:
-                    st.markdown(f"**{f.n_out_of_100} out of 100** {f.denominator} {plain(f.label)}")
+                    if getattr(f, "disputed", False):  # brief rule 3: not a plain count beside a surgical headline
+                        st.markdown(f"**Disputed:** the model's {f.n_out_of_100} out of 100 {f.denominator} {plain(f.label)}")
+                    else:
+                        st.markdown(f"**{f.n_out_of_100} out of 100** {f.denominator} {plain(f.label)}")
                     if f.kind == "model":
                         band = _figure_band(a, f)
                         chart(figures.option_icons(f.n_out_of_100, band, large=large), key=f"icons:{opt.pathway}:{f.id}")
                         st.caption("From the model's probability (synthetic training data)"
-                                   + (f"; interval {band[0]} to {band[1]}" if band else "") + ".")
+                                   + (f"; interval {band[0]} to {band[1]}" if band else "") + "."
+                                   + (" " + agreement.DISPUTED + "." if getattr(f, "disputed", False) else ""))
                     else:
                         st.caption(f"By definition: {plain(f.source)}.")
                 if not mine:

@@ -135,6 +135,16 @@ def context(ctx: Mapping[str, np.ndarray], gap: float, n: int) -> dict[str, np.n
             "picture_source": source, "picture_rate": rate, "number_direction": direction}
 
 
+RULE_ID = "FLAG-number-vs-picture"
+DISPUTED = ("Disputed: the model's number and the clinical picture disagree (the notice \"The number and the clinical "
+            "picture disagree\" names what drives it)")
+
+
+def is_disputed(suggestion) -> bool:
+    """The model's figures for this patient are disputed: ``FLAG-number-vs-picture`` fired (brief rule 3)."""
+    return any(n.rule_id == RULE_ID for n in getattr(suggestion, "flags", []) or [])
+
+
 @dataclass(frozen=True)
 class Driver:
     modality: str

@@ -428,7 +428,7 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
                       outside_data=out.findings[0] + [j for j in out.joint[:1] if j is not None], not_used=not_used, **common)
 
 
-DISAGREE_RULE = "FLAG-number-vs-picture"
+DISAGREE_RULE = agreement.RULE_ID
 
 
 def _name_drivers(suggestion: Suggestion, ctx, p: float, interval: tuple[float, float], by_mod: dict, contributions,

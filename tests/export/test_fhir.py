@@ -168,3 +168,17 @@ def test_a_bundle_refuses_the_same_prediction_twice(assessments, model_info):
 def test_an_empty_meeting_is_an_empty_collection():
     b, raw = _round_trip(meeting_bundle((MEETING, "x"), [], generated_at=GENERATED), Bundle)
     assert b.entry is None and raw["type"] == "collection"
+
+
+def test_a_disputed_number_says_so_in_the_risk_assessment(assessments, model_info):
+    from watchwait import agreement
+    from watchwait.export.fhir import DISPUTED_NOTE
+
+    for pid, a in assessments.items():
+        if a.probability is None:
+            continue
+        ra, _ = _round_trip(risk_assessment(a, model_info=model_info, occurrence=WHEN), RiskAssessment)
+        notes = [n.text for n in ra.note]
+        assert (DISPUTED_NOTE in notes) == agreement.is_disputed(a.suggestion), pid
+        assert notes[0] == SYNTHETIC_NOTE  # the synthetic-training statement stays first
+    assert any(agreement.is_disputed(a.suggestion) for a in assessments.values() if a.probability is not None)

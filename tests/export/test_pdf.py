@@ -248,3 +248,19 @@ def test_without_the_unicode_font_the_page_falls_back_to_latin_1(sample_records,
     assert "Rationale: Müller ????? The MDT weighed" in text
     assert "... [continued in the record]" in text
     assert "Present: Dr Zoë" in text
+
+
+def test_a_disputed_number_is_printed_as_disputed(sample_records, assessments, model_info):
+    from watchwait import agreement
+
+    seen = 0
+    for pid, record in sample_records.items():
+        a = assessments[pid]
+        if a.probability is None:
+            continue
+        _, text = _read(_pdf(record, a, model_info))
+        disputed = agreement.is_disputed(a.suggestion)
+        seen += disputed
+        assert ("Disputed: the model says that out of 100 patients like this one" in text) == disputed, pid
+        assert ("Out of 100 patients like this one, about" in text) == (not disputed), pid
+    assert seen  # at least one sample patient's number disagrees with its picture

@@ -25,7 +25,8 @@ How the prediction is carried:
   ``rationale`` says the same in words.
 - ``method``: the model, coded by its version (:data:`MODEL_SYSTEM`) and the sha256 of its model file
   (:data:`MODEL_HASH_SYSTEM`), with a text naming both and the rule set's version.
-- ``note``: the synthetic-training statement while it applies (our text, never user text).
+- ``note``: the synthetic-training statement while it applies, and a "disputed" statement while the number and the
+  clinical picture disagree (rule ``FLAG-number-vs-picture``; our text, never user text).
 
 An assessment outside the tool's scope (dMMR, metastatic, ...) has no probability: its RiskAssessment keeps
 the outcome, has no ``probability[x]`` and says why in ``prediction[0].rationale``.
@@ -42,6 +43,7 @@ from decimal import Decimal
 from fhir.resources.R4B.bundle import Bundle, BundleEntry
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
+from watchwait import agreement
 from watchwait.export import ExportError, Meeting, ModelInfo, as_meeting, check_model
 
 FHIR_VERSION = "4.0.1"  # what the JSON is valid as (also valid R4B 4.3.0, whose models build it)
@@ -55,6 +57,8 @@ MODEL_HASH_SYSTEM = f"{BASE}/CodeSystem/model-sha256"
 PSEUDONYM_SYSTEM = f"{BASE}/NamingSystem/pseudonym"
 MEETING_SYSTEM = f"{BASE}/NamingSystem/mdt-meeting"
 INTERVAL_EXTENSION = f"{BASE}/StructureDefinition/probability-interval"
+DISPUTED_NOTE = ("Disputed: the probability and the clinical picture at restaging point opposite ways (clinical brief, "
+                 "rule 3); read the case's cautions before using the number.")
 UCUM = "http://unitsofmeasure.org"
 CODE_TEXT = "Probability of complete response after neoadjuvant therapy for rectal cancer (watchwait)"
 SYNTHETIC_NOTE = ("Synthetic training data: the model that made this assessment was trained on a simulated cohort "
@@ -117,6 +121,8 @@ def risk_assessment(assessment, *, model_info: ModelInfo, occurrence: _dt.date |
     m = model_info
     method_text = f"watchwait model {m.version} (model file sha256 {m.sha256})" + (f"; rules {m.ruleset_version}" if m.ruleset_version else "")
     notes = ([{"text": SYNTHETIC_NOTE}] if m.synthetic else []) + [{"text": INFORMS_NOTE}]
+    if agreement.is_disputed(assessment.suggestion):  # brief rule 3, third case: a receiving system reads it too
+        notes.insert(len(notes) - 1, {"text": DISPUTED_NOTE})
     data = {
         "resourceType": "RiskAssessment",
         "id": resource_id(assessment.patient_id, m.version, when),

@@ -35,6 +35,7 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.recorder import FPDFRecorder
 
+from watchwait import agreement
 from watchwait.export import DecisionSummary, ExportError, ModelInfo, check_model
 from watchwait.labels import value_text
 from watchwait.references import plain
@@ -410,8 +411,13 @@ class _Page:
         pdf.set_xy(pdf.get_x() + 1, top + 2.2)
         pdf.cell(0, self.lh(b.size + 1.5), f"{a.interval_level:.0%} interval: {_pct(lo)} to {_pct(hi)}", markdown=False)
         pdf.set_y(top + self.lh(b.size + 14) + 0.5)
-        self.para(x, tw, f"Out of 100 patients like this one, about {n} have no tumour left (interval {nlo} to {nhi}); "
-                  f"about {100 - n} have residual tumour.", b.size)
+        if agreement.is_disputed(a.suggestion):  # brief rule 3, third case: never a plain count beside the picture
+            self.para(x, tw, f"Disputed: the model says that out of 100 patients like this one, about {n} have no tumour "
+                      f"left (interval {nlo} to {nhi}), but the clinical picture points the other way (see the cautions).",
+                      b.size, "B", color=VERMILLION)
+        else:
+            self.para(x, tw, f"Out of 100 patients like this one, about {n} have no tumour left (interval {nlo} to {nhi}); "
+                      f"about {100 - n} have residual tumour.", b.size)
         self.para(x, tw, OUTCOME_TEXT + f" Response category at restaging: {a.category_label}.", b.size - 0.5,
                   color=TEXT_GREY)
         if a.missing_modalities:
