@@ -105,3 +105,70 @@ def test_follow_up_plans_have_sources_and_the_nccn_years_3_to_5():
     assert "NCCN" in le["source"] and "3-6 months" in le["schedule"][0]["what"]
     for plan in plans.values():
         assert plan["source"].strip()
+
+
+# ----------------------------------------------------------------------------- each figure's exact population
+# For every published figure: a patient inside its population (the figure is shown) and one just outside it (the
+# figure is not shown; where the patient is of the right category, the figure's "no figure fits" text is shown
+# instead). Changes are to the vignettes' base patient (a cCR on every reading, nodes N0, ctDNA cleared).
+NEAR = {"endoscopy": "near_complete", "mr_trg": 3, "residual_lesion_mm": 10, "circumferential_extent_pct": 20}
+DWI_ONLY = {"dwi_restriction": True, "residual_lesion_mm": 10, "circumferential_extent_pct": 20}
+NODES_ONLY = {"ymr_n_stage": "N1"}  # a cCR on every reading downgraded to near-cCR by restaging nodes
+POPULATIONS = {
+    # id: (inside, just outside, text shown instead: a phrase of it, or None when the category alone excludes)
+    "ww_regrowth_2y": ({}, {"ctdna_post_treatment_mtm_ml": 2.0}, "measured without ctDNA"),
+    "ww_distant": ({}, {"ctdna_post_treatment_mtm_ml": 2.0}, "measured without ctDNA"),
+    "ww_keep_rectum_3y_ccr": ({}, NODES_ONLY, None),
+    "ww_salvage_early": ({}, DWI_ONLY, None),
+    "ww_keep_rectum_3y_ncr": (NEAR, NODES_ONLY, "No OPRA rectum-preservation figure fits"),
+    "ww_regrowth_ncr": (NEAR, DWI_ONLY, "OPRA's 59.3% was measured in patients graded near-cCR on both endoscopy and MRI"),
+    "re_becomes_ccr": (NEAR, {**NEAR, "ymr_n_stage": "N1"}, "No published re-assessment figure fits"),
+    "re_regrowth_free_2y": (NEAR, {**NEAR, "ymr_n_stage": "N1"}, "No published regrowth-free rate"),
+}
+
+
+def _shown(change):
+    category, s = suggestion_for({**BASE, **change}, 0.6, (0.5, 0.7), 0, SUPPORT)
+    figs = {f.id for o in s.options for f in o.figures}
+    texts = [t for o in s.options for t in o.not_applicable]
+    return category, figs, texts
+
+
+def test_every_published_figure_has_a_population_rule_and_a_case_each_side():
+    published = {f["id"]: f for o in outcomes()["options"].values() for f in o["figures"] if f["kind"] == "published"}
+    assert set(published) == set(POPULATIONS) == set(MEASURED_IN)
+    for fid, f in published.items():
+        assert f.get("when") and f.get("population_rule"), f"{fid}: its population as a rule over the record"
+        assert not f.get("unless") or f.get("instead"), f"{fid}: outside its population, say that no figure fits"
+
+
+@pytest.mark.parametrize("fid", sorted(POPULATIONS))
+def test_figure_shown_inside_its_population_and_not_just_outside(fid):
+    inside, outside, instead = POPULATIONS[fid]
+    category, figs, _ = _shown(inside)
+    assert fid in figs, f"{fid} not shown to a {category} patient inside its population"
+    category, figs, texts = _shown(outside)
+    assert fid not in figs, f"{fid} shown to a patient outside its population ({outside})"
+    if instead:
+        assert any(instead in t for t in texts), f"{fid}: no 'no figure fits' text for {outside}"
+
+
+@pytest.mark.parametrize("change", [DWI_ONLY, NODES_ONLY, {"endoscopy": "near_complete", "mr_trg": 2, "residual_lesion_mm": 10},
+                                    {"mr_trg": 3, "residual_lesion_mm": 10}, {"dre": "smooth_induration", "residual_lesion_mm": 10}])
+def test_opra_near_ccr_regrowth_only_for_near_ccr_on_both_endoscopy_and_mri(change):
+    """59.3% (OPRA: near-cCR on endoscopy AND MRI): never for a near-cCR that rests on diffusion, DRE, one of the two
+    readings, or restaging nodes."""
+    category, figs, texts = _shown(change)
+    assert category == "near-cCR" and "ww_regrowth_ncr" not in figs
+    assert any("59.3%" in t for t in texts)
+
+
+def test_words_say_what_the_sources_say():
+    figs = {f["id"]: f for o in outcomes()["options"].values() for f in o["figures"]}
+    assert "no viable tumour" not in figs["ww_no_tumour"]["label"] and "later regrowths remain possible" in figs["ww_no_tumour"]["label"]
+    assert "no viable tumour" not in figs["le_no_tumour"]["label"]
+    assert "after a local regrowth" not in figs["ww_distant"]["label"] and "also had a local regrowth" in figs["ww_distant"]["label"]
+    for fid in ("ww_regrowth_2y", "ww_distant"):
+        assert "chemoradiotherapy" in figs[fid]["population"] and "immunotherapy" in figs[fid]["population"]
+    le = all_surveillance()["local_excision"]["source"]
+    assert "transanal excision alone" in le and "not for local excision after neoadjuvant therapy" in le
