@@ -190,9 +190,13 @@ def probability(a, large: bool = False) -> None:
 def icon_array(a, large: bool = False, key: str = "icons") -> None:
     n = fmt.out_of_100(a.probability)
     lo, hi = fmt.out_of_100(a.interval[0]), fmt.out_of_100(a.interval[1])
-    lead = "**Disputed** (the number and the clinical picture disagree): the model says out of" if agreement.is_disputed(a.suggestion) else "**Out of"
-    st.markdown(f"{lead} 100 patients like this one, about {n} have no tumour left** "
-                f"(interval {lo} to {hi}); about {100 - n} have residual tumour.")
+    if agreement.is_disputed(a.suggestion):  # brief rule 3, third case: not a plain count
+        st.markdown(f"**Disputed** (the number and the clinical picture disagree): the model says that out of 100 "
+                    f"patients like this one, about {n} have no tumour left (interval {lo} to {hi}); about {100 - n} "
+                    "have residual tumour.")
+    else:
+        st.markdown(f"**Out of 100 patients like this one, about {n} have no tumour left** "
+                    f"(interval {lo} to {hi}); about {100 - n} have residual tumour.")
     chart(figures.icon_array(a.probability, a.interval, large=large), key=key)
 
 

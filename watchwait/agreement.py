@@ -136,8 +136,8 @@ def context(ctx: Mapping[str, np.ndarray], gap: float, n: int) -> dict[str, np.n
 
 
 RULE_ID = "FLAG-number-vs-picture"
-DISPUTED = ("Disputed: the model's number and the clinical picture disagree (the notice \"The number and the clinical "
-            "picture disagree\" names what drives it)")
+DISPUTED = ("Disputed: the model's number and the clinical picture disagree (the caution that begins \"The model "
+            "reads\" names what drives the number)")
 
 
 def is_disputed(suggestion) -> bool:

@@ -163,3 +163,45 @@ def test_presentation_mode_demo13_notices_keep_reason_and_source(wide: Page, ser
     last_notice = max(alerts.filter(has_text=f.rule_id).bounding_box()["y"] for f in a.suggestion.flags)
     assert last_notice < metric.bounding_box()["y"]
     shot(wide, shots / "25_presentation_DEMO-13_notices.png", full=False)
+
+
+def test_the_number_and_the_picture_disagree_on_screen(wide: Page, server, shots, samples):
+    """Issue 17: DEMO-01 edited to every restaging reading at its worst. Where the model still reads far above
+    the published rate for an incomplete response, the screen says so beside the number, names the drivers,
+    keeps the headline conditional and marks the model's figures in the options as disputed."""
+    from st_helpers import select, type_into
+    from watchwait import agreement
+
+    rec = dict(samples["DEMO-01"], endoscopy="incomplete", dre="mass", mr_trg=5, dwi_restriction=True)
+    a = watchwait.assess(rec)
+    disputed = agreement.is_disputed(a.suggestion)
+    _open(wide, server, "DEMO-01", "Patient")
+    for label, option in (("Endoscopy", "incomplete response (residual tumour)"), ("Digital rectal examination", "palpable mass"),
+                          ("Residual diffusion restriction", "yes")):
+        wide.get_by_role("combobox", name=label, exact=True).scroll_into_view_if_needed()  # far below the fold
+        select(wide, label, option)
+    wide.get_by_label("MRI tumour regression grade (mrTRG) (1-5)", exact=True).scroll_into_view_if_needed()
+    type_into(wide, "MRI tumour regression grade (mrTRG) (1-5)", "5")
+    go(wide, "Assessment")
+    main = _main(wide)
+    expect(main).to_contain_text(f"{a.probability:.0%}".replace("%", ""), timeout=T)
+    banner = wide.get_by_test_id("stAlert").filter(has_text="Disputed: the model's number and the clinical picture disagree")
+    if not disputed:  # a model that agrees with the picture shows no dispute anywhere
+        expect(banner).to_have_count(0)
+        expect(main).not_to_contain_text("Disputed")
+        return
+    expect(banner).to_have_count(1)
+    n = next(f for f in a.suggestion.flags if f.rule_id == agreement.RULE_ID)
+    assert "What drives the number" in n.message or "many small contributions" in n.message
+    shot(wide, shots / "22_assessment_DEMO-01_worst_readings_disputed.png")
+    expect(main).to_contain_text(n.message[:120])
+    expect(main).to_contain_text("Disputed (the number and the clinical picture disagree): the model says that out of 100")
+    expect(main).not_to_contain_text("**")  # no markup left over
+    suggestion = wide.locator(".st-key-ww-suggestion")
+    assert shown_headline(suggestion) == f"Suggested, with conditions: {a.suggestion.headline}"
+    shot(wide, shots / "22_assessment_DEMO-01_worst_readings_disputed.png")
+    go(wide, "Options")
+    for key in ("watch_and_wait", "local_excision", "tme"):
+        expect(wide.locator(f".st-key-ww-opt-mine-{key}")).to_contain_text("Disputed: the model's", timeout=T)
+    expect(wide.locator(".st-key-ww-opt-mine-watch_and_wait")).not_to_contain_text(f"**{round(100 * a.probability)} out of 100**")
+    shot(wide, shots / "23_options_DEMO-01_worst_readings_disputed.png")
