@@ -238,6 +238,7 @@ def test_local_excision_with_a_wide_baseline_tumour_waits_for_the_mdt():
     s = assess({**BASE, **NEAR, "circumferential_extent_pct": 60}).suggestion
     assert (s.pathway, s.rule_id) == ("local_excision", "PATH-near-cCR-LE-circumference") and s.conditional
     assert "less than 30% of the circumference (baseline extent 60%)" in s.headline
+    assert any("circumference" in t and "site-editable" in t for t in s.thresholds), s.thresholds
 
 
 # ----------------------------------------------------------------------------- one decision, two entry points
