@@ -24,6 +24,13 @@ Record version 2 adds two readings (clinical brief, restaging nodes paragraph):
 Category: any component 2 -> incomplete; otherwise, when the four luminal and MRI components are
 known, the worst grade over every graded component (0 -> cCR, 1 -> near-cCR); otherwise
 "not_assessed" (a cCR needs every component normal).
+
+Other derived values the rules (rules_v2.json) and the figures' populations (outcomes_v2.json) use:
+discordance among endoscopy, MRI and DRE and "residual disease on one reading only"
+(:func:`restaging_discordance`), near-complete on both endoscopy and MRI (:func:`ncr_endoscopy_and_mri`,
+OPRA's nCR/nCR), the local-excision criteria with the baseline circumference
+(:func:`local_excision_criteria`), CEA rising or above the normal range (:func:`cea_findings`) and ctDNA
+kinetics (:func:`ctdna_kinetics`).
 """
 
 from __future__ import annotations
