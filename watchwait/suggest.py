@@ -199,7 +199,7 @@ def options_for(pathway: str, category: str, p: float | None, ctx: Mapping[str, 
     includes this patient's response category (and none of whose exclusions hold)."""
     spec = outcomes()["options"]
     one = {k: np.asarray(v)[i:i + 1] for k, v in ctx.items()}  # row i, sliced once for every figure's clauses
-    disputed = "number_picture_disagree" in one and one["number_picture_disagree"][0] == 1
+    disputed = bool("number_picture_disagree" in one and one["number_picture_disagree"][0] == 1)
     out = []
     for key in OPTION_ORDER:
         o = spec[key]
