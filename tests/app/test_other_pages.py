@@ -53,7 +53,10 @@ def test_what_if_for_a_conditional_patient_never_shows_the_bare_pathway(app, sam
     # ctDNA cleared (scenario A) lifts the ctDNA conditions; detectable (scenario B) keeps them
     cleared = watchwait.assess({**sample_records["DEMO-13"], "ctdna_post_treatment_mtm_ml": 0.0}).suggestion
     assert cards[1].startswith("Suggested, with conditions:" if cleared.conditional else "Suggested:")
-    assert "systemic restaging" not in cleared.headline and cards[2] == cards[0]
+    # with ctDNA cleared, systemic restaging is still asked only by the CEA flag (DEMO-13's CEA is above 5 ng/mL)
+    assert not {"FLAG-ctDNA-systemic", "FLAG-cCR-ctDNA"} & {f.rule_id for f in cleared.flags}
+    assert ("systemic restaging" in cleared.headline) == any(f.rule_id == "FLAG-CEA-systemic" for f in cleared.flags)
+    assert cards[2] == cards[0]
 
 
 def test_what_if_changes_several_inputs_at_once(app, sample_records):
@@ -169,6 +172,9 @@ def test_options_side_by_side_with_out_of_100_figures_and_sources(app, sample_re
                 assert f"{f.n_out_of_100} out of 100 {f.denominator} {f.label}" in screen
                 assert f"**{f.n_out_of_100} out of 100** {f.denominator} {f.label}" not in screen
                 assert f"Measured in: {plain(f.population)}" in screen
+            elif f.disputed:  # the number and the picture disagree (rule 3): never a plain count
+                assert f"**Disputed:** the model's {f.n_out_of_100} out of 100 {f.denominator} {f.label}" in screen
+                assert f"**{f.n_out_of_100} out of 100** {f.denominator} {f.label}" not in screen
             else:
                 assert f"**{f.n_out_of_100} out of 100** {f.denominator} {f.label}" in screen
             if f.kind != "model":  # a model figure says it is from the model; its source is in the details
