@@ -86,7 +86,9 @@ def test_shared_screen_assessment_puts_the_top_five_reasons_beside_the_number(sa
     assert not any(f"{c.label}: not recorded" in top_block.split("\n")[1] for c in a.contributions)
     # the reasons come before the icon array and the charts (the first screen holds them)
     # (DEMO-02's number disagrees with its cCR: the icon array's line says "Disputed", rule 3)
-    line = "out of 100 patients like this one" if a.suggestion.conditional else "Out of 100 patients like this one"
+    from watchwait.agreement import is_disputed
+
+    line = "the model says that out of 100 patients" if is_disputed(a.suggestion) else "Out of 100 patients like this one"
     assert screen.index("**Top 5 reasons**") < screen.index(line)
 
 
