@@ -107,21 +107,36 @@ def _ctdna_c1(c: Columns) -> np.ndarray:
 
 
 def _ctdna(tp: str, part: str) -> Callable[[Columns], np.ndarray]:
-    """ctDNA at C2 or C3 as four features that are never blank, so that "not tested" (detected 0, not-detected 0,
-    level at the floor, fold 0) and "tested, not detected" (not-detected 1) stay different facts."""
+    """ctDNA at C2 or C3 as four features, so that "not tested" (detected 0, not-detected 0, level at the floor,
+    fold 0) and "tested, not detected" (not-detected 1) stay different facts.
+
+    A non-shedder (C1 tested and not detected) gets all four blank (NaN), whatever C2 or C3 says: a tumour that
+    sheds no detectable ctDNA before treatment will not shed it later either, so its "not detected" at C2/C3 says
+    nothing about the response and must earn no credit (issue 17: DEMO-01, 0 MTM/mL at all three timepoints, gained
+    18 points from it). Blank, the four are the same for "not detected" and "not tested", and whatever the model
+    learns from them being blank is what C1 = 0 itself says (shedding is independent of the response)."""
     def f(c: Columns) -> np.ndarray:
         x = np.asarray(c[_CTDNA_COL[tp]], float)
-        c1 = np.asarray(c[_CTDNA_COL["c1"]], float)
+        c1 = np.asarray(c[_CTDNA_COL["c1"]], float) if _CTDNA_COL["c1"] in c else np.full(len(x), np.nan)
         if part == "detected":
-            return (x > 0).astype(float)
-        if part == "negative":
-            return (x == 0).astype(float)
-        if part == "log10":
-            return np.where(x > 0, np.log10(np.where(x > 0, x, 1.0)), LOG_PC)
-        both = ~np.isnan(x) & ~np.isnan(c1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(both, np.log10((np.nan_to_num(x) + CTDNA_PSEUDOCOUNT) / (np.nan_to_num(c1) + CTDNA_PSEUDOCOUNT)), 0.0)
+            out = (x > 0).astype(float)
+        elif part == "negative":
+            out = (x == 0).astype(float)
+        elif part == "log10":
+            out = np.where(x > 0, np.log10(np.where(x > 0, x, 1.0)), LOG_PC)
+        else:
+            both = ~np.isnan(x) & ~np.isnan(c1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out = np.where(both, np.log10((np.nan_to_num(x) + CTDNA_PSEUDOCOUNT) / (np.nan_to_num(c1) + CTDNA_PSEUDOCOUNT)), 0.0)
+        return np.where(non_shedder(c1), np.nan, out)
     return f
+
+
+def non_shedder(c1) -> np.ndarray:
+    """True where ctDNA was tested before treatment (C1) and not detected: later results carry no information."""
+    c1 = np.asarray(c1, float)
+    with np.errstate(invalid="ignore"):
+        return ~np.isnan(c1) & (c1 <= 0)
 
 
 def _mri_grade(c: Columns) -> np.ndarray:
