@@ -22,6 +22,51 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"
 
 
+# Published discrimination per branch (../shared/clinical/calibration.md only), beside which the card prints each
+# branch's held-out AUC alone among patients with its data (issue 17). low/high: the published range; None: no AUC.
+PUBLISHED_BRANCH_AUC = {
+    "clinical": {"low": 0.70, "high": 0.84, "text": "clinical baseline nomograms 0.70-0.84 (pCR nomogram 0.836, 241 patients; "
+                                                    "calibration.md section 2)"},
+    "immune": {"low": None, "high": None, "text": "no published AUC; PD-L1 CPS >= 5: CR 50.0% vs 27.3% (Hou 2025, 20 patients), "
+                                                  "TPS >= 1%: pCR 75% vs 17% (VOLTAGE-A, 38 patients) under immunotherapy only "
+                                                  "(calibration.md section 2)"},
+    "blood": {"low": 0.73, "high": 0.85, "text": "CEA at assessment 0.733 (UNION), on-treatment ctDNA 0.82-0.85 among "
+                                                 "baseline-detected (Wang 2021 0.818, UNION MRD 0.85 at C2); UNION MRD + CEA "
+                                                 "0.983 in 79 patients (review 000) (calibration.md sections 2 and 4)"},
+    "restaging": {"low": 0.55, "high": 0.76, "text": "single readings: MRI alone 0.65-0.73, endoscopy 0.67-0.76, cCR criteria "
+                                                     "0.55-0.64 (PKU); OPRA endoscopy + MRI combined accuracy 67%; no published "
+                                                     "AUC of every restaging reading together; ctDNA + mrTRG 0.886 (Wang 2021) "
+                                                     "(calibration.md sections 2 and 4)"},
+    "radiomics": {"low": 0.80, "high": 0.85, "text": "MRI radiomics for pCR: pooled validation HSROC AUC 0.846 (38 studies), "
+                                                     "radiomics 0.85 in a 21-study meta-analysis called likely optimistic "
+                                                     "(calibration.md section 2)"},
+}
+
+
+def _separability_lines(rows: list[dict] | None) -> list[str]:
+    """The card's "Where the simulated cohort is more separable than published data" section."""
+    if not rows:
+        return []
+
+    def auc(x):
+        return "-" if x is None else f"{x:.2f}"
+
+    out = ["", "## Where the simulated cohort is more separable than published data", "",
+           "Each branch's model on its own, among the held-out patients who have that branch's data (a branch few "
+           "patients have looks near chance over all held-out patients while it moves those who have it), beside what "
+           "published studies report (../shared/clinical/calibration.md). Where the simulated AUC is above the published "
+           "range, the simulator gives that branch more evidence than published data support, and the model's "
+           "probabilities move more on it than they should.", "",
+           "| branch | AUC alone, held-out patients with its data (n) | AUC alone, every measured held-out patient | published | |",
+           "|---|---|---|---|---|"]
+    for r in rows:
+        n = r.get("n_with_data")
+        out.append(f"| {r['branch']} | {auc(r.get('auc_alone_with_data'))}{'' if n is None else f' ({n:,})'} | "
+                   f"{auc(r.get('auc_alone_all_held_out'))} | {r['published']} | "
+                   f"{r.get('verdict') or 'no published AUC to compare'} |")
+    return out
+
+
 HEADER = ["| model | AUC | Brier | calibration slope | calibration intercept | ECE | mean abs(p - true p) |", "|---|---|---|---|---|---|---|"]
 
 
@@ -118,6 +163,7 @@ def render_markdown(card: dict) -> str:
         lines += ["", f"## What imaging adds", "", img["note"]]
     else:
         lines += ["", "## What imaging adds", "", "No imaging in the training cohort: the radiomics branch is empty."]
+    lines += _separability_lines(card.get("separability_vs_published"))
     lines += ["", "## Features", "", "| feature | modality | inputs |", "|---|---|---|"]
     lines += [f"| {f['label']} | {f['modality']} | {', '.join(f['inputs'])} |" for f in card["features"]]
     lines += ["", "## Limitations", ""] + [f"- {x}" for x in card["limitations"]]

@@ -289,14 +289,19 @@ def train(frame: pd.DataFrame, seed: int = 0, truth: pd.DataFrame | None = None,
     o_m = None if oracle is None else oracle[measure]
     peers = fit_peers(tr, y_tr, seed=seed)
     baselines = {"clinical_nomogram": _nomogram(tr, y_tr), **{f"peer_{k}": v.predict for k, v in peers.items()}}
+    solos = {}
     for m in present:
         solo = FusedPredictor(seed=seed, modalities=(m,), n_members=0).fit(columns_of(tr), y_tr, radiomics_columns=rad)
+        solos[m] = solo
         baselines[f"{m}_only"] = (lambda s: (lambda fr: s.predict_proba(s.matrix(columns_of(fr)))))(solo)
     metrics = compare(predictor, te_m, y_m, baselines, o_m)
+    for m, solo in solos.items():  # every held-out patient: the branch models never see the interval's calibration half
+        metrics[f"{m}_only"].update(branch_with_data(solo, m, te, y_te))
     imaging = _imaging_added(predictor, tr, y_tr, te_m, y_m, rad, present, seed, o_m)
     coverage = interval_coverage(predictor, te_m, o_m)
     card = _card(predictor, frame, y, seed, metrics, coverage, data_description or {}, len(idx_tr), len(idx_te), present)
     card["imaging_added"] = imaging
+    card["separability_vs_published"] = separability(metrics)
     card["warnings"] = usability_warnings(len(te_m), metrics["fused"]["auc"])
     card["training_data"]["n_outcome_unknown_left_out"] = n_unknown
     if n_unknown:
@@ -384,6 +389,51 @@ def _calibrate_parametric(predictor: FusedPredictor, tr: pd.DataFrame, te: pd.Da
                                 + ("an undersmoothed pilot (the same design with a tenth of the penalty)"
                                    if truth_model is not predictor else "this model's own probabilities")
                                 + "; no known true probabilities on this cohort, so the design's own form is taken as true)"))
+
+
+#: Held-out patients with a branch's data (and both outcomes among them) below which its AUC among them is not given.
+MIN_WITH_DATA = 20
+
+
+def branch_with_data(solo: FusedPredictor, modality: str, frame: pd.DataFrame, y: np.ndarray) -> dict:
+    """A branch's model alone, among the held-out patients who have that branch's data (at least one of its inputs
+    recorded): ``auc_with_data`` and ``n_with_data``. ``train`` passes every held-out patient (both halves when half
+    calibrates the interval: the branch models are fitted on the training part only and never see that half). Over every held-out patient a branch that few have (radiomics:
+    ~4% imaged) looks near chance while it moves the patients who have it by tens of points (issue 17)."""
+    from watchwait.features import modalities_not_tested
+    from watchwait.metrics import classification_metrics
+
+    cols = columns_of(frame)
+    blank = modalities_not_tested(solo.features_, cols).get(modality)
+    has = np.ones(len(frame), bool) if blank is None else ~blank
+    out: dict = {"n_with_data": int(has.sum())}
+    if has.sum() < MIN_WITH_DATA or y[has].all() or not y[has].any():
+        out["auc_with_data"] = None
+        return out
+    p = solo.predict_proba(solo.matrix(cols))
+    out["auc_with_data"] = classification_metrics(y[has], p[has])["auc"]
+    out["prevalence_with_data"] = round(float(y[has].mean()), 4)
+    return out
+
+
+def separability(metrics: dict) -> list[dict]:
+    """Per branch: its held-out AUC alone among patients with its data, beside the published figures (calibration.md),
+    and whether the simulated cohort is more separable than they are."""
+    from watchwait.model_card import PUBLISHED_BRANCH_AUC
+
+    rows = []
+    for m, pub in PUBLISHED_BRANCH_AUC.items():
+        mm = metrics.get(f"{m}_only")
+        if not mm:
+            continue
+        auc = mm.get("auc_with_data", mm.get("auc"))
+        verdict = None if auc is None or pub["low"] is None else ("above the published range" if auc > pub["high"] + 0.02 else
+                                            "within the published range" if auc >= pub["low"] - 0.02 else
+                                            "below the published range")
+        rows.append({"branch": m, "auc_alone_with_data": auc, "n_with_data": mm.get("n_with_data"),
+                     "auc_alone_all_held_out": mm.get("auc"), "published_low": pub["low"], "published_high": pub["high"],
+                     "published": pub["text"], "verdict": verdict})
+    return rows
 
 
 def _imaging_added(predictor, tr, y_tr, te, y_te, rad, present, seed, oracle) -> dict | None:
