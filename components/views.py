@@ -180,7 +180,7 @@ def probability(a, large: bool = False) -> None:
                    f":material/open_in_full: Interval widened: it also covers the estimate with {names} left blank "
                    "(outside the model's training data; notices above).")
     if agreement.is_disputed(a.suggestion):  # brief rule 3, third case: never a plain number beside the picture
-        st.error(agreement.DISPUTED + ".", icon=":material/balance:")
+        st.error(agreement.DISPUTED_SHORT if large else agreement.DISPUTED + ".", icon=":material/balance:")
     if a.synthetic_training:
         st.warning(SYNTHETIC_SHORT if large else SYNTHETIC_NOTICE, icon=":material/science:")
     if not large:  # the version is on About the model; the shared screen keeps the room for the reasons
@@ -265,10 +265,13 @@ def suggestion(a, brief: bool = False, large: bool = False) -> None:
                 quals = [n for n in [*s.confirm, *s.flags] if n.qualifies_headline]
                 if quals:
                     with st.expander(caution_label(len(quals)), icon=":material/warning:", key="ww-suggestion-cautions"):
+                        if len(conds) > 2 and s.rationale:  # a long list of conditions keeps the box on one screen
+                            st.markdown(f"**Why this pathway:** {plain(s.rationale)}")
                         st.markdown("\n\n".join(notice_text(n, compact=False) for n in quals))
         else:
             st.markdown(f"#### Suggested: {lead}")
-        if not brief:
+        folded = large and s.conditional and len(conds) > 2 and any(n.qualifies_headline for n in [*s.confirm, *s.flags])
+        if not brief and not folded:
             st.markdown(f"Why: {plain(s.rationale)}")
         st.caption(f"Source: {plain(s.source)} · rule {s.rule_id}")
         if s.thresholds:

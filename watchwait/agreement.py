@@ -49,6 +49,12 @@ DESIGN_CHOICES = (f"drivers named from {DRIVER_MIN_POINTS:g} probability points;
                   "cut-offs)")
 
 
+#: What the MDT does before a cCR whose number is low: the same words as FLAG-cCR-low-p's condition, so that the
+#: headline says it once (tests/unit/test_agreement.py checks they stay the same).
+CCR_CONDITION = "a repeat local assessment (biopsy, MRI, endoscopy) confirms the complete response"
+GENERIC_CONDITION = "the MDT has weighed why the model's number ({p}) and the clinical picture disagree"
+
+
 @dataclass(frozen=True)
 class Picture:
     key: str
@@ -56,6 +62,7 @@ class Picture:
     rate: float  # published P(true complete response | this finding)
     rate_text: str  # the rate in words, with its population
     source: str
+    condition: str = GENERIC_CONDITION  # what the headline asks for first ("{p}": the probability in %)
 
 
 PICTURES = {
@@ -69,7 +76,7 @@ PICTURES = {
     "ccr": Picture(
         "ccr", "a clinical complete response", 0.81,
         "about 81 in 100 patients with a cCR are true responders (OPRA)",
-        "OPRA, ASCO GI abstract 28 (calibration.md section 4)"),
+        "OPRA, ASCO GI abstract 28 (calibration.md section 4)", CCR_CONDITION),
     "not_ccr_ici": Picture(
         "not_ccr_ici", "a response short of a cCR after immunotherapy", 0.34,
         "about 34 in 100 patients without a cCR after immunotherapy were complete responders "
@@ -114,7 +121,9 @@ def pictures(ctx: Mapping[str, np.ndarray], n: int) -> list[list[Picture]]:
 
 def context(ctx: Mapping[str, np.ndarray], gap: float, n: int) -> dict[str, np.ndarray]:
     """The rule context of the disagreement, per row: ``number_picture_disagree`` (1/0; NaN without a probability),
-    ``picture_words``, ``picture_rate`` (the published rate), ``picture_rate_text``, ``picture_source`` and ``number_direction`` ("higher"/"lower": where the
+    ``picture_words``, ``picture_rate`` (the published rate), ``picture_rate_text``, ``picture_source``,
+    ``picture_condition`` (what the headline asks for first: for a cCR the repeat assessment FLAG-cCR-low-p asks
+    for, said once; otherwise that the MDT has weighed the disagreement) and ``number_direction`` ("higher"/"lower": where the
     number lies from the picture's rate)."""
     p = np.asarray(ctx["p"], dtype=float)
     flag = np.where(np.isnan(p), np.nan, 0.0)
@@ -123,6 +132,7 @@ def context(ctx: Mapping[str, np.ndarray], gap: float, n: int) -> dict[str, np.n
     source = np.full(n, "", dtype=object)
     direction = np.full(n, "", dtype=object)
     rate = np.full(n, np.nan)
+    condition = np.full(n, "", dtype=object)
     for i, row in enumerate(pictures(ctx, n)):
         if np.isnan(p[i]) or not row:
             continue
@@ -130,14 +140,19 @@ def context(ctx: Mapping[str, np.ndarray], gap: float, n: int) -> dict[str, np.n
         if abs(p[i] - pic.rate) >= gap - 1e-12:
             flag[i] = 1.0
             words[i], rate_text[i], source[i], rate[i] = pic.words, pic.rate_text, pic.source, pic.rate
+            condition[i] = pic.condition.format(p=f"{p[i]:.0%}")
             direction[i] = "higher" if p[i] > pic.rate else "lower"
     return {"number_picture_disagree": flag, "picture_words": words, "picture_rate_text": rate_text,
-            "picture_source": source, "picture_rate": rate, "number_direction": direction}
+            "picture_source": source, "picture_rate": rate, "number_direction": direction,
+            "picture_condition": condition}
 
 
 RULE_ID = "FLAG-number-vs-picture"
 DISPUTED = ("Disputed: the model's number and the clinical picture disagree (the caution that begins \"The model "
             "reads\" names what drives the number)")
+
+
+DISPUTED_SHORT = "Disputed: the number and the clinical picture disagree (caution above)."
 
 
 def is_disputed(suggestion) -> bool:

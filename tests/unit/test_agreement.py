@@ -106,3 +106,20 @@ def test_an_agreeing_patient_has_no_disputed_figure():
     assert a.category == "cCR" and a.probability > 0.41
     assert not agreement.is_disputed(a.suggestion)
     assert not any(f.disputed for o in a.suggestion.options for f in o.figures)
+
+
+def test_a_ccr_read_low_asks_for_the_repeat_assessment_once():
+    """For a cCR the disagreement asks for what FLAG-cCR-low-p asks for, in the same words: the headline says it
+    once; for any other picture it asks the MDT to weigh the disagreement."""
+    from watchwait.engine import suggestion_for
+    from watchwait.rules import load_rules
+
+    assert load_rules().by_id("FLAG-cCR-low-p").condition == agreement.CCR_CONDITION
+    out = agreement.context(_ctx(0.2, "cCR"), 0.4, 1)
+    assert out["picture_condition"][0] == agreement.CCR_CONDITION
+    out = agreement.context(_ctx(0.9, "incomplete"), 0.4, 1)
+    assert out["picture_condition"][0] == "the MDT has weighed why the model's number (90%) and the clinical picture disagree"
+    category, s = suggestion_for(_sample("DEMO-02"), 0.07, (0.0, 0.14))
+    assert category == "cCR" and agreement.is_disputed(s)
+    assert s.conditions.count(agreement.CCR_CONDITION) == 1
+    assert not any("has weighed why" in c for c in s.conditions)
