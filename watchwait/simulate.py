@@ -9,9 +9,10 @@ Design (one latent response score, so the best possible prediction is computable
 3. The latent response score s = eta + e, e ~ Logistic(0, 1); true complete response CR = (s > 0),
    so P(CR | X) = sigmoid(eta). Larger s = less residual tumour.
 4. Every observed signal is drawn from s (never from CR directly):
-   - restaging (endoscopy, DRE, mrTRG, DWI) from a shared *appearance* a = s + u, u a two-piece
-     normal (mu; SD sd_up above, a much larger sd_down below: a response looks worse far more often
-     than residual tumour looks better), plus a shift ``bed`` of these four cCR-criteria readings,
+   - restaging (endoscopy, DRE, mrTRG, DWI) from a shared *appearance* a = s + u, u two-piece
+     (mu; a normal with a small SD sd_up above, a steep but bounded tail below, down to mu - floor: a
+     response looks worse far more often than residual tumour looks better, but never like a gross
+     tumour), plus a shift ``bed`` of these four cCR-criteria readings,
      with (mu, sd_up, sd_down, bed) per regimen group (without / with immunotherapy): the readings
      share one error (fibrosis and oedema fool all of them at once), which caps what they can tell
      together (issue 17); under immunotherapy mu < 0 and sd_down is larger: responders look worse and
@@ -128,51 +129,57 @@ DIST_KNOTS = (np.array([0.0, 3.0, 5.0, 7.0, 9.0, 10.0]), np.array([-0.75, -0.55,
 # Restaging: appearance a = s + u, one error u shared by every restaging reading (the four of the
 # cCR criteria and the version-2 ones); each of the four cCR-criteria readings (endoscopy, DRE,
 # mrTRG, DWI) = a + bed + N(0, noise) cut at thresholds (higher = looks better).
-# The shared error is a two-piece normal (``appearance_error``): u = mu + sd_up * z above mu and
-# mu + sd_down * z below (z ~ N(0, 1), half the mass on each side), with sd_down >> sd_up. Fibrosis,
+# The shared error is two-piece (``appearance_error``, z ~ N(0, 1), half the mass on each side of
+# mu): u = mu + sd_up * z above mu (small: a residual tumour rarely looks better than it is) and
+# mu + floor * tanh(sd_down * z / floor) below (steep near mu, never below mu - floor). Fibrosis,
 # oedema and immune infiltrates make a response look worse far more often (and by more) than a
-# residual tumour looks better than it is: a clean scar is reliable (P(CR | cCR) ~0.81, OPRA) while
-# many true responders look incomplete (pseudo-residual disease). Because the error is shared, no
-# number of readings can see through it: it caps what the restaging readings together can tell
-# (issue 17: with a small shared error, the eight readings together reached AUC 0.89 and the
-# shipped model's restaging branch 0.88, above every published restaging figure).
+# residual tumour looks better: a clean scar is reliable (P(CR | cCR) ~0.81, OPRA) while many true
+# responders look near-complete or incomplete (pseudo-residual disease); but a response never looks
+# like a gross tumour, so every reading at its worst (visible tumour, mass, mrTRG 5, ...) still
+# means residual tumour (the floor, with the worst categories' cut points below it). Because the
+# error is shared, no number of readings can see through it in between: it caps what the restaging
+# readings together can tell (issue 17: with a small shared error, the eight readings together
+# reached AUC 0.89 and the shipped model's restaging branch 0.88, above every published figure).
+# Every reading at its worst: P(CR) 4.5% without ICI, 6% with (mrTRG 5 + incomplete endoscopy + mass on
+# DRE, 15% and 5% of these patients; before the floor 12% and 34%, which let a profile with every reading
+# at its worst keep most of its prior).
 # Band chosen for the readings together (``TARGETS`` "auc_restaging_together": a logistic regression
 # on all eight, i.e. the best a model can do from them): above the best single reading (endoscopy
 # 0.67-0.76, MRI 0.65-0.73; PKU) and at most 0.80, below the only published combination that beats
 # the single readings, ctDNA + mrTRG 0.886 (Wang 2021), and in line with OPRA's 67% accuracy of
 # endoscopy + MRI together (Williams, Ann Surg 2025). Within one regimen group the readings together
-# reach ~0.76-0.78; pooled over both groups, with the regimen group known, ~0.81, because CR rates
+# reach ~0.76-0.77; pooled over both groups, with the regimen group known, ~0.81, because CR rates
 # differ by regimen (the shipped model's restaging branch sees the immunotherapy).
 # Two regimen groups, without and with a checkpoint inhibitor (ICI):
-# - with ICI (mu -1.0, sd_up 1.0, sd_down 7.5, bed +0.8): responders look worse still (fibrosis and
+# - with ICI (mu -1.0, sd_up 1.0, sd_down 11, floor 7, bed +0.8): responders look worse still (fibrosis and
 #   immune infiltrates): P(CR | cCR) ~0.80 (OPRA, ASCO GI abstract 28, at a similar CR rate ~0.5)
 #   and P(CR | not cCR) ~0.34 (pseudo-residual disease, TORCH 25/73 = 34.2%, review 000 section 5).
-# - without ICI (mu 0, sd_up 0.8, sd_down 6.5, bed -1.6): the cCR criteria are met by fewer true
-#   responders (bed < 0; PKU, Pei JP et al.: cCR criteria sensitivity for pCR 0.11 after NACRT vs
-#   0.28 after NACRT + ICI [simulated: 0.23 vs 0.42]), so a cCR is rarer but as reliable as in OPRA
-#   (TNT without ICI): P(CR | cCR) ~0.81-0.85 at these arms' CR rates of 15-28% (IWWD, mostly CRT:
+# - without ICI (mu 0, sd_up 0.8, sd_down 10, floor 7, bed -1.6): the cCR criteria are met by fewer
+#   true responders (bed < 0; PKU, Pei JP et al.: cCR criteria sensitivity for pCR 0.11 after NACRT
+#   vs 0.28 after NACRT + ICI [simulated: 0.18 vs 0.35]), so a cCR is rarer but as reliable as in
+#   OPRA (TNT without ICI): P(CR | cCR) ~0.76-0.80 at these arms' CR rates of 15-28% (IWWD, mostly CRT:
 #   25.2% 2-year regrowth after a cCR, i.e. ~0.75). OPRA's P(CR | not cCR) of 0.30 cannot be
 #   reproduced here: it was measured at a 52% true-response rate, and P(CR | not cCR) stays below
-#   an arm's CR rate whenever P(CR | cCR) is above it. It comes out at ~0.16, above OPRA's 10%
+#   an arm's CR rate whenever P(CR | cCR) is above it. It comes out at ~0.17, above OPRA's 10%
 #   pseudo-residual rate (review 000 section 5) and less than half the ICI value.
 #   ``bed`` shifts only the four cCR-criteria readings: the version-2 readings (nodes, EMVI,
 #   residual size, biopsy) keep their tuning on a, reactive nodes stay commoner after ICI.
-# The mu, sd_up, sd_down and bed values have no published source of their own: they are tuned to the
+# The mu, sd_up, sd_down, floor and bed values have no published source of their own: they are tuned to the
 # published targets above (P(CR | cCR), P(CR | not cCR), the single-reading AUCs and the band for the
 # readings together).
 # Reading noises: mrTRG and endoscopy are tuned so their single-reading AUCs (pooled) fall in the
 # published ranges (MRI 0.65-0.73, endoscopy 0.67-0.76; PKU). DRE and DWI: no published source:
-# set no stronger than MRI alone (AUC about 0.65 on its own) [simulated 0.65 each]. The targets and
+# set no stronger than MRI alone (AUC about 0.65 on its own) [simulated DRE 0.66, DWI 0.65]. The targets and
 # their simulated values: ``TARGETS`` below.
-APPEARANCE = dict(mu_no_ici=0.0, sd_up_no_ici=0.8, sd_no_ici=6.5, bed_no_ici=-1.6,  # tuned (see above); sd_* = sd_down
-                  mu_ici=-1.0, sd_up_ici=1.0, sd_ici=7.5, bed_ici=0.8)
+APPEARANCE = dict(mu_no_ici=0.0, sd_up_no_ici=0.8, sd_no_ici=10.0, floor_no_ici=7.0, bed_no_ici=-1.6,  # tuned (see above)
+                  mu_ici=-1.0, sd_up_ici=1.0, sd_ici=11.0, floor_ici=7.0, bed_ici=0.8)  # sd_* = sd_down
 READINGS = dict(
-    endoscopy=dict(noise=1.0, cuts=(-3.0, -0.8), levels=("incomplete", "near_complete", "complete")),  # PKU 0.67-0.76
+    endoscopy=dict(noise=1.6, cuts=(-6.0, -0.8), levels=("incomplete", "near_complete", "complete")),  # PKU 0.67-0.76
     # no published source: set no stronger than MRI alone (AUC about 0.65 on its own)
-    dre=dict(noise=2.6, cuts=(-4.8, -3.0), levels=("mass", "smooth_induration", "normal")),
-    mr_trg=dict(noise=2.0, cuts=(-5.0, -3.4, -1.9, 1.0), levels=(5, 4, 3, 2, 1)),  # PKU 0.65-0.71, Wang 0.729
+    dre=dict(noise=3.3, cuts=(-7.5, -3.0), levels=("mass", "smooth_induration", "normal")),
+    mr_trg=dict(noise=2.6, cuts=(-8.0, -5.5, -1.9, 1.0), levels=(5, 4, 3, 2, 1)),  # PKU 0.65-0.71, Wang 0.729
     # no published source (DWI alone): set no stronger than MRI alone (AUC about 0.65 on its own)
-    dwi_restriction=dict(noise=2.6, cuts=(-3.0,), levels=(True, False)),
+    dwi_restriction=dict(noise=3.0, cuts=(-3.0,), levels=(True, False)),
 )
 # ctDNA (MTM/mL). Quantitative levels were not found in the sources (calibration.md section 3):
 # the level scale is an assumption; detection rates are calibrated.
@@ -206,14 +213,14 @@ MISSING = dict(pdl1=0.40, ctdna=0.40, ctdna_c2=0.25, ctdna_c3=0.05, cea_baseline
 # error: under immunotherapy, responders' nodes and vessels look worse too). Higher a = looks better.
 #
 # ymr_n_stage: reading = a + shift[cN] + N(0, noise); N2 below cuts[0], N1 below cuts[1], else N0.
-# No published source: set no stronger than MRI alone (AUC about 0.65 on its own) [simulated 0.57].
+# No published source: set no stronger than MRI alone (AUC about 0.65 on its own) [simulated 0.59].
 # calibration.md has no figure for restaging-MRI nodal accuracy; ASCO 2024 (section 6): "do not
 # decide on nodal imaging alone", so persistent suspicious nodes are common in non-responders but
 # also occur in true responders (reactive or sterilised nodes that stay >= 5 mm). Assumed rates
-# (simulated, CRT/TNT without immunotherapy): cN+ -> ymrN+ in ~15-25% of true responders [cN1 16%,
-# cN2 24%] and ~30-40% of non-responders [cN1 29%, cN2 41%]; cN0 -> ymrN0 in ~93% [true responders
-# 98%]. Under immunotherapy the shared appearance error gives true responders more suspicious nodes
-# [cN1 19%, cN2 25%]. (Before issue 17 the assumed rates were 10-15% vs 45-60%: with the shared
+# (simulated, CRT/TNT without immunotherapy): cN+ -> ymrN+ in ~10-25% of true responders [cN1 10%,
+# cN2 23%] and ~30-45% of non-responders [cN1 31%, cN2 44%]; cN0 -> ymrN0 in ~99%. Under
+# immunotherapy the shared appearance error gives true responders more suspicious nodes [cN1 14%,
+# cN2 25%]. (Before issue 17 the assumed rates were 10-15% vs 45-60%: with the shared
 # error now large, as the restaging-together band needs, those rates would make the nodes alone
 # stronger than MRI alone.) All parameters below are assumptions.
 YMR_N = dict(
@@ -226,14 +233,14 @@ YMR_N = dict(
 # complete responder has no viable tumour in vessels, so ~20% (1 - spec) of them still show EMVI
 # (false positive); among non-responders, assuming ~60% still have pathological EMVI (assumption),
 # ~0.6 x 0.76 + 0.4 x 0.20 ~ 0.54 show it. Cut and noise are tuned to the responders' rate (no ICI)
-# [simulated 0.22; non-responders 0.49, below the assumed 0.54 since the non-responders' share is an
+# [simulated 0.22; non-responders 0.51, below the assumed 0.54 since the non-responders' share is an
 # assumption and the shared appearance error is large]. The 60% is an assumption: ymr_emvi alone
-# [AUC 0.62 among baseline EMVI] stays below MRI alone.
+# [AUC 0.63 among baseline EMVI] stays below MRI alone.
 # Without a baseline EMVI, a restaging EMVI is a baseline miss: 2%, whatever the response (assumption).
 YMR_EMVI = dict(noise=2.0, cuts=(-4.0,), levels=(True, False), p_without_baseline=0.02)
 # residual_lesion_mm = round(10 x tumour_length_cm x exp(log_frac - gamma * a + N(0, sd))), within
 # 0-100. No published source: set no stronger than MRI alone (AUC about 0.65 on its own)
-# [simulated: 0.64 for the size, 0.63 relative to the tumour length]. A scar in responders (median
+# [simulated: 0.65 for the size, 0.64 relative to the tumour length]. A scar in responders (median
 # ~12 mm), a somewhat larger residual in non-responders (median ~18 mm), from a 45 mm median baseline
 # tumour. (Before issue 17: gamma 0.22, sd 0.45, medians 10 vs 22 mm, AUC 0.80 alone, worth +35
 # points for DEMO-13's 6 mm residual of a 6.9 cm tumour.) The near-cCR local-excision threshold of
@@ -241,13 +248,13 @@ YMR_EMVI = dict(noise=2.0, cuts=(-4.0,), levels=(True, False), p_without_baselin
 RESIDUAL = dict(log_frac=np.log(0.25), gamma=0.10, sd=0.50, high=100.0)
 # Restaging biopsy of the tumour bed. Done with P(done | a) = base + peak x exp(-(a - centre)^2 /
 # (2 width^2)): more often when the appearance is near-complete (an ambiguous scar), less often when
-# the response is obviously complete or obviously incomplete (assumption; ~27% of recorded biopsied:
-# ~45% of near-cCR, ~30% of cCR, ~21% of incomplete; centred where near-cCR lies on a).
+# the response is obviously complete or obviously incomplete (assumption; ~29% of recorded biopsied:
+# ~42% of near-cCR, ~27% of cCR, ~18% of incomplete; centred where near-cCR lies on a).
 # A positive biopsy means residual tumour: only when s < 0, with sensitivity 0.40 (assumption:
 # a negative biopsy rules nothing out; the clinical brief). Never positive in a true responder.
 # No published source: set no stronger than MRI alone (AUC about 0.65 on its own) [simulated: a
-# positive biopsy alone 0.56, whether it was done 0.47].
-BIOPSY = dict(base=0.10, peak=0.60, centre=-1.0, width=1.0, sensitivity=0.40)
+# positive biopsy alone 0.57].
+BIOPSY = dict(base=0.10, peak=0.60, centre=-1.5, width=1.2, sensitivity=0.40)
 
 # --------------------------------------------------------------------------- decision context
 # Drawn from recorded covariates only (never from s; the oracle needs no term for them). Distance
@@ -383,17 +390,30 @@ def linear_predictor(df: pd.DataFrame) -> np.ndarray:
 
 # --------------------------------------------------------------------------- signals
 
-def _appearance_params(ici: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """mu, the SD above (looks better than the truth) and the SD below (looks worse) of the appearance error."""
+def _appearance_params(ici: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """mu, the SD above (looks better than the truth), the SD below (looks worse) and the floor (how much worse at
+    most) of the appearance error."""
     a = APPEARANCE
     return (np.where(ici, a["mu_ici"], a["mu_no_ici"]), np.where(ici, a["sd_up_ici"], a["sd_up_no_ici"]),
-            np.where(ici, a["sd_ici"], a["sd_no_ici"]))
+            np.where(ici, a["sd_ici"], a["sd_no_ici"]), np.where(ici, a["floor_ici"], a["floor_no_ici"]))
 
 
-def appearance_error(z: np.ndarray, mu, sd_up, sd_down) -> np.ndarray:
-    """The shared appearance error u from a standard normal z: mu + sd_up * z above, mu + sd_down * z below (a
-    two-piece normal with half its mass on each side of mu)."""
-    return mu + np.where(z > 0, sd_up * z, sd_down * z)
+def appearance_error(z: np.ndarray, mu, sd_up, sd_down, floor) -> np.ndarray:
+    """The shared appearance error u from a standard normal z: mu + sd_up * z above mu; below it
+    mu + floor * tanh(sd_down * z / floor), steep (sd_down) near mu and never below mu - floor, so that a response
+    can look much worse than it is, but not as bad as a gross residual tumour (half the mass on each side of mu)."""
+    return mu + np.where(z > 0, sd_up * z, floor * np.tanh(sd_down * z / floor))
+
+
+def appearance_density(u: np.ndarray, mu, sd_up, sd_down, floor) -> np.ndarray:
+    """Density of :func:`appearance_error` at u (change of variables from z ~ N(0, 1))."""
+    d = np.asarray(u, float) - mu
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        w = np.clip(-d / floor, 0.0, 1.0 - 1e-15)
+        z = -(floor / sd_down) * np.arctanh(w)
+        below = np.exp(-0.5 * z * z) / (sd_down * (1.0 - w * w))
+        above = np.exp(-0.5 * (d / sd_up) ** 2) / sd_up
+    return np.where(d > 0, above, np.where(d > -floor, below, 0.0)) / np.sqrt(2 * np.pi)
 
 
 def _bed_shift(ici: np.ndarray) -> np.ndarray:
@@ -406,8 +426,7 @@ def _draw_signals(rng: np.random.Generator, df: pd.DataFrame, s: np.ndarray) -> 
     """Draw the version-1 signals from s; returns the shared restaging appearance a."""
     n = len(df)
     ici = df["immunotherapy"].to_numpy() != "none"
-    mu, sd_up, sd_down = _appearance_params(ici)
-    a = s + appearance_error(rng.normal(size=n), mu, sd_up, sd_down)
+    a = s + appearance_error(rng.normal(size=n), *_appearance_params(ici))
     bed = _bed_shift(ici)
     for col, spec in READINGS.items():
         reading = a + bed + spec["noise"] * rng.normal(size=n)
@@ -529,7 +548,7 @@ _S_GRID = np.arange(-16.0, 16.0, 0.08) + 0.04  # no grid point at exactly 0
 
 # The restaging likelihoods are functions of the appearance a only. They are tabulated on a fixed grid of a (every
 # categorical reading once per (group, level), gathered per row; the residual size per row), and the expectation over
-# the appearance error, a = s + u with u a two-piece normal (kinked at mu; SD sd_up above, sd_down below), is a
+# the appearance error, a = s + u with u two-piece (kinked at mu; see ``appearance_error``), is a
 # matrix product with that density on the grid of s (one kernel per regimen group: no ICI, ICI). A fixed grid of a
 # (step 0.05) resolves the readings' likelihoods (their narrowest width is 1) whatever the spread of u, which a
 # Gauss rule in u (the earlier method) could not once sd_down was several times a reading's width.
@@ -539,10 +558,9 @@ _A_GRID = np.arange(-90.0, 30.0, 0.05) + 0.025
 @lru_cache(maxsize=1)
 def _a_kernel() -> np.ndarray:
     """Density of a given s on the grids, groups x A x G, each column summing to 1 (P(a | s) per grid point)."""
-    mu, sd_up, sd_down = _appearance_params(np.array([False, True]))
-    u = _A_GRID[None, :, None] - _S_GRID[None, None, :] - mu[:, None, None]  # groups x A x G
-    sd = np.where(u > 0, sd_up[:, None, None], sd_down[:, None, None])
-    k = np.exp(-0.5 * (u / sd) ** 2) / sd
+    mu, sd_up, sd_down, floor = (x[:, None, None] for x in _appearance_params(np.array([False, True])))
+    u = _A_GRID[None, :, None] - _S_GRID[None, None, :]  # groups x A x G
+    k = appearance_density(u, mu, sd_up, sd_down, floor)
     return np.ascontiguousarray(k / k.sum(axis=1, keepdims=True))
 
 
@@ -660,7 +678,7 @@ def oracle(frame: pd.DataFrame, regimen: np.ndarray, rng: np.random.Generator | 
     """P(CR | every observed input) for each row of a simulated cohort, and P(CR | covariates only).
 
     Integrates over the latent score s on a grid, over the appearance on a grid of its own (step 0.05;
-    the two-piece normal error as a kernel from s to a), and over missing covariates that enter eta (PD-L1, CEA baseline,
+    the two-piece error's density as a kernel from s to a), and over missing covariates that enter eta (PD-L1, CEA baseline,
     ECOG, EMVI, lateral nodes, circumferential extent) by ``n_draws`` draws from the simulator's
     own generative distribution (those covariates are drawn independently of the others). The
     version-2 restaging columns (ymr_n_stage, ymr_emvi, residual_lesion_mm, restaging_biopsy)

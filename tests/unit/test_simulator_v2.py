@@ -177,10 +177,12 @@ _WQ = _WQ / _WQ.sum()
 def _likelihood(s: np.ndarray, obs: dict, ici: bool, cn: str, length_cm: float, emvi: bool) -> np.ndarray:
     """P(observed version-2 readings (+ endoscopy) | s), written out from the simulator's stated model."""
     ap = S.APPEARANCE
-    mu, sd_up, sd_down = (ap["mu_ici"], ap["sd_up_ici"], ap["sd_ici"]) if ici else (ap["mu_no_ici"], ap["sd_up_no_ici"], ap["sd_no_ici"])
-    bed = ap["bed_ici"] if ici else ap["bed_no_ici"]  # the cCR-criteria readings only
-    # the shared appearance error: a two-piece normal, SD sd_up above mu (looks better) and sd_down below (looks worse)
-    a = s[:, None] + mu + np.where(_XQ > 0, sd_up * _XQ, sd_down * _XQ)[None, :]
+    g = "ici" if ici else "no_ici"
+    mu, sd_up, sd_down, floor = (ap[f"{k}_{g}"] for k in ("mu", "sd_up", "sd", "floor"))
+    bed = ap[f"bed_{g}"]  # the cCR-criteria readings only
+    # the shared appearance error: normal with SD sd_up above mu (looks better); below mu (looks worse) steep (sd_down)
+    # near mu and bounded by mu - floor: floor * tanh(sd_down * z / floor)
+    a = s[:, None] + mu + np.where(_XQ > 0, sd_up * _XQ, floor * np.tanh(sd_down * _XQ / floor))[None, :]
     lik = np.ones_like(a)
     for col, spec in S.READINGS.items():  # the four cCR-criteria readings: a + bed + noise
         if col in obs:
