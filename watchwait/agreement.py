@@ -53,6 +53,8 @@ DESIGN_CHOICES = (f"drivers named from {DRIVER_MIN_POINTS:g} probability points;
 #: headline says it once (tests/unit/test_agreement.py checks they stay the same).
 CCR_CONDITION = "a repeat local assessment (biopsy, MRI, endoscopy) confirms the complete response"
 GENERIC_CONDITION = "the MDT has weighed why the model's number ({p}) and the clinical picture disagree"
+#: A response short of a cCR read high with ctDNA cleared: what FLAG-pseudo-residual asks for, in its words (said once).
+PSEUDO_RESIDUAL_CONDITION = "re-assessment in 6-12 weeks has been considered (possible pseudo-residual disease)"
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def pictures(ctx: Mapping[str, np.ndarray], n: int) -> list[list[Picture]]:
     return out
 
 
-def context(ctx: Mapping[str, np.ndarray], gap: float, n: int) -> dict[str, np.ndarray]:
+def context(ctx: Mapping[str, np.ndarray], gap: float, n: int, p_high: float = np.inf) -> dict[str, np.ndarray]:
     """The rule context of the disagreement, per row: ``number_picture_disagree`` (1/0; NaN without a probability),
     ``picture_words``, ``picture_rate`` (the published rate), ``picture_rate_text``, ``picture_source``,
     ``picture_condition`` (what the headline asks for first: for a cCR the repeat assessment FLAG-cCR-low-p asks
@@ -133,6 +135,7 @@ def context(ctx: Mapping[str, np.ndarray], gap: float, n: int) -> dict[str, np.n
     direction = np.full(n, "", dtype=object)
     rate = np.full(n, np.nan)
     condition = np.full(n, "", dtype=object)
+    cleared = np.asarray(ctx.get("ctdna_cleared", np.full(n, np.nan)), dtype=float) == 1
     for i, row in enumerate(pictures(ctx, n)):
         if np.isnan(p[i]) or not row:
             continue
@@ -141,6 +144,8 @@ def context(ctx: Mapping[str, np.ndarray], gap: float, n: int) -> dict[str, np.n
             flag[i] = 1.0
             words[i], rate_text[i], source[i], rate[i] = pic.words, pic.rate_text, pic.source, pic.rate
             condition[i] = pic.condition.format(p=f"{p[i]:.0%}")
+            if pic.key.startswith("not_ccr") and p[i] >= p_high and cleared[i]:  # FLAG-pseudo-residual fires
+                condition[i] = PSEUDO_RESIDUAL_CONDITION  # rule 3's second case already names the likely reason
             direction[i] = "higher" if p[i] > pic.rate else "lower"
     return {"number_picture_disagree": flag, "picture_words": words, "picture_rate_text": rate_text,
             "picture_source": source, "picture_rate": rate, "number_direction": direction,

@@ -265,7 +265,8 @@ def _context(cols, derived, p, lo, hi, n_missing, support, n) -> dict[str, np.nd
     ctx["p"] = p
     ctx["interval_width"] = hi - lo
     ctx["missing_modalities"] = n_missing.astype(float)
-    ctx.update(agreement.context(ctx, load_rules().thresholds["disagree_gap"], n))  # brief rule 3, third case
+    th = load_rules().thresholds
+    ctx.update(agreement.context(ctx, th["disagree_gap"], n, th["p_high"]))  # brief rule 3, third case
     return ctx
 
 

@@ -115,6 +115,11 @@ def test_a_ccr_read_low_asks_for_the_repeat_assessment_once():
     from watchwait.rules import load_rules
 
     assert load_rules().by_id("FLAG-cCR-low-p").condition == agreement.CCR_CONDITION
+    assert load_rules().by_id("FLAG-pseudo-residual").condition == agreement.PSEUDO_RESIDUAL_CONDITION
+    cleared = {**_ctx(0.9, "incomplete"), "ctdna_cleared": np.array([1.0])}
+    assert agreement.context(cleared, 0.4, 1, p_high=0.6)["picture_condition"][0] == agreement.PSEUDO_RESIDUAL_CONDITION
+    low = {**_ctx(0.55, "incomplete", "none"), "ctdna_cleared": np.array([1.0])}  # below p_high: no pseudo-residual flag
+    assert agreement.context(low, 0.4, 1, p_high=0.6)["picture_condition"][0].startswith("the MDT has weighed why")
     out = agreement.context(_ctx(0.2, "cCR"), 0.4, 1)
     assert out["picture_condition"][0] == agreement.CCR_CONDITION
     out = agreement.context(_ctx(0.9, "incomplete"), 0.4, 1)
