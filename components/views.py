@@ -91,7 +91,7 @@ def notice_text(n, compact: bool, prefix: str = "") -> str:
     return "  \n".join(lines)
 
 
-def _notice_grid(items: list[tuple], compact: bool) -> None:
+def _notice_grid(items: list[tuple], compact: bool, columns: int = 2) -> None:
     """Notices one under the other; on the shared screen (``compact``) in two columns, each notice going
     to the shorter one (first two side by side), each cut to its first two lines (layout.py, ``ww-notices``:
     a visual cut only, the whole text stays on the page for a screen reader), so that the number, the reasons
@@ -105,13 +105,13 @@ def _notice_grid(items: list[tuple], compact: bool) -> None:
             for show, text, icon in items:
                 show(text, icon=icon)
             return
-        stacks: list[list[tuple]] = [[], []]
-        load = [0, 0]
+        stacks: list[list[tuple]] = [[] for _ in range(columns)]
+        load = [0] * columns
         for item in items:
-            k = 0 if load[0] <= load[1] else 1
+            k = load.index(min(load))  # the shorter column (the first of equals): first items side by side
             stacks[k].append(item)
             load[k] += 1
-        for col, stack in zip(st.columns(2, gap="small"), stacks):
+        for col, stack in zip(st.columns(columns, gap="small"), stacks):
             with col:
                 for show, text, icon in stack:
                     show(text, icon=icon)
@@ -139,7 +139,12 @@ def notices(a, with_reminders: bool = True, compact: bool = False) -> None:
             items.append((st.info, notice_text(f, compact), ":material/info:"))
         else:
             items.append((st.warning, notice_text(f, compact), ":material/warning:"))
-    if compact:  # the shared screen: context (shown, never used) in one line each, after the flags
+    if compact and len(items) + len(s.context) > 4:  # the shared screen with many notices: three columns, the
+        # context among them (each cut to two lines like the others), so the number and the suggestion stay on screen
+        items += [(st.info, notice_text(c, compact), ":material/person:") for c in s.context]
+        _notice_grid(items, compact, columns=3)
+        _full_notices([*s.confirm, *s.flags, *s.context])
+    elif compact:  # the shared screen: context (shown, never used) in one line each, after the flags
         _notice_grid(items, compact)
         if items:
             _full_notices([*s.confirm, *s.flags])
