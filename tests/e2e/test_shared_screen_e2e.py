@@ -154,8 +154,10 @@ def test_notices_cut_to_two_lines_keep_their_full_text_one_click_away(wide: Page
         assert p.evaluate("e => e.getBoundingClientRect().height") <= 2 * 1.3 * 24, n.rule_id
         assert p.evaluate("e => e.scrollHeight > e.clientHeight"), n.rule_id  # there is more than the two lines
         expect(p).to_contain_text(f"rule {n.rule_id}")
+    # more than four notices: the context notices join the grid (three columns) and the fold holds them too
+    in_full = notes + (list(a.suggestion.context) if len(notes) + len(a.suggestion.context) > 4 else [])
     full = wide.locator(".st-key-ww-notices-full")
-    full.get_by_text(f"The {len(notes)} notices above in full").click()
+    full.get_by_text(f"The {len(in_full)} notices above in full").click()
     for n in notes:
         expect(full.get_by_text(f"rule {n.rule_id}").first).to_be_visible()
         if n.qualifies_headline:
