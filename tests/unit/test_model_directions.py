@@ -100,7 +100,9 @@ def test_every_direction_holds_on_samples_and_simulated_patients(shipped, simula
 def test_not_tested_and_tested_not_detected_stay_different(shipped):
     base = {"patient_id": "D", "mmr_status": "pMMR", "mr_trg": 2, "endoscopy": "near_complete", "dre": "normal"}
     not_tested = {**base}
-    cleared = {**base, "ctdna_baseline_mtm_ml": 0.0, "ctdna_post_rt_mtm_ml": 0.0, "ctdna_post_treatment_mtm_ml": 0.0}
+    # a shedder (detected before treatment) whose ctDNA is no longer detected: a non-shedder (0 at C1) carries nothing
+    # at C2/C3 (issue 17), tests/unit/test_simulator_nonshedder.py
+    cleared = {**base, "ctdna_baseline_mtm_ml": 5.0, "ctdna_post_rt_mtm_ml": 0.0, "ctdna_post_treatment_mtm_ml": 0.0}
     P = shipped.predictor
     rows = [P.matrix(columns_from_record(validate_record(r)))[0] for r in (not_tested, cleared)]
     assert not np.array_equal(rows[0], rows[1])
