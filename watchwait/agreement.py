@@ -19,7 +19,9 @@ The most specific finding is the picture: a positive biopsy before ctDNA at asse
 with ctDNA detectable at assessment is read by its ctDNA, which rule 3's first case already flags).
 
 *Disagreement*: the probability is at least ``disagree_gap`` (a design choice, rules_v2.json) away from the picture's
-published rate.
+published rate; for a positive biopsy (proven residual tumour), at or above the rate of true responders among all
+patients short of a cCR (0.34 after immunotherapy, 0.10 without: a design choice, since no source gives P(CR) after a
+positive biopsy).
 
 *Drivers* (:func:`drivers`): the modalities other than the restaging readings (they are the picture) whose contributions push the number away from the picture by at least
 :data:`DRIVER_MIN_POINTS`, each with what it is worth on its own: the branch's held-out AUC alone from the model card
@@ -140,7 +142,13 @@ def context(ctx: Mapping[str, np.ndarray], gap: float, n: int, p_high: float = n
         if np.isnan(p[i]) or not row:
             continue
         pic = row[0]  # the most specific finding
-        if abs(p[i] - pic.rate) >= gap - 1e-12:
+        if pic.key == "biopsy_positive" and len(row) > 1:
+            # proven residual tumour: a number above the rate of true responders among all patients short of a cCR
+            # (the category's own picture, next in the row) contradicts it, whatever the gap
+            disagree = p[i] >= row[-1].rate
+        else:
+            disagree = abs(p[i] - pic.rate) >= gap - 1e-12
+        if disagree:
             flag[i] = 1.0
             words[i], rate_text[i], source[i], rate[i] = pic.words, pic.rate_text, pic.source, pic.rate
             condition[i] = pic.condition.format(p=f"{p[i]:.0%}")

@@ -111,6 +111,23 @@ def failure_message(row: dict[str, str], got: dict) -> str:
 
 ROWS = read_table()
 
+#: Profiles the shipped model still gets wrong, each with its measured cause (issue 17's closing note). strict: the
+#: day one passes, this test fails until it is taken off the list. The simulator's own oracle reads all four the same
+#: way (P01/P04 0.99; P13 0.003; P21 0.02 without its radiomics), so they are limits of the synthetic cohort, not of
+#: the fit.
+KNOWN = {
+    "P01": "a clean cCR after immunotherapy TNT reads 0.997: the simulator's oracle gives this profile 0.99, above "
+           "anything published for a cCR (OPRA 0.81); the simulator's cCR readings are still more separable than "
+           "published data (model card, 'Where the simulated cohort is more separable')",
+    "P04": "a clean cCR of a non-shedder without radiomics reads 0.975 (oracle 0.99), above the cCR band as P01",
+    "P13": "ctDNA 12 -> 0.5 (detectable after radiotherapy) -> 0 reads 0.07: the simulator's ctDNA after radiotherapy is "
+           "calibrated to UNION's MRD AUC 0.85, which makes a detectable level near-certain residual tumour (oracle "
+           "0.003); Wang 2021's clearance rates (96% vs 67%) imply a weaker signal. The two published figures disagree",
+    "P21": "as P13 after chemoradiotherapy alone (0.44 for a cCR, the radiomics lifting it; oracle without them 0.02)",
+}
+PARAMS = [pytest.param(r, id=r["id"], marks=pytest.mark.xfail(reason=KNOWN[r["id"]], strict=True))
+          if r["id"] in KNOWN else pytest.param(r, id=r["id"]) for r in ROWS]
+
 
 @pytest.fixture(scope="module")
 def bundle():
@@ -124,7 +141,7 @@ def samples():
     return sample_records()
 
 
-@pytest.mark.parametrize("row", ROWS, ids=[r["id"] for r in ROWS])
+@pytest.mark.parametrize("row", PARAMS)
 def test_profile_is_plausible_or_says_so(row, bundle, samples):
     from watchwait.engine import assess
 

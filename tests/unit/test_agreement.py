@@ -27,8 +27,10 @@ def _ctx(p, category, immunotherapy="anti_pd1", biopsy=0.0, c3=np.nan):
     (0.50, "near-cCR", "none", 0, np.nan, True, "not_ccr_no_ici"),  # 0.10 + 0.40
     (0.49, "near-cCR", "none", 0, np.nan, False, "not_ccr_no_ici"),
     (0.73, "near-cCR", None, 0, np.nan, False, "not_ccr_ici_unknown"),  # not recorded: the higher published rate
-    (0.40, "incomplete", "anti_pd1", 1, np.nan, True, "biopsy_positive"),  # the biopsy before the category
-    (0.39, "incomplete", "anti_pd1", 1, np.nan, False, "biopsy_positive"),
+    (0.34, "incomplete", "anti_pd1", 1, np.nan, True, "biopsy_positive"),  # the biopsy before the category: proven
+    (0.33, "incomplete", "anti_pd1", 1, np.nan, False, "biopsy_positive"),  # residual tumour, read against 0.34
+    (0.10, "incomplete", "none", 1, np.nan, True, "biopsy_positive"),  # without immunotherapy: against 0.10
+    (0.09, "incomplete", "none", 1, np.nan, False, "biopsy_positive"),
     (0.20, "cCR", "anti_pd1", 0, 2.0, False, "ctdna_detected"),  # a cCR read by its ctDNA: 0.20 agrees with it
     (0.45, "cCR", "anti_pd1", 0, 2.0, True, "ctdna_detected"),
     (0.95, "not_assessed", "anti_pd1", 0, np.nan, False, None),  # no published rate for an unfinished restaging
