@@ -143,12 +143,19 @@ def test_presentation_mode_demo13_notices_keep_reason_and_source(wide: Page, ser
         "Why: Post-treatment ctDNA is almost never detectable in true complete responders")
     expect(alerts.filter(has_text="FLAG-cCR-low-p")).to_contain_text("Why: The clinical assessment and the fused model disagree")
     expect(alerts.filter(has_text="FLAG-cCR-low-p")).to_contain_text("design choice of this tool")
-    # context (shown, never used) is one line each on the shared screen, with its reason and source
+    # context (shown, never used) is one line each on the shared screen, with its reason and source; with more than
+    # four notices it joins the grid of notices (cut to two lines, in full in the fold) instead
+    in_grid = len(a.suggestion.confirm) + len(a.suggestion.flags) + len(a.suggestion.context) > 4
     for n in a.suggestion.context:
+        if in_grid:
+            alert = alerts.filter(has_text=f"rule {n.rule_id}")
+            expect(alert).to_have_count(1, timeout=T)
+            expect(alert).to_contain_text(f"Source: {plain(n.source)}")
+            continue
         line = _main(wide).get_by_test_id("stMarkdownContainer").filter(has_text=f"rule {n.rule_id}")
         expect(line).to_have_count(1, timeout=T)
         expect(line).to_contain_text(f"source: {plain(n.source)}")
-    expect(_main(wide).get_by_test_id("stMarkdownContainer").filter(has_text="CTX-preference")).to_contain_text(
+    expect(_main(wide).get_by_test_id("stMarkdownContainer").filter(has_text="CTX-preference").first).to_contain_text(
         "The patient's informed preference: undecided")
     suggestion = wide.locator(".st-key-ww-suggestion")
     assert shown_headline(suggestion) == f"Suggested, with conditions: {a.suggestion.headline}"

@@ -86,10 +86,13 @@ def test_sigkill_in_the_middle_of_an_import_leaves_a_consistent_store(db_url, tm
     try:
         meetings = {m.id: m for m in store.meetings()}
         done = {int(line.split()[1]) for line in seen if line.startswith("done")}
-        assert {i for i, m in meetings.items() if m.n_cases == ROWS} == done
+        complete = {i for i, m in meetings.items() if m.n_cases == ROWS}
+        # the kill may land after the import's commit and before the writer prints "done" (seen once in CI on
+        # PostgreSQL): the killed import is then whole, never partial
+        assert done <= complete <= done | {killed_in}
         assert {i for i, m in meetings.items() if m.n_cases not in (0, ROWS)} == set()  # no partial import
-        assert meetings[killed_in].n_cases == 0
-        n_done = len(done)
+        late = killed_in in complete
+        n_done = len(complete)
         assert count(db_url, "SELECT count(*) FROM assessments") == ROWS * n_done
         assert count(db_url, "SELECT count(*) FROM patients") == ROWS
         # the audit matches the data, row for row
@@ -101,7 +104,9 @@ def test_sigkill_in_the_middle_of_an_import_leaves_a_consistent_store(db_url, tm
             assert count(db_url, "PRAGMA integrity_check") == "ok"
             assert count(db_url, "PRAGMA foreign_key_check") is None
         # and it takes writes again: the interrupted import, now whole
-        report = store.import_cases(killed_in, csv.read_bytes(), actor="crash-test", screen="Meeting")
-        assert report.ok and store.meeting(killed_in).n_cases == ROWS
+        if not late:
+            report = store.import_cases(killed_in, csv.read_bytes(), actor="crash-test", screen="Meeting")
+            assert report.ok
+        assert store.meeting(killed_in).n_cases == ROWS
     finally:
         store.close()
