@@ -110,9 +110,10 @@ def _ctdna(tp: str, part: str) -> Callable[[Columns], np.ndarray]:
     """ctDNA at C2 or C3 as four features, so that "not tested" (detected 0, not-detected 0, level at the floor,
     fold 0) and "tested, not detected" (not-detected 1) stay different facts.
 
-    A non-shedder (C1 tested and not detected) gets all four blank (NaN), whatever C2 or C3 says: a tumour that
+    A non-shedder (C1 tested and not detected) gets all four blank (NaN) while C2 or C3 is not detected: a tumour that
     sheds no detectable ctDNA before treatment will not shed it later either, so its "not detected" at C2/C3 says
-    nothing about the response and must earn no credit (issue 17: DEMO-01, 0 MTM/mL at all three timepoints, gained
+    nothing about the response and must earn no credit. ctDNA detected later after none before is kept: it is found
+    disease, read like any detectable level (the simulator has no such patient; the support check names it) (issue 17: DEMO-01, 0 MTM/mL at all three timepoints, gained
     18 points from it). Blank, the four are the same for "not detected" and "not tested", and whatever the model
     learns from them being blank is what C1 = 0 itself says (shedding is independent of the response)."""
     def f(c: Columns) -> np.ndarray:
@@ -128,7 +129,8 @@ def _ctdna(tp: str, part: str) -> Callable[[Columns], np.ndarray]:
             both = ~np.isnan(x) & ~np.isnan(c1)
             with np.errstate(divide="ignore", invalid="ignore"):
                 out = np.where(both, np.log10((np.nan_to_num(x) + CTDNA_PSEUDOCOUNT) / (np.nan_to_num(c1) + CTDNA_PSEUDOCOUNT)), 0.0)
-        return np.where(non_shedder(c1), np.nan, out)
+        # a non-shedder's "not detected" is blank; ctDNA found later (C1 = 0, C2 or C3 > 0) is new disease and kept
+        return np.where(non_shedder(c1) & ~(x > 0), np.nan, out)
     return f
 
 

@@ -166,3 +166,19 @@ def test_a_directional_spline_with_values_piled_at_its_end_stays_monotone():
     k = 3
     lo, hi = t.values[k], t.values[-k - 1]
     assert t.splines(np.array([lo, hi]), k).sum(axis=1) == pytest.approx([1.0, 1.0])
+
+
+def test_ctdna_found_at_assessment_after_none_before_is_read_as_disease(shipped):
+    """A non-shedder's later 'not detected' carries nothing (issue 17), but ctDNA found at assessment after none before
+    treatment is found disease: it lowers the probability like any detectable level, never left out as 'non-shedder'."""
+    from watchwait.engine import assess
+
+    base = {"patient_id": "D", "mmr_status": "pMMR", "ct_stage": "T3", "cn_stage": "N1", "cm_stage": "M0",
+            "distance_from_anal_verge_cm": 6, "multiple_primaries": False, "new_distant_metastasis": False,
+            "mr_trg": 3, "endoscopy": "near_complete", "dre": "normal", "dwi_restriction": False,
+            "ctdna_baseline_mtm_ml": 0.0, "ctdna_post_rt_mtm_ml": 0.0}
+    none_found = assess({**base, "ctdna_post_treatment_mtm_ml": 0.0}, shipped).probability
+    found = assess({**base, "ctdna_post_treatment_mtm_ml": 1.5}, shipped).probability
+    blank = assess({**base, "ctdna_post_treatment_mtm_ml": None}, shipped).probability
+    assert none_found == pytest.approx(blank, abs=1e-9)  # a non-shedder's zero is as good as untested
+    assert found < none_found - 0.05, (found, none_found)
