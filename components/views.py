@@ -258,6 +258,10 @@ def suggestion(a, brief: bool = False, large: bool = False) -> None:
     shared screen): the box "with conditions" says it, so the line saying so again is left out."""
     s = a.suggestion
     lead, conds = headline_parts(s)
+    quals = [n for n in [*s.confirm, *s.flags] if n.qualifies_headline]
+    # the shared screen with a long list of conditions: the pathway's reason goes into the cautions' fold, so the box
+    # stays on one screen
+    folded = large and s.conditional and len(conds) > 2 and bool(quals)
     with st.container(border=True, key="ww-suggestion"):
         if s.conditional:
             st.markdown(f"#### Suggested, with conditions: {lead}")
@@ -267,15 +271,13 @@ def suggestion(a, brief: bool = False, large: bool = False) -> None:
                 st.caption("Not an unqualified suggestion: each condition comes from a notice on this screen.")
             elif large:  # the shared screen cuts the notices to two lines: the box names the cautions it rests on,
                 # each in full one click away
-                quals = [n for n in [*s.confirm, *s.flags] if n.qualifies_headline]
                 if quals:
                     with st.expander(caution_label(len(quals)), icon=":material/warning:", key="ww-suggestion-cautions"):
-                        if len(conds) > 2 and s.rationale:  # a long list of conditions keeps the box on one screen
+                        if folded and s.rationale:
                             st.markdown(f"**Why this pathway:** {plain(s.rationale)}")
                         st.markdown("\n\n".join(notice_text(n, compact=False) for n in quals))
         else:
             st.markdown(f"#### Suggested: {lead}")
-        folded = large and s.conditional and len(conds) > 2 and any(n.qualifies_headline for n in [*s.confirm, *s.flags])
         if not brief and not folded:
             st.markdown(f"Why: {plain(s.rationale)}")
         st.caption(f"Source: {plain(s.source)} · rule {s.rule_id}")
@@ -368,7 +370,7 @@ def options(a, large: bool = False) -> None:
             with st.container(key=f"ww-opt-mine-{opt.pathway}"):
                 st.markdown("**For patients like this one**")
                 for f in mine:
-                    if getattr(f, "disputed", False):  # brief rule 3: not a plain count beside a surgical headline
+                    if f.disputed:  # brief rule 3: not a plain count beside a surgical headline
                         st.markdown(f"**Disputed:** the model's {f.n_out_of_100} out of 100 {f.denominator} {plain(f.label)}")
                     else:
                         st.markdown(f"**{f.n_out_of_100} out of 100** {f.denominator} {plain(f.label)}")
@@ -377,7 +379,7 @@ def options(a, large: bool = False) -> None:
                         chart(figures.option_icons(f.n_out_of_100, band, large=large), key=f"icons:{opt.pathway}:{f.id}")
                         st.caption("From the model's probability (synthetic training data)"
                                    + (f"; interval {band[0]} to {band[1]}" if band else "") + "."
-                                   + (" " + agreement.DISPUTED + "." if getattr(f, "disputed", False) else ""))
+                                   + (" " + agreement.DISPUTED + "." if f.disputed else ""))
                     else:
                         st.caption(f"By definition: {plain(f.source)}.")
                 if not mine:

@@ -125,7 +125,7 @@ def pictures(ctx: Mapping[str, np.ndarray], n: int) -> list[list[Picture]]:
 
 def context(ctx: Mapping[str, np.ndarray], gap: float, n: int, p_high: float = np.inf) -> dict[str, np.ndarray]:
     """The rule context of the disagreement, per row: ``number_picture_disagree`` (1/0; NaN without a probability),
-    ``picture_words``, ``picture_rate`` (the published rate), ``picture_rate_text``, ``picture_source``,
+    ``picture_words``, ``picture_rate`` (the published rate), ``picture_rate_text``,
     ``picture_condition`` (what the headline asks for first: for a cCR the repeat assessment FLAG-cCR-low-p asks
     for, said once; otherwise that the MDT has weighed the disagreement) and ``number_direction`` ("higher"/"lower": where the
     number lies from the picture's rate)."""
@@ -133,7 +133,6 @@ def context(ctx: Mapping[str, np.ndarray], gap: float, n: int, p_high: float = n
     flag = np.where(np.isnan(p), np.nan, 0.0)
     words = np.full(n, "", dtype=object)
     rate_text = np.full(n, "", dtype=object)
-    source = np.full(n, "", dtype=object)
     direction = np.full(n, "", dtype=object)
     rate = np.full(n, np.nan)
     condition = np.full(n, "", dtype=object)
@@ -150,21 +149,19 @@ def context(ctx: Mapping[str, np.ndarray], gap: float, n: int, p_high: float = n
             disagree = abs(p[i] - pic.rate) >= gap - 1e-12
         if disagree:
             flag[i] = 1.0
-            words[i], rate_text[i], source[i], rate[i] = pic.words, pic.rate_text, pic.source, pic.rate
+            words[i], rate_text[i], rate[i] = pic.words, pic.rate_text, pic.rate
             condition[i] = pic.condition.format(p=f"{p[i]:.0%}")
             if pic.key.startswith("not_ccr") and p[i] >= p_high and cleared[i]:  # FLAG-pseudo-residual fires
                 condition[i] = PSEUDO_RESIDUAL_CONDITION  # rule 3's second case already names the likely reason
             direction[i] = "higher" if p[i] > pic.rate else "lower"
     return {"number_picture_disagree": flag, "picture_words": words, "picture_rate_text": rate_text,
-            "picture_source": source, "picture_rate": rate, "number_direction": direction,
+            "picture_rate": rate, "number_direction": direction,
             "picture_condition": condition}
 
 
 RULE_ID = "FLAG-number-vs-picture"
 DISPUTED = ("Disputed: the model's number and the clinical picture disagree (the caution that begins \"The model "
             "reads\" names what drives the number)")
-
-
 DISPUTED_SHORT = "Disputed: the number and the clinical picture disagree (caution above)."
 
 

@@ -107,6 +107,11 @@ def _column(cols: Columns, name: str, n: int) -> np.ndarray:
     return np.full(n, None, dtype=object)
 
 
+def _numbers(cols: Columns, name: str, n: int) -> np.ndarray:
+    """A numeric column, or all NaN when the record or file has none (version-1 input)."""
+    return np.asarray(cols[name], dtype=float) if name in cols else np.full(n, np.nan)
+
+
 def present(values: np.ndarray) -> np.ndarray:
     """Per cell: recorded (not None, NaN or pd.NA). An array in, an array out: no pandas Series for one row."""
     return ~pd.isna(np.asarray(values, dtype=object))
@@ -174,15 +179,12 @@ def immunotherapy_given(cols: Columns) -> np.ndarray:
 def endoscopy_mri_discordant(cols: Columns) -> np.ndarray:
     """1.0 when endoscopy and MRI disagree on completeness (one complete, the other not), 0.0 when they
     agree or a positive restaging biopsy has settled it (residual tumour), NaN unless both are recorded.
-    MRI reads complete at mrTRG 1-2 (as in :func:`restaging_grades`)."""
-    endo = np.asarray(cols["endoscopy"], dtype=object)
-    trg = np.asarray(cols["mr_trg"], dtype=float)
-    known = present(endo) & ~np.isnan(trg)
-    endo_complete = equals(endo, "complete")
-    with np.errstate(invalid="ignore"):
-        mri_complete = trg <= 2
-    settled = equals(_column(cols, "restaging_biopsy", len(trg)), "positive")
-    return np.where(known, ((endo_complete != mri_complete) & ~settled).astype(float), np.nan)
+    MRI reads complete at mrTRG 1-2 (:func:`reading_complete`). The rules use :func:`restaging_discordance`, which adds
+    DRE."""
+    rc = reading_complete(cols)
+    endo, mri = rc["endoscopy"], rc["mr_trg"]
+    settled = equals(_column(cols, "restaging_biopsy", len(endo)), "positive")
+    return np.where(~np.isnan(endo) & ~np.isnan(mri), ((endo != mri) & ~settled).astype(float), np.nan)
 
 
 #: The three restaging readings that can each read "complete", in the words the screen uses.
@@ -255,8 +257,8 @@ def cea_findings(cols: Columns, thresholds: Mapping[str, float]) -> dict[str, np
     - ``cea_systemic``: 1.0 when either holds, else 0.0; ``cea_finding``: what was found, in words.
     """
     n = len(np.asarray(cols["endoscopy"]))
-    base = np.asarray(cols["cea_baseline_ng_ml"], dtype=float) if "cea_baseline_ng_ml" in cols else np.full(n, np.nan)
-    post = np.asarray(cols["cea_post_ng_ml"], dtype=float) if "cea_post_ng_ml" in cols else np.full(n, np.nan)
+    base = _numbers(cols, "cea_baseline_ng_ml", n)
+    post = _numbers(cols, "cea_post_ng_ml", n)
     limit = thresholds.get("cea_upper_normal")
     with np.errstate(invalid="ignore"):
         rising = np.where(np.isnan(base) | np.isnan(post), np.nan, (post > base).astype(float))
@@ -290,9 +292,9 @@ def local_excision_criteria(cols: Columns, thresholds: Mapping[str, float]) -> d
     residual may have shrunk. ``le_unconfirmed``: ``le_missing`` plus that confirmation, in words. A rule set without
     ``le_max_circumference_pct`` (an older site copy) leaves the circumference out, as before."""
     n = len(np.asarray(cols["endoscopy"]))
-    resid = np.asarray(cols["residual_lesion_mm"], dtype=float) if "residual_lesion_mm" in cols else np.full(n, np.nan)
+    resid = _numbers(cols, "residual_lesion_mm", n)
     dist = np.asarray(cols["distance_from_anal_verge_cm"], dtype=float)
-    circ = np.asarray(cols["circumferential_extent_pct"], dtype=float) if "circumferential_extent_pct" in cols else np.full(n, np.nan)
+    circ = _numbers(cols, "circumferential_extent_pct", n)
     nodes = _column(cols, "ymr_n_stage", n)
     limit = thresholds.get("le_max_circumference_pct")
     with np.errstate(invalid="ignore"):

@@ -15,7 +15,7 @@ enter the model: probability, interval and explanations are computed with every 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -429,23 +429,17 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
                       outside_data=out.findings[0] + [j for j in out.joint[:1] if j is not None], not_used=not_used, **common)
 
 
-DISAGREE_RULE = agreement.RULE_ID
-
-
 def _name_drivers(suggestion: Suggestion, ctx, p: float, interval: tuple[float, float], by_mod: dict, contributions,
                   card: dict, non_shedder: bool) -> None:
     """``FLAG-number-vs-picture`` with its drivers: the modalities pushing the number away from the picture, each with
     what it is worth on its own (brief rule 3, third case). Only :func:`assess` has the explanations to name them."""
     for k, n in enumerate(suggestion.flags):
-        if n.rule_id != DISAGREE_RULE:
+        if n.rule_id != agreement.RULE_ID:
             continue
         found, restaging = agreement.drivers(p, float(ctx["picture_rate"][0]), by_mod, contributions, card, MODALITIES)
         message = agreement.explanation(p, interval, str(ctx["picture_words"][0]), str(ctx["picture_rate_text"][0]),
                                         found, restaging, non_shedder)
-        suggestion.flags[k] = Notice(rule_id=n.rule_id, severity=n.severity, title=n.title, message=message,
-                                     rationale=n.rationale, source=n.source,
-                                     thresholds=n.thresholds + [agreement.DESIGN_CHOICES],
-                                     qualifies_headline=n.qualifies_headline)
+        suggestion.flags[k] = replace(n, message=message, thresholds=n.thresholds + [agreement.DESIGN_CHOICES])
 
 
 def predict_frame(frame: pd.DataFrame, model: ModelBundle | str | None = None) -> pd.DataFrame:
