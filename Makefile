@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser postgres fonts clean-venv
+.PHONY: run test install browser postgres fonts pacs clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,11 +38,19 @@ fonts:
 	  echo "installing Debian fonts-dejavu-extra, fonts-droid-fallback and fonts-nanum for the case PDF"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-extra fonts-droid-fallback fonts-nanum >/dev/null; }
 
+# Debian's Orthanc with its DICOMweb plugin: the PACS the imaging tests search and retrieve from (tests start their own
+# Orthanc on a free loopback port; the system service the package starts is stopped).
+pacs:
+	@test -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so || { \
+	  echo "installing Debian orthanc and orthanc-dicomweb for the PACS tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq orthanc orthanc-dicomweb >/dev/null; \
+	  service orthanc stop >/dev/null 2>&1 || true; }
+
 # components/serve.py serves app.py with anti-framing and content-type headers; loopback only, no usage stats.
 run: $(STAMP)
 	$(BIN)/streamlit run components/serve.py --server.address 127.0.0.1 --browser.gatherUsageStats false
 
-test: $(STAMP) browser postgres fonts
+test: $(STAMP) browser postgres fonts pacs
 	$(BIN)/python -m pytest
 
 clean-venv:
