@@ -143,6 +143,13 @@ class _AlreadyDeidentified:
         return getattr(self._default, name)
 
 
+UPLOAD_COUNT = "imaging:upload_count"
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
 def load_upload(visit: str, series_files: list, roi_file, identity: tuple[int, str]) -> None:
     """Read one visit's upload and bind the result to the open patient. The files are parsed and de-identified
     in memory (:mod:`watchwait.imaging.ingest`); only the de-identified data sets are written, to a private folder
@@ -152,14 +159,19 @@ def load_upload(visit: str, series_files: list, roi_file, identity: tuple[int, s
         return
     from watchwait.imaging.ingest import store_roi_upload, store_series_upload
 
-    what = series_files[0].name if len(series_files) == 1 else f"{len(series_files)} files"
-    label = f"uploaded {what} + {roi_file.name}" if roi_file is not None else f"uploaded {what}, no tumour ROI"
+    # An uploaded file's name is often the patient's: it is never shown or kept. The source reads "uploaded
+    # series 2, 28 files" (numbered per open patient; an "imaging:" key is dropped when another patient is opened).
+    number = int(st.session_state.get(UPLOAD_COUNT) or 0) + 1
+    st.session_state[UPLOAD_COUNT] = number
+    label = f"uploaded series {number}, {_files(len(series_files))} chosen"
     with private_folder() as folder:
         try:
             stored = store_series_upload([(f.name, f.getvalue()) for f in series_files], folder / "series")
         except ImagingError as exc:
             v = Visit(label, error=f"The series could not be used. {exc}")
         else:
+            label = (f"uploaded series {number}, {_files(stored.n_files)}"
+                     + (" + tumour ROI" if roi_file is not None else ", no tumour ROI"))
             try:
                 roi = (None if roi_file is None
                        else store_roi_upload(roi_file.name, roi_file.getvalue(), folder / "roi"))
