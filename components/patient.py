@@ -58,6 +58,12 @@ def draft() -> dict[str, object]:
         cell = kept_out_cell()
         if cell:
             rec["imaging_kept_out"] = cell
+    if source.get("kind") == "imaging":  # a clinician's confirmation of a series its headers could not settle:
+        from watchwait.imaging.series_check import CONFIRMED_COLUMN, confirmed_cell  # saved with the case (who, when)
+
+        cell = confirmed_cell(source.get("series_checks") or {})
+        if cell:
+            rec[CONFIRMED_COLUMN] = cell
     return rec
 
 

@@ -49,6 +49,8 @@ __all__ = [
     "header_of",
     "KEPT_OUT_COLUMN",
     "kept_out_cell",
+    "CONFIRMED_COLUMN",
+    "confirmed_cell",
     "kept_out_reasons",
 ]
 
@@ -621,3 +623,25 @@ def kept_out_reasons(value: object) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [str(v) for v in value if str(v).strip()]
     return [part.strip() for part in str(value).split(_SEP) if part.strip()]
+
+
+#: The record column (text) that keeps a clinician's confirmation of a series its headers could not settle, so the
+#: saved case carries it (who, when) beside the radiomics it let into the model: one item per confirmed visit,
+#: "<visit> MRI confirmed as a T2-weighted axial pelvic MR series by <name> on <time> UTC (its headers could not
+#: settle it: <reasons>)", items separated by " | ". An extra column: the model ignores it (data dictionary).
+CONFIRMED_COLUMN = "imaging_confirmed"
+
+
+def confirmed_cell(series_checks: Mapping[str, Mapping[str, Any]]) -> str:
+    """The :data:`CONFIRMED_COLUMN` value from ``{visit: check.to_dict() + {"confirmed": {"by", "at"} or None}}``
+    (what the Imaging screen records when radiomics are used); "" when no series needed a confirmation."""
+    items = []
+    for visit, check in series_checks.items():
+        done = check.get("confirmed") if isinstance(check, Mapping) else None
+        if check.get("fit_for_model") is not None or not isinstance(done, Mapping) or not done.get("by"):
+            continue
+        why = "; ".join(str(r).replace("|", "/") for r in check.get("reasons") or ())
+        by = " ".join(str(done["by"]).replace("|", "/").split())
+        items.append(f"{visit} MRI confirmed as a {MODEL_IMAGES} series by {by} on {done.get('at') or 'an unrecorded time'}"
+                     + (f" (its headers could not settle it: {why})" if why else ""))
+    return _SEP.join(items)
