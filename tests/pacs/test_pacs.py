@@ -126,13 +126,14 @@ def test_what_retrieval_writes_is_deidentified_and_private(config, tmp_path):
 
 def test_local_paths_reads_a_dicomweb_reference_and_leaves_nothing(config):
     ref = f"dicomweb:{DEMO_REST.StudyInstanceUID}/{DEMO_REST.SeriesInstanceUID}"
-    with local_paths(ref, ref, config=config) as (series, roi, deid):
+    with local_paths(ref, ref, config=config) as (series, roi, deid, terms):
         assert isinstance(deid, AlreadyDeidentified) and Path(roi).name == "roi.dcm"
+        assert list(terms.values()) == [("AXIAL", "T2", "TSE")]
         kept = Path(series).parents[1]
         assert kept.is_dir()
     assert not kept.exists()
     with local_paths("some/folder", "roi.nii.gz") as paths:  # paths pass through
-        assert paths == ("some/folder", "roi.nii.gz", None)
+        assert paths == ("some/folder", "roi.nii.gz", None, {})
 
 
 def test_parse_reference():
@@ -274,3 +275,48 @@ def test_nothing_left_when_a_search_fails_midway(config, tmp_path):
         retrieve_series(config, str(DEMO_REST.StudyInstanceUID), "1.2.3.4", tmp_path / "gone")
     assert not (tmp_path / "gone").exists()
     assert os.listdir(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------- the CLI
+
+def test_cli_radiomics_of_a_dicomweb_series_equals_the_folder(orthanc):
+    import json
+    import subprocess
+    import sys
+
+    watchwait = Path(sys.executable).with_name("watchwait")
+    ref = f"dicomweb:{STS_IMAGE.StudyInstanceUID}/{STS_IMAGE.SeriesInstanceUID}"
+    env = {**os.environ, **orthanc.env, "WATCHWAIT_DEID_KEY": "pacs-cli-test"}
+    runs = {}
+    for name, series, roi in (("folder", STS / "image", STS / "mask" / "RS.dcm"), ("pacs", ref, ref)):
+        done = subprocess.run([str(watchwait), "radiomics", "--series", str(series), "--roi", str(roi)],
+                              capture_output=True, text=True, env=env, timeout=120)
+        assert (done.returncode, done.stderr) == (0, ""), done.stderr
+        runs[name] = json.loads(done.stdout)
+    assert runs["pacs"]["features"] == runs["folder"]["features"]
+    assert runs["pacs"]["series_check"] == runs["folder"]["series_check"]  # the description's words read too
+    for key in ("image_sha256", "mask_sha256", "mask_voxels"):
+        assert runs["pacs"]["provenance"][key] == runs["folder"]["provenance"][key]
+    wrong = {**env, "WATCHWAIT_PACS_PASSWORD": "wrong"}
+    done = subprocess.run([str(watchwait), "radiomics", "--series", ref, "--roi", ref], capture_output=True,
+                          text=True, env=wrong, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == (f"watchwait radiomics: The PACS at {orthanc.url} refused the credentials (HTTP 401). "
+                           "Check the user and password, or the token (pacs.user and pacs.password, or pacs.token; "
+                           "WATCHWAIT_PACS_USER, WATCHWAIT_PACS_PASSWORD, WATCHWAIT_PACS_TOKEN).\n")
+
+
+def test_cohort_case_with_dicomweb_references_equals_the_folder(orthanc, monkeypatch):
+    from watchwait.imaging.cohort import extract_cohort
+
+    for name, value in orthanc.env.items():
+        monkeypatch.setenv(name, value)
+    ref = f"dicomweb:{DEMO_REST.StudyInstanceUID}/{DEMO_REST.SeriesInstanceUID}"
+    folder, pacs = extract_cohort([("folder", DEMO / "restaging", DEMO / "restaging_seg.dcm"), ("pacs", ref, ref)],
+                                  deid_key="pacs-cohort-test")
+    assert (folder.error, pacs.error) == (None, None)
+    assert pacs.features == folder.features
+    assert pacs.patient_pseudonym == folder.patient_pseudonym  # one key, one pseudonym, wherever the images were
+    monkeypatch.setenv("WATCHWAIT_PACS_PASSWORD", "wrong")
+    (refused,) = extract_cohort([("pacs", ref, ref)])
+    assert refused.error.startswith(f"The PACS at {orthanc.url} refused the credentials (HTTP 401).")

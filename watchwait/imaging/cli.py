@@ -53,16 +53,19 @@ def run(args: argparse.Namespace) -> int:
     from .roi import load_roi
     from .series_check import check_series
 
-    try:
-        series = load_series(args.series, series_uid=getattr(args, "series_uid", None))
-        roi = load_roi(args.roi, series, roi_name=getattr(args, "roi_name", None))
-        result = extract_features(series, roi, args.params)
+    from .pacs import local_paths
+
+    try:  # --series/--roi may be dicomweb:<Study UID>/<Series UID> (the PACS from WATCHWAIT_PACS_*): see pacs.py
+        with local_paths(args.series, args.roi) as (series_path, roi_path, deid, terms):
+            series = load_series(series_path, series_uid=getattr(args, "series_uid", None), deidentifier=deid)
+            roi = load_roi(roi_path, series, roi_name=getattr(args, "roi_name", None), deidentifier=deid)
+            result = extract_features(series, roi, args.params)
     except ImagingError as exc:
         print(f"watchwait radiomics: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     payload = result.to_dict()
     payload["warnings"] = list(series.warnings + roi.warnings)
-    payload["series_check"] = check_series(series).to_dict()
+    payload["series_check"] = check_series(series, terms=terms.get(series.series_instance_uid, ())).to_dict()
     try:
         json.dump(payload, sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")

@@ -5,19 +5,35 @@ cases go to a Dask cluster instead; ``dask.distributed`` is imported only then a
 dependency of watchwait. A case whose input is bad gives a result with ``error`` set (the
 plain ImagingError message) instead of stopping the cohort; anything else is a bug and
 propagates. All workers de-identify with the same key, so pseudonyms agree across cases.
+
+On Dask every case ends computed or with its reason, never missing: the tasks of a worker that
+dies are run again elsewhere by the scheduler (such a result carries a warning saying so); a
+case whose workers die ``allowed-failures`` + 1 times (3 + 1 by default) fails with "worker
+lost: ..."; when the cluster has had no worker for ``dask_timeout`` seconds the unfinished cases
+fail with "worker lost: ..."; a lost scheduler fails them with "lost the connection ...". The
+de-identification key is not sent to the cluster (tasks pass through the scheduler): every
+worker needs the same ``WATCHWAIT_DEID_KEY`` as the caller, which is checked (by an HMAC
+fingerprint) before any case runs and again by each task.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import time
+import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .errors import ImagingError, RadiomicsError
 
-__all__ = ["CohortCase", "CohortResult", "extract_cohort"]
+__all__ = ["DASK_TIMEOUT", "CohortCase", "CohortResult", "extract_cohort"]
+
+#: Seconds to wait for a Dask scheduler to answer (and for a worker when there is none).
+DASK_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -55,13 +71,19 @@ def extract_cohort(
     n_jobs: int = 1,
     dask_address: str | None = None,
     deid_key: bytes | str | None = None,
+    dask_timeout: float = DASK_TIMEOUT,
 ) -> list[CohortResult]:
     """Extract features for every case, in input order.
 
     ``cases``: :class:`CohortCase` objects or ``(case_id, series, roi)`` tuples. ``n_jobs``:
     worker processes (1 = in this process, -1 = one per core). ``dask_address``: a Dask
     scheduler (``"tcp://host:8786"``) to run on instead. ``deid_key``: de-identification key
-    shared by all workers (default: ``WATCHWAIT_DEID_KEY``, else this process's key).
+    shared by all workers (default: ``WATCHWAIT_DEID_KEY``, else this process's key; on Dask the
+    workers' own ``WATCHWAIT_DEID_KEY`` must equal it). ``dask_timeout``: seconds to wait for the
+    scheduler to answer, for a first worker, and for any worker when all have gone.
+
+    Raises :class:`RadiomicsError` with a plain message when the scheduler cannot be reached (no
+    hang), has no workers, or its workers lack the key or run another watchwait.
     """
     from .deid import default_deidentifier
 
@@ -73,7 +95,13 @@ def extract_cohort(
     key = deid_key if deid_key is not None else default_deidentifier().key
     params_path = str(Path(params).resolve()) if params is not None else None
     if dask_address is not None:
-        return _on_dask(items, params_path, key, dask_address)
+        from .deid import KEY_ENV
+
+        if deid_key is None and not os.environ.get(KEY_ENV):
+            raise RadiomicsError("WATCHWAIT_DEID_KEY is not set here; on a Dask cluster every worker "
+                                 "de-identifies with its own WATCHWAIT_DEID_KEY: set the same secret here and "
+                                 "on every worker, so that pseudonyms match")
+        return _on_dask(items, params_path, key, dask_address, float(dask_timeout))
     if n_jobs == 1 or len(items) <= 1:
         return [run_case(c, params_path, key) for c in items]
     from joblib import Parallel, delayed
@@ -96,10 +124,13 @@ def run_case(case: CohortCase, params: str | None, deid_key: bytes | str,
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
     start = time.perf_counter()
     deid = Deidentifier(deid_key)
-    try:
-        series = load_series(case.series, series_uid=case.series_uid, deidentifier=deid)
-        roi = load_roi(case.roi, series, roi_name=case.roi_name, deidentifier=deid)
-        result = extract_features(series, roi, params)
+    from .pacs import local_paths
+
+    try:  # a series/ROI may be dicomweb:<Study UID>/<Series UID> (the PACS from WATCHWAIT_PACS_*; see pacs.py)
+        with local_paths(case.series, case.roi, deidentifier=deid) as (series_path, roi_path, loading_deid, _):
+            series = load_series(series_path, series_uid=case.series_uid, deidentifier=loading_deid or deid)
+            roi = load_roi(roi_path, series, roi_name=case.roi_name, deidentifier=loading_deid or deid)
+            result = extract_features(series, roi, params)
     except ImagingError as exc:
         return CohortResult(case.case_id, None, None, " ".join(str(exc).split()),
                             seconds=time.perf_counter() - start)
@@ -108,19 +139,199 @@ def run_case(case: CohortCase, params: str | None, deid_key: bytes | str,
                         series.patient_pseudonym)
 
 
-def _on_dask(items: list[CohortCase], params: str | None, key: bytes | str,
-             address: str) -> list[CohortResult]:
+def _on_dask(items: list[CohortCase], params: str | None, key: bytes | str, address: str,
+             timeout: float) -> list[CohortResult]:
+    """Run the cases on the Dask scheduler at ``address``; one result per case, in input order.
+
+    The key itself never travels: each task carries an HMAC fingerprint of it, and the worker
+    de-identifies with its own ``WATCHWAIT_DEID_KEY`` after checking that it has the same key.
+    """
     try:
         from dask.distributed import Client
     except ImportError:
         raise RadiomicsError("a Dask scheduler address was given but dask.distributed is not "
                              "installed; install it (pip install 'dask[distributed]') or use n_jobs") from None
+    check = _key_check(key)
+    _probe_scheduler(address, timeout)
     try:
-        client = Client(address, timeout=30)
-    except (OSError, TimeoutError) as exc:
-        raise RadiomicsError(f"cannot connect to the Dask scheduler at {address} ({exc})") from None
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except ValueError as exc:
+        raise RadiomicsError(_not_an_address(address, exc)) from None
+    except (OSError, TimeoutError):
+        raise RadiomicsError(_unreachable(address, timeout)) from None
     try:
-        futures = client.map(run_case, items, params=params, deid_key=key, single_thread=True, pure=False)
-        return list(client.gather(futures))
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except (OSError, TimeoutError):
+            raise RadiomicsError(f"the Dask scheduler at {address} has no workers (waited {timeout:g} s); start "
+                                 f"them on machines that can read the images: dask worker {address}") from None
+        _check_workers(client, check)
+        run = uuid.uuid4().hex[:12]
+        keys = [f"watchwait-radiomics-{run}-{i}" for i in range(len(items))]
+        futures = client.map(_run_on_worker, items, key=keys, params=params, key_check=check, pure=False)
+        return _collect(client, items, futures, address, timeout)
     finally:
-        client.close()
+        client.close(timeout=timeout)
+
+
+def _key_check(key: bytes | str) -> str:
+    """A fingerprint of the de-identification key (shows whether two keys are equal, not the key)."""
+    raw = key.encode() if isinstance(key, str) else bytes(key)
+    return hmac.new(raw, b"watchwait-deid-key-check", hashlib.sha256).hexdigest()[:16]
+
+
+_KEY_ADVICE = "set the same WATCHWAIT_DEID_KEY on every Dask worker as here, so that pseudonyms match"
+
+
+def _worker_key_check() -> str | None:
+    """On a worker: the fingerprint of its WATCHWAIT_DEID_KEY (None if unset)."""
+    from .deid import KEY_ENV
+
+    key = os.environ.get(KEY_ENV)
+    return _key_check(key) if key else None
+
+
+def _run_on_worker(case: CohortCase, params: str | None, key_check: str) -> CohortResult:
+    """The Dask task: :func:`run_case` with the worker's own key, once it is known to be the run's key."""
+    from .deid import KEY_ENV
+
+    key = os.environ.get(KEY_ENV)
+    if not key or _key_check(key) != key_check:
+        state = "is not set" if not key else "is not this run's key"
+        return CohortResult(case.case_id, None, None, f"the Dask worker's WATCHWAIT_DEID_KEY {state}; {_KEY_ADVICE}")
+    return run_case(case, params, key, single_thread=True)
+
+
+def _unreachable(address: str, timeout: float) -> str:
+    return (f"cannot reach the Dask scheduler at {address} within {timeout:g} s; check that a scheduler runs "
+            "there (dask scheduler, port 8786 by default) and that this machine can reach it, or run without "
+            "a Dask address to compute here")
+
+
+def _not_an_address(address: str, exc: Exception) -> str:
+    return (f"{address!r} is not a Dask scheduler address ({' '.join(str(exc).split())}); "
+            "give it as tcp://host:port, e.g. tcp://10.0.0.5:8786")
+
+
+def _probe_scheduler(address: str, timeout: float) -> None:
+    """Connect and shake hands once, within ``timeout`` in all (Client alone waits forever on a silent port)."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def probe() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        await comm.close()
+
+    try:
+        asyncio.run(probe())
+    except ValueError as exc:
+        raise RadiomicsError(_not_an_address(address, exc)) from None
+    except Exception:  # refused, timed out, or something that does not speak Dask
+        raise RadiomicsError(_unreachable(address, timeout)) from None
+
+
+def _check_workers(client: Any, check: str) -> None:
+    """Every connected worker runs this watchwait and has the run's de-identification key."""
+    from watchwait import __version__
+
+    try:
+        facts = client.run(_worker_facts)
+    except ImportError as exc:
+        raise RadiomicsError(f"a Dask worker cannot import watchwait ({exc}); install the same watchwait "
+                             f"({__version__}) on every worker") from None
+    other = sorted(f"{worker} ({version})" for worker, (version, _) in facts.items() if version != __version__)
+    if other:
+        raise RadiomicsError(f"Dask workers run another watchwait than this machine ({__version__}): "
+                             f"{', '.join(other)}; install the same version on every worker")
+    unset = sorted(worker for worker, (_, theirs) in facts.items() if theirs is None)
+    wrong = sorted(worker for worker, (_, theirs) in facts.items() if theirs is not None and theirs != check)
+    if unset or wrong:
+        said = ([f"not set on {', '.join(unset)}"] if unset else []) + (
+            [f"another key on {', '.join(wrong)}"] if wrong else [])
+        raise RadiomicsError(f"the Dask workers' WATCHWAIT_DEID_KEY: {'; '.join(said)}; {_KEY_ADVICE}")
+
+
+def _worker_facts() -> tuple[str, str | None]:
+    from watchwait import __version__
+
+    return __version__, _worker_key_check()
+
+
+def _collect(client: Any, items: list[CohortCase], futures: list[Any], address: str,
+             timeout: float) -> list[CohortResult]:
+    """Wait for every case; a case is computed, or failed with its reason - never missing.
+
+    Tasks of a lost worker are run again by the scheduler (up to its ``allowed-failures``); a task
+    whose workers kept dying ends as that case's "worker lost" error. If the cluster has no
+    worker for ``timeout`` seconds, the unfinished cases fail with "worker lost" (no hang).
+    """
+    from distributed import KilledWorker
+
+    position = {f.key: i for i, f in enumerate(futures)}
+    no_workers_since: float | None = None
+    given_up: dict[Any, str] = {}
+    next_look = time.monotonic() + 1.0
+    while pending := [f for f in futures if f.status == "pending" and f.key not in given_up]:
+        time.sleep(0.05)
+        if time.monotonic() < next_look:
+            continue
+        next_look = time.monotonic() + 1.0
+        try:
+            workers = len(client.nthreads())
+        except (OSError, TimeoutError):
+            workers = 0
+        if workers:
+            no_workers_since = None
+        elif no_workers_since is None:
+            no_workers_since = time.monotonic()
+        elif time.monotonic() - no_workers_since > timeout:
+            for future in pending:
+                case = items[position[future.key]]
+                given_up[future.key] = (f"worker lost: no Dask worker was left on the scheduler at {address} "
+                                        f"for {timeout:g} s before case {case.case_id} was done; start workers "
+                                        f"(dask worker {address}) and run the cohort again")
+            client.cancel(pending)
+
+    retried = _times_lost(client, [f.key for f in futures])
+    finished = [f for f in futures if f.status == "finished" and f.key not in given_up]
+    computed = dict(zip((f.key for f in finished), client.gather(finished))) if finished else {}
+    results: list[CohortResult] = []
+    for case, future in zip(items, futures):
+        if future.key in computed:
+            result = computed[future.key]
+            lost = retried.get(future.key, 0)
+            if lost:
+                result = replace(result, warnings=(*result.warnings,
+                                                   f"run again on another Dask worker: the worker running it was "
+                                                   f"lost ({lost} time{'s' if lost != 1 else ''})"))
+            results.append(result)
+        elif future.key in given_up:
+            results.append(CohortResult(case.case_id, None, None, given_up[future.key]))
+        elif future.status == "error":
+            exc = future.exception()
+            if not isinstance(exc, KilledWorker):
+                raise exc  # not the case's input (that is an error result): a bug, as on the local path
+            results.append(CohortResult(
+                case.case_id, None, None,
+                f"worker lost: the Dask workers running case {case.case_id} died {exc.allowed_failures + 1} "
+                f"times (the scheduler's allowed-failures is {exc.allowed_failures}; last worker "
+                f"{exc.last_worker.address}); the case was given up: it may exhaust a worker's memory or crash "
+                "it, see the worker logs"))
+        else:  # cancelled or lost: the connection to the scheduler went away
+            results.append(CohortResult(case.case_id, None, None,
+                                        f"lost the connection to the Dask scheduler at {address} before case "
+                                        f"{case.case_id} was done; run the cohort again when the scheduler is back"))
+    return results
+
+
+def _times_lost(client: Any, keys: list[str]) -> dict[str, int]:
+    """How many times each task's worker was lost while running it (the scheduler's count)."""
+
+    def suspicious(dask_scheduler: Any, keys: list[str]) -> dict[str, int]:  # runs on the scheduler
+        return {k: dask_scheduler.tasks[k].suspicious for k in keys if k in dask_scheduler.tasks}
+
+    try:
+        return client.run_on_scheduler(suspicious, keys=keys)
+    except Exception:  # a scheduler that refuses to run functions: no note, the results stand
+        return {}

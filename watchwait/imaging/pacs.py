@@ -604,12 +604,15 @@ def parse_reference(value: object) -> tuple[str, str] | None:
 
 @contextmanager
 def local_paths(series: str | os.PathLike, roi: str | os.PathLike | None, *, deidentifier=None,
-                config: PacsConfig | None = None) -> Iterator[tuple[str, str | None, Any]]:
-    """``(series_path, roi_path, deidentifier_to_load_them_with)``: paths are passed through as they are; a
+                config: PacsConfig | None = None) -> Iterator[tuple[str, str | None, Any, Mapping[str, tuple[str, ...]]]]:
+    """``(series_path, roi_path, deidentifier_to_load_them_with, terms)``: paths are passed through as they are
+    (``terms`` empty); a
     ``dicomweb:`` series is retrieved (with the tumour ROI that refers to it) into a private temporary folder,
     deleted on leaving whatever happens. A ``dicomweb:`` ROI names the image series it outlines (the same
     reference as the series: its SEG/RTSTRUCT is taken) or the SEG/RTSTRUCT series itself. The PACS: ``config``,
-    else the ``WATCHWAIT_PACS_*`` environment variables."""
+    else the ``WATCHWAIT_PACS_*`` environment variables. ``terms``: the words of the retrieved series'
+    descriptions, read before de-identification removed them, per de-identified Series Instance UID: give them
+    to :func:`~watchwait.imaging.series_check.check_series` (as ingest's ``StoredUpload.terms``)."""
     import tempfile
 
     from .deid import default_deidentifier
@@ -618,7 +621,7 @@ def local_paths(series: str | os.PathLike, roi: str | os.PathLike | None, *, dei
     series_ref = parse_reference(series)
     roi_ref = parse_reference(roi) if roi is not None else None
     if series_ref is None and roi_ref is None:
-        yield str(series), (None if roi is None else str(roi)), deidentifier
+        yield str(series), (None if roi is None else str(roi)), deidentifier, {}
         return
     if series_ref is None:
         raise PacsError("A DICOMweb ROI reference needs a DICOMweb series reference too (the ROI is taken with "
@@ -641,7 +644,8 @@ def local_paths(series: str | os.PathLike, roi: str | os.PathLike | None, *, dei
         elif roi is not None and roi_path is None:
             raise PacsError(f"No tumour ROI (SEG or RTSTRUCT) of study {series_ref[0]} on the PACS refers to "
                             f"series {series_ref[1]}.")
-        yield str(got.series_path), (None if roi_path is None else str(roi_path)), AlreadyDeidentified()
+        yield (str(got.series_path), (None if roi_path is None else str(roi_path)), AlreadyDeidentified(),
+               got.terms)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
