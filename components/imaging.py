@@ -1,5 +1,11 @@
-"""Imaging screen: each visit's series and ROI (this patient's sample images, or an upload), loaded for the
-patient open now; the viewer and the tables.
+"""Imaging screen: each visit's series and ROI (this patient's sample images, a series from the hospital's PACS,
+or an upload), loaded for the patient open now; the viewer and the tables.
+
+The PACS (:func:`pacs_section`; ``[pacs]`` in the secrets, else the ``WATCHWAIT_PACS_*`` environment variables) is
+searched by Patient ID or accession number (:mod:`watchwait.imaging.pacs`); the series found are listed in
+clinicians' words (date, modality, images, the PACS's description as literal text, the series check, the tumour
+ROI), never by UID; the chosen one is retrieved with its ROI through the upload's in-memory de-identification.
+Results are kept in this session for the open patient only (an ``imaging:`` key), never cached across users.
 
 Every loaded visit is bound to the patient identity open when it was loaded (:func:`components.state.identity`)
 and says so on screen; it is dropped when another patient is opened or the pseudonym changes
@@ -127,20 +133,12 @@ def private_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-class _AlreadyDeidentified:
-    """For files :mod:`watchwait.imaging.ingest` stored: they are de-identified once already (a second pass
-    would give another pseudonym, and a series could no longer be compared with a sample's)."""
+def _AlreadyDeidentified():  # noqa: N802 (the name load_upload calls)
+    """For files :mod:`watchwait.imaging.ingest` stored, de-identified once already
+    (:class:`watchwait.imaging.pacs.AlreadyDeidentified`; imported when first needed)."""
+    from watchwait.imaging.pacs import AlreadyDeidentified
 
-    def __init__(self) -> None:
-        from watchwait.imaging.deid import default_deidentifier
-
-        self._default = default_deidentifier()
-
-    def apply(self, ds):
-        return ds
-
-    def __getattr__(self, name):
-        return getattr(self._default, name)
+    return AlreadyDeidentified()
 
 
 UPLOAD_COUNT = "imaging:upload_count"
@@ -227,6 +225,7 @@ def source_picker() -> bool:
     elif cache.sample_imaging_ids():
         st.caption("Sample images exist only for the sample patients " + ", ".join(cache.sample_imaging_ids())
                    + " (open one on the Patient screen to see its own).")
+    pacs_section(identity)
     with st.expander("Upload a series and its tumour ROI", icon=":material/upload_file:",
                      expanded=not state.imaging_visits()):
         st.caption("Series: a .zip of one DICOM series, or several DICOM files. ROI (needed for radiomics, not for "
@@ -247,6 +246,128 @@ def source_picker() -> bool:
                 if message:
                     st.warning(md(message), icon=":material/upload_file:")
     return True
+
+
+# ----------------------------------------------------------------------------- the hospital's PACS
+
+PACS_RESULTS = "imaging:pacs:results"  # "imaging:" keys are dropped when another patient is opened
+PACS_MESSAGE = "imaging:pacs:message"
+PACS_QUERY = "imaging:pacs:query"
+PACS_CHOICE = "imaging:pacs:choice"
+PACS_SETTINGS = ("url, and user with password (or token), under [pacs] in .streamlit/secrets.toml (or the "
+                 "WATCHWAIT_PACS_URL, WATCHWAIT_PACS_USER, WATCHWAIT_PACS_PASSWORD / WATCHWAIT_PACS_TOKEN "
+                 "environment variables)")
+PACS_NOTE = ("A retrieved series and its tumour ROI (the SEG or RTSTRUCT of the same study that refers to it) take "
+             "the upload's path: de-identified in memory, image by image, before anything is written; the "
+             "de-identified copy is deleted once read. Search results are kept for this patient only, in this "
+             "session.")
+
+
+def pacs_config():
+    """The PACS of ``[pacs]`` in the secrets, else of the ``WATCHWAIT_PACS_*`` environment variables; None when
+    neither is set. Raises PacsError for a setting that is not usable."""
+    from watchwait.imaging.pacs import PacsConfig
+
+    try:
+        section = st.secrets.get("pacs") if st.secrets.load_if_toml_exists() else None
+    except (KeyError, FileNotFoundError):  # no secrets file, or no [pacs] in it
+        section = None
+    return PacsConfig.from_mapping(section) if section else PacsConfig.from_env()
+
+
+def pacs_search(identity: tuple[int, str]) -> None:
+    """Search the PACS for what the user typed (Patient ID or accession number) and list the image series of the
+    studies found, with their series check; kept for the open patient only."""
+    from watchwait.imaging.pacs import list_series, search_studies
+
+    if not _still_open(identity):
+        return
+    st.session_state.pop(PACS_RESULTS, None)
+    st.session_state.pop(PACS_MESSAGE, None)
+    st.session_state.pop(PACS_CHOICE, None)
+    query = str(st.session_state.get(PACS_QUERY) or "")
+    try:
+        config = pacs_config()
+        studies = search_studies(config, query)
+        series = [s for study in studies for s in list_series(config, study)]
+    except ImagingError as exc:
+        st.session_state[PACS_MESSAGE] = str(exc)
+        return
+    if not series:
+        st.session_state[PACS_MESSAGE] = (f"The PACS has {len(studies)} stud{'y' if len(studies) == 1 else 'ies'} "
+                                          f"for {query.strip()}, but no image series in {'it' if len(studies) == 1 else 'them'}.")
+        return
+    st.session_state[PACS_RESULTS] = {"token": identity[0], "patient_id": identity[1], "query": query.strip(),
+                                      "studies": len(studies), "series": series}
+
+
+def load_pacs(visit: str, identity: tuple[int, str]) -> None:
+    """Retrieve the chosen series and its tumour ROI through the upload's de-identification, load, check and
+    measure it, and bind it to the open patient."""
+    from watchwait.imaging.pacs import retrieve_series
+
+    results = st.session_state.get(PACS_RESULTS)
+    choice = st.session_state.get(PACS_CHOICE)
+    if (not _still_open(identity) or not results or choice is None
+            or (results["token"], results["patient_id"]) != tuple(identity)):
+        return
+    chosen = results["series"][choice]
+    st.session_state.pop(PACS_MESSAGE, None)
+    with private_folder() as folder:
+        try:
+            got = retrieve_series(pacs_config(), chosen.study_uid, chosen.series_uid, folder / "pacs")
+        except ImagingError as exc:
+            st.session_state[PACS_MESSAGE] = str(exc)
+            return
+        v = _load(str(got.series_path), None if got.roi_path is None else str(got.roi_path),
+                  got.label(chosen.date or chosen.study_date), deidentifier=_AlreadyDeidentified(), notes=got.warnings,
+                  terms_by_series=got.terms)
+        if got.roi_path is None and v.series is not None:
+            v = dataclasses.replace(v, note=PACS_NO_ROI_NOTE)
+    store(visit, v, identity)
+
+
+PACS_NO_ROI_NOTE = ("No tumour ROI: no SEG or RTSTRUCT of this study on the PACS refers to this series. The series can "
+                    "be viewed; radiomics need the tumour outlined (upload a ROI with the series files, below).")
+
+
+def pacs_section(identity: tuple[int, str]) -> None:
+    """"From the hospital's PACS": a search by Patient ID or accession number, the image series found (date,
+    modality, images, the series check, the tumour ROI) and a button per visit to load the chosen one. When no
+    PACS is set up, one caption saying how."""
+    try:
+        config = pacs_config()
+    except ImagingError as exc:
+        st.warning(md(str(exc)), icon=":material/cloud_off:")
+        return
+    if config is None:
+        st.caption("The hospital's PACS can be searched here once it is set up: " + md(PACS_SETTINGS) + ".")
+        return
+    results = st.session_state.get(PACS_RESULTS)
+    message = st.session_state.get(PACS_MESSAGE)
+    with st.expander("From the hospital's PACS", icon=":material/cloud_download:",
+                     expanded=bool(results or message) or not state.imaging_visits()):
+        st.caption("Search by the patient's Patient ID (hospital number) or a study's accession number. "
+                   + PACS_NOTE)
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        c1.text_input("Patient ID or accession number", key=PACS_QUERY, max_chars=64)
+        c2.button("Search the PACS", key="imaging:pacs:search", on_click=pacs_search, args=(identity,),
+                  icon=":material/search:")
+        if message:
+            st.warning(md(message), icon=":material/cloud_off:")
+        if not results or (results["token"], results["patient_id"]) != tuple(identity):
+            return
+        series = results["series"]
+        n = results["studies"]
+        st.markdown(f"**{len(series)} image series** in {n} stud{'y' if n == 1 else 'ies'} for "
+                    f"**{md(results['query'])}** (the PACS's own descriptions in quotes):")
+        st.radio("Series to load", options=list(range(len(series))), key=PACS_CHOICE,
+                 format_func=lambda i: md(series[i].label), index=None, label_visibility="collapsed")
+        cols = st.columns(2)
+        for col, visit in zip(cols, VISITS):
+            col.button(f"Load this series for {visit}", key=f"imaging:pacs:load:{visit}", on_click=load_pacs,
+                       args=(visit, identity), disabled=st.session_state.get(PACS_CHOICE) is None,
+                       icon=":material/download:")
 
 
 # ----------------------------------------------------------------------------- loading
