@@ -377,6 +377,9 @@ def assess(record: dict, model: ModelBundle | str | None = None) -> Assessment:
     missing = _modalities_missing(cols, bundle)[0]
     if scope_idx >= 0:
         ctx = _context(cols, derived, np.full(1, np.nan), np.full(1, np.nan), np.full(1, np.nan), np.array([len(missing)]), _support(bundle), 1)
+        nothing = _Outside(X=np.zeros((1, 0)), cols=cols, findings=[[]], radiomics_reason=np.array([""], dtype=object),
+                           joint=[None])  # out of scope: no probability, so nothing is outside its data
+        ctx.update(_outside_context(nothing, 1, ctx["regimen_outside_training"]))
         dec = decide(ctx, rules, 1)
         rule = rules.scope[scope_idx]
         return Assessment(in_scope=False, scope_notices=[_notice(rule, ctx, 0, rules)], probability=None, interval=None,

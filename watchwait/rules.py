@@ -15,6 +15,8 @@ a site may edit (rule 7).
 from __future__ import annotations
 
 import json
+import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -104,10 +106,58 @@ class RuleSet:
 
 
 RULES_FILE = "data/rules_v2.json"
+SCHEMA_FILE = "data/rules.schema.json"
+
+
+class RulesFileError(ValueError):
+    """The rules file breaks its schema, or a rule reads a name that no record column or derived value has."""
+
+
+def check_schema(data: object) -> None:
+    """Refuse a rules file that breaks ``data/rules.schema.json`` (every object closed: a misspelt key, an unknown
+    operator or pathway, a clause of the wrong shape), naming each problem and where it is."""
+    import jsonschema  # only when a rules file is read (once per process)
+
+    schema = json.loads(resources.files("watchwait").joinpath(SCHEMA_FILE).read_text())
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = [f"{'/'.join(str(p) for p in e.absolute_path) or 'the top level'}: {e.message}" for e in errors[:10]]
+        more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
+        raise RulesFileError(f"The rules file does not follow its schema ({SCHEMA_FILE}): " + "; ".join(where) + more
+                             + ". Nothing was loaded; correct the file.")
+
+
+def names_read(rule: Rule) -> set[str]:
+    """Every name a rule reads from the record and its derived values: its clauses' fields, a confirm rule's field,
+    and the ``{placeholders}`` of its texts."""
+    names = {c[0] for c in rule.when}
+    if rule.field:
+        names.add(rule.field)
+    for text in (rule.title, rule.message, rule.rationale, rule.condition):
+        names.update(f for _, f, _, _ in string.Formatter().parse(text or "") if f)
+    return names
+
+
+def unknown_names(rules: RuleSet, known: Iterable[str]) -> list[str]:
+    """``"<rule id>: <name>"`` for every name a rule reads that is not in ``known`` (a misspelt field would never
+    fire: a clause on a column the input does not have is false, except is_blank, which would always fire)."""
+    known = set(known)
+    return [f"{r.id}: {name}" for r in rules.all_rules() for name in sorted(names_read(r) - known)]
+
+
+def check_names(rules: RuleSet, known: Iterable[str]) -> None:
+    """Raise :class:`RulesFileError` naming each rule that reads an unknown name (see :func:`unknown_names`)."""
+    unknown = unknown_names(rules, known)
+    if unknown:
+        raise RulesFileError("The rules file reads names that no record column or derived value has ("
+                             + "; ".join(unknown) + "): such a rule would never fire (or, with is_blank, always). "
+                             "Correct the names; the data dictionary lists the record's columns.")
 
 
 def parse_rules(data: dict) -> RuleSet:
-    """A rule set from its JSON form (a site may keep its own copy; see README, clinical rules)."""
+    """A rule set from its JSON form (a site may keep its own copy; see README, clinical rules), checked against
+    ``data/rules.schema.json`` first."""
+    check_schema(data)
     info = {k: Threshold(name=k, value=float(v["value"]), unit=v.get("unit", ""), label=v["label"], why=v["why"],
                          design_choice=bool(v.get("design_choice")), site_editable=bool(v.get("site_editable")))
             for k, v in data["thresholds"].items()}

@@ -23,7 +23,7 @@ from importlib import resources
 import numpy as np
 
 from watchwait.derive import present
-from watchwait.rules import PATHWAY_LABELS, PATHWAY_SHORT, Rule, RuleSet, first_match, rule_mask
+from watchwait.rules import PATHWAY_LABELS, PATHWAY_SHORT, Rule, RuleSet, check_names, first_match, rule_mask
 
 OPTION_ORDER = ("watch_and_wait", "local_excision", "reassess", "tme")
 PREFERENCE_TEXT = {"organ_preservation": "organ preservation", "surgery": "surgery", "undecided": "undecided",
@@ -83,11 +83,27 @@ def _qualifies(rule: Rule, pathway: np.ndarray) -> np.ndarray:
     return np.isin(pathway, list(rule.qualifies))
 
 
+_NAMES_CHECKED: set[tuple[int, frozenset]] = set()
+
+
+def _check_names_once(rules: RuleSet, ctx: Mapping[str, np.ndarray]) -> None:
+    """Every name the rules read is a record column (the data dictionary's, even if this input lacks it), a value
+    the engine derives, or ``pathway``; checked once per rule set and set of context names."""
+    key = (id(rules), frozenset(ctx))
+    if key in _NAMES_CHECKED:
+        return
+    from watchwait.schema import COLUMNS
+
+    check_names(rules, set(ctx) | set(COLUMNS) | {"pathway"} | _Row.OWN_NAMES)
+    _NAMES_CHECKED.add(key)
+
+
 def decide(ctx: dict[str, np.ndarray], rules: RuleSet, n: int) -> Decision:
     """Scope, confirm notices, pathway, flags, context and whether the headline is conditional.
 
     ``ctx`` holds the record columns, the derived values, ``p``, ``interval_width`` and
     ``missing_modalities`` (NaN where out of scope) and the regimen context. It gains ``pathway``."""
+    _check_names_once(rules, ctx)
     th = rules.thresholds
     scope_idx = first_match(rules.scope, ctx, th, n)
     in_scope = scope_idx < 0
@@ -111,6 +127,8 @@ def decide(ctx: dict[str, np.ndarray], rules: RuleSet, n: int) -> Decision:
 
 class _Row(string.Formatter):
     """Formats a rule's template with one row's values; a missing or blank value reads 'not recorded'."""
+
+    OWN_NAMES = frozenset({"patient_preference_text"})  # placeholders this formatter writes itself
 
     def __init__(self, ctx: Mapping[str, np.ndarray], i: int):
         self.ctx, self.i = ctx, i
