@@ -108,7 +108,7 @@ def test_de_identification_does_not_trust_the_files_vr():
     ds.add_new(0x00100020, "DS", "12345")  # Patient ID stored as a number
     ds.add_new(0x00120062, "SH", "NO")  # Patient Identity Removed, stored as SH
     ds.add_new(0x0020000D, "LO", "1.2.826.0.1.99")  # Study Instance UID stored as LO
-    ds.add_new(0x00400006, "LO", "Smith^Physician")  # Scheduled Performing Physician's Name stored as LO
+    ds.add_new(0x0008009C, "LO", "Smith^Physician")  # Consulting Physician's Name (Z) stored as LO
     ds.add_new(0x00080020, "LO", "20240301")  # Study Date stored as LO
     ds.add_new(0x00080018, "OB", b"1.2.826.0.1.77\x00")  # SOP Instance UID stored as bytes
     d = deid.Deidentifier(b"k")
@@ -117,7 +117,7 @@ def test_de_identification_does_not_trust_the_files_vr():
     assert ds["PatientIdentityRemoved"].VR == "CS" and ds.PatientIdentityRemoved == "YES"
     assert ds["StudyInstanceUID"].VR == "UI" and ds.StudyInstanceUID == d.uid("1.2.826.0.1.99")
     assert ds["SOPInstanceUID"].VR == "UI" and ds.SOPInstanceUID == d.uid("1.2.826.0.1.77")
-    assert ds["ScheduledPerformingPhysicianName"].VR == "PN" and str(ds.ScheduledPerformingPhysicianName) == ""
+    assert ds["ConsultingPhysicianName"].VR == "PN" and str(ds.ConsultingPhysicianName) == ""
     assert ds["StudyDate"].VR == "DA" and ds.StudyDate not in ("", "20240301")
     assert "Smith" not in str(ds) and "1.2.826.0.1" not in str(ds)
 

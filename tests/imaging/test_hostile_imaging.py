@@ -304,19 +304,21 @@ def test_uploaded_files_that_are_not_dicom_are_never_written(tmp_path):
     files = [(p.name, p.read_bytes()) for p in STS_FILES] + [("report.pdf", b"%PDF-1.4 Patient STS_025")]
     stored = store_series_upload(files, tmp_path / "series")
     assert stored.n_files == 25 and b"STS_025" not in _all_bytes(tmp_path)
-    assert stored.warnings == ("report.pdf: not a DICOM file (no 'DICM' marker, and the content does not parse as a DICOM "
-                               "data set); not stored",)
-    with pytest.raises(ImagingError, match=r"^upload: no DICOM file to store \(notes\.txt: not a DICOM file"):
+    # an uploaded file is named by its place in the upload, never by its name (often the patient's)
+    assert stored.warnings == ("file 26 of the upload: not a DICOM file (no 'DICM' marker, and the content does not "
+                               "parse as a DICOM data set); not stored",)
+    with pytest.raises(ImagingError, match=r"^upload: no DICOM file to store \(file 1 of the upload: not a DICOM file"):
         store_series_upload([("notes.txt", b"Patient STS_025")], tmp_path / "other")
     assert not (tmp_path / "other").exists()
 
 
 @needs_testdata
 def test_an_uploaded_bomb_or_unsafe_zip_writes_nothing(tmp_path, bomb_gz):
-    with pytest.raises(InputLimitError, match=r"^upload\.zip: the archive expands more than 100 times its size"):
+    with pytest.raises(InputLimitError, match=r"^file 1 of the upload: the archive expands more than 100 times its size"):
         store_series_upload([("upload.zip", _zip(tmp_path / "b.zip", {"slice.dcm.gz": bomb_gz}).read_bytes())],
                             tmp_path / "series")
-    with pytest.raises(InputLimitError, match=r"point outside the archive"):
+    with pytest.raises(InputLimitError, match=r"^file 1 of the upload: 1 member name\(s\) point outside the archive "
+                                              r"\(absolute, or with '\.\.'\): member 1 of the archive; refused"):
         store_series_upload([("../../up.zip", _zip(tmp_path / "t.zip", {"../x.dcm": STS_FILES[0].read_bytes()}).read_bytes())],
                             tmp_path / "series")
     assert not (tmp_path / "series").exists()
@@ -348,7 +350,7 @@ def test_a_nifti_declaring_billions_of_voxels_is_refused_before_reading(tmp_path
     struct.pack_into("<8f", header, 76, 1, 1, 1, 1, 1, 1, 1, 1)
     struct.pack_into("<f", header, 108, 352)
     header[344:348] = b"n+1\x00"
-    with pytest.raises(RoiError, match=r"^big\.nii: the mask declares 30000 x 30000 x 30000 voxels, more than the "
+    with pytest.raises(RoiError, match=r"^the ROI file: the mask declares 30000 x 30000 x 30000 voxels, more than the "
                                        r"67,108,864 allowed \(limit MAX_MASK_VOXELS\)"):
         store_roi_upload("big.nii", bytes(header), tmp_path / "roi")
     assert not (tmp_path / "roi").exists()

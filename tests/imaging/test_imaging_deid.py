@@ -51,11 +51,18 @@ def test_basic_profile_removes_identifiers_and_records_itself():
     assert "House^Gregory" not in text and "private note" not in text
     assert ds.PatientID.startswith("WW-") and len(ds.PatientID) == 15
     assert str(ds.PatientName) == ds.PatientID + "^"
-    assert ds.PatientBirthDate == "" and "OtherPatientIDs" not in ds and "InstitutionName" not in ds
+    assert ds.PatientBirthDate == "" and "OtherPatientIDs" not in ds and ds.InstitutionName == ""  # X/Z/D: Z
     assert ds.AccessionNumber == "" and ds.StudyID == "" and ds.ReferringPhysicianName == ""
     assert ds.PatientIdentityRemoved == "YES"
     codes = [(c.CodeValue, c.CodingSchemeDesignator, c.CodeMeaning) for c in ds.DeidentificationMethodCodeSequence]
-    assert ("113100", "DCM", "Basic Application Confidentiality Profile") in codes
+    assert codes == [("113100", "DCM", "Basic Application Confidentiality Profile"),
+                     ("113105", "DCM", "Clean Descriptors Option"),
+                     ("113107", "DCM", "Retain Longitudinal Temporal Information Modified Dates Option")]
+    assert list(ds.DeidentificationMethod) == [
+        "PS3.15 E.1-1 (2024b) Basic Application Confidentiality Profile", "Clean Descriptors Option",
+        "Retain Longitudinal Temporal Information Modified Dates Option",
+        "watchwait: also private, every PN, UID, date, free text"]
+    assert ds.StudyDescription == "MRI pelvis"  # "MRI pelvis Jane Doe", cleaned
     assert not any(elem.tag.is_private for elem in ds.iterall())
     # UIDs replaced consistently, references included; standard UIDs kept
     assert ds.SOPInstanceUID != original_sop and ds.SOPInstanceUID.startswith("2.25.")
@@ -81,6 +88,7 @@ def test_uid_and_pseudonym_mapping_is_keyed_and_stable():
 def test_the_profile_table_covers_the_common_identifiers():
     for keyword in IDENTIFIERS:
         assert keyword in ACTIONS, keyword
+    assert ACTIONS["PatientName"] == "Z" and ACTIONS["ROIName"] == "Z" and ACTIONS["SeriesDescription"] == "X"
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # pydicom's remarks while the test edits the headers
@@ -113,7 +121,8 @@ def test_dates_can_be_emptied_instead_of_shifted():
     ds.StudyDate = "20240301"
     Deidentifier(b"k", shift_dates=False).apply(ds)
     assert ds.StudyDate == "" and ds.LongitudinalTemporalInformationModified == "REMOVED"
-    assert [c.CodeValue for c in ds.DeidentificationMethodCodeSequence] == ["113100"]
+    assert [c.CodeValue for c in ds.DeidentificationMethodCodeSequence] == ["113100", "113105"]  # no 113107
+    assert "Retain Longitudinal Temporal Information Modified Dates Option" not in ds.DeidentificationMethod
 
 
 def test_a_date_the_shift_would_carry_before_year_one_is_emptied_not_a_crash():

@@ -306,41 +306,52 @@ def read_zip(fh: BinaryIO, archive_name: str) -> list[ReadResult]:
     return list(iter_zip(fh, archive_name))
 
 
-def iter_zip(fh: BinaryIO, archive_name: str, on_disk: Path | None = None) -> Iterator[ReadResult]:
+def iter_zip(fh: BinaryIO, archive_name: str, on_disk: Path | None = None, *,
+             hide_names: bool = False) -> Iterator[ReadResult]:
     """Parse the members of a zip archive open as ``fh`` one at a time (each member is decompressed,
     parsed and handed over before the next is read): the limits, refusals and skipped files of
     :func:`read_all`. The archive-wide refusals (entry count, unsafe names, links) come before the
-    first member. ``on_disk``: the archive's path, recorded as each member's :class:`Source`."""
-    path = Path(archive_name)  # for its .name in messages
+    first member. ``on_disk``: the archive's path, recorded as each member's :class:`Source`.
+
+    ``hide_names`` (an upload: its names may be the patient's): no member's name reaches a message or a
+    :class:`ReadResult`; a member is "<archive_name>, member 12 of the archive" (its rank by name), and
+    ``archive_name`` should itself be an ordinal ("file 3 of the upload")."""
+    path = Path(archive_name) if not hide_names else None  # for its .name in messages
+    label = archive_name if path is None else path.name
     fh.seek(0, io.SEEK_END)
     archive_bytes = fh.tell()
     declared = _zip_entry_count(fh)
     if declared is not None and declared > MAX_FILES:
-        raise InputLimitError(f"{path.name}: the archive holds {declared} entries, more than {MAX_FILES} (limit MAX_FILES)")
+        raise InputLimitError(f"{label}: the archive holds {declared} entries, more than {MAX_FILES} (limit MAX_FILES)")
     fh.seek(0)
     try:
         zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, struct.error) as exc:
-        raise ImagingError(f"{path.name}: not a readable zip archive ({_short(exc)})") from None
+        raise ImagingError(f"{label}: not a readable zip archive ({_short(exc)})") from None
     with zf:
         infos = zf.infolist()
         if len(infos) > MAX_FILES:
-            raise InputLimitError(f"{path.name}: the archive holds {len(infos)} entries, more than {MAX_FILES} "
+            raise InputLimitError(f"{label}: the archive holds {len(infos)} entries, more than {MAX_FILES} "
                                   "(limit MAX_FILES)")
-        unsafe = [m.filename for m in infos if _unsafe_member_name(m.filename)]
+        rank = {id(m): i for i, m in enumerate(sorted(infos, key=lambda m: m.filename), start=1)}
+
+        def shown_member(m: zipfile.ZipInfo) -> str:
+            return f"member {rank[id(m)]} of the archive" if hide_names else quoted(m.filename, 60)
+
+        unsafe = [m for m in infos if _unsafe_member_name(m.filename)]
         if unsafe:
-            shown = ", ".join(quoted(n, 60) for n in unsafe[:5]) + (f" and {len(unsafe) - 5} more" if len(unsafe) > 5 else "")
-            raise InputLimitError(f"{path.name}: {len(unsafe)} member name(s) point outside the archive (absolute, "
+            shown = ", ".join(shown_member(m) for m in unsafe[:5]) + (f" and {len(unsafe) - 5} more" if len(unsafe) > 5 else "")
+            raise InputLimitError(f"{label}: {len(unsafe)} member name(s) point outside the archive (absolute, "
                                   f"or with '..'): {shown}; refused (the series would load with missing slices)")
-        links = [m.filename for m in infos if _is_link(m)]
+        links = [m for m in infos if _is_link(m)]
         if links:
-            raise InputLimitError(f"{path.name}: {len(links)} member(s) are symbolic links ({quoted(links[0], 60)}"
+            raise InputLimitError(f"{label}: {len(links)} member(s) are symbolic links ({shown_member(links[0])}"
                                   f"{' ...' if len(links) > 1 else ''}); archives of a series hold plain files only")
-        budget = _Budget(path.name, archive_bytes)
+        budget = _Budget(label, archive_bytes)
         for member in sorted(infos, key=lambda m: m.filename):
             if member.is_dir():
                 continue
-            name = f"{path.name}:{member.filename}"
+            name = f"{label}, member {rank[id(member)]} of the archive" if hide_names else f"{label}:{member.filename}"
             if any(part.startswith(".") or part in _SKIPPED_NAMES for part in Path(member.filename).parts):
                 yield _skipped(name)
                 continue

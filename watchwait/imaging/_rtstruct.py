@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from pydicom.dataset import Dataset
 
 from ._frames import int_value
 from ._grid import inplane_indices, nearest_slice_distance, slice_index, slice_tolerance
+from .deid import NEUTRAL_WORDS, clean_text
 from .dicom_io import Series
 from .errors import GeometryMismatchError, RoiError
 
@@ -76,9 +79,21 @@ def _choose_roi(ds: Dataset, name: str, roi_name: str | None) -> tuple[int, str,
         if len(rois) > 1:
             raise RoiError(f"{name}: {len(rois)} ROIs ({names}); choose one by name")
         return rois[0]
-    matches = [r for r in rois if r[1].strip().lower() == roi_name.strip().lower()]
+    by_number = re.fullmatch(r"\s*#\s*(\d{1,9})\s*", roi_name)
+    if by_number:  # "#2": ROI Number 2 (names may coincide once cleaned)
+        matches = [r for r in rois if r[0] == int(by_number.group(1))]
+        if not matches:
+            raise RoiError(f"{name}: no ROI number {int(by_number.group(1))}; the ROI numbers are "
+                           f"{', '.join(str(r[0]) for r in rois)}")
+        return matches[0]
+    # the names are de-identified (Clean Descriptors): the one asked for is compared once cleaned the same way
+    wanted = clean_text(roi_name.strip(), NEUTRAL_WORDS["ROIName"])
+    matches = [r for r in rois if r[1].strip().lower() == wanted.lower()]
     if not matches:
-        raise RoiError(f"{name}: no ROI named {roi_name!r}; the ROIs are {names}")
+        raise RoiError(f"{name}: no ROI named {wanted!r}; the ROIs are {names}")
+    if len(matches) > 1:
+        raise RoiError(f"{name}: {len(matches)} ROIs are named {wanted!r} (ROI numbers "
+                       f"{', '.join(str(r[0]) for r in matches)}); choose one by number ('#{matches[0][0]}')")
     return matches[0]
 
 

@@ -22,7 +22,9 @@ must not write those bytes anywhere: they carry names, hospital numbers and date
 
 Every file is written atomically (:func:`watchwait.atomic.atomic_write`). The caller deletes the
 folder when the session ends. Names of uploaded files are never used as paths (a name such as
-``../../x`` cannot place a file): files are numbered.
+``../../x`` cannot place a file): files are numbered. Nor are they shown or kept (an uploaded file is
+often named after the patient): every message says "file 3 of the upload", "file 1 of the upload,
+member 12 of the archive" or "the ROI file"; the name of a ROI is read only for its suffix (a NIfTI mask).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ FILE_MODE = 0o600
 FOLDER_MODE = 0o700
 IMAGE_MASK_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".mha")
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+#: How an uploaded ROI is named in messages (never by its file's name).
+ROI_SHOWN = "the ROI file"
 
 
 @dataclass(frozen=True)
@@ -116,18 +120,18 @@ def store_series_upload(files: Iterable[tuple[str, bytes]], dest: str | os.PathL
     items = list(files)
     if len(items) > MAX_FILES:
         raise ImagingError(f"upload: {len(items)} files, more than {MAX_FILES} (limit MAX_FILES)")
-    for name, data in items:  # every size is refused before anything is parsed or written
+    for number, (_name, data) in enumerate(items, start=1):  # every size is refused before anything is parsed or written
         if len(data) > MAX_FILE_BYTES:
-            raise ImagingError(f"{_shown(name)}: file of {_size(len(data))} is larger than the "
+            raise ImagingError(f"{_shown(number)}: file of {_size(len(data))} is larger than the "
                                f"{_size(MAX_FILE_BYTES)} allowed (limit MAX_FILE_BYTES)")
     warnings: list[str] = []
     terms: dict[str, tuple[str, ...]] = {}
     stored = 0
     created = finished = False
     try:
-        for name, data in items:
-            shown = _shown(name)
-            results = (iter_zip(io.BytesIO(data), shown) if data[:4] in _ZIP_MAGIC
+        for number, (_name, data) in enumerate(items, start=1):
+            shown = _shown(number)  # never the file's name: it is often the patient's
+            results = (iter_zip(io.BytesIO(data), shown, hide_names=True) if data[:4] in _ZIP_MAGIC
                        else _one(data, shown, budget))
             for r in results:
                 if r.dataset is None:
@@ -154,8 +158,9 @@ def store_series_upload(files: Iterable[tuple[str, bytes]], dest: str | os.PathL
     return StoredUpload(dest, stored, tuple(warnings), terms)
 
 
-def _shown(name: str) -> str:
-    return Path(str(name)).name or "upload"
+def _shown(number: int) -> str:
+    """How an uploaded file is named in messages: by its place in the upload, never by its name."""
+    return f"file {number} of the upload"
 
 
 def _one(data: bytes, shown: str, budget: _Budget) -> Iterator[ReadResult]:
@@ -167,17 +172,19 @@ def store_roi_upload(name: str, data: bytes, dest: str | os.PathLike, *,
                      deidentifier: Deidentifier | None = None) -> Path:
     """Store one uploaded ROI in ``dest`` (a new folder, 0700) and return the stored file's path:
     a DICOM SEG/RTSTRUCT de-identified in memory (``roi.dcm``), or an image mask rebuilt from its
-    voxels alone (``roi.nii.gz``). Raises RoiError when the upload is neither."""
-    shown = Path(str(name)).name or "roi"
+    voxels alone (``roi.nii.gz``). Raises RoiError when the upload is neither. ``name`` is read for its
+    suffix only (a mask image); messages say "the ROI file"."""
+    shown = ROI_SHOWN
+    suffixed = Path(str(name)).name.lower()  # never shown, never kept
     if len(data) > MAX_FILE_BYTES:
         raise RoiError(f"{shown}: file of {_size(len(data))} is larger than the {_size(MAX_FILE_BYTES)} allowed "
                        "(limit MAX_FILE_BYTES)")
     dest = Path(dest)
-    if shown.lower().endswith(IMAGE_MASK_SUFFIXES):
+    if suffixed.endswith(IMAGE_MASK_SUFFIXES):
         _new_private_folder(dest)
         done = False
         try:
-            out = _store_image_mask(shown, data, dest)
+            out = _store_image_mask(suffixed, data, dest)
             done = True
         finally:
             if not done:
@@ -198,17 +205,17 @@ def store_roi_upload(name: str, data: bytes, dest: str | os.PathLike, *,
     return out
 
 
-def _store_image_mask(shown: str, data: bytes, dest: Path) -> Path:
+def _store_image_mask(suffixed: str, data: bytes, dest: Path) -> Path:
     import SimpleITK as sitk
 
     from .roi import read_mask_image
 
-    suffix = ".nii.gz" if shown.lower().endswith(".nii.gz") else Path(shown).suffix.lower()
+    suffix = ".nii.gz" if suffixed.endswith(".nii.gz") else Path(suffixed).suffix.lower()
     fd, raw = tempfile.mkstemp(prefix=".upload-", suffix=suffix, dir=dest)  # 0600, in the 0700 folder
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        image = read_mask_image(raw, shown)
+        image = read_mask_image(raw, ROI_SHOWN)
     finally:
         os.unlink(raw)  # the original bytes never outlive this call
     clean = sitk.GetImageFromArray(sitk.GetArrayFromImage(image))  # voxels only: no header text

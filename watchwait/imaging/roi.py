@@ -136,7 +136,11 @@ def mask_from_rtstruct(
     name: str | None = None,
     deidentifier: Deidentifier | None = None,
 ) -> RoiMask:
-    """Mask of one ROI of an RTSTRUCT (``roi_name``; optional when there is only one)."""
+    """Mask of one ROI of an RTSTRUCT (``roi_name``; optional when there is only one).
+
+    ROI names are de-identified (Clean Descriptors: only words of a fixed vocabulary are kept), so ``roi_name``
+    is compared once cleaned the same way (``"GTV Smith"`` finds ``'GTV'``); ``"#2"`` chooses ROI Number 2,
+    for ROIs whose cleaned names coincide."""
     from ._rtstruct import rtstruct_to_mask
 
     if not isinstance(source, Dataset):
