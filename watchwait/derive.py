@@ -53,9 +53,12 @@ RESTAGING_COMPONENTS = ("endoscopy", "dre", "mr_trg", "dwi_restriction")
 # Graded when recorded, never required for a category (a version-1 record has neither).
 RESTAGING_V2_COMPONENTS = ("ymr_n_stage", "restaging_biopsy")
 
-_ENDO = {"complete": 0.0, "near_complete": 1.0, "incomplete": 2.0}
-_DRE = {"normal": 0.0, "smooth_induration": 1.0, "mass": 2.0}
-_NODES = {"N0": 0.0, "N1": 1.0, "N2": 1.0}
+#: Restaging readings as grades 0 (complete) / 1 (near-complete) / 2 (residual tumour): the one code for them (the
+#: model's features use the same).
+ENDOSCOPY_GRADE = {"complete": 0.0, "near_complete": 1.0, "incomplete": 2.0}
+DRE_GRADE = {"normal": 0.0, "smooth_induration": 1.0, "mass": 2.0}
+#: The nodal stage as a number (cN and restaging ymrN): the one code for it (the model's features use it as is).
+NODE_STAGE = {"N0": 0.0, "N1": 1.0, "N2": 2.0}
 _BIOPSY = {"positive": 2.0}
 # Pseudo-count for ctDNA fold changes, in MTM/mL: half of the smallest level the simulator reports
 # as detected; keeps log fold changes finite when a timepoint is 0 (= tested, not detected).
@@ -93,8 +96,8 @@ def restaging_grades(cols: Columns) -> dict[str, np.ndarray]:
     trg = np.asarray(cols["mr_trg"], dtype=float)
     mri = np.where(trg <= 2, 0.0, np.where(trg == 3, 1.0, np.where(trg >= 4, 2.0, np.nan)))
     return {
-        "endoscopy": _map(np.asarray(cols["endoscopy"], dtype=object), _ENDO),
-        "dre": _map(np.asarray(cols["dre"], dtype=object), _DRE),
+        "endoscopy": _map(np.asarray(cols["endoscopy"], dtype=object), ENDOSCOPY_GRADE),
+        "dre": _map(np.asarray(cols["dre"], dtype=object), DRE_GRADE),
         "mr_trg": mri,
         "dwi_restriction": np.asarray(cols["dwi_restriction"], dtype=float),
     }
@@ -129,7 +132,7 @@ def equals(values: np.ndarray, value: str) -> np.ndarray:
 def v2_grades(cols: Columns) -> dict[str, np.ndarray]:
     """Grades of the version-2 readings: restaging nodes (0/1) and biopsy (2 if positive), NaN = not graded."""
     n = len(np.asarray(cols["endoscopy"]))
-    return {"ymr_n_stage": _map(_column(cols, "ymr_n_stage", n), _NODES),
+    return {"ymr_n_stage": np.minimum(_map(_column(cols, "ymr_n_stage", n), NODE_STAGE), 1.0),  # N1 or N2: grade 1
             "restaging_biopsy": _map(_column(cols, "restaging_biopsy", n), _BIOPSY)}
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from watchwait.derive import CTDNA_PSEUDOCOUNT, Columns
+from watchwait.derive import CTDNA_PSEUDOCOUNT, DRE_GRADE, ENDOSCOPY_GRADE, NODE_STAGE, Columns
 from watchwait.schema import BY_NAME, RADIOMICS_PREFIX
 
 
@@ -56,9 +56,8 @@ def _log(col: str) -> Callable[[Columns], np.ndarray]:
 
 # cT as one ordinal (no structural blanks): T3 without substage sits between T3b and T3c.
 CT_ORDINAL = {"T1": 1.0, "T2": 2.0, "T3a": 3.0, "T3b": 3.25, "T3": 3.4, "T3c": 3.5, "T3d": 3.75, "T4a": 4.5, "T4b": 5.0}
-ENDOSCOPY = {"complete": 0.0, "near_complete": 1.0, "incomplete": 2.0}
-DRE = {"normal": 0.0, "smooth_induration": 1.0, "mass": 2.0}
-NODES = {"N0": 0.0, "N1": 1.0, "N2": 2.0}
+# The readings' codes are derive's (one code per clinical value): grades 0/1/2 and the nodal stage as a number.
+ENDOSCOPY, DRE, NODES = ENDOSCOPY_GRADE, DRE_GRADE, NODE_STAGE
 LOG_PC = float(np.log10(CTDNA_PSEUDOCOUNT))
 # An immunotherapy-only feature's value for a patient without immunotherapy: beyond every real value, so that
 # the trees and the additive terms can treat "no immunotherapy" as its own level (never NaN: NaN = not tested).
