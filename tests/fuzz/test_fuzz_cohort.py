@@ -7,8 +7,8 @@ import io
 import string
 
 import pandas as pd
-from fuzz_settings import EXAMPLES
-from hypothesis import HealthCheck, given, settings, strategies as st
+from fuzz_settings import fuzz
+from hypothesis import strategies as st
 
 from watchwait.errors import WatchwaitError
 from watchwait.schema import FIELDS
@@ -19,8 +19,6 @@ HOSTILE = ["", " ", "nan", "inf", "-inf", "1e400", "-0", "1_000", "٦١", "６�
            "pMMR", "dMMR", "T3b", "N1", "complete", "=1+1", "-A1", "+A1", "@x", "\t", "\r", "\x00", "\u202e", "é",
            "\"", "\"\"", ",", "\n", "a\nb", "9" * 500, "1" * 4400, "P-001", "-", "_"]
 CELL = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=12), st.text(string.digits + ".-+eE", max_size=10))
-SEEN = {"csv": 0, "bytes": 0, "record": 0}
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
 def _csv(header: list[str], rows: list[list[str]]) -> str:
@@ -48,17 +46,13 @@ def _outcome(fn):
     return "result"
 
 
-@SETTINGS
-@given(cohorts())
+@fuzz(cohorts())
 def test_fuzz_cohort_csv(text):
-    SEEN["csv"] += 1
     _outcome(lambda: read_cohort(io.StringIO(text), source="fuzz.csv"))
 
 
-@SETTINGS
-@given(st.binary(max_size=400))
+@fuzz(st.binary(max_size=400))
 def test_fuzz_cohort_bytes(data):
-    SEEN["bytes"] += 1
     _outcome(lambda: read_cohort(io.BytesIO(b"patient_id,mmr_status,age_years\n" + data), source="fuzz.csv"))
 
 
@@ -67,15 +61,9 @@ VALUES = st.one_of(CELL, st.none(), st.booleans(), st.integers(), st.floats(allo
                    st.decimals(allow_nan=True, allow_infinity=True), st.fractions())
 
 
-@SETTINGS
-@given(st.dictionaries(st.sampled_from(NAMES), VALUES, max_size=8), st.booleans())
+@fuzz(st.dictionaries(st.sampled_from(NAMES), VALUES, max_size=8), st.booleans())
 def test_fuzz_record_api(record, with_required):
-    SEEN["record"] += 1
     if with_required:
         record = {"patient_id": "P-1", "mmr_status": "pMMR", **record}
     _outcome(lambda: validate_record(record))
 
-
-def test_zz_report_case_counts():
-    print(f"\ncohort fuzz cases: csv {SEEN['csv']}, bytes {SEEN['bytes']}, record {SEEN['record']}")
-    assert all(v >= min(EXAMPLES, 50) for v in SEEN.values()), SEEN

@@ -10,8 +10,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from fuzz_settings import EXAMPLES
-from hypothesis import HealthCheck, given, settings, strategies as st
+from fuzz_settings import fuzz
+from hypothesis import strategies as st
 from imaging_testdata import MALFORMED, SEG_DIR, STS_IMAGES, STS_RTSTRUCT, TESTDATA
 
 from watchwait.errors import ImagingError
@@ -27,8 +27,6 @@ SEEDS = {
     "deflate.dcm": MALFORMED / "pydicom" / "image_dfl.dcm",
 }
 SEEDS = {k: v for k, v in SEEDS.items() if v.is_file()}
-SEEN = {"file": 0, "zip": 0, "roi": 0}
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
 @st.composite
@@ -63,14 +61,12 @@ def _ok_or_imaging_error(fn):
         return None
 
 
-@SETTINGS
-@given(st.data())
+@fuzz(st.data())
 def test_fuzz_dicom_files(data):
     from watchwait.imaging.dicom_io import load_series
 
     seed = data.draw(st.sampled_from(sorted(SEEDS)))
     body = data.draw(mutated(SEEDS[seed].read_bytes()))
-    SEEN["file"] += 1
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / seed
         path.write_bytes(body)
@@ -88,14 +84,12 @@ def _sts_zip() -> bytes:
 ZIP = _sts_zip() if TESTDATA.is_dir() else b""
 
 
-@SETTINGS
-@given(st.data())
+@fuzz(st.data())
 def test_fuzz_zip_archives(data):
     from watchwait.imaging.dicom_io import load_series
     from watchwait.imaging.ingest import store_series_upload
 
     body = data.draw(mutated(ZIP))
-    SEEN["zip"] += 1
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "series.zip"
         path.write_bytes(body)
@@ -115,20 +109,14 @@ def sts_series():
 ROI_SEEDS = {"RS.dcm": STS_RTSTRUCT, "seg.dcm": SEG_DIR / "seg_image_ct_binary.dcm"}
 
 
-@SETTINGS
-@given(data=st.data())
+@fuzz(st.data())
 def test_fuzz_roi_files(sts_series, data):
     from watchwait.imaging.roi import load_roi
 
     seed = data.draw(st.sampled_from(sorted(ROI_SEEDS)))
     body = data.draw(mutated(ROI_SEEDS[seed].read_bytes()))
-    SEEN["roi"] += 1
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / seed
         path.write_bytes(body)
         _ok_or_imaging_error(lambda: load_roi(path, sts_series))
 
-
-def test_zz_report_case_counts():
-    print(f"\nimaging fuzz cases: files {SEEN['file']}, zips {SEEN['zip']}, rois {SEEN['roi']}")
-    assert all(v >= min(EXAMPLES, 50) for v in SEEN.values()), SEEN
