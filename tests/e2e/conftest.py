@@ -5,25 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from e2e_server import CHROMIUM, CHROMIUM_ARGS, SHOTS, free_port, start_server, stop_server, wait_healthy
+from e2e_server import CHROMIUM, CHROMIUM_ARGS, SHOTS, serving
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    import os
-
-    port = free_port()
-    folder = tmp_path_factory.mktemp("streamlit")
-    log = folder / "server.log"
-    # a case store of its own: a browser test never creates or touches the default var/watchwait.db
-    env = {**os.environ, "WATCHWAIT_DATABASE_URL": f"sqlite:///{folder / 'watchwait.db'}"}
-    proc = start_server(port, log, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
+    with serving(tmp_path_factory.mktemp("streamlit")) as url:  # a case store of its own, in that folder
         yield url
-    finally:
-        stop_server(proc)
 
 
 WIDTH, HEIGHT = 1920, 1080  # the MDT's shared screen

@@ -13,6 +13,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,3 +61,18 @@ def stop_server(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@contextmanager
+def serving(folder: Path, extra_env: dict | None = None) -> Iterator[str]:
+    """The app on a free loopback port, with a case store of its own in ``folder`` (a browser test never creates
+    or touches the default var/watchwait.db) and ``extra_env`` (e.g. a PACS's settings); yields its URL."""
+    port = free_port()
+    env = {**os.environ, "WATCHWAIT_DATABASE_URL": f"sqlite:///{folder / 'watchwait.db'}", **(extra_env or {})}
+    proc = start_server(port, folder / "server.log", env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield url
+    finally:
+        stop_server(proc)

@@ -4,14 +4,13 @@ loaded; its series check and radiomics are shown, nothing identifying beyond wha
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e_server import ROOT, free_port, start_server, stop_server, wait_healthy
+from e2e_server import ROOT, serving
 from st_helpers import T, go, load_sample, open_app, settle, shot
 
 sys.path.insert(0, str(ROOT / "tests" / "pacs"))
@@ -25,16 +24,10 @@ SCREENSHOT = "/tmp/pacs_e2e.png"
 def pacs_server(tmp_path_factory):
     """The app, served as in tests/e2e/conftest.py, with the PACS set by its environment variables."""
     orthanc = start_orthanc(tmp_path_factory.mktemp("orthanc"))  # a failure, not a skip, when Orthanc is missing
-    folder = tmp_path_factory.mktemp("streamlit-pacs")
-    env = {**os.environ, **orthanc.env, "WATCHWAIT_DATABASE_URL": f"sqlite:///{folder / 'watchwait.db'}"}
-    port = free_port()
-    proc = start_server(port, folder / "server.log", env=env)
-    url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url, proc)
-        yield url
+        with serving(tmp_path_factory.mktemp("streamlit-pacs"), orthanc.env) as url:
+            yield url
     finally:
-        stop_server(proc)
         stop_orthanc(orthanc)
 
 
