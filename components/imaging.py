@@ -183,15 +183,27 @@ def load_upload(visit: str, series_files: list, roi_file, identity: tuple[int, s
     store(visit, v, identity)
 
 
+def uploader_key(visit: str, what: str) -> str:
+    """Key of a visit's file uploader (``what``: series_upload, roi_upload). Once its files are used, the uploader is
+    replaced by an empty one (a new key): the uploaded files' names (often the patient's) are no longer shown, and
+    their bytes are let go."""
+    used = int(st.session_state.get(state.imaging_key(visit, "uploads_used")) or 0)
+    return state.imaging_key(visit, what if not used else f"{what}_{used}")
+
+
 def _upload_clicked(visit: str, identity: tuple[int, str]) -> None:
-    files = st.session_state.get(state.imaging_key(visit, "series_upload")) or []
-    roi = st.session_state.get(state.imaging_key(visit, "roi_upload"))
+    files = st.session_state.get(uploader_key(visit, "series_upload")) or []
+    roi = st.session_state.get(uploader_key(visit, "roi_upload"))
     message = state.imaging_key(visit, "upload_message")
     if not files:
         st.session_state[message] = ("Choose the DICOM series first (a .zip of one series, or its files); the "
                                      "tumour ROI is optional for viewing, and needed for radiomics.")
         return
     st.session_state.pop(message, None)
+    used = state.imaging_key(visit, "uploads_used")
+    for what in ("series_upload", "roi_upload"):
+        st.session_state.pop(uploader_key(visit, what), None)
+    st.session_state[used] = int(st.session_state.get(used) or 0) + 1  # the next run shows empty uploaders
     load_upload(visit, list(files), roi, identity)
 
 
@@ -237,9 +249,9 @@ def source_picker() -> bool:
             with col:
                 st.markdown(f"**{TITLES[visit]}**")
                 st.file_uploader("DICOM series (.zip or files)", accept_multiple_files=True, type=SERIES_TYPES,
-                                 key=state.imaging_key(visit, "series_upload"))
+                                 key=uploader_key(visit, "series_upload"))
                 st.file_uploader("Tumour ROI (SEG, RTSTRUCT or NIfTI)", type=ROI_TYPES,
-                                 key=state.imaging_key(visit, "roi_upload"))
+                                 key=uploader_key(visit, "roi_upload"))
                 st.button(f"Use these files for {visit}", key=state.imaging_key(visit, "use_upload"),
                           on_click=_upload_clicked, args=(visit, identity))
                 message = st.session_state.get(state.imaging_key(visit, "upload_message"))

@@ -75,3 +75,45 @@ def test_imaging_sample_side_by_side_slice_slider_and_bad_upload(page: Page, ser
     expect(page.get_by_text(message)).to_be_visible(timeout=T)
     expect(page.get_by_text("Traceback")).to_have_count(0)
     shot(page, shots / "13_imaging_bad_upload.png")
+
+
+STS = ROOT.parent / "shared" / "testdata" / "mr" / "sts_025_t1" / "dicom"
+
+
+@pytest.mark.skipif(not STS.is_dir(), reason="shared test data (../shared/testdata) not found")
+def test_a_t1_series_is_shown_but_kept_out_of_the_model_with_its_reason_on_screen(page: Page, server, shots, tmp_path):
+    """Issue 18, done when: a T1 series is shown but kept out of the model with its reason on screen (Imaging and
+    Assessment), in Chromium; the uploaded files' names (often the patient's) appear nowhere."""
+    series = tmp_path / "Smith_Johanna_T1.zip"
+    with zipfile.ZipFile(series, "w") as zf:
+        for p in sorted((STS / "image").iterdir()):
+            zf.write(p, p.name)
+    open_app(page, server)
+    load_sample(page, "DEMO-13")
+    go(page, "Imaging")  # nothing loaded yet: the upload section is open
+    inputs = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    for visit, (series_input, roi_input) in (("baseline", (0, 1)), ("restaging", (2, 3))):
+        if visit == "restaging":  # a visit is loaded: the upload section has closed
+            page.locator("[data-testid='stExpander'] summary").filter(has_text="Upload a series").click()
+            settle(page)
+        inputs.nth(series_input).set_input_files(str(series))
+        settle(page)
+        inputs.nth(roi_input).set_input_files(str(STS / "mask" / "RS.dcm"))
+        settle(page)
+        page.get_by_role("button", name=f"Use these files for {visit}").click()
+        settle(page)
+    refusal = page.get_by_text("Not used by the model.")
+    expect(refusal).to_have_count(2, timeout=T)
+    expect(page.get_by_text("T1-weighted (its description says T1, no TR or TE recorded), not T2")).to_have_count(2)
+    expect(page.get_by_text("body part EXTREMITY, not pelvis")).to_have_count(2)
+    expect(page.locator(".js-plotly-plot")).to_have_count(2)  # both still viewable
+    expect(page.get_by_role("button", name="Use these radiomics")).to_have_count(0)
+    expect(page.get_by_text("source: uploaded series 1, 25 files + tumour ROI")).to_be_visible()
+    shot(page, shots / "18_imaging_T1_kept_out.png")
+    # the uploader lets go of the files once they are used: their names (often the patient's) stay nowhere
+    expect(page.get_by_text("Smith_Johanna")).to_have_count(0)
+    assert "Smith_Johanna" not in page.content()
+    go(page, "Assessment")
+    expect(page.get_by_text("kept out by the series checks").first).to_be_visible(timeout=T)
+    expect(page.get_by_text("T1-weighted").first).to_be_visible()
+    shot(page, shots / "18_assessment_T1_kept_out.png")
