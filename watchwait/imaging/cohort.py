@@ -272,7 +272,8 @@ def _collect(client: Any, items: list[CohortCase], futures: list[Any], address: 
     no_workers_since: float | None = None
     given_up: dict[Any, str] = {}
     next_look = time.monotonic() + 1.0
-    while pending := [f for f in futures if f.status == "pending" and f.key not in given_up]:
+    # "lost": a result held by a worker that died, being computed again
+    while pending := [f for f in futures if f.status in ("pending", "lost") and f.key not in given_up]:
         time.sleep(0.05)
         if time.monotonic() < next_look:
             continue

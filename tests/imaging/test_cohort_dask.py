@@ -1,0 +1,315 @@
+"""Cohort radiomics on a real Dask cluster: a scheduler and two worker processes on loopback.
+
+The cluster (``distributed.LocalCluster``: the scheduler in this process, two nanny-supervised
+worker processes with one thread each, random ports) is started once for the module. Its
+workers get the de-identification key through ``WATCHWAIT_DEID_KEY`` as a site's workers would;
+the test process passes the same key as ``deid_key``. What is checked:
+
+* the Dask run gives exactly the local run (``n_jobs=1``): same cases in the same order, the
+  same feature names in the same order, bit-identical values, the same pseudonyms, the same
+  per-case error for a case whose files are broken;
+* a worker process killed (SIGKILL) mid-run: its cases are run again elsewhere, every value is
+  still the local one, and the cases that were run again say so in their warnings;
+* a case that kills every worker it runs on (a test-only worker plugin SIGKILLs the worker
+  when that case starts executing) ends, after the scheduler's allowed-failures (3), as that
+  case's plain "worker lost" error, and the other cases are computed;
+* a scheduler that cannot be reached (nothing listening, or a port that never answers) gives a
+  plain message within the timeout; a scheduler without workers, or workers without the key,
+  give a plain message too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import signal
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("distributed") is None,
+                                reason="dask.distributed is not installed (test extra)")
+
+KEY = "dask-test-key"
+N_PATIENTS = 8
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory) -> list:
+    """Cases as a cohort file references them: the mri_* cells of 8 synthetic patients, 2 visits each."""
+    from watchwait.imaging.cohort import CohortCase
+    from watchwait.imaging.cohort_images import write_cohort_images
+    from watchwait.simulate import simulate
+
+    base = tmp_path_factory.mktemp("dask_cohort")
+    truth = simulate(N_PATIENTS, seed=18, with_oracle=False).truth[["patient_id", "latent_score"]]
+    cells = write_cohort_images(truth, base / "imaging", share=1.0, seed=5, base_dir=base, n_jobs=2)
+    return [CohortCase(f"{row.patient_id}:{visit}", base / row[f"mri_{visit}_dir"], base / row[f"mri_{visit}_roi"])
+            for _, row in cells.iterrows() for visit in ("baseline", "restaging")]
+
+
+@pytest.fixture(scope="module")
+def broken(cohort) -> list:
+    """Two cases whose files are unusable: an MR image given as the ROI, a series folder that is not there."""
+    from watchwait.imaging.cohort import CohortCase
+
+    first = cohort[0]
+    return [CohortCase("broken-roi", first.series, first.series / "IM0001.dcm"),
+            CohortCase("missing-series", first.series.parent / "no-such-folder", first.roi)]
+
+
+@pytest.fixture(scope="module")
+def local(cohort, broken) -> dict:
+    """The local run (one process), by case id."""
+    from watchwait.imaging.cohort import extract_cohort
+
+    return {r.case_id: r for r in extract_cohort(cohort + broken, n_jobs=1, deid_key=KEY)}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A scheduler and two single-threaded worker processes on 127.0.0.1 (random ports), with the key."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    # one task at a time per worker (no task queued behind the running one), so that a worker killed by the
+    # poison case does not also count as a death for an innocent case queued there
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None, env={"WATCHWAIT_DEID_KEY": KEY})
+    client = Client(cluster, set_as_default=False)
+    try:
+        yield cluster, client
+    finally:
+        pids = set(client.run(os.getpid).values())
+        client.close()
+        cluster.close()
+        time.sleep(0.2)
+        assert not [pid for pid in pids if _alive(pid)], "worker processes left running"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _exact(result) -> list[tuple[str, str]]:
+    """Feature names in order with their values as exact hex floats (NaN-safe, no rounding)."""
+    return [(name, float(value).hex()) for name, value in result.features.items()]
+
+
+def _same_as_local(results, local) -> None:
+    for r in results:
+        want = local[r.case_id]
+        assert r.ok and want.ok, (r.case_id, r.error, want.error)
+        assert _exact(r) == _exact(want), r.case_id
+        assert r.patient_pseudonym == want.patient_pseudonym and r.patient_pseudonym.startswith("WW-")
+        assert r.provenance["mask_sha256"] == want.provenance["mask_sha256"]
+
+
+def _wait_for_workers(client, n: int) -> None:
+    client.wait_for_workers(n, timeout=60)
+
+
+def test_dask_run_equals_the_local_run_case_by_case(cluster, cohort, broken, local):
+    from watchwait.imaging.cohort import extract_cohort
+
+    cl, client = cluster
+    _wait_for_workers(client, 2)
+    cases = cohort + broken
+    results = extract_cohort(cases, dask_address=cl.scheduler_address, deid_key=KEY)
+    assert [r.case_id for r in results] == [c.case_id for c in cases]  # every case, in input order
+    _same_as_local(results[:len(cohort)], local)
+    assert all(r.warnings == local[r.case_id].warnings for r in results)
+    assert len({r.patient_pseudonym for r in results[:len(cohort)]}) == N_PATIENTS
+    assert len(results[0].features) == 107
+    for r in results[len(cohort):]:  # the broken cases: the local path's message, on Dask
+        assert r.features is None and r.error == local[r.case_id].error
+    assert results[-2].error == ("IM0001.dcm: not a ROI file: modality MR (expected a DICOM SEG, an RTSTRUCT "
+                                 "or a NIfTI mask)")
+    assert results[-1].error.endswith("/no-such-folder: no such file or folder")
+
+
+def test_a_worker_killed_mid_run_loses_no_case(cluster, cohort, local):
+    """SIGKILL one worker process while it runs cases: the scheduler runs them again; nothing is missing."""
+    from dataclasses import replace
+
+    from watchwait.imaging.cohort import extract_cohort
+
+    cl, client = cluster
+    _wait_for_workers(client, 2)
+    cases = [replace(c, case_id=f"{c.case_id}#{k}") for k in range(3) for c in cohort]  # 48 cases
+    pids = client.run(os.getpid)
+    with ThreadPoolExecutor(1) as pool:
+        run = pool.submit(extract_cohort, cases, dask_address=cl.scheduler_address, deid_key=KEY)
+        victim = _kill_a_busy_worker(client, pids, run, min_done=4, min_left=12)
+        results = run.result(timeout=120)
+    assert not _alive(victim)
+    assert [r.case_id for r in results] == [c.case_id for c in cases]
+    _same_as_local([replace(r, case_id=r.case_id.split("#")[0]) for r in results], local)
+    rerun = [r.case_id for r in results if any(w.startswith("run again on another Dask worker") for w in r.warnings)]
+    assert rerun, "no case was running on the killed worker: the kill came too late to test anything"
+    assert [w for r in results for w in r.warnings if w.startswith("run again")][0] == (
+        "run again on another Dask worker: the worker running it was lost (1 time)")
+
+
+def _kill_a_busy_worker(client, pids: dict, run, *, min_done: int, min_left: int) -> int:
+    """SIGKILL the process of a worker that is running a case of ``run``, once some cases are done."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not run.done():
+        states = client.run_on_scheduler(_radiomics_task_states)
+        done = sum(s == "memory" for s, _ in states.values())
+        busy = sorted({w for s, w in states.values() if s == "processing" and w in pids})
+        if done >= min_done and len(states) - done >= min_left and busy:
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            return pids[busy[0]]
+        time.sleep(0.02)
+    pytest.fail("the run ended (or never started) before a worker could be killed mid-run")
+
+
+def _radiomics_task_states(dask_scheduler) -> dict:
+    return {ts.key: (ts.state, ts.processing_on.address if ts.processing_on else None)
+            for ts in dask_scheduler.tasks.values() if str(ts.key).startswith("watchwait-radiomics-")}
+
+
+def _poison_plugin(suffix: str):
+    """A worker plugin (test only): the worker process SIGKILLs itself when the task whose key ends in ``suffix``
+    starts executing (the task key of case i ends in -i: watchwait.imaging.cohort._on_dask)."""
+    from distributed import WorkerPlugin
+
+    class PoisonCase(WorkerPlugin):
+        name = "watchwait-test-poison"
+
+        def __init__(self, suffix: str):
+            self.suffix = suffix
+
+        def transition(self, key, start, finish, **kwargs):
+            if finish == "executing" and str(key).startswith("watchwait-radiomics-") and str(key).endswith(self.suffix):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return PoisonCase(suffix)
+
+
+def test_a_case_that_kills_every_worker_ends_as_its_own_error(cluster, cohort, local):
+    from dataclasses import replace
+
+    from watchwait.imaging.cohort import extract_cohort
+
+    cl, client = cluster
+    _wait_for_workers(client, 2)
+    cases = [*cohort[:5], replace(cohort[5], case_id="poison"), *cohort[6:]]
+    plugin = _poison_plugin("-5")  # a class defined in a function: pickled by value (workers do not import tests)
+    client.register_plugin(plugin, name=plugin.name)
+    try:
+        start = time.monotonic()
+        results = extract_cohort(cases, dask_address=cl.scheduler_address, deid_key=KEY)
+        seconds = time.monotonic() - start
+    finally:
+        client.unregister_worker_plugin(plugin.name)
+    assert [r.case_id for r in results] == [c.case_id for c in cases]
+    poison = results[5]
+    assert poison.features is None
+    assert re.fullmatch(
+        r"worker lost: the Dask workers running case poison died 4 times \(the scheduler's allowed-failures is 3; "
+        r"last worker tcp://127\.0\.0\.1:\d+\); the case was given up: it may exhaust a worker's memory or crash "
+        r"it, see the worker logs", poison.error), poison.error
+    _same_as_local(results[:5] + results[6:], local)
+    assert seconds < 60
+    _wait_for_workers(client, 2)  # the nannies bring the workers back
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+UNREACHABLE = ("cannot reach the Dask scheduler at {address} within 1 s; check that a scheduler runs there "
+               "(dask scheduler, port 8786 by default) and that this machine can reach it, or run without a "
+               "Dask address to compute here")
+
+
+def test_nothing_listening_is_a_plain_message_within_the_timeout(cohort):
+    from watchwait.imaging.cohort import extract_cohort
+    from watchwait.imaging.errors import RadiomicsError
+
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    start = time.monotonic()
+    with pytest.raises(RadiomicsError) as exc:
+        extract_cohort(cohort[:2], dask_address=address, deid_key=KEY, dask_timeout=1)
+    assert str(exc.value) == UNREACHABLE.format(address=address)
+    assert exc.value.__cause__ is None and exc.value.__suppress_context__
+    assert time.monotonic() - start < 5
+
+
+def test_a_port_that_never_answers_does_not_hang(cohort):
+    """A listener that accepts and stays silent (not a Dask scheduler): Client alone would wait forever."""
+    from watchwait.imaging.cohort import extract_cohort
+    from watchwait.imaging.errors import RadiomicsError
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        address = f"tcp://127.0.0.1:{silent.getsockname()[1]}"
+        start = time.monotonic()
+        with pytest.raises(RadiomicsError) as exc:
+            extract_cohort(cohort[:2], dask_address=address, deid_key=KEY, dask_timeout=1)
+        assert time.monotonic() - start < 5
+    assert str(exc.value) == UNREACHABLE.format(address=address)
+
+
+def test_an_address_that_is_not_a_scheduler_address(cohort):
+    from watchwait.imaging.cohort import extract_cohort
+    from watchwait.imaging.errors import RadiomicsError
+
+    with pytest.raises(RadiomicsError) as exc:
+        extract_cohort(cohort[:1], dask_address="http://127.0.0.1:8787", deid_key=KEY, dask_timeout=1)
+    assert str(exc.value) == ("'http://127.0.0.1:8787' is not a Dask scheduler address (unknown address scheme "
+                              "'http' (known schemes: ['inproc', 'tcp', 'tls', 'ucx', 'ws', 'wss'])); give it as "
+                              "tcp://host:port, e.g. tcp://10.0.0.5:8786")
+
+
+def test_workers_without_the_runs_key_are_refused_before_any_case_runs(cluster, cohort):
+    from watchwait.imaging.cohort import extract_cohort
+    from watchwait.imaging.errors import RadiomicsError
+
+    cl, client = cluster
+    _wait_for_workers(client, 2)
+    with pytest.raises(RadiomicsError) as exc:
+        extract_cohort(cohort[:2], dask_address=cl.scheduler_address, deid_key="another key")
+    assert re.fullmatch(r"the Dask workers' WATCHWAIT_DEID_KEY: another key on tcp://127\.0\.0\.1:\d+, "
+                        r"tcp://127\.0\.0\.1:\d+; set the same WATCHWAIT_DEID_KEY on every Dask worker as here, "
+                        r"so that pseudonyms match", str(exc.value)), str(exc.value)
+
+
+def test_no_key_here_is_refused(cohort, monkeypatch):
+    from watchwait.imaging.cohort import extract_cohort
+    from watchwait.imaging.errors import RadiomicsError
+
+    monkeypatch.delenv("WATCHWAIT_DEID_KEY", raising=False)
+    with pytest.raises(RadiomicsError, match=r"^WATCHWAIT_DEID_KEY is not set here; on a Dask cluster every worker "
+                                             r"de-identifies with its own WATCHWAIT_DEID_KEY: set the same secret "
+                                             r"here and on every worker, so that pseudonyms match$"):
+        extract_cohort(cohort[:1], dask_address="tcp://127.0.0.1:8786")
+
+
+def test_a_scheduler_without_workers_is_a_plain_message(cohort):
+    from distributed import LocalCluster
+
+    from watchwait.imaging.cohort import extract_cohort
+    from watchwait.imaging.errors import RadiomicsError
+
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as empty:
+        address = empty.scheduler_address
+        start = time.monotonic()
+        with pytest.raises(RadiomicsError) as exc:
+            extract_cohort(cohort[:1], dask_address=address, deid_key=KEY, dask_timeout=1)
+        assert time.monotonic() - start < 5
+    assert str(exc.value) == (f"the Dask scheduler at {address} has no workers (waited 1 s); start them on "
+                              f"machines that can read the images: dask worker {address}")
