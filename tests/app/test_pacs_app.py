@@ -130,6 +130,19 @@ def test_failures_are_warnings_with_their_message(pacs, monkeypatch, setting, qu
     assert not at.radio and not at.error
 
 
+def test_a_series_over_the_limit_is_a_warning_and_nothing_is_loaded(pacs, monkeypatch):
+    at = _search(_imaging(), "DEMO-01")
+    at.radio(key=imaging.PACS_CHOICE).set_value(0).run()
+    monkeypatch.setenv("WATCHWAIT_PACS_MAX_IMAGES", "5")
+    at.button(key="imaging:pacs:load:baseline").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _warnings(at) == [
+        "This series is too large to retrieve here: 12 images; the limit is 5 images and 1024 MB (pacs.max_images "
+        "and pacs.max_series_mb; WATCHWAIT_PACS_MAX_IMAGES, WATCHWAIT_PACS_MAX_SERIES_MB). Nothing was kept. Choose "
+        "another series, or ask IT to raise the limit."]
+    assert at.session_state[state.IMAGING_VISITS] == {}
+
+
 def test_results_are_dropped_when_another_patient_is_opened(pacs):
     at = _search(_imaging(), "DEMO-01")
     assert at.radio(key=imaging.PACS_CHOICE).options

@@ -270,6 +270,40 @@ def test_a_web_page_instead_of_dicom(config, web_page, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+class _TokenPacs(http.server.BaseHTTPRequestHandler):
+    """A DICOMweb stand-in that knows one bearer token and no study (Orthanc has no bearer tokens built in)."""
+
+    def do_GET(self):  # noqa: N802
+        ok = self.headers.get("Authorization") == "Bearer good-token"
+        body = b"[]" if ok else b"forbidden"
+        self.send_response(200 if ok else 403)
+        self.send_header("Content-Type", "application/dicom+json" if ok else "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_bearer_token_is_sent_and_a_refused_one_said(config):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TokenPacs)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/dicom-web"
+    try:
+        good = PacsConfig.from_env({"WATCHWAIT_PACS_URL": url, "WATCHWAIT_PACS_TOKEN": "good-token"})
+        with pytest.raises(PacsError) as err:
+            search_studies(good, "DEMO-01")
+        assert str(err.value).startswith("No study found for Patient ID or accession number 'DEMO-01'")
+        bad = dataclasses.replace(good, token="expired")
+        with pytest.raises(PacsError) as err:
+            search_studies(bad, "DEMO-01")
+        assert str(err.value).startswith(f"The PACS at {url} refused the credentials (HTTP 403).")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_nothing_left_when_a_search_fails_midway(config, tmp_path):
     with pytest.raises(PacsError):
         retrieve_series(config, str(DEMO_REST.StudyInstanceUID), "1.2.3.4", tmp_path / "gone")
