@@ -42,13 +42,13 @@ WARMUP_THREAD = "watchwait-warmup"
 
 
 def _warm(wake: threading.Event) -> None:
-    """Load the model into watchwait's own process-wide cache and import shap (no patient data)."""
+    """Load the model into watchwait's own process-wide cache (no patient data). The screens' explanations are the
+    model's own exact contributions: shap is not imported by the app (see watchwait/explanation.py)."""
     from watchwait import WatchwaitError
 
     wake.wait(WARMUP_DELAY_S)
     try:
         load_model()
-        import shap  # noqa: F401  (1-2.5 s on first import)
     except WatchwaitError:
         pass  # reported to the user by model_bundle() on first use
 

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CODE = [ROOT / "app.py", *ROOT.glob("watchwait/**/*.py"), *ROOT.glob("components/*.py"), *ROOT.glob("pages/*.py")]
 TEST_CODE = [*ROOT.glob("tests/**/*.py")]
 # the project's own modules, and the test folders' helper modules (imported by file name)
-OWN = {"watchwait", "components", "pages", "tests", "conftest"} | {p.stem for p in TEST_CODE}
+OWN = ({"watchwait", "components", "pages", "tests", "conftest"} | {p.stem for p in TEST_CODE}
+       | {p.stem for p in ROOT.glob("benchmarks/*.py")})  # a test may import a benchmark's helpers by file name
 
 
 def _imports(files) -> dict[str, set[str]]:
