@@ -121,7 +121,8 @@ def main() -> None:
             t = median_seconds(lambda: list_series(config, study), args.repeat)
             print(f"| {query} | {len(series)} | {t * 1000:.1f} |")
             for s in series:
-                targets[f"{query} {s.description or s.modality}"] = (s.study_uid, s.series_uid, s.n_images, bool(s.rois))
+                name = f"{query} {s.description or s.modality}"
+                targets[name] = (s.study_uid, s.series_uid, s.n_images, bool(s.rois))
         print("\n| retrieval (series) | images | + ROI | MiB retrieved | time (s) | per image (ms) |")
         print("|---|---|---|---|---|---|")
         for name, (study_uid, series_uid, n, roi) in targets.items():

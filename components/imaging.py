@@ -306,8 +306,10 @@ def pacs_search(identity: tuple[int, str]) -> None:
         st.session_state[PACS_MESSAGE] = str(exc)
         return
     if not series:
-        st.session_state[PACS_MESSAGE] = (f"The PACS has {len(studies)} stud{'y' if len(studies) == 1 else 'ies'} "
-                                          f"for {query.strip()}, but no image series in {'it' if len(studies) == 1 else 'them'}.")
+        found = "1 study" if len(studies) == 1 else f"{len(studies)} studies"
+        st.session_state[PACS_MESSAGE] = (f"The PACS has {found} for {query.strip()}, but no image series in them "
+                                          "(only reports, ROIs or other objects). Check the number, or ask the "
+                                          "radiology department.")
         return
     st.session_state[PACS_RESULTS] = {"token": identity[0], "patient_id": identity[1], "query": query.strip(),
                                       "studies": len(studies), "series": series}

@@ -49,7 +49,8 @@ def test_search_the_pacs_and_load_demo01s_restaging_series(page: Page, pacs_serv
     page.get_by_role("button", name="Search the PACS").click()
     settle(page)
     expect(page.get_by_text("2 image series")).to_be_visible(timeout=T)
-    choice = page.get_by_text(re.compile(r"“T2 TSE AX restaging \(synthetic\)” · fit for the model · tumour ROI: SEG"))
+    choice = page.get_by_text(
+        re.compile(r"“T2 TSE AX restaging \(synthetic\)” · fit for the model · tumour ROI: SEG"))
     expect(choice).to_be_visible()
     body = page.locator("[data-testid='stMain']").inner_text()
     for secret in (str(header.StudyInstanceUID), str(header.SeriesInstanceUID), "DEMO-01^"):

@@ -392,9 +392,10 @@ def test_retrieval_streams_instance_by_instance(orthanc, tmp_path):
         _request(f"{orthanc.base}/instances", path.read_bytes())
     header = pydicom.dcmread(files[0], stop_before_pixels=True)
     baseline = _header(DEMO / "baseline" / "IM0001.dcm")
-    done = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(baseline.StudyInstanceUID),
-                           str(baseline.SeriesInstanceUID), str(header.StudyInstanceUID), str(header.SeriesInstanceUID)],
-                          capture_output=True, text=True, env={**os.environ, **orthanc.env}, cwd=ROOT, timeout=300)
+    uids = [str(baseline.StudyInstanceUID), str(baseline.SeriesInstanceUID), str(header.StudyInstanceUID),
+            str(header.SeriesInstanceUID)]
+    done = subprocess.run([sys.executable, "-c", MEMORY_PROBE, *uids], capture_output=True, text=True,
+                          env={**os.environ, **orthanc.env}, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     got = json.loads(done.stdout.strip().splitlines()[-1])
     assert got["images"] == 100 and got["bytes"] > 100 * 256 * 256 * 2

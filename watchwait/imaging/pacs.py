@@ -604,7 +604,7 @@ def parse_reference(value: object) -> tuple[str, str] | None:
 
 @contextmanager
 def local_paths(series: str | os.PathLike, roi: str | os.PathLike | None, *, deidentifier=None,
-                config: PacsConfig | None = None) -> Iterator[tuple[str, str | None, Any, Mapping[str, tuple[str, ...]]]]:
+                config: PacsConfig | None = None) -> Iterator[tuple[str, str | None, Any, Mapping[str, tuple]]]:
     """``(series_path, roi_path, deidentifier_to_load_them_with, terms)``: paths are passed through as they are
     (``terms`` empty); a
     ``dicomweb:`` series is retrieved (with the tumour ROI that refers to it) into a private temporary folder,
