@@ -46,7 +46,7 @@ def cohort(tmp_path_factory) -> list:
 
     base = tmp_path_factory.mktemp("dask_cohort")
     truth = simulate(N_PATIENTS, seed=18, with_oracle=False).truth[["patient_id", "latent_score"]]
-    cells = write_cohort_images(truth, base / "imaging", share=1.0, seed=5, base_dir=base, n_jobs=2)
+    cells = write_cohort_images(truth, base / "imaging", share=1.0, seed=5, base_dir=base)
     return [CohortCase(f"{row.patient_id}:{visit}", base / row[f"mri_{visit}_dir"], base / row[f"mri_{visit}_roi"])
             for _, row in cells.iterrows() for visit in ("baseline", "restaging")]
 
@@ -79,7 +79,7 @@ def cluster():
     # poison case does not also count as a death for an innocent case queued there
     with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, env={"WATCHWAIT_DEID_KEY": KEY})
+                               dashboard_address="127.0.0.1:0", env={"WATCHWAIT_DEID_KEY": KEY})
     client = Client(cluster, set_as_default=False)
     try:
         yield cluster, client
@@ -305,7 +305,7 @@ def test_a_scheduler_without_workers_is_a_plain_message(cohort):
     from watchwait.imaging.cohort import extract_cohort
     from watchwait.imaging.errors import RadiomicsError
 
-    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as empty:
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address="127.0.0.1:0") as empty:
         address = empty.scheduler_address
         start = time.monotonic()
         with pytest.raises(RadiomicsError) as exc:
