@@ -103,6 +103,16 @@ def test_search_list_and_load_the_restaging_series(pacs):
     assert not _warnings(at) and not at.error
 
 
+def test_the_secrets_pacs_section_is_read_first(orthanc, monkeypatch):
+    monkeypatch.setenv("WATCHWAIT_PACS_URL", f"http://127.0.0.1:{free_port()}/dicom-web")  # not this one
+    at = new_app()
+    at.secrets["pacs"] = orthanc.config  # as [pacs] in .streamlit/secrets.toml
+    load_sample(at, "DEMO-01")
+    goto(at, "imaging")
+    _search(at, "DEMO-01")
+    assert len(at.radio(key=imaging.PACS_CHOICE).options) == 2 and not _warnings(at)
+
+
 @pytest.mark.parametrize("setting, query, message", [
     ({}, "DEMO-99", "No study found for Patient ID or accession number 'DEMO-99' on the PACS at {url}. Check the "
                     "number (exactly as the PACS has it), or search by the other one."),
