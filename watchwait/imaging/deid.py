@@ -376,8 +376,8 @@ class Deidentifier:
                 ds[tag] = DataElement(tag, "PN", "")
             elif "UI" in kinds:
                 value = ds[tag].value
-                if value:
-                    ds[tag] = DataElement(tag, "UI", self._map_uids(keyword, value))
+                if value:  # a UID the table marks U is replaced unless the standard defines it
+                    ds[tag] = DataElement(tag, "UI", self._map_uids("" if action == "U" else keyword, value))
             elif kinds & {"DA", "DT"}:
                 self._dates(ds, tag, kinds, offset)
             elif action is not None:  # U on something that is not a UID: nothing to replace
