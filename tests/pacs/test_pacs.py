@@ -400,3 +400,12 @@ def test_retrieval_streams_instance_by_instance(orthanc, tmp_path):
     got = json.loads(done.stdout.strip().splitlines()[-1])
     assert got["images"] == 100 and got["bytes"] > 100 * 256 * 256 * 2
     assert got["peak"] < got["bytes"] / 3, got
+
+
+def test_orthanc_missing_is_a_failure_naming_make_test(monkeypatch, tmp_path):
+    import orthanc_server
+
+    monkeypatch.setattr(orthanc_server, "ORTHANC", tmp_path / "no-Orthanc")
+    with pytest.raises(RuntimeError) as err:
+        orthanc_server.start_orthanc(tmp_path / "o")
+    assert "`make test` installs it" in str(err.value)
