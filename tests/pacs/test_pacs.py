@@ -197,6 +197,16 @@ def test_pacs_down(config):
                               "the PACS is running.")
 
 
+def test_a_failed_tls_handshake(config, orthanc):
+    https = _at(config, url=f"https://127.0.0.1:{orthanc.port}/dicom-web")  # Orthanc speaks plain http here
+    with pytest.raises(PacsError) as err:
+        search_studies(https, "DEMO-01")
+    assert str(err.value) == (f"The secure connection to the PACS at {https.url} failed (its certificate is not "
+                              "trusted here, or it does not speak https), so nothing was sent. Check the address "
+                              "(http or https), or ask IT for the hospital's CA certificates and set pacs.ca_bundle "
+                              "(WATCHWAIT_PACS_CA_BUNDLE) to that file.")
+
+
 def test_refused_credentials(config):
     for wrong in (_at(config, password="wrong"), _at(config, user=None, password=None)):
         with pytest.raises(PacsError) as err:

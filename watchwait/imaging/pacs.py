@@ -181,10 +181,13 @@ def _talking_to(config: PacsConfig) -> Iterator[None]:
     url = config.shown
     try:
         yield
-    except PacsError:
+    except ImagingError:  # ours, or ingest's (already plain)
         raise
-    except ImagingError:
-        raise
+    except requests.exceptions.SSLError:
+        raise PacsError(f"The secure connection to the PACS at {url} failed (its certificate is not trusted here, "
+                        "or it does not speak https), so nothing was sent. Check the address (http or https), or ask "
+                        f"IT for the hospital's CA certificates and set pacs.ca_bundle ({ENV['ca_bundle']}) to "
+                        "that file.") from None
     except requests.exceptions.Timeout:
         raise PacsError(f"The PACS at {url} did not answer within {config.timeout:g} s. Try again; if it keeps "
                         f"happening, ask IT whether the PACS is working (pacs.timeout, {ENV['timeout']}, sets "
