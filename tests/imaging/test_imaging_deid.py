@@ -123,6 +123,10 @@ def test_dates_can_be_emptied_instead_of_shifted():
     assert ds.StudyDate == "" and ds.LongitudinalTemporalInformationModified == "REMOVED"
     assert [c.CodeValue for c in ds.DeidentificationMethodCodeSequence] == ["113100", "113105"]  # no 113107
     assert "Retain Longitudinal Temporal Information Modified Dates Option" not in ds.DeidentificationMethod
+    basic = Deidentifier(b"k", shift_dates=False, clean_descriptors=False).apply(pydicom.dcmread(MALFORMED / "pydicom" / "MR_small.dcm"))
+    assert [c.CodeValue for c in basic.DeidentificationMethodCodeSequence] == ["113100"]  # the profile alone
+    assert list(basic.DeidentificationMethod) == ["PS3.15 E.1-1 (2024b) Basic Application Confidentiality Profile",
+                                                  "watchwait: also private, every PN, UID, date"]
 
 
 def test_a_date_the_shift_would_carry_before_year_one_is_emptied_not_a_crash():

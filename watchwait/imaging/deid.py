@@ -351,10 +351,7 @@ class Deidentifier:
             if action == "X":
                 del ds[tag]
             elif action == "Z":
-                if entry is not None and entry.keyword == "PatientName":
-                    ds[tag] = DataElement(tag, "PN", pseudonym + "^")
-                else:
-                    ds[tag] = DataElement(tag, known, Sequence() if known == "SQ" else (b"" if known in _BINARY_VRS else ""))
+                ds[tag] = DataElement(tag, known, Sequence() if known == "SQ" else (b"" if known in _BINARY_VRS else ""))
             elif action == "D":
                 self._dummy(ds, tag, known, kinds, keyword, pseudonym, offset)
             elif action == "C":
@@ -436,7 +433,8 @@ class Deidentifier:
             words.append("Clean Descriptors Option")
         if self.shift_dates:
             words.append("Retain Longitudinal Temporal Information Modified Dates Option")
-        words.append("watchwait: also private, every PN, UID, date, free text")
+        words.append("watchwait: also private, every PN, UID, date"
+                     + (", free text" if self.clean_descriptors else ""))
         return words
 
     def _record(self, ds: Dataset) -> None:
