@@ -9,6 +9,7 @@ import http.server
 import os
 import stat
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pydicom
@@ -188,42 +189,42 @@ def test_wildcards_and_blank_searches_are_refused(config):
         assert str(err.value).startswith(start)
 
 
-def test_pacs_down(config):
-    down = _at(config, url=f"http://127.0.0.1:{free_port()}/dicom-web")
+def _search_refused(config, **changes) -> str:
+    """The message of a search for DEMO-01 on ``config`` with ``changes``."""
     with pytest.raises(PacsError) as err:
-        search_studies(down, "DEMO-01")
-    assert str(err.value) == (f"Cannot reach the PACS at {down.url}: the connection was refused or the address "
-                              "does not answer. Check the address (pacs.url, WATCHWAIT_PACS_URL), or ask IT whether "
-                              "the PACS is running.")
+        search_studies(_at(config, **changes), "DEMO-01")
+    return str(err.value)
+
+
+def test_pacs_down(config):
+    url = f"http://127.0.0.1:{free_port()}/dicom-web"
+    assert _search_refused(config, url=url) == (
+        f"Cannot reach the PACS at {url}: the connection was refused or the address does not answer. Check the "
+        "address (pacs.url, WATCHWAIT_PACS_URL), or ask IT whether the PACS is running.")
 
 
 def test_a_failed_tls_handshake(config, orthanc):
-    https = _at(config, url=f"https://127.0.0.1:{orthanc.port}/dicom-web")  # Orthanc speaks plain http here
-    with pytest.raises(PacsError) as err:
-        search_studies(https, "DEMO-01")
-    assert str(err.value) == (f"The secure connection to the PACS at {https.url} failed (its certificate is not "
-                              "trusted here, or it does not speak https), so nothing was sent. Check the address "
-                              "(http or https), or ask IT for the hospital's CA certificates and set pacs.ca_bundle "
-                              "(WATCHWAIT_PACS_CA_BUNDLE) to that file.")
+    url = f"https://127.0.0.1:{orthanc.port}/dicom-web"  # Orthanc speaks plain http here
+    assert _search_refused(config, url=url) == (
+        f"The secure connection to the PACS at {url} failed (its certificate is not trusted here, or it does not "
+        "speak https), so nothing was sent. Check the address (http or https), or ask IT for the hospital's CA "
+        "certificates and set pacs.ca_bundle (WATCHWAIT_PACS_CA_BUNDLE) to that file.")
 
 
 def test_refused_credentials(config):
-    for wrong in (_at(config, password="wrong"), _at(config, user=None, password=None)):
-        with pytest.raises(PacsError) as err:
-            search_studies(wrong, "DEMO-01")
-        assert str(err.value) == (f"The PACS at {config.url} refused the credentials (HTTP 401). Check the user and "
-                                  "password, or the token (pacs.user and pacs.password, or pacs.token; "
-                                  "WATCHWAIT_PACS_USER, WATCHWAIT_PACS_PASSWORD, WATCHWAIT_PACS_TOKEN).")
+    message = (f"The PACS at {config.url} refused the credentials (HTTP 401). Check the user and password, or the "
+               "token (pacs.user and pacs.password, or pacs.token; WATCHWAIT_PACS_USER, WATCHWAIT_PACS_PASSWORD, "
+               "WATCHWAIT_PACS_TOKEN).")
+    assert _search_refused(config, password="wrong") == message
+    assert _search_refused(config, user=None, password=None) == message
     assert USER == config.user
 
 
 def test_timeout(config, silent_port):
-    slow = _at(config, url=f"http://127.0.0.1:{silent_port}/dicom-web", timeout=0.3)
-    with pytest.raises(PacsError) as err:
-        search_studies(slow, "DEMO-01")
-    assert str(err.value) == (f"The PACS at {slow.url} did not answer within 0.3 s. Try again; if it keeps "
-                              "happening, ask IT whether the PACS is working (pacs.timeout, WATCHWAIT_PACS_TIMEOUT, "
-                              "sets how long to wait).")
+    url = f"http://127.0.0.1:{silent_port}/dicom-web"
+    assert _search_refused(config, url=url, timeout=0.3) == (
+        f"The PACS at {url} did not answer within 0.3 s. Try again; if it keeps happening, ask IT whether the PACS "
+        "is working (pacs.timeout, WATCHWAIT_PACS_TIMEOUT, sets how long to wait).")
 
 
 def test_series_larger_than_the_limit(config, tmp_path):
@@ -242,29 +243,36 @@ def test_series_larger_than_the_limit(config, tmp_path):
     assert not (tmp_path / "b").exists()  # what was stored before the refusal is gone
 
 
-class _WebPage(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802
-        body = b"<html><body>Intranet portal</body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+@contextmanager
+def _stand_in(answer):
+    """A real HTTP server on loopback whose every GET is answered by ``answer(headers) -> (status, type, body)``;
+    yields its address."""
 
-    def log_message(self, *args):
-        pass
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            status, kind, body = answer(self.headers)
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
 def web_page():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WebPage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/portal"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _stand_in(lambda headers: (200, "text/html", b"<html><body>Intranet portal</body></html>")) as base:
+        yield f"{base}/portal"
 
 
 def test_a_web_page_instead_of_dicom(config, web_page, tmp_path):
@@ -280,38 +288,22 @@ def test_a_web_page_instead_of_dicom(config, web_page, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-class _TokenPacs(http.server.BaseHTTPRequestHandler):
+def _knows_one_token(headers):
     """A DICOMweb stand-in that knows one bearer token and no study (Orthanc has no bearer tokens built in)."""
-
-    def do_GET(self):  # noqa: N802
-        ok = self.headers.get("Authorization") == "Bearer good-token"
-        body = b"[]" if ok else b"forbidden"
-        self.send_response(200 if ok else 403)
-        self.send_header("Content-Type", "application/dicom+json" if ok else "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+    if headers.get("Authorization") == "Bearer good-token":
+        return 200, "application/dicom+json", b"[]"
+    return 403, "text/plain", b"forbidden"
 
 
-def test_a_bearer_token_is_sent_and_a_refused_one_said(config):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TokenPacs)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/dicom-web"
-    try:
+def test_a_bearer_token_is_sent_and_a_refused_one_said():
+    with _stand_in(_knows_one_token) as base:
+        url = f"{base}/dicom-web"
         good = PacsConfig.from_env({"WATCHWAIT_PACS_URL": url, "WATCHWAIT_PACS_TOKEN": "good-token"})
         with pytest.raises(PacsError) as err:
             search_studies(good, "DEMO-01")
         assert str(err.value).startswith("No study found for Patient ID or accession number 'DEMO-01'")
-        bad = dataclasses.replace(good, token="expired")
-        with pytest.raises(PacsError) as err:
-            search_studies(bad, "DEMO-01")
-        assert str(err.value).startswith(f"The PACS at {url} refused the credentials (HTTP 403).")
-    finally:
-        server.shutdown()
-        server.server_close()
+        assert _search_refused(good, token="expired").startswith(
+            f"The PACS at {url} refused the credentials (HTTP 403).")
 
 
 def test_nothing_left_when_a_search_fails_midway(config, tmp_path):
