@@ -341,17 +341,17 @@ class Deidentifier:
             keyword = keyword_for_tag(tag)
             entry = entry_for(tag)
             action = self.action(entry) if entry is not None else None
-            if action == "C-dates":
-                action = "dates" if kinds & {"DA", "DT", "TM"} else COMBINED.get(entry.basic, entry.basic)  # type: ignore[union-attr]
-            if action == "C":
-                if "SQ" in kinds:
-                    action = "U"  # a sequence: its items cleaned
-                elif not (kinds & (_TEXT_VRS | {"CS"})):
-                    action = COMBINED.get(entry.basic, entry.basic)  # type: ignore[union-attr]
+            if entry is not None and action == "C-dates" and not kinds & {"DA", "DT", "TM"}:
+                action = COMBINED.get(entry.basic, entry.basic)  # a binary timestamp: the Basic Profile's action
+            elif entry is not None and action == "C" and not kinds & (_TEXT_VRS | {"CS", "SQ"}):
+                action = COMBINED.get(entry.basic, entry.basic)  # binary: cannot be cleaned, the profile's action
+            elif action == "C" and "SQ" in kinds:
+                action = "U"  # a sequence: kept, each item de-identified by these same rules
             if action == "X":
                 del ds[tag]
             elif action == "Z":
-                ds[tag] = DataElement(tag, known, Sequence() if known == "SQ" else (b"" if known in _BINARY_VRS else ""))
+                empty: object = Sequence() if known == "SQ" else (b"" if known in _BINARY_VRS else "")
+                ds[tag] = DataElement(tag, known, empty)
             elif action == "D":
                 self._dummy(ds, tag, known, kinds, keyword, pseudonym, offset)
             elif action == "C":
@@ -361,7 +361,7 @@ class Deidentifier:
                 else:
                     ds[tag] = DataElement(tag, known if known in _TEXT_VRS else vr,
                                           _each(ds[tag].value, lambda v: clean_text(v, neutral)))
-            elif action == "dates":
+            elif action == "C-dates":  # dates shifted; times kept (a whole-day shift leaves them as they are)
                 if kinds & {"DA", "DT"}:
                     self._dates(ds, tag, kinds, offset)
             elif action == "K":
@@ -400,7 +400,7 @@ class Deidentifier:
                 self._clean(item, pseudonym, offset)
         elif "UI" in kinds:
             value = ds[tag].value
-            ds[tag] = DataElement(tag, "UI", self._map_uids(keyword, value) if value else self.uid(str(tag)))
+            ds[tag] = DataElement(tag, "UI", self._map_uids("", value) if value else self.uid(str(tag)))
         elif known in _BINARY_VRS:
             ds[tag] = DataElement(tag, known, b"\x00\x00")
         else:
