@@ -243,6 +243,16 @@ def _visit_job(frame: pd.DataFrame, pos: int, patient_id: str, visit: str, base:
             return None
     paths = {}
     for kind, value in cells.items():
+        if str(value).strip().lower().startswith("dicomweb:"):  # a series on the hospital's PACS (issue 18)
+            from .pacs import PacsError, parse_reference
+
+            try:
+                parse_reference(value)
+            except PacsError as exc:
+                failures.append(RowFailure(pos + 2, patient_id, f"mri_{visit}_{kind}", value, str(exc)))
+            else:
+                paths[kind] = str(value).strip()
+            continue
         path = Path(value).expanduser()
         path = path if path.is_absolute() else base / path
         if not path.exists():
@@ -266,23 +276,36 @@ def _extract_visit(series_path: str, roi_path: str, params: str, deid_key: bytes
     settled by its headers: no ROI is read, nothing measured), or (None, None, column, reason, None).
 
     ``column`` is ``"dir"`` when the series is at fault, ``"roi"`` for the ROI or the extraction
-    on it. Only :class:`ImagingError` is an input problem; anything else is a bug and propagates.
+    on it. Only :class:`ImagingError` is an input problem; anything else is a bug and propagates. A
+    ``dicomweb:<study>/<series>`` series (and ROI) is retrieved from the PACS of ``WATCHWAIT_PACS_*`` first.
     """
     from .deid import Deidentifier
-    from .dicom_io import load_series
-    from .radiomics import extract_features
-    from .roi import load_roi
 
     if single_thread:  # several worker processes share the cores: no nested threading
         import SimpleITK as sitk
 
         sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    from .pacs import local_paths
+
     deid = Deidentifier(deid_key)
+    try:  # a dicomweb: reference is retrieved (with its ROI) into a private folder, deleted on leaving
+        with local_paths(series_path, roi_path, deidentifier=deid) as (series_path, roi_path, loaded_deid, terms):
+            return _measure_visit(series_path, roi_path, params, loaded_deid or deid, terms)
+    except ImagingError as exc:  # the PACS (down, refused, nothing found): the series is at fault
+        return None, None, "dir", " ".join(str(exc).split()), None
+
+
+def _measure_visit(series_path: str, roi_path: str, params: str, deid, terms) -> tuple:
+    """:func:`_extract_visit` on local files; ``terms``: description words read before de-identification (PACS)."""
+    from .dicom_io import load_series
+    from .radiomics import extract_features
+    from .roi import load_roi
+
     try:
         series = load_series(series_path, deidentifier=deid)
     except ImagingError as exc:
         return None, None, "dir", " ".join(str(exc).split()), None
-    check = check_series(series)
+    check = check_series(series, terms=(terms or {}).get(series.series_instance_uid, ()))
     if check.fit_for_model is not True:
         return None, {"series_instance_uid": series.series_instance_uid,
                       "image_shape_zyx": list(series.shape),
