@@ -75,18 +75,21 @@ def cluster():
     import dask
     from distributed import Client, LocalCluster
 
-    # one task at a time per worker (no task queued behind the running one), so that a worker killed by the
-    # poison case does not also count as a death for an innocent case queued there
-    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+    # worker-saturation 1: one task at a time per worker (none queued behind the running one), so that a worker
+    # killed by the poison case does not also count as a death for an innocent case queued there.
+    # lost-worker-timeout: LocalCluster closes a nanny whose worker has been gone that long (15 s by default) -
+    # on a loaded machine, while the poison case keeps killing workers; a site's `dask worker` has no such timer
+    with dask.config.set({"distributed.scheduler.worker-saturation": 1.0,
+                          "distributed.deploy.lost-worker-timeout": "1 hour"}):
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address="127.0.0.1:0", env={"WATCHWAIT_DEID_KEY": KEY})
-    client = Client(cluster, set_as_default=False)
-    try:
-        yield cluster, client
-    finally:
-        pids = set(client.run(os.getpid).values())
-        client.close()
-        cluster.close()
+        client = Client(cluster, set_as_default=False)
+        try:
+            yield cluster, client
+        finally:
+            pids = set(client.run(os.getpid).values())
+            client.close()
+            cluster.close()
         time.sleep(0.2)
         assert not [pid for pid in pids if _alive(pid)], "worker processes left running"
 
@@ -144,7 +147,7 @@ def test_a_worker_killed_mid_run_loses_no_case(cluster, cohort, local):
 
     cl, client = cluster
     _wait_for_workers(client, 2)
-    cases = [replace(c, case_id=f"{c.case_id}#{k}") for k in range(3) for c in cohort]  # 48 cases
+    cases = [replace(c, case_id=f"{c.case_id}#{k}") for k in range(2) for c in cohort]  # 32 cases
     pids = client.run(os.getpid)
     with ThreadPoolExecutor(1) as pool:
         run = pool.submit(extract_cohort, cases, dask_address=cl.scheduler_address, deid_key=KEY)
