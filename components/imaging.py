@@ -48,8 +48,10 @@ from watchwait.errors import ImagingError
 
 VISITS = ("baseline", "restaging")
 TITLES = {"baseline": "Baseline (before treatment)", "restaging": "Restaging (response assessment)"}
-DEID_NOTE = ("Identifiers removed on ingest (DICOM PS3.15 basic profile): names and IDs become a keyed pseudonym, "
-             "UIDs are replaced, dates shifted, private tags dropped, before anything is shown.")
+DEID_NOTE = ("Identifiers removed on ingest (DICOM PS3.15 Basic Profile, every attribute of its table, with the Clean "
+             "Descriptors option): names and IDs become a keyed pseudonym, UIDs are replaced, dates shifted, private "
+             "tags dropped, and free text (descriptions, ROI names, comments) keeps only words of a fixed clinical "
+             "vocabulary, before anything is shown. Text burned into the pixels is not removed.")
 UPLOAD_NOTE = ("Uploaded files are de-identified in memory; nothing identifying is written to disk, and the "
                "de-identified copy read from a private temporary folder is deleted at once. The images and their "
                "features are kept in this session only, until another patient is opened.")

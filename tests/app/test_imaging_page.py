@@ -74,7 +74,7 @@ def test_sample_features_on_screen_are_extract_features_values():
                            ("params_sha256", "parameter file sha256"), ("pyradiomics", "pyradiomics")):
             assert prov.loc[label, visit] == r.provenance[key]
         assert prov.loc["series check (the model's images: T2-weighted axial pelvic MR)", visit] == "fit for the model"
-    assert "Identifiers removed on ingest (DICOM PS3.15 basic profile)" in texts(at)
+    assert "Identifiers removed on ingest (DICOM PS3.15 Basic Profile, every attribute of its table, with the Clean Descriptors option)" in texts(at)
     assert not at.error
 
 

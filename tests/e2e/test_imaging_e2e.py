@@ -39,7 +39,7 @@ def test_imaging_sample_side_by_side_slice_slider_and_bad_upload(page: Page, ser
     expect(plots.first).to_contain_text("tumour ROI outline")
     expect(page.get_by_role("heading", name="Baseline (before treatment)")).to_be_visible()
     expect(page.get_by_role("heading", name="Restaging (response assessment)")).to_be_visible()
-    expect(page.get_by_text("Identifiers removed on ingest (DICOM PS3.15 basic profile)").first).to_be_visible()
+    expect(page.get_by_text("Identifiers removed on ingest (DICOM PS3.15 Basic Profile, every attribute of its table, with the Clean Descriptors option)").first).to_be_visible()
     roi, _ = _features("DEMO-05", "baseline")  # table values are drawn on a canvas: checked exactly in tests/app
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
     expect(page.get_by_text(f"{roi.voxel_count:,} voxels").first).to_be_visible()
