@@ -262,68 +262,82 @@ def _collect(client: Any, items: list[CohortCase], futures: list[Any], address: 
              timeout: float) -> list[CohortResult]:
     """Wait for every case; a case is computed, or failed with its reason - never missing.
 
-    Tasks of a lost worker are run again by the scheduler (up to its ``allowed-failures``); a task
-    whose workers kept dying ends as that case's "worker lost" error. If the cluster has no
-    worker for ``timeout`` seconds, the unfinished cases fail with "worker lost" (no hang).
+    Results are fetched as they finish (so a later loss of a worker or of the scheduler does not
+    take them away). Tasks of a lost worker are run again by the scheduler (up to its
+    ``allowed-failures``); a task whose workers kept dying ends as that case's "worker lost"
+    error. If the cluster has no worker for ``timeout`` seconds, the unfinished cases fail with
+    "worker lost" (no hang); if the scheduler goes away, with "lost the connection".
     """
+    from concurrent.futures import CancelledError
+
     from distributed import KilledWorker
 
     position = {f.key: i for i, f in enumerate(futures)}
+    results: dict[int, CohortResult] = {}
     no_workers_since: float | None = None
-    given_up: dict[Any, str] = {}
     next_look = time.monotonic() + 1.0
-    # "lost": a result held by a worker that died, being computed again
-    while pending := [f for f in futures if f.status in ("pending", "lost") and f.key not in given_up]:
+    while True:
+        finished = [f for f in futures if f.status == "finished" and position[f.key] not in results]
+        if finished:
+            lost = _times_lost(client, [f.key for f in finished])
+            try:
+                values = client.gather(finished)
+            except (OSError, TimeoutError, CancelledError):
+                values = None  # the scheduler went away: these futures are cancelled now, reported below
+            for future, result in zip(finished, values or ()):
+                results[position[future.key]] = _note_reruns(result, lost.get(future.key, 0))
+                future.release()
+        # "lost": a result held by a worker that died, being computed again
+        if not [f for f in futures if f.status in ("pending", "lost", "finished") and position[f.key] not in results]:
+            break
         time.sleep(0.05)
         if time.monotonic() < next_look:
             continue
         next_look = time.monotonic() + 1.0
         try:
             workers = len(client.nthreads())
-        except (OSError, TimeoutError):
+        except (OSError, TimeoutError, CancelledError):
             workers = 0
         if workers:
             no_workers_since = None
         elif no_workers_since is None:
             no_workers_since = time.monotonic()
         elif time.monotonic() - no_workers_since > timeout:
-            for future in pending:
+            waiting = [f for f in futures if position[f.key] not in results and f.status != "error"]
+            for future in waiting:
                 case = items[position[future.key]]
-                given_up[future.key] = (f"worker lost: no Dask worker was left on the scheduler at {address} "
-                                        f"for {timeout:g} s before case {case.case_id} was done; start workers "
-                                        f"(dask worker {address}) and run the cohort again")
-            client.cancel(pending)
+                results[position[future.key]] = CohortResult(
+                    case.case_id, None, None,
+                    f"worker lost: no Dask worker was left on the scheduler at {address} for {timeout:g} s "
+                    f"before case {case.case_id} was done; start workers (dask worker {address}) and run the "
+                    "cohort again")
+            client.cancel(waiting)
 
-    retried = _times_lost(client, [f.key for f in futures])
-    finished = [f for f in futures if f.status == "finished" and f.key not in given_up]
-    computed = dict(zip((f.key for f in finished), client.gather(finished))) if finished else {}
-    results: list[CohortResult] = []
-    for case, future in zip(items, futures):
-        if future.key in computed:
-            result = computed[future.key]
-            lost = retried.get(future.key, 0)
-            if lost:
-                result = replace(result, warnings=(*result.warnings,
-                                                   f"run again on another Dask worker: the worker running it was "
-                                                   f"lost ({lost} time{'s' if lost != 1 else ''})"))
-            results.append(result)
-        elif future.key in given_up:
-            results.append(CohortResult(case.case_id, None, None, given_up[future.key]))
-        elif future.status == "error":
+    for i, (case, future) in enumerate(zip(items, futures)):
+        if i in results:
+            continue
+        if future.status == "error":
             exc = future.exception()
             if not isinstance(exc, KilledWorker):
                 raise exc  # not the case's input (that is an error result): a bug, as on the local path
-            results.append(CohortResult(
+            results[i] = CohortResult(
                 case.case_id, None, None,
                 f"worker lost: the Dask workers running case {case.case_id} died {exc.allowed_failures + 1} "
                 f"times (the scheduler's allowed-failures is {exc.allowed_failures}; last worker "
                 f"{exc.last_worker.address}); the case was given up: it may exhaust a worker's memory or crash "
-                "it, see the worker logs"))
-        else:  # cancelled or lost: the connection to the scheduler went away
-            results.append(CohortResult(case.case_id, None, None,
-                                        f"lost the connection to the Dask scheduler at {address} before case "
-                                        f"{case.case_id} was done; run the cohort again when the scheduler is back"))
-    return results
+                "it, see the worker logs")
+        else:  # cancelled: the connection to the scheduler went away
+            results[i] = CohortResult(case.case_id, None, None,
+                                      f"lost the connection to the Dask scheduler at {address} before case "
+                                      f"{case.case_id} was done; run the cohort again when the scheduler is back")
+    return [results[i] for i in range(len(items))]
+
+
+def _note_reruns(result: CohortResult, lost: int) -> CohortResult:
+    if not lost:
+        return result
+    return replace(result, warnings=(*result.warnings, f"run again on another Dask worker: the worker running it "
+                                                       f"was lost ({lost} time{'s' if lost != 1 else ''})"))
 
 
 def _times_lost(client: Any, keys: list[str]) -> dict[str, int]:
