@@ -3,7 +3,8 @@
 Modules (import what you need; heavy libraries load only with the module that uses them):
 
 * :mod:`.dicom_io` - :func:`load_series`, :func:`list_series`, :class:`Series`
-* :mod:`.deid` - PS3.15 Annex E basic profile, applied by the reader on ingest
+* :mod:`.deid` - PS3.15 Annex E Basic Profile (the whole of Table E.1-1) with the Clean Descriptors and
+  modified-dates options, applied by the reader on ingest
 * :mod:`.ingest` - uploads de-identified in memory before anything is written (files 0600, folders 0700)
 * :mod:`.roi` - :func:`load_roi` (DICOM SEG, RTSTRUCT, NIfTI) -> :class:`RoiMask`
 * :mod:`.radiomics` - :func:`extract_features`, :func:`delta_features`, :func:`extract_cohort`
