@@ -13,6 +13,8 @@ the test process passes the same key as ``deid_key``. What is checked:
 * a case that kills every worker it runs on (a test-only worker plugin SIGKILLs the worker
   when that case starts executing) ends, after the scheduler's allowed-failures (3), as that
   case's plain "worker lost" error, and the other cases are computed;
+* a scheduler killed mid-run (a site's layout: `dask scheduler` and `dask worker` processes):
+  the cases fetched before stay computed, the others fail with "lost the connection ...";
 * a scheduler that cannot be reached (nothing listening, or a port that never answers) gives a
   plain message within the timeout; a scheduler without workers, or workers without the key,
   give a plain message too.
@@ -23,10 +25,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import json
 import signal
 import socket
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -169,7 +175,7 @@ def _kill_a_busy_worker(client, pids: dict, run, n_cases: int, *, min_done: int,
     """
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not run.done():
-        states = client.run_on_scheduler(_radiomics_task_states)
+        states = _task_states(client)
         left = sum(s not in ("memory", "erred") for s, _ in states.values())
         busy = sorted({w for s, w in states.values() if s == "processing" and w in pids})
         if states and n_cases - left >= min_done and left >= min_left and busy:
@@ -179,9 +185,14 @@ def _kill_a_busy_worker(client, pids: dict, run, n_cases: int, *, min_done: int,
     pytest.fail("the run ended (or never started) before a worker could be killed mid-run")
 
 
-def _radiomics_task_states(dask_scheduler) -> dict:
-    return {ts.key: (ts.state, ts.processing_on.address if ts.processing_on else None)
-            for ts in dask_scheduler.tasks.values() if str(ts.key).startswith("watchwait-radiomics-")}
+def _task_states(client) -> dict:
+    """The scheduler's state (and worker) of each cohort task it knows."""
+
+    def states(dask_scheduler) -> dict:  # nested: pickled by value (a scheduler process does not import the tests)
+        return {ts.key: (ts.state, ts.processing_on.address if ts.processing_on else None)
+                for ts in dask_scheduler.tasks.values() if str(ts.key).startswith("watchwait-radiomics-")}
+
+    return client.run_on_scheduler(states)
 
 
 def _poison_plugin(suffix: str):
@@ -319,3 +330,59 @@ def test_a_scheduler_without_workers_is_a_plain_message(cohort):
         assert time.monotonic() - start < 5
     assert str(exc.value) == (f"the Dask scheduler at {address} has no workers (waited 1 s); start them on "
                               f"machines that can read the images: dask worker {address}")
+
+
+def test_a_scheduler_lost_mid_run_fails_only_the_unfinished_cases(cohort, local, tmp_path):
+    """A site's layout: `dask scheduler` and `dask worker` processes; the scheduler is SIGKILLed mid-run."""
+    from dataclasses import replace
+
+    from distributed import Client
+
+    from watchwait.imaging.cohort import extract_cohort
+
+    dask_cli = str(Path(sys.executable).parent / "dask")
+    env = {**os.environ, "WATCHWAIT_DEID_KEY": KEY}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    started: list[subprocess.Popen] = []
+    try:
+        started.append(subprocess.Popen([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                         "--dashboard-address", "127.0.0.1:0",
+                                         "--scheduler-file", str(tmp_path / "scheduler.json")], **quiet))
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "scheduler.json").is_file() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.2)  # the file is written in one go, but let it be complete
+        address = json.loads((tmp_path / "scheduler.json").read_text())["address"]
+        started.append(subprocess.Popen([dask_cli, "worker", address, "--nthreads", "1", "--no-nanny",
+                                         "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"], **quiet))
+        cases = [replace(c, case_id=f"{c.case_id}#{k}") for k in range(2) for c in cohort]
+        pool = ThreadPoolExecutor(1)
+        with Client(address, timeout=30, set_as_default=False) as watcher:
+            watcher.wait_for_workers(1, timeout=60)
+            run = pool.submit(extract_cohort, cases, dask_address=address, deid_key=KEY, dask_timeout=3)
+            while time.monotonic() < deadline and not run.done():
+                states = _task_states(watcher)
+                left = sum(s not in ("memory", "erred") for s, _ in states.values())
+                if states and len(cases) - len(states) >= 2 and left >= 10:  # 2 fetched (forgotten), 10 to do
+                    break
+                time.sleep(0.02)
+            else:
+                pytest.fail("the run ended (or never started) before the scheduler could be killed mid-run")
+        started[0].send_signal(signal.SIGKILL)
+        start = time.monotonic()
+        results = run.result(timeout=60)
+        assert time.monotonic() - start < 30
+        pool.shutdown()
+    finally:
+        for process in reversed(started):
+            process.kill()
+            process.wait(timeout=30)
+    assert [r.case_id for r in results] == [c.case_id for c in cases]
+    computed = [r for r in results if r.ok]
+    failed = [r for r in results if not r.ok]
+    assert len(computed) >= 2 and len(failed) >= 5, (len(computed), len(failed))
+    _same_as_local([replace(r, case_id=r.case_id.split("#")[0]) for r in computed], local)
+    for r in failed:
+        assert r.features is None and r.error == (
+            f"lost the connection to the Dask scheduler at {address} before case {r.case_id} was done; run the "
+            "cohort again when the scheduler is back")
