@@ -119,14 +119,16 @@ def _same_as_local(results, local) -> None:
         assert r.ok and want.ok, (r.case_id, r.error, want.error)
         assert _exact(r) == _exact(want), r.case_id
         assert r.patient_pseudonym == want.patient_pseudonym and r.patient_pseudonym.startswith("WW-")
-        assert r.provenance["mask_sha256"] == want.provenance["mask_sha256"]
+        assert r.provenance == want.provenance and r.provenance["mask_sha256"]
 
 
 def _wait_for_workers(client, n: int) -> None:
     client.wait_for_workers(n, timeout=60)
 
 
-def test_dask_run_equals_the_local_run_case_by_case(cluster, cohort, broken, local):
+def test_dask_run_equals_the_local_run_case_by_case(cluster, cohort, broken, local, monkeypatch):
+    from dataclasses import replace
+
     from watchwait.imaging.cohort import extract_cohort
 
     cl, client = cluster
@@ -134,6 +136,12 @@ def test_dask_run_equals_the_local_run_case_by_case(cluster, cohort, broken, loc
     cases = cohort + broken
     results = extract_cohort(cases, dask_address=cl.scheduler_address, deid_key=KEY)
     assert [r.case_id for r in results] == [c.case_id for c in cases]  # every case, in input order
+    first = cohort[0]  # paths relative to this process's folder (the workers' folder is another): the same case
+    monkeypatch.chdir(first.series.parent)
+    relative = replace(first, case_id="relative", series=first.series.name, roi=first.roi.name)
+    assert not Path(relative.series).is_absolute() and Path(relative.series).is_dir()
+    [again] = extract_cohort([relative], dask_address=cl.scheduler_address, deid_key=KEY)
+    _same_as_local([replace(again, case_id=first.case_id)], local)
     _same_as_local(results[:len(cohort)], local)
     assert all(r.warnings == local[r.case_id].warnings for r in results)
     assert len({r.patient_pseudonym for r in results[:len(cohort)]}) == N_PATIENTS

@@ -168,10 +168,21 @@ def _on_dask(items: list[CohortCase], params: str | None, key: bytes | str, addr
         _check_workers(client, check)
         run = uuid.uuid4().hex[:12]
         keys = [f"watchwait-radiomics-{run}-{i}" for i in range(len(items))]
-        futures = client.map(_run_on_worker, items, key=keys, params=params, key_check=check, pure=False)
+        sent = [_absolute(c) for c in items]  # a worker's working folder is not this one
+        futures = client.map(_run_on_worker, sent, key=keys, params=params, key_check=check, pure=False)
         return _collect(client, items, futures, address, timeout)
     finally:
         client.close(timeout=timeout)
+
+
+def _absolute(case: CohortCase) -> CohortCase:
+    """Relative series and ROI paths that exist here made absolute (other references are left as they are)."""
+    paths = {}
+    for name in ("series", "roi"):
+        value = Path(getattr(case, name))
+        if not value.is_absolute() and value.exists():
+            paths[name] = value.absolute()
+    return replace(case, **paths) if paths else case
 
 
 def _key_check(key: bytes | str) -> str:
