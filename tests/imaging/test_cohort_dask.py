@@ -13,8 +13,9 @@ the test process passes the same key as ``deid_key``. What is checked:
 * a case that kills every worker it runs on (a test-only worker plugin SIGKILLs the worker
   when that case starts executing) ends, after the scheduler's allowed-failures (3), as that
   case's plain "worker lost" error, and the other cases are computed;
-* a scheduler killed mid-run (a site's layout: `dask scheduler` and `dask worker` processes):
-  the cases fetched before stay computed, the others fail with "lost the connection ...";
+* a scheduler, or the only worker, killed mid-run (a site's layout: `dask scheduler` and `dask worker`
+  processes): the cases fetched before stay computed, the others fail with "lost the connection
+  ..." or "worker lost: no Dask worker was left ..." (after ``dask_timeout``, no hang);
 * a scheduler that cannot be reached (nothing listening, or a port that never answers) gives a
   plain message within the timeout; a scheduler without workers, or workers without the key,
   give a plain message too.
@@ -340,8 +341,17 @@ def test_a_scheduler_without_workers_is_a_plain_message(cohort):
                               f"machines that can read the images: dask worker {address}")
 
 
-def test_a_scheduler_lost_mid_run_fails_only_the_unfinished_cases(cohort, local, tmp_path):
-    """A site's layout: `dask scheduler` and `dask worker` processes; the scheduler is SIGKILLed mid-run."""
+LOST = {
+    "scheduler": ("lost the connection to the Dask scheduler at {address} before case {case} was done; run the "
+                  "cohort again when the scheduler is back"),
+    "worker": ("worker lost: no Dask worker was left on the scheduler at {address} for 3 s before case {case} was "
+               "done; start workers (dask worker {address}) and run the cohort again"),
+}
+
+
+@pytest.mark.parametrize("killed", ["scheduler", "worker"])
+def test_a_lost_scheduler_or_last_worker_fails_only_the_unfinished_cases(cohort, local, tmp_path, killed):
+    """A site's layout: `dask scheduler` and one `dask worker` (no nanny) processes; one is SIGKILLed mid-run."""
     from dataclasses import replace
 
     from distributed import Client
@@ -375,8 +385,8 @@ def test_a_scheduler_lost_mid_run_fails_only_the_unfinished_cases(cohort, local,
                     break
                 time.sleep(0.02)
             else:
-                pytest.fail("the run ended (or never started) before the scheduler could be killed mid-run")
-        started[0].send_signal(signal.SIGKILL)
+                pytest.fail(f"the run ended (or never started) before the {killed} could be killed mid-run")
+        started[0 if killed == "scheduler" else 1].send_signal(signal.SIGKILL)
         start = time.monotonic()
         results = run.result(timeout=60)
         assert time.monotonic() - start < 30
@@ -391,6 +401,4 @@ def test_a_scheduler_lost_mid_run_fails_only_the_unfinished_cases(cohort, local,
     assert len(computed) >= 2 and len(failed) >= 5, (len(computed), len(failed))
     _same_as_local([replace(r, case_id=r.case_id.split("#")[0]) for r in computed], local)
     for r in failed:
-        assert r.features is None and r.error == (
-            f"lost the connection to the Dask scheduler at {address} before case {r.case_id} was done; run the "
-            "cohort again when the scheduler is back")
+        assert r.features is None and r.error == LOST[killed].format(address=address, case=r.case_id)
