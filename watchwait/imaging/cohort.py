@@ -225,8 +225,12 @@ def _not_an_address(address: str, exc: Exception) -> str:
 
 
 def _probe_scheduler(address: str, timeout: float) -> None:
-    """Connect and shake hands once, within ``timeout`` in all (Client alone waits forever on a silent port)."""
+    """Connect and shake hands once, within ``timeout`` in all (Client alone waits forever on a silent port).
+
+    In a thread of its own, so that it works whether or not the caller runs an event loop (a notebook does).
+    """
     import asyncio
+    import threading
 
     from distributed.comm import connect
 
@@ -234,11 +238,22 @@ def _probe_scheduler(address: str, timeout: float) -> None:
         comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
         await comm.close()
 
-    try:
-        asyncio.run(probe())
-    except ValueError as exc:
-        raise RadiomicsError(_not_an_address(address, exc)) from None
-    except Exception:  # refused, timed out, or something that does not speak Dask
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(probe())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="watchwait-dask-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 5)
+    if thread.is_alive():
+        raise RadiomicsError(_unreachable(address, timeout))
+    if failure and isinstance(failure[0], ValueError):
+        raise RadiomicsError(_not_an_address(address, failure[0])) from None
+    if failure:  # refused, timed out, or something that does not speak Dask
         raise RadiomicsError(_unreachable(address, timeout)) from None
 
 
