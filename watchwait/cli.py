@@ -55,6 +55,11 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+DASK_HELP = ("compute the cohort's radiomics on this Dask scheduler (tcp://host:8786) instead of here; every worker "
+             "needs this watchwait, the same WATCHWAIT_DEID_KEY and the image paths (README: a registry's MRI on a "
+             "Dask cluster)")
+
+
 def _cmd_train(args) -> int:
     import pandas as pd
 
@@ -62,7 +67,7 @@ def _cmd_train(args) -> int:
     from watchwait.training import save_model, train
 
     _check_model_folder(args.out, [("--cohort", args.cohort), ("--truth", args.truth)])
-    frame = read_model_cohort(args.cohort, n_jobs=args.jobs)
+    frame = read_model_cohort(args.cohort, n_jobs=args.jobs, dask_address=args.dask_address)
     truth = read_truth(args.truth, frame) if args.truth else None
     synthetic = bool(args.synthetic or (frame["site"].astype(str) == "synthetic").all())
     desc = {"synthetic": synthetic, "source_file": Path(args.cohort).name}
@@ -91,7 +96,7 @@ def _cmd_update(args) -> int:
     base = load_model(args.model)
     if base.path is not None and Path(args.out).resolve() == Path(base.path).resolve():
         raise WatchwaitError(f"--out {args.out} is the model being updated (--model); write the updated model to another folder.")
-    frame = read_model_cohort(args.cohort, n_jobs=args.jobs)
+    frame = read_model_cohort(args.cohort, n_jobs=args.jobs, dask_address=args.dask_address)
     site = bool((frame["site"].astype(str).str.startswith("synthetic")).all()) if len(frame) else False
     bundle = update(base, frame, seed=args.seed, data_description={"source_file": Path(args.cohort).name, "synthetic": site})
     out = save_model(bundle, args.out)
@@ -111,7 +116,7 @@ def _cmd_predict(args) -> int:
     from watchwait.engine import predict_frame
 
     check_output_path(args.out, [("--cohort", args.cohort)])
-    frame = read_model_cohort(args.cohort, n_jobs=args.jobs)
+    frame = read_model_cohort(args.cohort, n_jobs=args.jobs, dask_address=args.dask_address)
     out = predict_frame(frame, args.model)
     write_csv(out, args.out)
     print(f"wrote predictions for {len(out)} patients to {args.out}")
@@ -126,7 +131,7 @@ def _cmd_evaluate(args) -> int:
     from watchwait.cohort import read_model_cohort
     from watchwait.engine import predict_frame
 
-    frame = read_model_cohort(args.cohort, n_jobs=args.jobs)
+    frame = read_model_cohort(args.cohort, n_jobs=args.jobs, dask_address=args.dask_address)
     name = Path(args.cohort).name
     if len(frame) == 0:
         raise WatchwaitError(f"{name}: no patients (a header row only); evaluate needs patients with outcomes "
@@ -164,7 +169,8 @@ def _cmd_validate(args) -> int:
     from watchwait.training import unknown_outcome_note
     from watchwait.validate import run_validate, summary_lines
 
-    report, folder = run_validate(args.cohort, model=args.model, out=args.out, truth=args.truth, jobs=args.jobs, seed=args.seed)
+    report, folder = run_validate(args.cohort, model=args.model, out=args.out, truth=args.truth, jobs=args.jobs, seed=args.seed,
+                                  dask_address=args.dask_address)
     if report["source"].get("n_outcome_unknown_left_out"):
         print(f"note: {unknown_outcome_note(report['source']['n_outcome_unknown_left_out'], report['source']['n_in_file'])}",
               file=sys.stderr)
@@ -359,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--truth", help="oracle file from `simulate --truth`, to compare with the best possible")
     t.add_argument("--synthetic", action="store_true", help="mark the training data as synthetic in the model card")
     t.add_argument("--jobs", type=int, default=1, help="parallel workers for radiomics when the cohort references MRI")
+    t.add_argument("--dask-address", default=None, help=DASK_HELP)
     t.set_defaults(func=_cmd_train)
     u = sub.add_parser("update", help="update a model with a site's cohort: recalibration, revision of one modality's "
                                       "branch or refit, chosen by a closed test and cross-validation")
@@ -367,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--out", required=True, help="folder for the updated model (model file + model card)")
     u.add_argument("--seed", type=int, default=0)
     u.add_argument("--jobs", type=int, default=1, help="parallel workers for radiomics when the cohort references MRI")
+    u.add_argument("--dask-address", default=None, help=DASK_HELP)
     u.set_defaults(func=_cmd_update)
     for name, func, helptext in (("predict", _cmd_predict, "predict every patient of a cohort file"),
                                  ("evaluate", _cmd_evaluate, "metrics on a cohort with outcomes, as JSON"),
@@ -376,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--cohort", required=True)
         if name != "explain":
             c.add_argument("--jobs", type=int, default=1, help="parallel workers for radiomics when the cohort references MRI")
+            c.add_argument("--dask-address", default=None, help=DASK_HELP)
         if name == "predict":
             c.add_argument("--out", required=True)
         if name == "evaluate":
@@ -407,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--truth", help="oracle file of a simulated cohort, for the mean |p - true probability|")
     v.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (decision-curve band)")
     v.add_argument("--jobs", type=int, default=1, help="parallel workers for radiomics when the cohort references MRI")
+    v.add_argument("--dask-address", default=None, help=DASK_HELP)
     v.set_defaults(func=_cmd_validate)
     try:
         from watchwait.imaging.cli import register

@@ -23,19 +23,22 @@ def has_imaging(frame: pd.DataFrame) -> bool:
     return any(frame[c].notna().any() for c in MRI_COLUMNS if c in frame.columns)
 
 
-def add_radiomics(frame: pd.DataFrame, base_dir: str | os.PathLike, n_jobs: int = 1) -> pd.DataFrame:
-    """The frame with the model's radiomic columns filled from its imaging paths (if any)."""
+def add_radiomics(frame: pd.DataFrame, base_dir: str | os.PathLike, n_jobs: int = 1,
+                  dask_address: str | None = None) -> pd.DataFrame:
+    """The frame with the model's radiomic columns filled from its imaging paths (if any): here (``n_jobs``
+    processes) or on the Dask scheduler at ``dask_address``."""
     if not has_imaging(frame):
         return frame
     from watchwait.imaging.model_features import MODEL_COLUMNS, radiomics_columns
 
     if all(c in frame.columns for c in MODEL_COLUMNS):
         return frame  # precomputed
-    rad = radiomics_columns(frame, base_dir=Path(base_dir), n_jobs=n_jobs)
+    rad = radiomics_columns(frame, base_dir=Path(base_dir), n_jobs=n_jobs, dask_address=dask_address)
     out = frame.drop(columns=[c for c in rad.columns if c in frame.columns]).join(rad)
     out.attrs["radiomics_provenance"] = rad.attrs.get("provenance")
     return out
 
 
-def read_model_cohort(path: str | os.PathLike, n_jobs: int = 1) -> pd.DataFrame:
-    return add_radiomics(read_cohort(path), base_dir=Path(path).resolve().parent, n_jobs=n_jobs)
+def read_model_cohort(path: str | os.PathLike, n_jobs: int = 1, dask_address: str | None = None) -> pd.DataFrame:
+    return add_radiomics(read_cohort(path), base_dir=Path(path).resolve().parent, n_jobs=n_jobs,
+                         dask_address=dask_address)

@@ -1004,7 +1004,8 @@ def read_report(folder: str | os.PathLike) -> dict | None:
 
 # ----------------------------------------------------------------------------- the command
 
-def run_validate(cohort, model=None, out=None, truth=None, jobs: int = 1, seed: int = 0) -> tuple[dict, Path]:
+def run_validate(cohort, model=None, out=None, truth=None, jobs: int = 1, seed: int = 0,
+                 dask_address: str | None = None) -> tuple[dict, Path]:
     """``watchwait validate``: read and check the cohort as ``evaluate`` does, predict, report by regimen group,
     write the report folder (default ``./validation-<model version>``). Returns (report, folder)."""
     from watchwait.cli import read_truth
@@ -1016,7 +1017,7 @@ def run_validate(cohort, model=None, out=None, truth=None, jobs: int = 1, seed: 
     bundle = load_model(model)
     target = Path(out) if out else Path(f"validation-{bundle.version}")
     _check_out(target, [("--cohort", cohort), ("--truth", truth)])
-    frame = read_model_cohort(cohort, n_jobs=jobs)
+    frame = read_model_cohort(cohort, n_jobs=jobs, dask_address=dask_address)
     if len(frame) == 0:
         raise WatchwaitError(f"{name}: no patients (a header row only); validate needs patients with outcomes of both kinds "
                              "(complete response and not).")

@@ -402,3 +402,43 @@ def test_a_lost_scheduler_or_last_worker_fails_only_the_unfinished_cases(cohort,
     _same_as_local([replace(r, case_id=r.case_id.split("#")[0]) for r in computed], local)
     for r in failed:
         assert r.features is None and r.error == LOST[killed].format(address=address, case=r.case_id)
+
+
+def test_the_command_line_computes_a_cohort_files_radiomics_on_the_cluster(cluster, tmp_path, monkeypatch, capsys):
+    """`watchwait predict --cohort ... --dask-address ...` (and train/update/evaluate/validate, which read the cohort
+    the same way): the predictions equal those of the local run, radiomics included; a T1 series is kept out on the
+    cluster as here; an unreachable scheduler is a plain message (exit 2)."""
+    import pandas as pd
+
+    from watchwait.cli import main
+
+    cl, client = cluster
+    _wait_for_workers(client, 2)
+    monkeypatch.setenv("WATCHWAIT_DEID_KEY", KEY)  # the same key as the workers' (checked before any case runs)
+    cohort = tmp_path / "cohort.csv"
+    assert main(["simulate", "--n", "4", "--seed", "3", "--out", str(cohort), "--imaging-share", "1.0"]) == 0
+    frame = pd.read_csv(cohort)
+    sts = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "mr" / "sts_025_t1" / "dicom"
+    if sts.is_dir():  # a T1 limb series as one patient's restaging: kept out on the cluster as it is here
+        frame.loc[0, "mri_restaging_dir"], frame.loc[0, "mri_restaging_roi"] = str(sts / "image"), str(sts / "mask" / "RS.dcm")
+        frame.to_csv(cohort, index=False)
+    outs = {}
+    for name, extra in (("local", []), ("dask", ["--dask-address", cl.scheduler_address])):
+        outs[name] = tmp_path / f"{name}.csv"
+        assert main(["predict", "--cohort", str(cohort), "--out", str(outs[name]), *extra]) == 0
+    local, dask = pd.read_csv(outs["local"]), pd.read_csv(outs["dask"])
+    pd.testing.assert_frame_equal(dask, local)
+    frame.drop(columns=[c for c in frame.columns if c.startswith("mri_")]).to_csv(tmp_path / "no_mri.csv", index=False)
+    assert main(["predict", "--cohort", str(tmp_path / "no_mri.csv"), "--out", str(tmp_path / "no_mri_p.csv")]) == 0
+    without = pd.read_csv(tmp_path / "no_mri_p.csv")
+    assert (local["p_complete_response"].iloc[1:] != without["p_complete_response"].iloc[1:]).any()  # radiomics used
+    if sts.is_dir():  # the T1 series: its radiomics left out, and said so, on both runs
+        assert "FLAG-radiomics-not-used" in local.loc[0, "flags"]
+        assert local.loc[0, "p_complete_response"] == without.loc[0, "p_complete_response"]
+    capsys.readouterr()
+    port = _free_port()
+    assert main(["predict", "--cohort", str(cohort), "--out", str(tmp_path / "x.csv"),
+                 "--dask-address", f"tcp://127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 10 s" in err and "Traceback" not in err
+    assert not (tmp_path / "x.csv").exists()

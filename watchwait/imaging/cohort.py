@@ -58,6 +58,11 @@ class CohortResult:
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
     patient_pseudonym: str | None = field(default=None)
+    #: The series check (:meth:`~.series_check.SeriesCheck.to_dict`) of the loaded series: whether its radiomics
+    #: may enter the model. None when the series could not be loaded.
+    series_check: dict[str, Any] | None = None
+    #: Where a failed case failed: "series" (loading it, or reaching the PACS) or "roi" (the ROI or the extraction).
+    failed_on: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -126,17 +131,22 @@ def run_case(case: CohortCase, params: str | None, deid_key: bytes | str,
     deid = Deidentifier(deid_key)
     from .pacs import local_paths
 
+    from .series_check import check_series
+
+    stage, check = "series", None
     try:  # a series/ROI may be dicomweb:<Study UID>/<Series UID> (the PACS from WATCHWAIT_PACS_*; see pacs.py)
-        with local_paths(case.series, case.roi, deidentifier=deid) as (series_path, roi_path, loading_deid, _):
+        with local_paths(case.series, case.roi, deidentifier=deid) as (series_path, roi_path, loading_deid, terms):
             series = load_series(series_path, series_uid=case.series_uid, deidentifier=loading_deid or deid)
+            check = check_series(series, terms=(terms or {}).get(series.series_instance_uid, ())).to_dict()
+            stage = "roi"
             roi = load_roi(roi_path, series, roi_name=case.roi_name, deidentifier=loading_deid or deid)
             result = extract_features(series, roi, params)
     except ImagingError as exc:
         return CohortResult(case.case_id, None, None, " ".join(str(exc).split()),
-                            seconds=time.perf_counter() - start)
+                            seconds=time.perf_counter() - start, series_check=check, failed_on=stage)
     return CohortResult(case.case_id, result.features, result.provenance, None,
                         series.warnings + roi.warnings, time.perf_counter() - start,
-                        series.patient_pseudonym)
+                        series.patient_pseudonym, series_check=check)
 
 
 def _on_dask(items: list[CohortCase], params: str | None, key: bytes | str, address: str,
@@ -253,8 +263,11 @@ def _probe_scheduler(address: str, timeout: float) -> None:
         raise RadiomicsError(_unreachable(address, timeout))
     if failure and isinstance(failure[0], ValueError):
         raise RadiomicsError(_not_an_address(address, failure[0])) from None
-    if failure:  # refused, timed out, or something that does not speak Dask
+    if failure and isinstance(failure[0], OSError | TimeoutError | asyncio.TimeoutError):
+        # refused, timed out, or something that does not speak Dask (distributed's CommClosedError is an OSError)
         raise RadiomicsError(_unreachable(address, timeout)) from None
+    if failure:  # anything else is a bug: raised here, in the caller's thread
+        raise failure[0]
 
 
 def _check_workers(client: Any, check: str) -> None:

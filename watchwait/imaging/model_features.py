@@ -93,7 +93,7 @@ class ImagingRowsError(ImagingError):
 
 
 def radiomics_columns(frame: pd.DataFrame, base_dir: str | Path, n_jobs: int = 1, *,
-                      params: str | Path | None = None) -> pd.DataFrame:
+                      params: str | Path | None = None, dask_address: str | None = None) -> pd.DataFrame:
     """The :data:`MODEL_COLUMNS` (float64) and :data:`~.series_check.KEPT_OUT_COLUMN` (text) for every row of a
     cohort frame (same index).
 
@@ -104,7 +104,10 @@ def radiomics_columns(frame: pd.DataFrame, base_dir: str | Path, n_jobs: int = 1
     followed as they are, because hospital layouts often keep images outside the cohort
     folder - a caller that must confine reads to one folder has to check the paths itself.
     ``n_jobs``: worker processes (joblib; -1 = one per core). ``params``: pyradiomics parameter
-    file (default: the project's ``watchwait_mr_v1.yaml``).
+    file (default: the project's ``watchwait_mr_v1.yaml``). ``dask_address``: run the visits on that Dask
+    scheduler instead (:func:`watchwait.imaging.cohort.extract_cohort`: every worker needs the same
+    ``WATCHWAIT_DEID_KEY`` as here and must read the paths; a visit whose worker kept dying is reported for its
+    row like any other failure).
 
     A visit with both its series and its ROI gives that visit's columns; the delta columns
     need both visits. Rows without imaging (all four blank) get NaN. Any problem - a series or
@@ -142,7 +145,9 @@ def radiomics_columns(frame: pd.DataFrame, base_dir: str | Path, n_jobs: int = 1
 
     key = default_deidentifier().key
     start = time.perf_counter()
-    if n_jobs == 1 or len(jobs) <= 1:
+    if dask_address is not None:
+        results = _on_dask(jobs, str(params_path), key, dask_address)
+    elif n_jobs == 1 or len(jobs) <= 1:
         results = [_extract_visit(s, r, str(params_path), key) for _, _, s, r in jobs]
     else:
         from joblib import Parallel, delayed
@@ -266,6 +271,35 @@ def _visit_job(frame: pd.DataFrame, pos: int, patient_id: str, visit: str, base:
     if len(paths) < 2:
         return None
     return paths["dir"], paths["roi"]
+
+
+def _on_dask(jobs: list[tuple[int, str, str, str]], params: str, key: bytes | str, address: str) -> list[tuple]:
+    """The visits on a Dask cluster (:func:`watchwait.imaging.cohort.extract_cohort`), as :func:`_extract_visit`'s
+    tuples. A series the check keeps out gives its facts, not its features (its ROI was measured on the worker,
+    and is dropped here), as on a local run."""
+    from .cohort import CohortCase, extract_cohort
+    from .series_check import SeriesCheck
+
+    cases = [CohortCase(f"{pos}:{visit}", s, r) for pos, visit, s, r in jobs]
+    out: list[tuple] = []
+    for result in extract_cohort(cases, params, dask_address=address, deid_key=key):
+        raw = result.series_check
+        check = None if raw is None else SeriesCheck(raw["fit_for_model"], list(raw["reasons"]), list(raw["notes"]),
+                                                     dict(raw["facts"]))
+        if check is not None and check.fit_for_model is not True:
+            facts = result.provenance or {}
+            out.append((None, {k: facts[k] for k in ("series_instance_uid", "image_shape_zyx", "spacing_zyx_mm")
+                               if k in facts}, None, None, check))
+        elif result.error is not None:
+            out.append((None, None, "dir" if result.failed_on in (None, "series") else "roi", result.error, None))
+        else:
+            missing = [f for f in FEATURES if f not in result.features]
+            if missing:
+                out.append((None, None, "roi", f"{Path(params).name}: the parameter file does not compute {missing}; "
+                                               "radiomics_columns needs them", None))
+            else:
+                out.append(({f: float(result.features[f]) for f in FEATURES}, result.provenance, None, None, check))
+    return out
 
 
 def _extract_visit(series_path: str, roi_path: str, params: str, deid_key: bytes | str,
