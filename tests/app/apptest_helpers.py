@@ -87,3 +87,13 @@ def assert_suggestion_shown(screen: str, s) -> None:
         assert f"Suggested: {s.label}" not in screen
     else:
         assert s.headline == s.label and f"Suggested: {s.headline}" in screen
+
+
+def upload_imaging(at, visit, series_files, roi_name, roi_bytes):
+    """Choose a series (``[(name, bytes, mime), ...]``) and a tumour ROI for one visit on the Imaging screen, and use
+    them (the uploaders' first keys: a visit's first upload in the session)."""
+    at.file_uploader(key=f"imaging:{visit}:series_upload").set_value(series_files)
+    at.file_uploader(key=f"imaging:{visit}:roi_upload").upload(roi_name, roi_bytes)
+    at.run()
+    at.button(key=f"imaging:{visit}:use_upload").click().run()
+    assert not at.exception, [e.value for e in at.exception]

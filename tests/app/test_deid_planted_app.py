@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from apptest_helpers import ROOT, errors, goto, load_sample, new_app, texts, walk
+from apptest_helpers import upload_imaging as _upload
 
 sys.path.insert(0, str(ROOT / "tests" / "imaging"))
 from test_deid_planted import FILE_STEM, _bytes, leaks, planted  # noqa: E402
@@ -38,13 +39,6 @@ def _screen(at) -> str:
         parts.append(json.dumps(json.loads(chart.proto.spec)))
     return "\n".join(parts)
 
-
-def _upload(at, visit, series_files, roi_name, roi_bytes):
-    at.file_uploader(key=f"imaging:{visit}:series_upload").set_value(series_files)
-    at.file_uploader(key=f"imaging:{visit}:roi_upload").upload(roi_name, roi_bytes)
-    at.run()
-    at.button(key=f"imaging:{visit}:use_upload").click().run()
-    assert not at.exception, [e.value for e in at.exception]
 
 
 @pytest.mark.parametrize("as_zip", [True, False], ids=["zip", "files"])

@@ -12,6 +12,7 @@ import pydicom
 import pytest
 
 from apptest_helpers import ROOT, errors, goto, load_sample, new_app, plotly_specs, texts
+from apptest_helpers import upload_imaging as _upload
 from components import imaging_figures as fig
 from components import state
 from watchwait.imaging.dicom_io import load_series
@@ -130,13 +131,6 @@ def _zip(*paths) -> bytes:
             zf.write(p, Path(p).name)
     return buf.getvalue()
 
-
-def _upload(at, visit, series_files, roi_name, roi_bytes):
-    at.file_uploader(key=f"imaging:{visit}:series_upload").set_value(series_files)
-    at.file_uploader(key=f"imaging:{visit}:roi_upload").upload(roi_name, roi_bytes)
-    at.run()
-    at.button(key=f"imaging:{visit}:use_upload").click().run()
-    assert not at.exception, [e.value for e in at.exception]
 
 
 def _files(pid, visit):

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from apptest_helpers import goto, new_app
 from components import state
-from test_imaging_page import SAMPLES, _upload, _without_timing
+from apptest_helpers import upload_imaging as _upload
+from test_imaging_page import SAMPLES, _without_timing
 from test_meeting import db, meeting_with_cases, ok  # noqa: F401  (db: the fixture)
 from watchwait.imaging.series_check import CONFIRMED_COLUMN, confirmed_cell
 
