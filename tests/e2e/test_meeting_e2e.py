@@ -101,13 +101,20 @@ def upload(page: Page, name: str, data: bytes) -> None:
 def decide(page: Page, pathway: str, follows: bool, rationale: str, present: str | None = None,
            reason: str | None = None) -> None:
     form = page.locator("[data-testid='stForm']").filter(has_text="Pathway decided")
-    form.get_by_text(pathway, exact=True).click()
-    form.get_by_text("Yes, it follows the suggestion" if follows else "No: say why below", exact=True).click()
-    form.get_by_label("Rationale (required)").fill(rationale)
-    if present is not None:
-        form.get_by_label("People present (one per line; required)").fill(present)
-    if reason is not None:
-        form.get_by_label("Why not the suggestion (required when the decision does not follow it)").fill(reason)
+    follow = "Yes, it follows the suggestion" if follows else "No: say why below"
+    for _ in range(3):  # a rerun still drawing the case's form (a loaded machine) may redraw it empty: fill again
+        form.get_by_text(pathway, exact=True).click()
+        form.get_by_text(follow, exact=True).click()
+        form.get_by_label("Rationale (required)").fill(rationale)
+        if present is not None:
+            form.get_by_label("People present (one per line; required)").fill(present)
+        if reason is not None:
+            form.get_by_label("Why not the suggestion (required when the decision does not follow it)").fill(reason)
+        settle(page)
+        if (form.get_by_role("radio", name=pathway, exact=True).is_checked()
+                and form.get_by_role("radio", name=follow, exact=True).is_checked()
+                and form.get_by_label("Rationale (required)").input_value() == rationale):
+            break
     form.get_by_role("button", name="Record the decision").click()
     settle(page)
 
