@@ -51,6 +51,8 @@ run: $(STAMP)
 	$(BIN)/streamlit run components/serve.py --server.address 127.0.0.1 --browser.gatherUsageStats false
 
 test: $(STAMP) browser postgres fonts pacs
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/deptry .
 	$(BIN)/python -m pytest
 
 clean-venv:

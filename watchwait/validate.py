@@ -1008,7 +1008,7 @@ def run_validate(cohort, model=None, out=None, truth=None, jobs: int = 1, seed: 
                  dask_address: str | None = None) -> tuple[dict, Path]:
     """``watchwait validate``: read and check the cohort as ``evaluate`` does, predict, report by regimen group,
     write the report folder (default ``./validation-<model version>``). Returns (report, folder)."""
-    from watchwait.cli import read_truth
+    from watchwait.csvfiles import read_truth
     from watchwait.cohort import read_model_cohort
     from watchwait.engine import predict_frame
     from watchwait.training import known_outcomes, load_model

@@ -287,7 +287,7 @@ def validate_frame(raw: pd.DataFrame, source: str = "cohort file") -> pd.DataFra
 
 #: First characters that make a spreadsheet (Excel, LibreOffice, Google Sheets) read a cell as a formula
 #: (OWASP "CSV injection"); a tab or carriage return first can hide one. watchwait's own CSV outputs put a ``'``
-#: before them (``watchwait.cli.escape_formulas``), as spreadsheets do; the reader takes it off again.
+#: before them (``watchwait.csvfiles.escape_formulas``), as spreadsheets do; the reader takes it off again.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

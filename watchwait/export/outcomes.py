@@ -111,7 +111,7 @@ def write_outcomes_cohort(records: Iterable[Mapping[str, object]], path: str | o
     """Write the cohort file (see :func:`outcomes_frame`) to ``path`` atomically; nothing is written when any
     record is invalid. Returns the counts."""
     from watchwait.atomic import check_output_path
-    from watchwait.cli import write_csv
+    from watchwait.csvfiles import write_csv
 
     rows = [dict(r) for r in records]
     target = check_output_path(path)
