@@ -994,14 +994,6 @@ def write_report(report: dict, out_dir: str | os.PathLike) -> Path:
     return out
 
 
-def read_report(folder: str | os.PathLike) -> dict | None:
-    """The report stored in ``folder`` (validation.json), or None when there is none."""
-    f = Path(folder) / "validation.json"
-    if not f.is_file():
-        return None
-    return json.loads(f.read_text(encoding="utf-8"))
-
-
 # ----------------------------------------------------------------------------- the command
 
 def run_validate(cohort, model=None, out=None, truth=None, jobs: int = 1, seed: int = 0,

@@ -300,12 +300,6 @@ def _read_zip(path: Path) -> Iterator[ReadResult]:
         yield from iter_zip(fh, path.name, path)
 
 
-def read_zip(fh: BinaryIO, archive_name: str) -> list[ReadResult]:
-    """Parse every member of a zip archive open as ``fh`` (a file, or ``io.BytesIO`` of an upload):
-    the list of :func:`iter_zip`."""
-    return list(iter_zip(fh, archive_name))
-
-
 def iter_zip(fh: BinaryIO, archive_name: str, on_disk: Path | None = None, *,
              hide_names: bool = False) -> Iterator[ReadResult]:
     """Parse the members of a zip archive open as ``fh`` one at a time (each member is decompressed,
