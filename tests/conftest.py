@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,59 @@ def small_model(tmp_path_factory):
     bundle = train(frame, seed=3, truth=c.truth, data_description={"synthetic": True})
     out = save_model(bundle, tmp_path_factory.mktemp("model"))
     return out, bundle
+
+
+class CliResult:
+    """What a `watchwait ...` run left behind, in the shape of subprocess.CompletedProcess."""
+
+    def __init__(self, args, returncode, stdout, stderr):
+        self.args, self.returncode, self.stdout, self.stderr = args, returncode, stdout, stderr
+
+
+def run_cli(*args, cwd=None) -> CliResult:
+    """`watchwait *args` run in this process (watchwait.cli.main) instead of a new Python: what a process would
+    show is kept — stdout, stderr, the exit code (argparse's SystemExit code; 1 and the traceback on stderr for an
+    uncaught exception), and warnings printed to stderr under Python's default filters. The working folder, numpy's
+    error settings (main sets them) and the warning filters are put back afterwards."""
+    import contextlib
+    import io
+    import os
+    import traceback
+    import warnings
+
+    import numpy as np
+
+    from watchwait.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old_cwd, old_np = os.getcwd(), np.geterr()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.resetwarnings()  # Python's own default filters, as in `python -m watchwait`
+            warnings.simplefilter("default")
+            for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+                warnings.simplefilter("ignore", category)
+            try:
+                code = main([str(a) for a in args])
+            except SystemExit as exc:  # argparse: usage errors exit 2, --help 0
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+                if not isinstance(exc.code, (int, type(None))):
+                    print(exc.code, file=sys.stderr)
+            except Exception:  # as the interpreter would: traceback on stderr, exit 1
+                traceback.print_exc()
+                code = 1
+        for w in caught:
+            err.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line))
+    finally:
+        os.chdir(old_cwd)
+        np.seterr(**old_np)
+    return CliResult(["watchwait", *map(str, args)], code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """run_cli: the command line in process (see run_cli); tests that need a real process use subprocess."""
+    return run_cli

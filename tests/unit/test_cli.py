@@ -2,16 +2,31 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _in_process(cli):
+    """`run` calls watchwait.cli.main in this process (tests/conftest.py run_cli): no Python start-up per command.
+    test_installed_entry_point_as_a_process runs the real `watchwait` program."""
+    global _cli
+    _cli = cli
+
+
 def run(*args, ok=True):
-    r = subprocess.run([sys.executable, "-m", "watchwait", *args], capture_output=True, text=True)
+    r = _cli(*args)
     if ok:
         assert r.returncode == 0, r.stderr
     return r
+
+
+def process(*args):
+    """`watchwait *args` as a user runs it: the installed entry point, in a process of its own."""
+    exe = Path(sys.executable).with_name("watchwait")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +108,21 @@ def test_cohort_with_mri_trains_a_radiomics_branch_and_bad_dicom_is_reported(tmp
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert f"row {row + 2}, patient {pid}" in r.stderr and first.name in r.stderr and "truncated" in r.stderr
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_installed_entry_point_as_a_process(work, tmp_path):
+    """Smoke test of what only a real process shows: the installed `watchwait` program starts, writes, exits 0;
+    a bad cohort exits 2 with the plain message and no traceback on stderr, nothing written."""
+    r = process("simulate", "--n", "5", "--seed", "4", "--out", str(tmp_path / "five.csv"))
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert r.stdout.strip() == f"wrote 5 simulated patients to {tmp_path / 'five.csv'}"
+    assert len(pd.read_csv(tmp_path / "five.csv")) == 5
+    c = pd.read_csv(work / "c.csv", dtype=str, keep_default_na=False).head(5)
+    c.loc[1, "age_years"] = "twelve"
+    c.to_csv(tmp_path / "bad.csv", index=False)
+    r = process("predict", "--cohort", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "o.csv"))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "row 3, age_years must be a whole number from 18 to 100; got 'twelve' instead." in r.stderr
+    assert not (tmp_path / "o.csv").exists()
+    r = process("predict", "--cohort", str(tmp_path / "bad.csv"))  # usage error: argparse's exit code 2
+    assert r.returncode == 2 and "--out" in r.stderr and "Traceback" not in r.stderr

@@ -15,9 +15,16 @@ import pytest
 from watchwait.cli import escape_formulas
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _in_process(cli):
+    """`run` calls watchwait.cli.main in this process (tests/conftest.py run_cli: stdout, stderr, exit code, working
+    folder as a process would have them); the concurrent-writers test starts real processes."""
+    global _cli
+    _cli = cli
+
+
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "watchwait", *args], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    return _cli(*args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
