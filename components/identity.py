@@ -152,14 +152,25 @@ def enforce() -> None:
                 + ". Load this patient's own series on the Imaging screen.")
 
 
+#: Other parts of the URL kept in step on every screen (components.meeting registers its ?meeting=&case= and
+#: ?stored=&version= when it is imported): this module never imports the meeting's, which imports this one.
+_URL_SYNCS: list = []
+
+
+def register_url_sync(sync) -> None:
+    """Call ``sync()`` on every screen, after this module's own URL sync."""
+    if sync not in _URL_SYNCS:
+        _URL_SYNCS.append(sync)
+
+
 def on_every_screen() -> None:
     """Before a screen draws anything: bind, and sync the URL (the screen's header then shows the notices):
-    ``?patient=`` for a sample patient, ``?meeting=&case=`` or ``?stored=&version=`` for a stored case."""
-    from components import meeting  # meeting imports this module
-
+    ``?patient=`` for a sample patient, and the registered parts (``?meeting=&case=`` or ``?stored=&version=``
+    for a stored case)."""
     enforce()
     sync_url()
-    meeting.sync_url()
+    for sync in _URL_SYNCS:
+        sync()
 
 
 _GUARD = """<span class="ww-unload-guard" data-dirty="{dirty}"></span><script>

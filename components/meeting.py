@@ -405,6 +405,9 @@ def sync_url() -> None:
             del st.query_params[key]
 
 
+identity.register_url_sync(sync_url)  # on every screen, after the open patient's part of the URL
+
+
 # ----------------------------------------------------------------------------- meeting: set-up
 
 def open_meeting(meeting_id: int | None, case: int | str = 1) -> None:

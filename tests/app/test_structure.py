@@ -173,3 +173,41 @@ def test_first_screen_does_not_import_pandas():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_no_import_cycle_among_the_components():
+    """components/ has no import cycle (issue 19: layout -> identity -> meeting -> layout was one): each module's
+    imports, top-level or inside functions (grimp reads both), form a graph without a strongly connected part."""
+    import grimp
+
+    graph = grimp.build_graph("components", "watchwait")
+    mods = sorted(m for m in graph.modules if m.startswith("components."))
+    edges = {m: {i for i in graph.find_modules_directly_imported_by(m) if i.startswith("components.")} for m in mods}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = []
+            while True:
+                w = stack.pop()
+                part.append(w)
+                if w == v:
+                    break
+            if len(part) > 1:
+                cycles.append(sorted(part))
+
+    for m in mods:
+        if m not in index:
+            visit(m)
+    assert cycles == []
