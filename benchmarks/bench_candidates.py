@@ -96,7 +96,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import platform
 import time
 import warnings
@@ -107,6 +106,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from bench_cache import cached_cohort
 from watchwait import simulate as sim_main
 from watchwait import simulate_alt as sim_alt
 from watchwait.derive import CTDNA_PSEUDOCOUNT
@@ -131,16 +131,8 @@ class Data:
 
 
 def load(gen: str, n: int, seed: int, cache: str | None) -> Data:
-    path = Path(cache) / f"{gen}_{n}_{seed}.pkl" if cache else None
-    if path is not None and path.exists():
-        return Data(*pickle.loads(path.read_bytes()))
-    c = GENERATORS[gen](n, seed=seed)
-    frame = validate_frame(to_csv_frame(c.frame))
-    d = Data(frame=frame, y=frame["complete_response"].to_numpy(bool), oracle=c.truth["p_oracle"].to_numpy(float))
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps((d.frame, d.y, d.oracle)))
-    return d
+    frame, truth = cached_cohort(cache, f"{gen}_{n}_{seed}", lambda: GENERATORS[gen](n, seed=seed))
+    return Data(frame=frame, y=frame["complete_response"].to_numpy(bool), oracle=truth["p_oracle"].to_numpy(float))
 
 
 def raw_columns(frame: pd.DataFrame) -> pd.DataFrame:

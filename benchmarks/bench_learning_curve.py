@@ -43,7 +43,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import datetime as _dt  # noqa: E402
 import json  # noqa: E402
-import pickle  # noqa: E402
+from bench_cache import cached_cohort  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -91,18 +91,10 @@ SCENARIO = {"simulate": "same population as the shipped model (site and test: `s
 # ----------------------------------------------------------------------------- patients
 
 def _cohort(gen: str, n: int, seed: int, cache: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    path = cache / f"lc_{gen}_{n}_{seed}.pkl"
-    if path.exists():
-        return pickle.loads(path.read_bytes())
     t = time.perf_counter()
-    c = GENERATORS[gen].simulate(n, seed=seed)
-    out = (validate_frame(to_csv_frame(c.frame)), c.truth[["patient_id", "p_oracle"]].copy())
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps(out))
-    tmp.replace(path)
-    print(f"(simulated {n} {gen} patients, seed {seed}: {time.perf_counter() - t:.0f} s)", flush=True)
-    return out
+    frame, truth = cached_cohort(cache, f"lc_{gen}_{n}_{seed}", lambda: GENERATORS[gen].simulate(n, seed=seed))
+    print(f"(cohort of {n} {gen} patients, seed {seed}: {time.perf_counter() - t:.0f} s)", flush=True)
+    return frame, truth[["patient_id", "p_oracle"]].copy()
 
 
 def training_cohort(pool: tuple[pd.DataFrame, pd.DataFrame], n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

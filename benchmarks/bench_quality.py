@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import platform
 import statistics
 import time
@@ -34,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench_cache import cached_cohort
 from watchwait import simulate as sim_main
 from watchwait import simulate_alt as sim_alt
 from watchwait.artifacts import columns_of
@@ -63,16 +63,7 @@ TOL = 1e-12
 
 
 def cohort(gen: str, n: int, seed: int, cache: str | None):
-    path = Path(cache) / f"q_{gen}_{n}_{seed}.pkl" if cache else None
-    if path is not None and path.exists():
-        return pickle.loads(path.read_bytes())
-    c = GENERATORS[gen].simulate(n, seed=seed)
-    frame = validate_frame(to_csv_frame(c.frame))
-    out = (frame, c.truth)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(out))
-    return out
+    return cached_cohort(cache, f"q_{gen}_{n}_{seed}", lambda: GENERATORS[gen].simulate(n, seed=seed))
 
 
 def oracle_of(gen: str, frame: pd.DataFrame, regimen: np.ndarray) -> np.ndarray:
