@@ -9,12 +9,41 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
+def built_once(tmp_path_factory, name: str, build):
+    """build() run once per test run, not once per xdist worker: the first worker to get here builds and pickles the
+    result under the run's temporary folder (pytest-N, shared by the workers of one run; a run without xdist uses
+    its own basetemp), holding an exclusive lock (fcntl.flock) meanwhile; the others wait for the lock and unpickle
+    it. pickle, not a CSV: it gives back the very same frames (dtypes, Python bool/int/None cells in object columns).
+    build(folder) may also write files into folder that every worker then shares."""
+    import fcntl
+    import os
+    import pickle
+
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = root / f"built-once-{name}"
+    with open(root / f"built-once-{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            done = folder / "object.pickle"
+            if done.exists():
+                return pickle.loads(done.read_bytes())
+            folder.mkdir(exist_ok=True)
+            obj = build(folder)
+            tmp = folder / "object.pickle.tmp"
+            tmp.write_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+            tmp.replace(done)
+            return obj
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def sim20k():
-    """20,000 simulated patients (no oracle): for calibration-target tests."""
+def sim20k(tmp_path_factory):
+    """20,000 simulated patients (no oracle): for calibration-target tests. Built once per run (built_once)."""
     from watchwait.simulate import simulate
 
-    return simulate(20_000, seed=11, with_oracle=False)
+    return built_once(tmp_path_factory, "sim20k", lambda folder: simulate(20_000, seed=11, with_oracle=False))
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +55,9 @@ def sample_records():
 
 @pytest.fixture(scope="session")
 def small_model(tmp_path_factory):
-    """A model trained here, in the test session, on 1,500 simulated patients with the oracle."""
+    """A model trained here, in the test session, on 1,500 simulated patients with the oracle.
+    Only tests/unit/test_model.py uses it, so with --dist loadfile one worker builds it: not shared (built_once
+    cannot pickle the bundle, and load_model's bundle would not be the trained object)."""
     from watchwait.simulate import simulate
     from watchwait.training import save_model, train
     from watchwait.validation import validate_frame
