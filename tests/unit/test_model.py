@@ -240,11 +240,8 @@ def test_a_model_its_figures_cannot_vouch_for_says_so_first():
     assert chance.startswith("Held-out AUC 0.55 (below 0.6)") and "keep the shipped model" in chance
 
 
-def test_train_on_a_small_cohort_writes_the_model_with_a_warning(tmp_path):
-    import subprocess
-    import sys
-
-    run = lambda *a: subprocess.run([sys.executable, "-m", "watchwait", *a], capture_output=True, text=True)  # noqa: E731
+def test_train_on_a_small_cohort_writes_the_model_with_a_warning(tmp_path, cli):
+    run = cli  # watchwait.cli.main in process (tests/conftest.py run_cli)
     assert run("simulate", "--n", "260", "--seed", "8", "--out", str(tmp_path / "c.csv")).returncode == 0
     r = run("train", "--cohort", str(tmp_path / "c.csv"), "--out", str(tmp_path / "m"))
     assert r.returncode == 0, r.stderr

@@ -1,8 +1,5 @@
 """Version-2 columns of the simulator: restaging nodes, EMVI, residual size and biopsy drawn from the
 latent response (with the oracle's likelihood for each), decision context independent of it."""
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -292,10 +289,9 @@ def test_positive_biopsy_gives_zero(patients):
 
 # ----------------------------------------------------------------------- file written by the CLI
 
-def test_cli_simulated_file_passes_the_validator_in_the_dictionary_spelling(tmp_path):
+def test_cli_simulated_file_passes_the_validator_in_the_dictionary_spelling(tmp_path, cli):
     out = tmp_path / "cohort.csv"
-    r = subprocess.run([sys.executable, "-m", "watchwait", "simulate", "--n", "400", "--seed", "3", "--out", str(out)],
-                       capture_output=True, text=True)
+    r = cli("simulate", "--n", "400", "--seed", "3", "--out", str(out))  # watchwait.cli.main in process
     assert r.returncode == 0, r.stderr
     raw = pd.read_csv(out, dtype=str, keep_default_na=False)
     for col in RESTAGING_V2 + CONTEXT:
