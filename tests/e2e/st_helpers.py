@@ -14,7 +14,10 @@ _STATE = "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute(
 def settle(page: Page) -> None:
     """Wait until the script run an action triggered has finished (Streamlit's ``data-test-script-state``) and
     the app's styles are on the page."""
-    try:  # the rerun may take a moment to start; it may also have finished already
+    # The rerun may take a moment to start; it may also have finished already. These 600 ms stay: they also catch
+    # a run that follows the one just finished (st.rerun, ?patient= synced). Tried: skipping them when a run was
+    # seen after the last user input; test_unsaved_edits... then found the URL not yet naming DEMO-05.
+    try:
         page.wait_for_function(f"() => ({_STATE})() === 'running'", timeout=600)
     except PlaywrightTimeoutError:
         pass
@@ -23,7 +26,43 @@ def settle(page: Page) -> None:
     # until the app's styles are in (components.layout.apply_css) the page has no focus outline and no
     # presentation type. Seen in CI: Tab pressed in that gap met ten sidebar links without an outline.
     expect(page.locator(".ww-css")).to_be_attached(timeout=T)
-    page.wait_for_timeout(100)
+    painted(page)
+
+
+def painted(page: Page) -> None:
+    """Wait until the browser has painted what the last run drew (two animation frames: the one React commits
+    in, then the one after it). Replaces a fixed 100 ms pause."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))")
+
+
+# Every chart of the main area that is in view has been drawn by Plotly, no element is still loading, and then the
+# main area's size and every chart's, table's and image's box stay the same for six frames in a row (Plotly and
+# Streamlit re-lay charts out a moment after a rerun or a change of window size). At most 10 s of frames.
+_DRAWN = """() => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (!main || main.querySelector('[data-testid="stSkeleton"]')) return false;
+  return [...main.querySelectorAll('[data-testid="stPlotlyChart"]')]
+    .filter(c => !c.closest('details:not([open])') && c.getBoundingClientRect().height > 0)
+    .every(c => c.querySelector('.main-svg'));
+}"""
+_STILL = """() => new Promise(resolve => {
+  const sig = () => { const m = document.querySelector('[data-testid="stMain"]'); if (!m) return '';
+    return [m.scrollHeight, m.scrollWidth, ...[...m.querySelectorAll(
+      '[data-testid="stPlotlyChart"] .main-svg, [data-testid="stDataFrame"], img, table')].map(e => {
+        const r = e.getBoundingClientRect(); return Math.round(r.width) + 'x' + Math.round(r.height); })].join(','); };
+  let last = sig(), same = 0, frames = 0;
+  const tick = () => { const now = sig(); same = now === last ? same + 1 : 0; last = now; frames++;
+    if (same >= 6 || frames > 600) resolve(same >= 6); else requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+})"""
+
+
+def drawn(page: Page) -> None:
+    """Wait until the screen's charts are drawn and its layout has stopped moving (replaces fixed "charts drawn"
+    pauses of 500 to 800 ms)."""
+    page.wait_for_function(_DRAWN, timeout=T)
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    page.evaluate(_STILL)
 
 
 def open_app(page: Page, url: str) -> None:
@@ -74,10 +113,10 @@ def shot(page: Page, path, full: bool = True) -> None:
         height = page.evaluate(
             "() => { const m = document.querySelector('[data-testid=\"stMain\"]'); return m ? m.scrollHeight : document.body.scrollHeight; }")
         page.set_viewport_size({"width": vp["width"], "height": max(vp["height"], min(int(height) + 40, 6000))})
-        page.wait_for_timeout(400)
+        drawn(page)
         page.screenshot(path=str(path))
         page.set_viewport_size(vp)
-        page.wait_for_timeout(200)
+        drawn(page)
     else:
         page.screenshot(path=str(path))
 
