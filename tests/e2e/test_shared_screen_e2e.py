@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
-from st_helpers import T, go, load_sample, open_app, settle, shot
+from st_helpers import T, drawn, go, load_sample, open_app, settle, shot
 
 import watchwait
 from components import fmt
@@ -56,24 +56,7 @@ def _presentation(page: Page, server: str, pid: str) -> None:
     page.get_by_text("Presentation mode").first.click()
     settle(page)
     expect(page.get_by_test_id("stSidebar")).to_be_hidden()
-    page.wait_for_timeout(800)  # charts drawn
-
-
-def test_presentation_assessment_fits_one_screen_with_the_top_five_reasons(wide: Page, server, shots, samples):
-    a = watchwait.assess(samples["DEMO-02"])
-    _presentation(wide, server, "DEMO-02")
-    main = wide.get_by_test_id("stMain")
-    reasons = [c for c in a.contributions if not c.not_tested and c.value != "not recorded"][:5]
-    must_show = [wide.get_by_test_id("ww-facts"), wide.get_by_test_id("stMetricValue"),
-                 main.get_by_text("90% interval:").first, wide.locator(".st-key-ww-suggestion h4").first,
-                 main.get_by_text("Top 5 reasons").first]
-    must_show += [main.get_by_text(f"{c.shap_pp:+.1f}", exact=True).first for c in reasons]
-    for f in a.suggestion.flags:
-        must_show.append(wide.get_by_test_id("stAlert").filter(has_text=f.rule_id))
-    for loc in must_show:
-        box = loc.bounding_box()
-        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT, box
-    shot(wide, shots / "30_presentation_DEMO-02_one_screen.png", full=False)
+    drawn(page)  # charts drawn
 
 
 def _in_first_screen(loc) -> str | None:
@@ -103,8 +86,11 @@ def _first_screen_misses(page: Page, a) -> list[str]:
         must["reasons"] = main.get_by_text("Top 5 reasons").first
         reasons = [c for c in a.contributions if not c.not_tested and c.value != "not recorded"][:5]
         items = main.get_by_role("listitem")
-        for c in reasons:  # the whole line of each reason, its value included
+        for c in reasons:  # the whole line of each reason, its value included, and the value as an element of its own
             must[f"reason {c.label}"] = items.filter(has_text=f"{c.shap_pp:+.1f}").filter(has_text=c.label).first
+            must[f"reason value {c.shap_pp:+.1f}"] = main.get_by_text(f"{c.shap_pp:+.1f}", exact=True).first
+        for f in s.flags:
+            must[f"flag {f.rule_id}"] = alerts.filter(has_text=f.rule_id)
         for cond in s.conditions:  # a caution that qualifies the suggestion is said in the box
             must[f"condition {cond}"] = suggestion.get_by_role("listitem").filter(has_text=cond).first
         qualifying = [n.rule_id for n in [*s.confirm, *s.flags] if n.qualifies_headline]
@@ -120,11 +106,77 @@ def _first_screen_misses(page: Page, a) -> list[str]:
     return [f"{what}: {why}" for what, loc in must.items() if (why := _in_first_screen(loc))]
 
 
+# a dataframe is drawn on a canvas at its own small size: the shared screen shows tables as HTML
+_CANVAS_TABLES = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stDataFrame"]')]
+  .filter(e => !e.closest('details:not([open])') && e.getBoundingClientRect().height > 0).length"""
+
+
+TEXT_SCREENS = ["Assessment", "Evidence", "Options", "Trajectories", "What if"]
+
+
+def _text_misses(page: Page, shots, screen: str) -> list:
+    """What is wrong with the text of the open screen of the shared screen: any visible text of the main area
+    smaller than 24 px (the top three screens' worth), a faint grey, a table drawn on a canvas; on What if, the
+    comparison table missing or smaller. The screen's screenshot is taken."""
+    out: list = []
+    texts = page.evaluate(_TEXT_SIZES)
+    if not len(texts) > 20:
+        out.append(f"only {len(texts)} texts")
+    small = [t for t in texts if t["size"] < 24 and t["top"] < 3 * HEIGHT]
+    # the only smaller text allowed: the model version in code font and Streamlit's own chrome (none expected)
+    if small:
+        out.append({"smaller than 24 px": small[:10]})
+    faint = [t for t in texts if t["colour"] in ("rgb(153, 153, 153)", "rgb(170, 170, 170)") or t["fill"] in ("#999999",)]
+    if faint:
+        out.append({"faint": faint[:10]})
+    if (canvas := page.evaluate(_CANVAS_TABLES)) != 0:
+        out.append(f"{canvas} tables drawn on a canvas")
+    if screen == "What if":  # the comparison table is there, in 24 px type
+        cells = [t for t in texts if t["text"].startswith("probability of complete response")]
+        if not (cells and all(t["size"] >= 24 for t in cells)):
+            out.append({"comparison table": cells})
+    shot(page, shots / f"31_presentation_DEMO-01_{screen.replace(' ', '_')}.png", full=False)
+    return out
+
+
+def _check_notices(page: Page, shots, a) -> None:
+    """DEMO-13's notices, each cut to two lines of 24 px, keep their full text one click away (asserted)."""
+    notes = [*a.suggestion.confirm, *a.suggestion.flags]
+    assert len(notes) >= 3  # four with the model of 2026-11-29, three now: the count comes from the model
+    for n in notes:  # two lines of 24 px text at most, the rest cut visually (still in the page for a screen reader)
+        p = page.get_by_test_id("stAlert").filter(has_text=n.rule_id).locator("p").first
+        assert p.evaluate("e => e.getBoundingClientRect().height") <= 2 * 1.3 * 24, n.rule_id
+        assert p.evaluate("e => e.scrollHeight > e.clientHeight"), n.rule_id  # there is more than the two lines
+        expect(p).to_contain_text(f"rule {n.rule_id}")
+    # more than four notices: the context notices join the grid (three columns) and the fold holds them too
+    in_full = notes + (list(a.suggestion.context) if len(notes) + len(a.suggestion.context) > 4 else [])
+    full = page.locator(".st-key-ww-notices-full")
+    fold = full.get_by_text(f"The {len(in_full)} notices above in full")
+    fold.click()
+    for n in notes:
+        expect(full.get_by_text(f"rule {n.rule_id}").first).to_be_visible()
+        if n.qualifies_headline:
+            expect(full).to_contain_text("the suggested next step is conditional on this")
+        for t in n.thresholds:
+            expect(full).to_contain_text(t)
+    shot(page, shots / "33_presentation_DEMO-13_notices_in_full.png", full=False)
+    fold.click()  # closed again, as the next patient's first screen was checked before
+    expect(full.locator("details[open]")).to_have_count(0)
+
+
 def test_every_sample_patient_fits_the_first_screen(wide: Page, server, shots, samples):
-    """All sample patients, DEMO-13's four notices included: facts, number and interval, the top five reasons,
-    the suggestion with its conditions and every notice within the first 1920x1080 screen; each notice's full
-    text one click away."""
+    """One walk of the shared screen (Presentation mode, 1920 x 1080) over all sample patients, making every check
+    this file makes:
+    - every patient, DEMO-13's four notices included: facts, number and interval, the top five reasons (each line
+      and its value), the suggestion with its conditions and every notice (flags included) within the first
+      screen; each notice's full text one click away (was also test_presentation_assessment_fits_one_screen_with_
+      the_top_five_reasons, DEMO-02, whose checks are all made here for every patient; its screenshot is taken);
+    - DEMO-01: on Assessment, Evidence, Options, Trajectories and What if, no visible text under 24 px, no faint
+      grey, no canvas table (was test_presentation_text_is_at_least_24_px_and_dark_enough, one page per screen);
+    - DEMO-13: notices cut to two lines keep their full text one click away (was test_notices_cut_to_two_lines_
+      keep_their_full_text_one_click_away, a page of its own)."""
     misses: dict[str, list[str]] = {}
+    small: dict[str, list] = {}
     _presentation(wide, server, "DEMO-01")
     for i, pid in enumerate(samples):
         if i:
@@ -133,61 +185,25 @@ def test_every_sample_patient_fits_the_first_screen(wide: Page, server, shots, s
             load_sample(wide, pid)
             wide.get_by_role("link", name="Assessment").first.click()
             settle(wide)
-            wide.wait_for_timeout(500)
+            drawn(wide)
         a = watchwait.assess(samples[pid])
         expect(wide.get_by_test_id("ww-facts")).to_contain_text(pid, timeout=T)
         if found := _first_screen_misses(wide, a):
             misses[pid] = found
         if pid in ("DEMO-13", "DEMO-12", "DEMO-15"):
             shot(wide, shots / f"32_presentation_{pid}_first_screen.png", full=False)
+        if pid == "DEMO-02":
+            shot(wide, shots / "30_presentation_DEMO-02_one_screen.png", full=False)
+        if pid == "DEMO-13":
+            _check_notices(wide, shots, a)
+        if pid == "DEMO-01":
+            for screen in TEXT_SCREENS:
+                if screen != "Assessment":
+                    wide.get_by_role("link", name=screen).first.click()
+                    settle(wide)
+                    drawn(wide)
+                if found := _text_misses(wide, shots, screen):
+                    small[screen] = found
     assert misses == {}, misses
+    assert small == {}, small
     assert len(samples) == 15
-
-
-def test_notices_cut_to_two_lines_keep_their_full_text_one_click_away(wide: Page, server, shots, samples):
-    a = watchwait.assess(samples["DEMO-13"])
-    _presentation(wide, server, "DEMO-13")
-    notes = [*a.suggestion.confirm, *a.suggestion.flags]
-    assert len(notes) >= 3  # four with the model of 2026-11-29, three now: the count comes from the model
-    for n in notes:  # two lines of 24 px text at most, the rest cut visually (still in the page for a screen reader)
-        p = wide.get_by_test_id("stAlert").filter(has_text=n.rule_id).locator("p").first
-        assert p.evaluate("e => e.getBoundingClientRect().height") <= 2 * 1.3 * 24, n.rule_id
-        assert p.evaluate("e => e.scrollHeight > e.clientHeight"), n.rule_id  # there is more than the two lines
-        expect(p).to_contain_text(f"rule {n.rule_id}")
-    # more than four notices: the context notices join the grid (three columns) and the fold holds them too
-    in_full = notes + (list(a.suggestion.context) if len(notes) + len(a.suggestion.context) > 4 else [])
-    full = wide.locator(".st-key-ww-notices-full")
-    full.get_by_text(f"The {len(in_full)} notices above in full").click()
-    for n in notes:
-        expect(full.get_by_text(f"rule {n.rule_id}").first).to_be_visible()
-        if n.qualifies_headline:
-            expect(full).to_contain_text("the suggested next step is conditional on this")
-        for t in n.thresholds:
-            expect(full).to_contain_text(t)
-    shot(wide, shots / "33_presentation_DEMO-13_notices_in_full.png", full=False)
-
-
-# a dataframe is drawn on a canvas at its own small size: the shared screen shows tables as HTML
-_CANVAS_TABLES = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stDataFrame"]')]
-  .filter(e => !e.closest('details:not([open])') && e.getBoundingClientRect().height > 0).length"""
-
-
-@pytest.mark.parametrize("screen", ["Assessment", "Evidence", "Options", "Trajectories", "What if"])
-def test_presentation_text_is_at_least_24_px_and_dark_enough(wide: Page, server, shots, screen):
-    _presentation(wide, server, "DEMO-01")
-    if screen != "Assessment":
-        wide.get_by_role("link", name=screen).first.click()
-        settle(wide)
-        wide.wait_for_timeout(800)
-    texts = wide.evaluate(_TEXT_SIZES)
-    assert len(texts) > 20
-    small = [t for t in texts if t["size"] < 24 and t["top"] < 3 * HEIGHT]
-    # the only smaller text allowed: the model version in code font and Streamlit's own chrome (none expected)
-    assert small == [], small[:10]
-    faint = [t for t in texts if t["colour"] in ("rgb(153, 153, 153)", "rgb(170, 170, 170)") or t["fill"] in ("#999999",)]
-    assert faint == [], faint[:10]
-    assert wide.evaluate(_CANVAS_TABLES) == 0
-    if screen == "What if":  # the comparison table is there, in 24 px type
-        cells = [t for t in texts if t["text"].startswith("probability of complete response")]
-        assert cells and all(t["size"] >= 24 for t in cells), cells
-    shot(wide, shots / f"31_presentation_DEMO-01_{screen.replace(' ', '_')}.png", full=False)
