@@ -16,7 +16,7 @@ import os
 import pytest
 from e2e_server import ROOT, free_port, start_server, stop_server, wait_healthy
 from playwright.sync_api import Page, expect
-from st_helpers import T, select, settle, shot
+from st_helpers import T, drawn, select, settle, shot
 
 import watchwait
 from watchwait.schema import BY_NAME
@@ -206,7 +206,7 @@ def test_a_whole_meeting(page1080: Page, meeting_server, shots, tmp_path):
     case_heading(page, "Case 4 of 15: DEMO-04")
     shot(page, shots / f"{tag}_02_presentation_case4.png", full=False)
     page.locator("[data-testid='stForm']").filter(has_text="Pathway decided").scroll_into_view_if_needed()
-    page.wait_for_timeout(300)
+    drawn(page)  # scrolled there, the form's layout still
     shot(page, shots / f"{tag}_03_presentation_decision_form.png", full=False)
 
     # the case PDF, downloaded
