@@ -293,12 +293,7 @@ def _on_dask(jobs: list[tuple[int, str, str, str]], params: str, key: bytes | st
         elif result.error is not None:
             out.append((None, None, "dir" if result.failed_on in (None, "series") else "roi", result.error, None))
         else:
-            missing = [f for f in FEATURES if f not in result.features]
-            if missing:
-                out.append((None, None, "roi", f"{Path(params).name}: the parameter file does not compute {missing}; "
-                                               "radiomics_columns needs them", None))
-            else:
-                out.append(({f: float(result.features[f]) for f in FEATURES}, result.provenance, None, None, check))
+            out.append(_measured(result.features, result.provenance, params, check))
     return out
 
 
@@ -349,8 +344,13 @@ def _measure_visit(series_path: str, roi_path: str, params: str, deid, terms) ->
         result = extract_features(series, roi, params)
     except ImagingError as exc:
         return None, None, "roi", " ".join(str(exc).split()), None
-    missing = [f for f in FEATURES if f not in result.features]
+    return _measured(result.features, result.provenance, params, check)
+
+
+def _measured(features: dict, provenance: dict, params: str, check: SeriesCheck | None) -> tuple:
+    """:func:`_extract_visit`'s tuple for a measured visit: the model's features, or the parameter file's fault."""
+    missing = [f for f in FEATURES if f not in features]
     if missing:
         return None, None, "roi", (f"{Path(params).name}: the parameter file does not compute {missing}; "
                                    "radiomics_columns needs them"), None
-    return {f: float(result.features[f]) for f in FEATURES}, result.provenance, None, None, check
+    return {f: float(features[f]) for f in FEATURES}, provenance, None, None, check
