@@ -422,7 +422,16 @@ def meeting_label(m) -> str:
 
 
 def _picked() -> None:
-    open_meeting(st.session_state.get(state.MEETING_CHOICE), 1)
+    """The meeting picker's choice. The browser sends a picker's value as its label, and this label counts the
+    decisions: a click elsewhere right after a decision can carry the label from before it, which Streamlit passes
+    on as the text itself and calls this as a change (a fresh-clone browser run once lost the chair's place, case
+    3 -> 1, on the Presentation mode switch). Only another meeting, chosen by its number, reopens at its first case;
+    "no meeting" closes it."""
+    choice = st.session_state.get(state.MEETING_CHOICE)
+    if choice is None:
+        open_meeting(None)
+    elif isinstance(choice, int) and choice != st.session_state.get(state.MEETING_ID):
+        open_meeting(choice, 1)
 
 
 def meeting_picker(store, meetings: list) -> None:
@@ -574,7 +583,10 @@ def _go(case: int | str) -> None:
 
 
 def _jumped() -> None:
-    _go(st.session_state[state.MEETING_JUMP])
+    """The "Go to case" picker: a case number or the summary. A stale label (see :func:`_picked`) is not one."""
+    choice = st.session_state[state.MEETING_JUMP]
+    if choice != st.session_state.get(state.MEETING_CASE) and (isinstance(choice, int) or choice == SUMMARY):
+        _go(choice)
 
 
 def navigator(m, cases: list, current: int | str, large: bool) -> None:

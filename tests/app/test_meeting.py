@@ -517,3 +517,31 @@ def test_stepping_on_never_drops_unsaved_edits_without_asking(db):
     ok(at)
     assert at.session_state[state.RAW]["patient_id"] == "DEMO-02" and at.session_state[state.PATIENT_SOURCE]["position"] == 2
     assert db.assessments("DEMO-01")[-1].version == 1  # the discarded edit was never saved
+
+
+
+def test_a_stale_picker_value_sent_with_the_switch_to_presentation_mode_keeps_the_case_on_screen(db):
+    """The browser sends a selectbox's value as its label, and the meeting picker's label counts the decisions
+    ("15 cases, 2 decided"). A click on the Presentation mode switch right after a decision can carry the picker's
+    label from before the decision: Streamlit cannot map it to a meeting, passes the text on as the value, and calls
+    the picker's on_change. A fresh-clone browser run once lost the chair's place this way (case 3 -> case 1).
+    Replayed here with that exact message."""
+    from streamlit.testing.v1.element_tree import get_widget_state
+
+    at = new_app()
+    mid = meeting_with_cases(at, db)
+    at.button(key=state.meeting_key("next")).click().run()
+    at.button(key=state.meeting_key("next")).click().run()
+    assert "Case 3 of 4: DEMO-03" in texts(ok(at))
+    stale = [get_widget_state(at.selectbox(key=k)) for k in (state.MEETING_CHOICE, state.MEETING_JUMP)]
+    assert "0 decided" in stale[0].string_value
+    decide(at, mid, "DEMO-03", "local_excision", "yes", "Near-complete response, small scar", present="Dr Chair")
+    assert "1 decided" in get_widget_state(at.selectbox(key=state.MEETING_CHOICE)).string_value
+    at.toggle(key=state.PRESENTATION_WIDGET).set_value(True)
+    ws = at._tree.get_widget_states()
+    keep = {s.id for s in stale}
+    ws = type(ws)(widgets=[w for w in ws.widgets if w.id not in keep] + stale)
+    at._run(ws)
+    ok(at)
+    assert at.session_state[state.MEETING_ID] == mid and at.session_state[state.MEETING_CASE] == 3
+    assert "Case 3 of 4: DEMO-03" in texts(at) and dict(at.query_params) == {"meeting": str(mid), "case": "3"}
