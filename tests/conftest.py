@@ -9,15 +9,54 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
-def built_once(tmp_path_factory, name: str, build):
-    """build() run once per test run, not once per xdist worker: the first worker to get here builds and pickles the
-    result under the run's temporary folder (pytest-N, shared by the workers of one run; a run without xdist uses
-    its own basetemp), holding an exclusive lock (fcntl.flock) meanwhile; the others wait for the lock and unpickle
-    it. pickle, not a CSV: it gives back the very same frames (dtypes, Python bool/int/None cells in object columns).
-    build(folder) may also write files into folder that every worker then shares."""
+def _frame_to_json(frame) -> dict:
+    """A DataFrame as plain JSON: its columns, dtypes and cells (None, bool, int, float, str each kept as it is)."""
+    import pandas as pd
+
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0 or frame.index.step != 1:
+        raise TypeError("built_once stores frames with the default index 0..n-1 only")
+    return {"columns": list(frame.columns), "dtypes": [str(t) for t in frame.dtypes],
+            "cells": [frame[c].tolist() for c in frame.columns]}
+
+
+def _frame_from_json(d: dict):
+    import pandas as pd
+
+    return pd.DataFrame({c: pd.Series(v, dtype=t) for c, t, v in zip(d["columns"], d["dtypes"], d["cells"])},
+                        columns=d["columns"])
+
+
+def _same_frame(a, b) -> bool:
+    """Exactly the same frame: columns, dtypes, values (NaN where NaN), and in object columns each cell's type
+    (True is not 1, 1 is not 1.0, None is not NaN)."""
+    import math
+
+    import pandas as pd
+
+    try:
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    except AssertionError:
+        return False
+    for c in a.columns:
+        if a[c].dtype == object:
+            for x, y in zip(a[c].tolist(), b[c].tolist()):
+                if type(x) is not type(y) or not (x == y or (isinstance(x, float) and math.isnan(x) and math.isnan(y))):
+                    return False
+    return True
+
+
+def built_once(tmp_path_factory, name: str, build) -> dict:
+    """build() run once per test run, not once per xdist worker: the first worker to get here builds the result and
+    writes it under the run's temporary folder (pytest-N, shared by the workers of one run; a run without xdist uses
+    its own basetemp), holding an exclusive lock (fcntl.flock) meanwhile; the others wait for the lock and read it.
+    build(folder) returns a dict of pandas DataFrames (default index); it is stored as plain JSON (no pickle: the
+    project never loads one), columns with their dtypes and cells as Python values, and the writer checks that what
+    it wrote reads back as the very same frames (dtypes, values, and each cell's type in object columns: Python
+    bool/int/float/None) before any worker uses it. build(folder) may also write files into folder that every worker
+    then shares."""
     import fcntl
+    import json
     import os
-    import pickle
 
     base = tmp_path_factory.getbasetemp()
     root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
@@ -25,15 +64,20 @@ def built_once(tmp_path_factory, name: str, build):
     with open(root / f"built-once-{name}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            done = folder / "object.pickle"
+            done = folder / "frames.json"
             if done.exists():
-                return pickle.loads(done.read_bytes())
+                return {k: _frame_from_json(v) for k, v in json.loads(done.read_text()).items()}
             folder.mkdir(exist_ok=True)
-            obj = build(folder)
-            tmp = folder / "object.pickle.tmp"
-            tmp.write_bytes(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+            frames = build(folder)
+            text = json.dumps({k: _frame_to_json(v) for k, v in frames.items()})
+            back = {k: _frame_from_json(v) for k, v in json.loads(text).items()}
+            bad = [k for k in frames if not _same_frame(back[k], frames[k])]
+            if bad:
+                raise TypeError(f"built_once: {bad} would not read back as the same frames from JSON")
+            tmp = folder / "frames.json.tmp"
+            tmp.write_text(text)
             tmp.replace(done)
-            return obj
+            return back  # what every other worker reads: the same frames in every worker
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -41,9 +85,13 @@ def built_once(tmp_path_factory, name: str, build):
 @pytest.fixture(scope="session")
 def sim20k(tmp_path_factory):
     """20,000 simulated patients (no oracle): for calibration-target tests. Built once per run (built_once)."""
-    from watchwait.simulate import simulate
+    from watchwait.sim import Cohort, simulate
 
-    return built_once(tmp_path_factory, "sim20k", lambda folder: simulate(20_000, seed=11, with_oracle=False))
+    def build(folder):
+        c = simulate(20_000, seed=11, with_oracle=False)
+        return {"frame": c.frame, "truth": c.truth}
+
+    return Cohort(**built_once(tmp_path_factory, "sim20k", build))
 
 
 @pytest.fixture(scope="session")
@@ -57,11 +105,11 @@ def sample_records():
 def small_model(tmp_path_factory):
     """A model trained here, in the test session, on 1,500 simulated patients with the oracle.
     Only tests/unit/test_model.py uses it, so with --dist loadfile one worker builds it: not shared (built_once
-    cannot pickle the bundle, and load_model's bundle would not be the trained object)."""
-    from watchwait.simulate import simulate
+    stores frames only, and load_model's bundle would not be the trained object)."""
+    from watchwait.sim import simulate
     from watchwait.training import save_model, train
     from watchwait.validation import validate_frame
-    from watchwait.simulate import to_csv_frame
+    from watchwait.sim import to_csv_frame
 
     c = simulate(1500, seed=21)
     frame = validate_frame(to_csv_frame(c.frame))
