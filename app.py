@@ -5,14 +5,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from components import identity, layout, meeting, patient, state
+from components import casestore, identity, layout, links, patient, state
 
 t0 = time.perf_counter()
 FAVICON = str(Path(__file__).resolve().parent / "components" / "favicon.png")
 # The favicon is served by this server (a material icon or an emoji would be fetched from an outside font host).
 st.set_page_config(page_title="watchwait: rectal cancer MDT support", page_icon=FAVICON, layout="wide")
 state.init()
-meeting.restore_from_url()  # a reload reopens the meeting and case the URL names (?meeting=&case=)
+links.restore_from_url()  # a reload reopens the meeting and case the URL names (?meeting=&case=)
 identity.restore_from_url()  # ... or the sample patient it names
 
 # Every file in pages/ is listed here (tests/app/test_navigation.py fails if one is missing).
@@ -32,5 +32,5 @@ PAGES = [
 page = st.navigation(PAGES, position="top" if state.presentation() else "sidebar")
 layout.apply_css()
 layout.sidebar()
-meeting.actor_sidebar()  # "Your name": the who of every write to the case store
+casestore.actor_sidebar()  # "Your name": the who of every write to the case store
 patient.timed_run(page, t0)

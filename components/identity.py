@@ -152,8 +152,8 @@ def enforce() -> None:
                 + ". Load this patient's own series on the Imaging screen.")
 
 
-#: Other parts of the URL kept in step on every screen (components.meeting registers its ?meeting=&case= and
-#: ?stored=&version= when it is imported): this module never imports the meeting's, which imports this one.
+#: Other parts of the URL kept in step on every screen (components.links registers its ?meeting=&case= and
+#: ?stored=&version= when it is imported): this module never imports components.links, which imports this one.
 _URL_SYNCS: list = []
 
 

@@ -24,7 +24,7 @@ The patient lives here, per browser session, never in a cache shared between use
 - ``ACTOR``: the user's name ("Your name", in the sidebar or on the Meeting screen): the "who" of every
   write to the case store (its audit trail). ``ACTOR_WIDGET``/``ACTOR_INLINE`` are the two fields that show it.
 - ``MEETING_ID``, ``MEETING_CASE``: the MDT meeting open in this session and the case on screen (its
-  position 1, 2, ... or ``"summary"``); the URL's ``?meeting=&case=`` mirror them (:mod:`components.meeting`).
+  position 1, 2, ... or ``"summary"``); the URL's ``?meeting=&case=`` mirror them (:mod:`components.links`).
   ``MEETING_URL_CHECKED``: the URL was read once (a reload is a new session).
 - ``MEETING_FLASH``: messages of the last write, shown once after the rerun; ``STORE_CONFLICT``: a
   :class:`watchwait.store.VersionConflict` to show with its way to reload.

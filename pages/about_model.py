@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components import cache, figures, layout, meeting, state, tables, validation_view, views
+from components import cache, cases, figures, layout, state, tables, validation_view, views
 from components.safe import md
 from watchwait import ModelArtifactError, model_card
 from watchwait.references import plain
@@ -78,4 +78,4 @@ with st.expander("Technical details (files, versions, checksums)"):
                 f"- Generator: {md(td.get('generator', ''))}")
 
 # the models trained at this site and which one each stored prediction used (the case store)
-meeting.site_models_section(card["model_version"])
+cases.site_models_section(card["model_version"])

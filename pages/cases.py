@@ -1,6 +1,6 @@
 """Cases: every case in the store, searched and paged; opening one opens that patient on every screen;
-follow-up for the open case (components/meeting.py)."""
+follow-up for the open case (components/cases.py)."""
 
-from components import meeting
+from components import cases
 
-meeting.cases_screen()
+cases.cases_screen()
