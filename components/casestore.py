@@ -30,6 +30,7 @@ from components import cache, fmt, identity, patient, state
 from components.safe import md
 from watchwait.errors import RecordError, WatchwaitError
 from watchwait.labels import code_text
+from watchwait.timetext import utc_minute
 
 # This module and components.links run on every screen, the first included: watchwait.store (SQLAlchemy, about
 # 1.2 s to import) and watchwait.rules (about 1 s) are imported inside the functions that first need them.
@@ -59,10 +60,8 @@ def suggested_text(code: str | None) -> str:
 
 
 def when(ts: str | None) -> str:
-    """A stored UTC time as '2026-11-30 14:03 UTC'."""
-    if not ts:
-        return ""
-    return dt.datetime.fromisoformat(ts).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """A stored UTC time as '2026-11-30 14:03 UTC' (blank when there is none)."""
+    return utc_minute(ts)
 
 
 def flash(kind: str, text: str) -> None:

@@ -17,6 +17,7 @@ from watchwait.errors import RecordError, quoted
 from watchwait.labels import code_text
 from watchwait.schema import BY_NAME, COLUMNS, FOLLOW_UP
 from watchwait.store.entities import FieldChange, InvalidEntry
+from watchwait.timetext import utc_minute
 
 
 #: The MDT's choices (the clinical brief's three pathways), with the project's codes.
@@ -41,9 +42,7 @@ def _now() -> str:
 
 def _when(ts: str | None) -> str:
     """'2026-11-30 14:03 UTC' for a stored time."""
-    if not ts:
-        return "an unknown time"
-    return dt.datetime.fromisoformat(ts).astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return utc_minute(ts, "an unknown time")
 
 
 def _json_default(o):
