@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from watchwait.simulate import to_csv_frame
+from watchwait.sim import to_csv_frame
 from watchwait.validation import read_cohort, validate_frame
 
 
 def cached_cohort(folder: str | os.PathLike | None, name: str,
                   simulate: Callable[[], object]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(validated cohort frame, truth frame) of ``simulate()`` (a :class:`watchwait.simulate.Cohort`), kept in
+    """(validated cohort frame, truth frame) of ``simulate()`` (a :class:`watchwait.sim.Cohort`), kept in
     ``folder`` as ``<name>.csv`` and ``<name>_truth.csv`` (``folder`` None: no cache)."""
     cohort_path = None if folder is None else Path(folder) / f"{name}.csv"
     truth_path = None if folder is None else Path(folder) / f"{name}_truth.csv"

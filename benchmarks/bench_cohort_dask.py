@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from watchwait.imaging.cohort import CohortCase, extract_cohort  # noqa: E402
 from watchwait.imaging.cohort_images import SERIES_SHAPE, write_cohort_images  # noqa: E402
-from watchwait.simulate import simulate  # noqa: E402
+from watchwait.sim import simulate  # noqa: E402
 
 KEY = "bench-cohort-dask"
 

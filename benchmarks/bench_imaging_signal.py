@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_imaging_signal.py [--n 2000] [--share 0.3] [--jobs 2] [--seed 11]
 
-Simulates ``--n`` patients (watchwait.simulate), writes synthetic baseline + restaging T2 series
+Simulates ``--n`` patients (watchwait.sim), writes synthetic baseline + restaging T2 series
 with a DICOM SEG each for ``--share`` of them (write_cohort_images), extracts the radiomics model
 columns through the full DICOM path (radiomics_columns, watchwait_mr_v1.yaml), and prints:
 
@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from watchwait.imaging.cohort_images import IMAGING_NOISE_SD, LATENT_PER_SYNTH_UNIT, write_cohort_images  # noqa: E402
 from watchwait.imaging.model_features import MODEL_COLUMNS, radiomics_columns  # noqa: E402
-from watchwait.simulate import simulate  # noqa: E402
+from watchwait.sim import simulate  # noqa: E402
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Learning curve of ``watchwait train`` and ``watchwait update`` against generic peers and the shipped model (issue 16).
 
-One run, one set of fresh test patients per site generator. For each generator (:mod:`watchwait.simulate`, the
-shipped model's own, and :mod:`watchwait.simulate_alt`, a population unlike it) one pool of 20,000 simulated
+One run, one set of fresh test patients per site generator. For each generator (:mod:`watchwait.sim`, the
+shipped model's own, and :mod:`watchwait.sim.alt`, a population unlike it) one pool of 20,000 simulated
 patients is drawn once (cached outside the repository); a training cohort of n patients is the first n of a
 seeded permutation of the pool (seed 0: nested subsets). Per size, generator and seed:
 
@@ -60,15 +60,15 @@ warnings.filterwarnings("ignore", message="Missing values detected")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from watchwait import simulate as sim_main  # noqa: E402
-from watchwait import simulate_alt as sim_alt  # noqa: E402
+from watchwait import sim as sim_main  # noqa: E402
+from watchwait.sim import alt as sim_alt  # noqa: E402
 from watchwait.artifacts import columns_of  # noqa: E402
 from watchwait.directions import pairs  # noqa: E402
 from watchwait.metrics import classification_metrics  # noqa: E402
 from watchwait.errors import ModelArtifactError, WatchwaitError  # noqa: E402
 from watchwait.model import missing_groups  # noqa: E402
 from watchwait.peers import CATEGORICAL, NUMERIC, raw_columns  # noqa: E402
-from watchwait.simulate import to_csv_frame  # noqa: E402
+from watchwait.sim import to_csv_frame  # noqa: E402
 from watchwait.training import outcome  # noqa: E402
 from watchwait.validation import read_cohort, validate_frame  # noqa: E402
 

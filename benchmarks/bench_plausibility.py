@@ -3,7 +3,7 @@
 (a) The plausibility table (tests/clinical/plausibility.csv, read and judged by the same code as
     tests/clinical/test_plausibility.py): per profile, the expected range, the probability and its interval, whether
     ``FLAG-number-vs-picture`` fired, whether the probability is in range, and whether the row passes.
-(b) Per modality, on simulated patients (``watchwait.simulate.simulate(n, seed)``, predicted by the shipped model
+(b) Per modality, on simulated patients (``watchwait.sim.simulate(n, seed)``, predicted by the shipped model
     through the same steps as ``assess``: matrix, the outside-the-data blanking, ``FusedPredictor.explain``): the
     mean |contribution| in logit and in probability points, its 95th percentile, and the share of patients moved more
     than 20 points by that modality alone, beside the branch's held-out AUC alone from the model card
@@ -67,7 +67,7 @@ def modality_shares(bundle, n: int, seed: int) -> dict:
     from watchwait.engine import _outside_data
     from watchwait.features import modalities_not_tested
     from watchwait.rules import first_match, load_rules
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
     from watchwait.validation import validate_frame
 
     t0 = time.perf_counter()

@@ -1,6 +1,6 @@
 """Quality of the fused predictor against generic peers, on two generators, in one run (issue 8).
 
-For each generator (watchwait.simulate and watchwait.simulate_alt): a training file and 5,000 fresh
+For each generator (watchwait.sim and watchwait.sim.alt): a training file and 5,000 fresh
 test patients from other seeds. ``watchwait.training.train`` fits the fused model on 80% of the training
 file (the other 20% calibrates the conformal interval and gives the model card's figures), and fits the
 peers on the same 80%: logistic regression with missing-value indicators and HistGradientBoosting on the
@@ -34,14 +34,14 @@ import numpy as np
 import pandas as pd
 
 from bench_cache import cached_cohort
-from watchwait import simulate as sim_main
-from watchwait import simulate_alt as sim_alt
+from watchwait import sim as sim_main
+from watchwait.sim import alt as sim_alt
 from watchwait.artifacts import columns_of
 from watchwait.directions import pairs
 from watchwait.metrics import classification_metrics
 from watchwait.model import missing_groups
 from watchwait.peers import raw_columns
-from watchwait.simulate import to_csv_frame
+from watchwait.sim import to_csv_frame
 from watchwait.training import outcome, train
 from watchwait.validation import validate_frame
 

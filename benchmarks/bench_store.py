@@ -7,7 +7,7 @@
 - importing a 1,000-case cohort CSV into a meeting: time, and peak Python memory (tracemalloc, a separate run).
 
 SQLite is a temporary file (WAL, synchronous=FULL); PostgreSQL is a throw-away server started here with
-fsync on (watchwait.store.pgserver, the same code the tests use). Cohorts come from watchwait.simulate.
+fsync on (watchwait.store.pgserver, the same code the tests use). Cohorts come from watchwait.sim.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_store.py [--cases 10000] [--import-rows 1000]
         [--writers 20] [--per-writer 10] [--backends sqlite,postgresql]
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from watchwait.simulate import simulate, to_csv_frame
+from watchwait.sim import simulate, to_csv_frame
 from watchwait.store import PATHWAYS, Store
 from watchwait.store.pgserver import PostgresServer
 

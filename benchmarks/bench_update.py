@@ -1,5 +1,5 @@
-"""``watchwait update`` under a population shift (issue 16, item 2): a model fitted on :mod:`watchwait.simulate`,
-updated with a few hundred patients of :mod:`watchwait.simulate_alt` (a population unlike its own), against the model
+"""``watchwait update`` under a population shift (issue 16, item 2): a model fitted on :mod:`watchwait.sim`,
+updated with a few hundred patients of :mod:`watchwait.sim.alt` (a population unlike its own), against the model
 as it is, each level of the updating hierarchy, and a refit on the site's patients alone.
 
 Every row is measured on the same 5,000 fresh ``simulate_alt`` patients, whose true probability (the simulator's
@@ -21,11 +21,11 @@ import time
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from watchwait import simulate_alt
+from watchwait.sim import alt as simulate_alt
 from watchwait.artifacts import ModelBundle, columns_of
 from watchwait.metrics import calibration_slope_intercept
 from watchwait.model import FusedPredictor
-from watchwait.simulate import simulate, to_csv_frame
+from watchwait.sim import simulate, to_csv_frame
 from watchwait.training import MASKED_COPIES, known_outcomes
 from watchwait.updating import LEVEL_NAMES, update
 from watchwait.validation import validate_frame

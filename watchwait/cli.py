@@ -26,7 +26,7 @@ from watchwait.csvfiles import escape_formulas, read_truth, write_csv  # noqa: F
 
 
 def _cmd_simulate(args) -> int:
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
 
     if args.n < 1:
         raise WatchwaitError(f"--n must be at least 1 (patients to simulate); got {args.n}.")
@@ -73,7 +73,7 @@ def _cmd_train(args) -> int:
     synthetic = bool(args.synthetic or (frame["site"].astype(str) == "synthetic").all())
     desc = {"synthetic": synthetic, "source_file": Path(args.cohort).name}
     if synthetic:
-        desc["generator"] = "watchwait.simulate (calibrated to ../shared/clinical/calibration.md)"
+        desc["generator"] = "watchwait.sim (calibrated to ../shared/clinical/calibration.md)"
     bundle = train(frame, seed=args.seed, truth=truth, data_description=desc)
     out = save_model(bundle, args.out)
     m = bundle.card["metrics_held_out"]["fused"]

@@ -353,7 +353,7 @@ def test_two_sessions_editing_the_same_record_see_a_conflict(db):
 
 
 def test_cases_list_search_pages_filters_and_follow_up(db):
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
 
     m = db.create_meeting(DATE, "Big list", actor="seed")
     data = to_csv_frame(simulate(30, seed=3, with_oracle=False).frame).to_csv(index=False).encode()

@@ -278,7 +278,7 @@ def test_about_does_not_contradict_itself_and_shows_no_internal_names(app):
     details = next(e for e in app.expander if e.label.startswith("Technical details"))
     assert card["artifact"]["sha256"] in "\n".join(str(x.value) for x in details.markdown)
     outside = _text_outside(app.main, "Technical details")
-    assert "watchwait.simulate" not in outside and "sha256" not in outside and card["artifact"]["sha256"][:16] not in outside
+    assert "watchwait.sim" not in outside and "sha256" not in outside and card["artifact"]["sha256"][:16] not in outside
     assert "calibration.md" not in outside and "protocol 001" not in outside and "../shared" not in outside
 
 

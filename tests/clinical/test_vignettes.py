@@ -15,7 +15,7 @@ import pytest
 
 from watchwait.engine import suggestion_for
 from watchwait.rules import load_rules
-from watchwait.simulate import REGIMENS
+from watchwait.sim import REGIMENS
 
 TABLE = Path(__file__).with_name("vignettes.csv")
 
@@ -31,7 +31,7 @@ BASE = dict(patient_id="VIGNETTE", mmr_status="pMMR", age_years=60, sex="F", eco
             ymr_emvi=False, residual_lesion_mm=5, restaging_biopsy="not_done", fit_for_major_surgery="yes")
 
 # The training cohort's regimen counts, as a model card records them: the simulator's regimen mix
-# (watchwait.simulate.REGIMENS) in 5,000 patients. Rows need no trained model.
+# (watchwait.sim.REGIMENS) in 5,000 patients. Rows need no trained model.
 SUPPORT: dict[str, dict[str, int]] = {}
 for spec in REGIMENS.values():
     for name in ("rt_schedule", "sequence", "immunotherapy", "chemotherapy"):

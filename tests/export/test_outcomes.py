@@ -182,7 +182,7 @@ def test_exported_outcomes_retrain_the_model(tmp_path, sample_records):
     from watchwait.artifacts import load_model
     from watchwait.cli import main
     from watchwait.engine import assess
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
     from watchwait.training import outcome
     from watchwait.validation import frame_to_records, validate_frame
 
@@ -213,7 +213,7 @@ def test_train_and_evaluate_leave_out_the_unknown_outcomes_and_say_so(sample_rec
     message counts the unknown separately."""
     from watchwait.artifacts import load_model
     from watchwait.cli import main
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
     from watchwait.validation import frame_to_records, validate_frame
 
     cohort = simulate(240, seed=7, with_oracle=False)

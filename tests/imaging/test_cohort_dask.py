@@ -49,7 +49,7 @@ def cohort(tmp_path_factory) -> list:
     """Cases as a cohort file references them: the mri_* cells of 8 synthetic patients, 2 visits each."""
     from watchwait.imaging.cohort import CohortCase
     from watchwait.imaging.cohort_images import write_cohort_images
-    from watchwait.simulate import simulate
+    from watchwait.sim import simulate
 
     base = tmp_path_factory.mktemp("dask_cohort")
     truth = simulate(N_PATIENTS, seed=18, with_oracle=False).truth[["patient_id", "latent_score"]]

@@ -16,7 +16,7 @@ from watchwait.imaging.cohort_images import (
     synth_patient,
     write_cohort_images,
 )
-from watchwait.simulate import simulate
+from watchwait.sim import simulate
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from watchwait.imaging.cohort_images import MRI_COLUMNS, write_cohort_images
 from watchwait.imaging.model_features import FEATURES, MODEL_COLUMNS, ImagingRowsError, radiomics_columns
 from watchwait.imaging.radiomics import DEFAULT_PARAMS
 from watchwait.imaging.series_check import KEPT_OUT_COLUMN
-from watchwait.simulate import simulate
+from watchwait.sim import simulate
 
 EXPECTED_COLUMNS = [
     f"radiomics_{phase}_original_{name}"

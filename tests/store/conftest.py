@@ -44,7 +44,7 @@ def store(db_url):
 @pytest.fixture(scope="session")
 def cohort_csv():
     """Simulated cohort CSVs (bytes) by size and seed."""
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
 
     cache: dict[tuple[int, int], bytes] = {}
 

@@ -19,7 +19,7 @@ SHIPPED = Path(__file__).resolve().parents[2] / "models" / "shipped"
 
 
 def test_the_engine_never_imports_training_code():
-    code = "import sys, watchwait.engine; print(sorted(m for m in sys.modules if m in ('watchwait.training', 'watchwait.simulate')))"
+    code = "import sys, watchwait.engine; print(sorted(m for m in sys.modules if m in ('watchwait.training', 'watchwait.sim')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
 

@@ -129,7 +129,7 @@ def test_trees_are_lightgbms_own_and_explanations_exact(small_model):
     """The trees are evaluated by LightGBM itself; additive terms + TreeSHAP sum to the logit for every row,
     and each tree uses one modality's features plus the treatment context (regimen, immunotherapy) only."""
     from watchwait.artifacts import columns_of
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
     from watchwait.validation import validate_frame
 
     _, bundle = small_model
@@ -167,7 +167,7 @@ def test_evidence_table_is_an_exact_copy_of_the_shared_one():
 
 
 def test_a_cohort_too_small_to_check_is_refused_before_fitting():
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
     from watchwait.training import train
     from watchwait.validation import validate_frame
 
@@ -184,7 +184,7 @@ def test_flat_tree_kernel_equals_lightgbm_bit_for_bit(small_model):
     for the main model (and the bootstrap refits, where a model keeps them: ``spread="refits"``)."""
     from watchwait.artifacts import columns_of
     from watchwait.model import FlatTrees
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
     from watchwait.validation import validate_frame
 
     _, bundle = small_model
@@ -254,7 +254,7 @@ def test_train_on_a_small_cohort_writes_the_model_with_a_warning(tmp_path, cli):
 def test_masked_copies_blank_only_test_groups_and_keep_outcomes():
     from watchwait.artifacts import columns_of
     from watchwait.model import TEST_GROUPS, masked_copies
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
     from watchwait.validation import validate_frame
 
     frame = validate_frame(to_csv_frame(simulate(200, seed=12, with_oracle=False).frame))
@@ -292,7 +292,7 @@ def test_the_spread_is_learnt_from_the_refits_and_a_prediction_evaluates_none():
 
     from watchwait.artifacts import columns_of
     from watchwait.model import FusedPredictor, SpreadFit
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
     from watchwait.training import known_outcomes
     from watchwait.validation import validate_frame
 
@@ -321,7 +321,7 @@ def test_the_version_names_the_method_as_well_as_the_day_and_cohort():
     """Two models fitted on the same cohort the same day with another design (here: how the spread is computed) get
     other versions; the day and cohort parts are the same. A screen or a stored prediction that names a version so
     names one model."""
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
     from watchwait.training import train
     from watchwait.validation import validate_frame
 

@@ -31,7 +31,7 @@ def shipped():
 
 @pytest.fixture(scope="module")
 def simulated_records():
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
     from watchwait.validation import validate_frame
 
     return frame_to_records(validate_frame(to_csv_frame(simulate(400, seed=77, with_oracle=False).frame)))

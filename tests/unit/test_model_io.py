@@ -42,7 +42,7 @@ def _card() -> dict:
 def fitted():
     """1,100 of 1,500 simulated patients, 2 refits, 30 trees; the interval calibrated (crepes) on the other 400."""
     from watchwait.model import FusedPredictor, missing_groups
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
     from watchwait.training import known_outcomes
     from watchwait.validation import validate_frame
 

@@ -288,7 +288,7 @@ def test_predict_frame_and_assess_agree_on_every_sample_patient(shipped):
 
 
 def test_predict_frame_and_assess_agree_on_200_simulated_patients(shipped):
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
     from watchwait.validation import validate_frame
 
     raw = to_csv_frame(simulate(200, seed=31, with_oracle=False).frame).astype(object)

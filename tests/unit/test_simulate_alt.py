@@ -1,14 +1,14 @@
-"""The second generator (watchwait.simulate_alt): valid version-2 columns, an exact and calibrated oracle, and the
-structure that makes it a different test from watchwait.simulate (a second latent factor, MAR blanks)."""
+"""The second generator (watchwait.sim.alt): valid version-2 columns, an exact and calibrated oracle, and the
+structure that makes it a different test from watchwait.sim (a second latent factor, MAR blanks)."""
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import ndtr
 from sklearn.metrics import roc_auc_score
 
-from watchwait import simulate_alt as A
+from watchwait.sim import alt as A
 from watchwait.schema import BY_NAME, V2_COLUMNS
-from watchwait.simulate import to_csv_frame
+from watchwait.sim import to_csv_frame
 from watchwait.validation import validate_frame
 
 

@@ -6,7 +6,7 @@ from scipy.special import expit
 from sklearn.metrics import roc_auc_score
 
 from watchwait.derive import response_category
-from watchwait.simulate import oracle, simulate, to_csv_frame
+from watchwait.sim import oracle, simulate, to_csv_frame
 from watchwait.training import columns_of
 from watchwait.validation import validate_frame
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from watchwait.features import BASE_FEATURES, feature_matrix, non_shedder
-from watchwait.simulate import oracle, simulate, to_csv_frame
+from watchwait.sim import oracle, simulate, to_csv_frame
 from watchwait.training import columns_of
 from watchwait.validation import validate_frame
 

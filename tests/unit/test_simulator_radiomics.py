@@ -1,10 +1,10 @@
 """Radiomics alone, among imaged patients, discriminates about as published (issue 17): the recorded measurement
-(watchwait.simulate.RADIOMICS_ALONE, in the README's targets table) and a fresh one through the real pipeline."""
+(watchwait.sim.RADIOMICS_ALONE, in the README's targets table) and a fresh one through the real pipeline."""
 from __future__ import annotations
 
 import pytest
 
-from watchwait import simulate as S
+from watchwait import sim as S
 
 
 def test_the_recorded_measurement_is_in_the_published_band():

@@ -1,12 +1,12 @@
-"""Every calibration target of the simulator (watchwait.simulate.TARGETS) holds on one simulated cohort,
+"""Every calibration target of the simulator (watchwait.sim.TARGETS) holds on one simulated cohort,
 and the README's "Simulator calibration" table is the one these values give (the figures live in
-one place: TARGETS; the README table is generated from it by watchwait.simulate.targets_table)."""
+one place: TARGETS; the README table is generated from it by watchwait.sim.targets_table)."""
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from watchwait import simulate as S
+from watchwait import sim as S
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -36,7 +36,7 @@ def test_simulated_value_within_accepted_band(values, target):
 def test_readme_table_is_current(values):
     text = README.read_text()
     section = text.split("## Simulator calibration", 1)[1].split("\n## ", 1)[0]
-    assert S.targets_table(values) in section, "regenerate: python -c 'from watchwait.simulate import targets_table; print(targets_table())'"
+    assert S.targets_table(values) in section, "regenerate: python -c 'from watchwait.sim import targets_table; print(targets_table())'"
     assert text.index("## Simulator calibration") < text.index("## Tests")
 
 

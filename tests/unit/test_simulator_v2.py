@@ -8,10 +8,10 @@ from scipy.special import ndtr
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
-from watchwait import simulate as S
+from watchwait import sim as S
 from watchwait.derive import response_category
 from watchwait.schema import BY_NAME
-from watchwait.simulate import oracle, simulate, to_csv_frame
+from watchwait.sim import oracle, simulate, to_csv_frame
 from watchwait.training import columns_of
 from watchwait.validation import read_cohort, validate_frame
 

@@ -62,7 +62,7 @@ def _with_radiomics(frame: pd.DataFrame, y: np.ndarray, rng: np.random.Generator
 @pytest.fixture(scope="module")
 def bundle() -> ModelBundle:
     from watchwait.model import FusedPredictor
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
     from watchwait.suggest import REGIMEN_WORDS
     from watchwait.training import known_outcomes
 

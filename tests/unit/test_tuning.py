@@ -14,7 +14,7 @@ from watchwait.tuning import ALPHAS, calibration_fit, recalibration, tune
 
 
 def _cohort(n: int, seed: int):
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
     from watchwait.validation import validate_frame
 
     c = simulate(n, seed=seed)

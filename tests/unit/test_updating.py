@@ -1,8 +1,8 @@
 """``watchwait update`` (issue 16, item 2): the updating hierarchy chosen by the closed test and cross-validation.
 
-A base model is fitted here on 3,000 patients of :mod:`watchwait.simulate` (2 bootstrap members, 60 trees: small
+A base model is fitted here on 3,000 patients of :mod:`watchwait.sim` (2 bootstrap members, 60 trees: small
 and fast); site cohorts of 500-800 patients come from the same generator, from it with half the responders dropped,
-from it with outcomes redrawn under a stronger restaging effect, and from :mod:`watchwait.simulate_alt`.
+from it with outcomes redrawn under a stronger restaging effect, and from :mod:`watchwait.sim.alt`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from watchwait.directions import pairs
 from watchwait.errors import ModelArtifactError
 from watchwait.metrics import classification_metrics
 from watchwait.model import FusedPredictor, expit
-from watchwait.simulate import simulate, to_csv_frame
+from watchwait.sim import simulate, to_csv_frame
 from watchwait.training import known_outcomes
 from watchwait.updating import update
 from watchwait.validation import validate_frame, validate_record

@@ -235,7 +235,7 @@ def test_write_report_replaces_a_report_but_refuses_another_folder(report, tmp_p
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
-    from watchwait.simulate import simulate, to_csv_frame
+    from watchwait.sim import simulate, to_csv_frame
 
     d = tmp_path_factory.mktemp("validate")
     sim = simulate(700, seed=21)

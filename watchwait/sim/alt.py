@@ -1,12 +1,12 @@
-"""A second simulated cohort, structurally different from :mod:`watchwait.simulate`.
+"""A second simulated cohort, structurally different from :mod:`watchwait.sim`.
 
 It emits the same data-dictionary columns (record version 2) and its own exact oracle, so that a
 model chosen on one generator can be checked on another whose structure it was not built around.
 It is a *stress test* for the model, not a second calibration of the clinical literature: the
-rates are of the same order as in :mod:`watchwait.simulate` (regimen CR rates, cCR accuracy,
+rates are of the same order as in :mod:`watchwait.sim` (regimen CR rates, cCR accuracy,
 ctDNA detection), but every functional form below is an assumption.
 
-How it differs from :mod:`watchwait.simulate`
+How it differs from :mod:`watchwait.sim`
 ---------------------------------------------
 
 1. **Probit latent response with nonlinear and interaction effects.** s = eta(X) + sigma * e,
@@ -56,7 +56,7 @@ import pandas as pd
 from scipy.special import log_ndtr, ndtr
 
 from watchwait.schema import COLUMNS
-from watchwait.simulate import Cohort, to_csv_frame  # noqa: F401  (same Cohort container and CSV writer)
+from watchwait.sim.generator import Cohort, to_csv_frame  # noqa: F401  (same Cohort container and CSV writer)
 
 # --------------------------------------------------------------------------- regimens
 _F = dict
@@ -352,7 +352,7 @@ def _categorical(rng, probs: np.ndarray, levels) -> np.ndarray:
 
 
 def simulate(n: int, seed: int = 0, with_oracle: bool = True) -> Cohort:
-    """Simulate ``n`` patients from the alternative generator (cohort frame + hidden truth, as :func:`watchwait.simulate.simulate`)."""
+    """Simulate ``n`` patients from the alternative generator (cohort frame + hidden truth, as :func:`watchwait.sim.simulate`)."""
     if n < 1:
         raise ValueError(f"n must be a positive number of patients; got {n} instead.")
     rng = np.random.default_rng(seed)
