@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import streamlit as st
 
 from components import state
-from watchwait.labels import code_text
+from watchwait.present import key_facts
 
 # Presentation mode (MDT shared screen, 1920x1080): large type, black on white, no sidebar.
 _PRESENTATION_CSS = """
@@ -111,80 +111,9 @@ def header(title: str) -> None:
 
 
 
-def _num(v: object) -> object:
-    """Whole floats without '.0' (5.0 -> 5); everything else unchanged."""
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    return v
-
-
-def _yn(v: object, yes: str, no: str) -> str | None:
-    return None if v is None else (yes if str(v).lower() in ("true", "1", "yes") else no)
-
-
-def key_facts(record: Mapping[str, object]) -> list[tuple[str, str]]:
-    """The patient's key facts, in the order an MDT reads them (blank values left out)."""
-    r = {k: (None if v in (None, "") else _num(v)) for k, v in record.items()}
-    facts: list[tuple[str, str]] = []
-    who = " ".join(str(x) for x in (f"{r['age_years']} y" if r.get("age_years") is not None else None,
-                                     code_text("sex", r["sex"]) if r.get("sex") else None) if x)
-    if r.get("ecog") is not None:
-        who += f", ECOG {r['ecog']}"
-    facts.append(("Patient", f"{r.get('patient_id') or 'no pseudonym'}" + (f" ({who})" if who else "")))
-    stage = " ".join(str(r[k]) for k in ("ct_stage", "cn_stage", "cm_stage") if r.get(k))
-    if _yn(r.get("new_distant_metastasis"), "y", "n") == "y":
-        stage += " at baseline"
-    extras = [x for x in (_yn(r.get("mrf_involved"), "MRF+", "MRF-"), _yn(r.get("emvi"), "EMVI+", "EMVI-"),
-                          _yn(r.get("lateral_nodes"), "lateral nodes+", None)) if x]
-    dist = f"{r['distance_from_anal_verge_cm']} cm from anal verge" if r.get("distance_from_anal_verge_cm") is not None else ""
-    facts.append(("Tumour", ", ".join(x for x in [r.get("mmr_status") or "MMR not recorded", stage, *extras, dist] if x)))
-    treat = []
-    if r.get("rt_schedule"):
-        treat.append(code_text("rt_schedule", r["rt_schedule"]))
-    if r.get("sequence") and r["sequence"] != "none":
-        treat.append(code_text("sequence", r["sequence"]))
-    sys = [x for x in (code_text("chemotherapy", r.get("chemotherapy")) if r.get("chemotherapy") not in (None, "none") else None,
-                       code_text("immunotherapy", r.get("immunotherapy"))
-                       if r.get("immunotherapy") not in (None, "none") else None,
-                       "regorafenib" if _yn(r.get("regorafenib"), "y", "n") == "y" else None) if x]
-    if sys:
-        treat.append(" + ".join(str(s) for s in sys) + (f" x{r['systemic_cycles']}" if r.get("systemic_cycles") is not None else ""))
-    facts.append(("Treatment", ", ".join(str(t) for t in treat) or "not recorded"))
-    rest = [f"endoscopy: {code_text('endoscopy', r['endoscopy'])}" if r.get("endoscopy") else "endoscopy not recorded",
-            f"DRE: {code_text('dre', r['dre'])}" if r.get("dre") else "DRE not recorded",
-            f"mrTRG {r['mr_trg']}" if r.get("mr_trg") is not None else "mrTRG not recorded",
-            {"true": "DWI restriction", "false": "no DWI restriction"}.get(str(r.get("dwi_restriction")).lower(), "DWI not recorded"),
-            f"nodes y{r['ymr_n_stage']}" if r.get("ymr_n_stage") else "nodes not recorded"]
-    if r.get("residual_lesion_mm") is not None:
-        rest.append(f"residual {r['residual_lesion_mm']} mm")
-    if r.get("restaging_biopsy") in ("negative", "positive"):
-        rest.append(f"biopsy {code_text('restaging_biopsy', r['restaging_biopsy'])}")
-    if _yn(r.get("new_distant_metastasis"), "y", "n") == "y":
-        rest.insert(0, "new distant metastasis")
-    if _yn(r.get("ymr_emvi"), "y", "n") == "y":
-        rest.append("EMVI still visible")
-    if r.get("weeks_rt_to_assessment") is not None:
-        rest.append(f"{r['weeks_rt_to_assessment']} weeks after RT")
-    facts.append(("Restaging", ", ".join(rest)))
-    ct = [r.get(c) for c in ("ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml")]
-    def say(v):
-        return "not tested" if v is None else ("0" if float(v) == 0 else f"{float(v):g}")
-    if all(v is None for v in ct):
-        facts.append(("ctDNA", "not tested"))
-    else:
-        facts.append(("ctDNA C1/C2/C3", " / ".join(say(v) for v in ct) + " MTM/mL (0 = not detected)"))
-    person = [x for x in (
-        {"yes": "fit for major surgery", "no": "unfit for major surgery", "uncertain": "fitness for surgery uncertain"}.get(str(r.get("fit_for_major_surgery"))),
-        _yn(r.get("sphincter_involved"), "sphincter involved", None),
-        {"organ_preservation": "prefers organ preservation", "surgery": "prefers surgery", "undecided": "preference undecided",
-         "not_discussed": "preference not yet discussed"}.get(str(r.get("patient_preference")))) if x]
-    if person:
-        facts.append(("Person", ", ".join(person)))
-    return facts
-
-
 def facts_banner(record: Mapping[str, object]) -> None:
-    """The key facts, then where the record's values came from (components.identity.sources_line)."""
+    """The key facts (:func:`watchwait.present.key_facts`), then where the record's values came from
+    (components.identity.sources_line)."""
     from components import identity
 
     items = key_facts(record)

@@ -5,7 +5,6 @@ Each chart on screen has one of these next to it, so that every number is availa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -14,6 +13,7 @@ from components import fmt
 from watchwait.schema import BY_NAME, CTDNA_COLUMNS, MODALITIES
 from watchwait.references import plain
 from watchwait.labels import value_text
+from watchwait.present import not_tested, short_value  # noqa: F401 (also read as tables.*)
 
 WATERFALL_TOP = 12
 
@@ -32,14 +32,8 @@ def waterfall_rows(contributions: Sequence, top: int = WATERFALL_TOP) -> pd.Data
     return pd.DataFrame(rows, columns=["bar", "shap_pp", "feature"])
 
 
-_LONG_DECIMAL = re.compile(r"-?\d+\.\d{3,}")
 BAR_VALUE_MAX = 32  # a longer value (a whole regimen) is left to the hover and the table
 BAR_WRAP = 44
-
-
-def short_value(value: object) -> str:
-    """A value as a chart label says it: decimals to 3 significant digits (0.409071 -> 0.409, -119.273 -> -119)."""
-    return _LONG_DECIMAL.sub(lambda m: f"{float(m.group()):.3g}", str(value))
 
 
 def bar_label(c) -> str:
@@ -55,16 +49,6 @@ def bar_label(c) -> str:
             line = f"{line} {w}".strip()
     lines.append(line)
     return "<br>".join(lines)
-
-
-def not_tested(contributions: Sequence) -> dict[str, float]:
-    """Modalities with every input blank -> what their blanks move the model, in probability points (the
-    model's figure for a patient without that test; not evidence about this patient)."""
-    out: dict[str, float] = {}
-    for c in contributions:
-        if getattr(c, "not_tested", False):
-            out[c.modality] = out.get(c.modality, 0.0) + c.shap_pp
-    return out
 
 
 def not_used_text(not_used: Mapping[str, str] | None) -> str:

@@ -5,12 +5,10 @@ Order on every screen: scope notices and warnings first, then any number.
 
 from __future__ import annotations
 
-import re
-
 import streamlit as st
 
 from components import figures, fmt, state, tables
-from watchwait import agreement
+from watchwait import agreement, present
 from watchwait.references import plain
 from watchwait.schema import MODALITIES
 
@@ -41,54 +39,35 @@ def patient_screen(title: str):
     return a
 
 
-def _one_line(text: str, limit: int = 160) -> str:
-    """The first sentence (or, when that is longer than ``limit``, its first clause): the one-line reason
-    presentation mode keeps."""
-    text = " ".join(str(text).split())
-    i = text.find(". ")
-    first = text if i < 0 else text[:i + 1]
-    if len(first) > limit:
-        j = first.find("; ")
-        if 0 < j < limit:
-            return first[:j]
-    return first
-
-
-_TEMPLATE = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
-
-
-def _head_and_reason(n) -> tuple[str, str]:
-    """What the notice says and why. A confirm or scope notice leads with its title (what to confirm); a
-    notice whose rationale only repeats its message (or is an unfilled template) gives the rest of its
-    message as the reason, so every notice keeps a reason of its own."""
-    head = " ".join(plain(n.title if n.severity in ("scope", "confirm") else n.message).split())
-    why = " ".join(plain(n.rationale or "").split())
-    if not why or why == head or _TEMPLATE.search(why):
-        first = _one_line(head)
-        rest = head[len(first):].lstrip(" ;.")
-        why = ""
-        if rest:
-            head, why = first, rest[0].upper() + rest[1:]
-    return head, why
-
-
 def notice_text(n, compact: bool, prefix: str = "") -> str:
-    """One notice as the screen says it: what (bold), why, where from (source and rule), any threshold with
-    its status (published or a design choice of this tool, clinical brief rule 11), and whether it conditions
-    the suggested next step. Presentation mode keeps one line of reason; the thresholds stay in both modes."""
-    head, why = _head_and_reason(n)
-    lines = [f"**{prefix}{head}**"]
-    if why:
-        lines.append(f"Why: {_one_line(why) if compact else why}")
-    conditions = " · :material/arrow_forward: the suggested next step is conditional on this" if n.qualifies_headline else ""
-    lines.append(f"Source: {plain(n.source)} · rule {n.rule_id}" + ("" if compact else conditions))
-    if n.thresholds:
-        threshold = "Threshold used: " + "; ".join(n.thresholds)
+    """One notice as the screen says it (its words: :func:`watchwait.present.notice`): what (bold), why, where from
+    (source and rule), any threshold with its status (published or a design choice of this tool, clinical brief
+    rule 11), and whether it conditions the suggested next step. Presentation mode keeps one line of reason; the
+    thresholds stay in both modes."""
+    v = present.notice(n)
+    lines = [f"**{prefix}{v.head}**"]
+    if v.why:
+        lines.append(f"Why: {present.one_line(v.why) if compact else v.why}")
+    conditions = " · :material/arrow_forward: the suggested next step is conditional on this" if v.conditions_suggestion else ""
+    lines.append(f"Source: {v.source} · rule {v.rule_id}" + ("" if compact else conditions))
+    if v.thresholds:
+        threshold = "Threshold used: " + "; ".join(v.thresholds)
         if compact:  # the shared screen: source and threshold on one line
             lines[-1] += " · " + threshold
         else:
             lines.append(threshold)
     return "  \n".join(lines)
+
+
+#: (group, level) of a notice (watchwait.present.NoticeText) -> its icon
+_ICONS = {("scope", "error"): ":material/block:", ("confirm", "warning"): ":material/help:",
+          ("flag", "warning"): ":material/warning:", ("flag", "info"): ":material/info:",
+          ("context", "info"): ":material/person:"}
+
+
+def _item(v, compact: bool) -> tuple:
+    """A notice as a box of the grid: (Streamlit's box of its level, its text, its icon)."""
+    return getattr(st, v.level), notice_text(v, compact), _ICONS[v.group, v.level]
 
 
 def _notice_grid(items: list[tuple], compact: bool, columns: int = 2) -> None:
@@ -126,33 +105,28 @@ def _full_notices(notes: list) -> None:
 
 
 def notices(a, with_reminders: bool = True, compact: bool = False) -> None:
-    """Scope notices (they replace the probability), fields to confirm, flags, then context and reminders.
+    """Scope notices (they replace the probability), fields to confirm, flags, then context and reminders (their
+    words: :func:`watchwait.present.notices`).
 
     Every notice keeps its reason and its source; ``compact`` (presentation mode) shows the first two lines of
     each confirm notice and flag (what to do), with the full text one click away, and context in one line each."""
-    for n in a.scope_notices:
-        st.error(notice_text(n, compact) + ("" if compact else "  \nNo probability is given."), icon=":material/block:")
-    s = a.suggestion
-    items = [(st.warning, notice_text(n, compact), ":material/help:") for n in s.confirm]
-    for f in s.flags:
-        if f.severity == "info":
-            items.append((st.info, notice_text(f, compact), ":material/info:"))
-        else:
-            items.append((st.warning, notice_text(f, compact), ":material/warning:"))
-    if compact and len(items) + len(s.context) > 4:  # the shared screen with many notices: three columns, the
+    said = present.notices(a)
+    for v in said.scope:
+        st.error(notice_text(v, compact) + ("" if compact else "  \nNo probability is given."), icon=_ICONS["scope", "error"])
+    items = [_item(v, compact) for v in said.cautions]
+    if compact and len(items) + len(said.context) > 4:  # the shared screen with many notices: three columns, the
         # context among them (each cut to two lines like the others), so the number and the suggestion stay on screen
-        items += [(st.info, notice_text(c, compact), ":material/person:") for c in s.context]
+        items += [_item(v, compact) for v in said.context]
         _notice_grid(items, compact, columns=3)
-        _full_notices([*s.confirm, *s.flags, *s.context])
+        _full_notices([*said.cautions, *said.context])
     elif compact:  # the shared screen: context (shown, never used) in one line each, after the flags
         _notice_grid(items, compact)
         if items:
-            _full_notices([*s.confirm, *s.flags])
-        for c in s.context:
-            head, why = _head_and_reason(c)
-            st.markdown(f":material/person: **{head}** {_one_line(why)} (source: {plain(c.source)} · rule {c.rule_id})")
+            _full_notices(list(said.cautions))
+        for v in said.context:
+            st.markdown(f"{_ICONS['context', 'info']} **{v.head}** {present.one_line(v.why)} (source: {v.source} · rule {v.rule_id})")
     else:
-        items += [(st.info, notice_text(c, compact), ":material/person:") for c in s.context]
+        items += [_item(v, compact) for v in said.context]
         _notice_grid(items, compact)
     if with_reminders:
         reminders(a)
@@ -184,7 +158,7 @@ def probability(a, large: bool = False) -> None:
         st.caption(f":material/open_in_full: Interval widened for {names} (outside the model's training data)" if large else
                    f":material/open_in_full: Interval widened: it also covers the estimate with {names} left blank "
                    "(outside the model's training data; notices above).")
-    if agreement.is_disputed(a.suggestion):  # brief rule 3, third case: never a plain number beside the picture
+    if present.disputed(a):  # brief rule 3, third case: never a plain number beside the picture
         st.error(agreement.DISPUTED_SHORT if large else agreement.DISPUTED + ".", icon=":material/balance:")
     if a.synthetic_training:
         st.warning(SYNTHETIC_SHORT if large else SYNTHETIC_NOTICE, icon=":material/science:")
@@ -195,7 +169,7 @@ def probability(a, large: bool = False) -> None:
 def icon_array(a, large: bool = False, key: str = "icons") -> None:
     n = fmt.out_of_100(a.probability)
     lo, hi = fmt.out_of_100(a.interval[0]), fmt.out_of_100(a.interval[1])
-    if agreement.is_disputed(a.suggestion):  # brief rule 3, third case: not a plain count
+    if present.disputed(a):  # brief rule 3, third case: not a plain count
         st.markdown(f"**Disputed** (the number and the clinical picture disagree): the model says that out of 100 "
                     f"patients like this one, about {n} have no tumour left (interval {lo} to {hi}); about {100 - n} "
                     "have residual tumour.")
@@ -205,24 +179,21 @@ def icon_array(a, large: bool = False, key: str = "icons") -> None:
     chart(figures.icon_array(a.probability, a.interval, large=large), key=key)
 
 
-def top_reasons(a, n: int = 5) -> None:
-    """The ``n`` inputs that moved this patient's probability most (tested inputs only), each with its points
-    and, when short, this patient's value: the reasons an MDT reads on the shared screen."""
-    shown = [c for c in a.contributions if not getattr(c, "not_tested", False) and str(c.value) != "not recorded"][:n]
-    st.markdown(f"**Top {len(shown)} reasons** (probability points; recorded values)")
+def top_reasons(a, n: int = present.N_REASONS) -> None:
+    """The ``n`` inputs that moved this patient's probability most (:func:`watchwait.present.top_reasons`), each
+    with its points and, when short, this patient's value: the reasons an MDT reads on the shared screen."""
+    reasons = present.top_reasons(a, n)
+    st.markdown(f"**Top {len(reasons.shown)} reasons** (probability points; recorded values)")
     lines = []
-    for c in shown:
-        arrow = ":material/arrow_upward:" if c.shap_pp >= 0 else ":material/arrow_downward:"
-        value = tables.short_value(c.value)
-        value = f": {value}" if len(value) <= 40 else ""
-        lines.append(f"- {arrow} **{c.shap_pp:+.1f}** {c.label}{value}")
+    for r in reasons.shown:
+        arrow = ":material/arrow_upward:" if r.raises else ":material/arrow_downward:"
+        value = f": {r.short}" if len(r.short) <= 40 else ""
+        lines.append(f"- {arrow} **{r.points_text}** {r.label}{value}")
     st.markdown("\n".join(lines))
-    not_used = getattr(a, "not_used", {}) or {}
-    nt = [m for m in tables.not_tested(a.contributions) if m not in not_used]
-    if nt:
-        st.caption("Not tested (not evidence): " + "; ".join(MODALITIES.get(m, m) for m in nt))
-    if not_used:
-        st.caption("Measured, not used (notice above): " + "; ".join(MODALITIES.get(m, m) for m in not_used))
+    if reasons.not_tested:
+        st.caption("Not tested (not evidence): " + "; ".join(reasons.not_tested))
+    if reasons.not_used:
+        st.caption("Measured, not used (notice above): " + "; ".join(reasons.not_used))
 
 
 def category(a) -> None:
@@ -233,15 +204,6 @@ def category(a) -> None:
                     "is outside the tool's scope (above).")
 
 
-def headline_parts(s) -> tuple[str, list[str]]:
-    """The headline as its lead ("Watch-and-wait only after:") and its conditions, one per line; an
-    unconditional headline is its own lead. ``lead + " " + "; ".join(conditions) == s.headline``."""
-    joined = "; ".join(s.conditions)
-    if s.conditional and s.conditions and s.headline.endswith(" " + joined):
-        return s.headline[:-len(joined)].rstrip(), list(s.conditions)
-    return s.headline, []
-
-
 def caution_label(n: int) -> str:
     """The shared screen's link from the suggestion to the cautions it rests on (their rules are inside, in full)."""
     return ("**Why these conditions:** the caution above, in full" if n == 1 else
@@ -249,24 +211,24 @@ def caution_label(n: int) -> str:
 
 
 def suggestion(a, brief: bool = False, large: bool = False) -> None:
-    """The suggested next step: conditional whenever one of its own notices asks for something first
-    (clinical brief, rule 6), its conditions one per line, with the rule, its reason, its source and its
-    thresholds (each saying whether it is published or a design choice of this tool, rule 11).
+    """The suggested next step (its words: :func:`watchwait.present.suggestion`): conditional whenever one of its
+    own notices asks for something first (clinical brief, rule 6), its conditions one per line, with the rule, its
+    reason, its source and its thresholds (each saying whether it is published or a design choice of this tool,
+    rule 11).
 
     ``brief`` (the Options screen on the shared screen, where the cards matter): the headline, its
     conditions, the rule and its source; the reason stays on the Assessment screen. ``large`` (the
     shared screen): the box "with conditions" says it, so the line saying so again is left out."""
-    s = a.suggestion
-    lead, conds = headline_parts(s)
-    quals = [n for n in [*s.confirm, *s.flags] if n.qualifies_headline]
+    s = present.suggestion(a)
+    quals = s.conditioning
     # the shared screen with a long list of conditions: the pathway's reason goes into the cautions' fold, so the box
     # stays on one screen
-    folded = large and s.conditional and len(conds) > 2 and bool(quals)
+    folded = large and s.conditional and len(s.conditions) > 2 and bool(quals)
     with st.container(border=True, key="ww-suggestion"):
         if s.conditional:
-            st.markdown(f"#### Suggested, with conditions: {lead}")
-            if conds:
-                st.markdown("\n".join(f"- **{c}**" for c in conds))
+            st.markdown(f"#### Suggested, with conditions: {s.lead}")
+            if s.conditions:
+                st.markdown("\n".join(f"- **{c}**" for c in s.conditions))
             if not (brief or large):
                 st.caption("Not an unqualified suggestion: each condition comes from a notice on this screen.")
             elif large:  # the shared screen cuts the notices to two lines: the box names the cautions it rests on,
@@ -277,13 +239,13 @@ def suggestion(a, brief: bool = False, large: bool = False) -> None:
                             st.markdown(f"**Why this pathway:** {plain(s.rationale)}")
                         st.markdown("\n\n".join(notice_text(n, compact=False) for n in quals))
         else:
-            st.markdown(f"#### Suggested: {lead}")
+            st.markdown(f"#### Suggested: {s.lead}")
         if not brief and not folded:
             st.markdown(f"Why: {plain(s.rationale)}")
-        st.caption(f"Source: {plain(s.source)} · rule {s.rule_id}")
+        st.caption(f"Source: {s.source} · rule {s.rule_id}")
         if s.thresholds:
             st.caption("Threshold used: " + "; ".join(s.thresholds))
-        if a.in_scope and not (brief or large):
+        if s.in_scope and not (brief or large):
             st.caption("The response category sets the pathway; the model qualifies it. The MDT decides.")
 
 
@@ -339,59 +301,42 @@ def _technical_names() -> dict[str, str]:
     return tables.technical_names(cache.model_bundle().predictor.features_)
 
 
-def _figure_band(a, f) -> tuple[int, int] | None:
-    """The interval of a model figure, out of 100 (the complement's for a 'residual tumour' figure)."""
-    n, lo, hi = fmt.out_of_100(a.probability), fmt.out_of_100(a.interval[0]), fmt.out_of_100(a.interval[1])
-    if f.n_out_of_100 == n:
-        return lo, hi
-    if f.n_out_of_100 == 100 - n:
-        return 100 - hi, 100 - lo
-    return None
-
-
 def options(a, large: bool = False) -> None:
-    """Every option in its own column, as PREDICT lays them out: first this patient's figures (from the model),
-    each with an icon array of 100; then, visibly apart, the published cohort figures, each naming the
-    population it was measured in (not personalised). Where no figure fits this patient, the card says so in
-    words, never as a figure."""
-    opts = a.suggestion.options
+    """Every option in its own column, as PREDICT lays them out (:func:`watchwait.present.options`): first this
+    patient's figures (from the model), each with an icon array of 100; then, visibly apart, the published cohort
+    figures, each naming the population it was measured in (not personalised). Where no figure fits this patient,
+    the card says so in words, never as a figure."""
+    opts = present.options(a)
     cols = st.columns(len(opts), gap="small")
     for col, opt in zip(cols, opts):
         with col, st.container(border=True, key=f"ww-option-{opt.pathway}"):
             st.markdown(f"#### {opt.label}")
             if opt.suggested:
-                st.markdown(":blue-background[**Suggested" + (", with conditions" if a.suggestion.conditional else "") + "**]")
+                st.markdown(f":blue-background[**{opt.badge}**]")
             else:
                 st.caption("Not the suggested next step for this patient: the reason is in the suggestion above.")
             if opt.criteria:
-                st.caption(f"Criteria: {plain(opt.criteria)}")
-            mine = [f for f in opt.figures if f.kind in ("model", "definition")]
-            cohort = [f for f in opt.figures if f.kind == "published"]
+                st.caption(f"Criteria: {opt.criteria}")
             with st.container(key=f"ww-opt-mine-{opt.pathway}"):
                 st.markdown("**For patients like this one**")
-                for f in mine:
+                for f in opt.mine:
                     if f.disputed:  # brief rule 3: not a plain count beside a surgical headline
-                        st.markdown(f"**Disputed:** the model's {f.n_out_of_100} out of 100 {f.denominator} {plain(f.label)}")
+                        st.markdown(f"**Disputed:** the model's {f.count} {f.of_whom}")
                     else:
-                        st.markdown(f"**{f.n_out_of_100} out of 100** {f.denominator} {plain(f.label)}")
+                        st.markdown(f"**{f.count}** {f.of_whom}")
                     if f.kind == "model":
-                        band = _figure_band(a, f)
-                        chart(figures.option_icons(f.n_out_of_100, band, large=large), key=f"icons:{opt.pathway}:{f.id}")
-                        st.caption("From the model's probability (synthetic training data)"
-                                   + (f"; interval {band[0]} to {band[1]}" if band else "") + "."
-                                   + (" " + agreement.DISPUTED + "." if f.disputed else ""))
-                    else:
-                        st.caption(f"By definition: {plain(f.source)}.")
-                if not mine:
+                        chart(figures.option_icons(f.n_out_of_100, f.band, large=large), key=f"icons:{opt.pathway}:{f.id}")
+                    st.caption(f.note)
+                if not opt.mine:
                     st.caption("No figure from the model for this option.")
             with st.container(border=True, key=f"ww-opt-cohort-{opt.pathway}"):
                 st.markdown("**Published cohorts** (not personalised)")
-                for f in cohort:
-                    st.markdown(f"{f.n_out_of_100} out of 100 {f.denominator} {plain(f.label)}")
-                    st.caption(f"Measured in: {plain(f.population)}. Source: {plain(f.source)}")
+                for f in opt.cohort:
+                    st.markdown(f"{f.count} {f.of_whom}")
+                    st.caption(f.note)
                 for text in opt.not_applicable:
-                    st.caption(f":material/block: {plain(text)}")
-                if not cohort and not opt.not_applicable:
+                    st.caption(f":material/block: {text}")
+                if not opt.cohort and not opt.not_applicable:
                     st.caption("No published figure for this option in this tool's sources.")
 
 

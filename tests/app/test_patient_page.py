@@ -113,7 +113,7 @@ def test_facts_banner_says_codes_in_words_and_names_a_new_metastasis(app):
 
 
 def test_facts_banner_says_not_tested_instead_of_blank_codes():
-    from components.layout import key_facts
+    from watchwait.present import key_facts
 
     facts = dict(key_facts({"patient_id": "X", "mmr_status": "pMMR", "ctdna_baseline_mtm_ml": 2.5, "ctdna_post_rt_mtm_ml": 0.0}))
     assert facts["ctDNA C1/C2/C3"] == "2.5 / 0 / not tested MTM/mL (0 = not detected)"

@@ -43,7 +43,7 @@ from decimal import Decimal
 from fhir.resources.R4B.bundle import Bundle, BundleEntry
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
-from watchwait import agreement
+from watchwait import present
 from watchwait.export import ExportError, Meeting, ModelInfo, as_meeting, check_model
 
 FHIR_VERSION = "4.0.1"  # what the JSON is valid as (also valid R4B 4.3.0, whose models build it)
@@ -116,12 +116,12 @@ def risk_assessment(assessment, *, model_info: ModelInfo, occurrence: _dt.date |
                                    "with exactly these findings lies, given how much the model could be wrong (wider when "
                                    "tests are missing).")
     else:
-        why = "; ".join(n.title for n in assessment.scope_notices) or "outside the tool's scope"
+        why = "; ".join(n.title for n in present.notices(assessment).scope) or "outside the tool's scope"
         prediction["rationale"] = f"No probability: {why}."
     m = model_info
     method_text = f"watchwait model {m.version} (model file sha256 {m.sha256})" + (f"; rules {m.ruleset_version}" if m.ruleset_version else "")
     notes = ([{"text": SYNTHETIC_NOTE}] if m.synthetic else []) + [{"text": INFORMS_NOTE}]
-    if agreement.is_disputed(assessment.suggestion):  # brief rule 3, third case: a receiving system reads it too
+    if present.disputed(assessment):  # brief rule 3, third case: a receiving system reads it too
         notes.insert(len(notes) - 1, {"text": DISPUTED_NOTE})
     data = {
         "resourceType": "RiskAssessment",

@@ -35,10 +35,9 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.recorder import FPDFRecorder
 
-from watchwait import agreement
+from watchwait import present
 from watchwait.export import DecisionSummary, ExportError, ModelInfo, check_model
 from watchwait.labels import value_text
-from watchwait.references import plain
 from watchwait.rules import PATHWAY_LABELS
 from watchwait.schema import BY_NAME
 from watchwait.validation import validate_record
@@ -118,7 +117,6 @@ SHORT_LABELS = {
 }
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
-N_REASONS = 5
 FOOT_MARGIN = 10.0  # mm below the footer
 
 
@@ -391,10 +389,10 @@ class _Page:
         top = pdf.get_y() + 0.5
         if a.probability is None:
             self.para(x, w, "No probability: this patient is outside the tool's scope.", b.size + 2, "B")
-            for n in a.scope_notices:
+            for n in present.notices(a).scope:
                 self.para(x, w, n.title, b.size, "B")
                 self.para(x, w, n.rationale, b.size, max_lines=3)
-                self.para(x, w, "Source: " + plain(n.source), b.size - 0.5, color=TEXT_GREY, max_lines=2)
+                self.para(x, w, "Source: " + n.source, b.size - 0.5, color=TEXT_GREY, max_lines=2)
             self.para(x, w, f"Response at restaging: {a.category_label}. It does not set the next step for a patient "
                       "outside the scope.", b.size, max_lines=2)
             return
@@ -411,7 +409,7 @@ class _Page:
         pdf.set_xy(pdf.get_x() + 1, top + 2.2)
         pdf.cell(0, self.lh(b.size + 1.5), f"{a.interval_level:.0%} interval: {_pct(lo)} to {_pct(hi)}", markdown=False)
         pdf.set_y(top + self.lh(b.size + 14) + 0.5)
-        if agreement.is_disputed(a.suggestion):  # brief rule 3, third case: never a plain count beside the picture
+        if present.disputed(a):  # brief rule 3, third case: never a plain count beside the picture
             self.para(x, tw, f"Disputed: the model says that out of 100 patients like this one, about {n} have no tumour "
                       f"left (interval {nlo} to {nhi}), but the clinical picture points the other way (see the cautions).",
                       b.size, "B", color=VERMILLION)
@@ -432,28 +430,29 @@ class _Page:
         pdf.set_y(max(y_left, y_right))
 
     def _reasons(self, x, w, b) -> float:
+        """The top reasons (:func:`watchwait.present.top_reasons`, the screen's), each with a bar of its points."""
         pdf, a = self.pdf, self.a
-        shown = [c for c in a.contributions if not c.not_tested and str(c.value) != "not recorded"][:N_REASONS]
+        shown = present.top_reasons(a).shown
         if not shown:
             return pdf.get_y()
         base = "" if a.base_probability is None else f" from the average patient's {_pct(a.base_probability)}"
         self.para(x, w, f"What moved the probability most{base} (probability points):", b.size, "B")
         h = self.lh(b.size)
         bar_w = 16.0
-        scale = bar_w / max(abs(c.shap_pp) for c in shown)
+        scale = bar_w / max(abs(c.points) for c in shown)
         for c in shown:
             y = pdf.get_y()
-            colour = BLUE if c.shap_pp >= 0 else VERMILLION
+            colour = BLUE if c.raises else VERMILLION
             pdf.set_fill_color(*colour)
-            length = max(0.4, abs(c.shap_pp) * scale / 2)  # half the bar's width each way from the middle
+            length = max(0.4, abs(c.points) * scale / 2)  # half the bar's width each way from the middle
             mid = x + bar_w / 2
-            pdf.rect(mid if c.shap_pp >= 0 else mid - length, y + h * 0.2, length, h * 0.6, style="F")
+            pdf.rect(mid if c.raises else mid - length, y + h * 0.2, length, h * 0.6, style="F")
             pdf.set_draw_color(*TEXT_GREY)
             pdf.set_line_width(0.15)
             pdf.line(mid, y, mid, y + h)
             self.font(b.size, "B", colour)
             pdf.set_xy(x + bar_w + 1, y)
-            pdf.cell(11, h, f"{c.shap_pp:+.1f}", markdown=False, align="R")
+            pdf.cell(11, h, c.points_text, markdown=False, align="R")
             value = clean(c.value)
             label = c.label + (f": {value}" if value and len(value) <= 60 else "")
             self.font(b.size)
@@ -506,30 +505,31 @@ class _Page:
         return y
 
     def _suggestion(self, x, w, b):
-        pdf, s = self.pdf, self.a.suggestion
+        """The suggestion with its cautions, rule and source (:func:`watchwait.present.suggestion`, the screen's)."""
+        pdf, s = self.pdf, present.suggestion(self.a)
         pdf.set_y(pdf.get_y() + 1)
         self.heading(x, w, "Suggested next step", b.size)
-        cautions = list(s.confirm) + list(s.flags)
-        headline = s.headline or s.label
+        cautions = s.cautions
+        headline = s.headline
         if cautions and not s.conditional:
             headline += " (read with the cautions below)"
         self.para(x, w, headline, b.size + 1.5, "B", max_lines=3)
         if cautions:
             self.para(x, w, f"Cautions ({len(cautions)}), which qualify this suggestion:", b.size, "B", color=VERMILLION)
             for n in cautions:
-                text = n.title if n.severity == "confirm" else n.message
+                text = n.says
                 y = pdf.get_y()
                 self.font(b.size, "B", VERMILLION)
                 pdf.set_xy(x + 1, y)
                 pdf.cell(3, self.lh(b.size), "!", markdown=False)
                 pdf.set_y(y)
                 text = text if text.rstrip().endswith((".", ":", "?", "!")) else text.rstrip() + "."
-                self.para(x + 4, w - 4, text + " Source: " + plain(n.source), b.size, max_lines=b.caution)
+                self.para(x + 4, w - 4, text + " Source: " + n.source, b.size, max_lines=b.caution)
         if s.rule_id:
-            said = {n.rule_id for n in self.a.scope_notices}  # an out-of-scope rule's rationale is already printed above
+            said = {n.rule_id for n in present.notices(self.a).scope}  # an out-of-scope rule's rationale is already printed above
             if b.suggestion_rationale and s.rationale and s.rule_id not in said:
                 self.para(x, w, "Why: " + s.rationale, b.size - 0.5, max_lines=b.suggestion_rationale)
-            self.para(x, w, f"Rule {s.rule_id}. Source: {plain(s.source)}", b.size - 0.5, color=TEXT_GREY, max_lines=2)
+            self.para(x, w, f"Rule {s.rule_id}. Source: {s.source}", b.size - 0.5, color=TEXT_GREY, max_lines=2)
         if b.context and s.context:
             self.para(x, w, "Also for the MDT: " + " ".join(n.title if n.title.endswith(".") else n.title + "."
                                                             for n in s.context), b.size - 0.5, max_lines=3)
