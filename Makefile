@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser postgres fonts pacs clean-venv
+.PHONY: run test install browser postgres fonts pacs oidc clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,11 +46,21 @@ pacs:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq orthanc orthanc-dicomweb >/dev/null; \
 	  service orthanc stop >/dev/null 2>&1 || true; }
 
+# The sign-in tests' OpenID Connect provider (tests/oidc/provider: the npm package oidc-provider, pinned by its
+# package-lock.json) on Debian's Node.js; npm ci when its node_modules is missing.
+oidc:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { \
+	  echo "installing Debian nodejs and npm for the sign-in tests' OpenID Connect provider"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	@test -d tests/oidc/provider/node_modules/oidc-provider || { \
+	  echo "installing the sign-in tests' OpenID Connect provider (npm ci in tests/oidc/provider)"; \
+	  cd tests/oidc/provider && npm ci --no-audit --no-fund --loglevel=error; }
+
 # components/serve.py serves app.py with anti-framing and content-type headers; loopback only, no usage stats.
 run: $(STAMP)
 	$(BIN)/streamlit run components/serve.py --server.address 127.0.0.1 --browser.gatherUsageStats false
 
-test: $(STAMP) browser postgres fonts pacs
+test: $(STAMP) browser postgres fonts pacs oidc
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/deptry .
 	$(BIN)/python -m pytest

@@ -1,0 +1,34 @@
+"""Fixtures of the sign-in tests: one OpenID Connect provider per test session (per xdist worker), Debian's Chromium
+launched as the browser tests launch it (tests/e2e), and the logs kept in test-artifacts/oidc/ when a test failed."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import ROOT, keep_log, start_provider, stop_provider
+
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from e2e_server import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (the browser tests' launch options, one copy)
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(request, tmp_path_factory):
+    """The provider, started once per test session and stopped at its end (default identity-token lifetime)."""
+    provider = start_provider(tmp_path_factory.mktemp("oidc-provider"))
+    try:
+        yield provider
+    finally:
+        stop_provider(provider)
+        if request.session.testsfailed:
+            keep_log(provider.log_path, "provider")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's Chromium (`make browser`)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}

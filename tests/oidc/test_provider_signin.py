@@ -1,0 +1,172 @@
+"""Proof that Streamlit's st.login signs in through a real OpenID Connect provider (issue 20's foundation).
+
+The provider (tests/oidc/provider, npm ``oidc-provider``) runs on loopback; a test-only app (signin_app.py) calls
+st.login() for an anonymous browser and otherwise shows st.user. Debian's Chromium, driven by Playwright, fills the
+provider's login form as the chair and as the viewer, reads the identity Streamlit surfaced, signs out, and is asked
+to sign in again. A provider with a 3-second identity token shows that Streamlit does not check the token's expiry
+(the app has to, from st.user's ``exp``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from harness import USERS, keep_log, serving_app, start_provider, stop_provider
+
+pytestmark = pytest.mark.e2e
+
+APP = Path(__file__).with_name("signin_app.py")
+T = 30_000  # ms
+
+
+@pytest.fixture(scope="module")
+def app(request, oidc_provider, tmp_path_factory):
+    with serving_app(APP, tmp_path_factory.mktemp("signin-app"), oidc_provider) as running:
+        yield running
+        if request.session.testsfailed:
+            keep_log(running.log_path, "signin-app")
+
+
+@pytest.fixture
+def fresh(browser):
+    """A browser context of its own: no cookies from another sign-in."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+def provider_login_form(page: Page, issuer: str):
+    """The provider's login form (devInteractions), once the browser is on it."""
+    page.wait_for_url(f"{issuer}/interaction/**", timeout=T)
+    form = page.locator("form:has(input[name=login])")
+    expect(form).to_be_visible(timeout=T)
+    return form
+
+
+def sign_in(page: Page, issuer: str, login: str) -> None:
+    form = provider_login_form(page, issuer)
+    form.locator("input[name=login]").fill(login)
+    form.locator("input[name=password]").fill("any password: devInteractions does not check it")
+    form.get_by_role("button", name="Sign-in").click()
+
+
+def shown_user(page: Page) -> dict:
+    """st.user as the app printed it (one ``user: {json}`` line)."""
+    line = page.get_by_test_id("stText").filter(has_text="user: ")
+    expect(line).to_be_visible(timeout=T)
+    return json.loads(line.inner_text().removeprefix("user: "))
+
+
+def streamlit_cookies(page: Page) -> set[str]:
+    return {c["name"] for c in page.context.cookies() if c["name"].startswith("_streamlit_user")}
+
+
+@pytest.mark.parametrize("login", ["chair", "viewer"])
+def test_sign_in_shows_the_providers_identity_and_sign_out_asks_again(app, oidc_provider, fresh, login):
+    expected = USERS[login]
+    page = fresh.new_page()
+    started = time.monotonic()
+    page.goto(app.url)
+    # An anonymous browser sees no app: st.login() sends it straight to the provider's login form.
+    provider_login_form(page, oidc_provider.issuer)
+    asked = time.monotonic()
+    sign_in(page, oidc_provider.issuer, login)
+    submitted = time.monotonic()
+    expect(page.get_by_test_id("stText").filter(has_text=f"name: {expected['name']}")).to_be_visible(timeout=T)
+    shown = time.monotonic()
+    assert page.url.rstrip("/") == app.url  # back on the app's own page, no code or state left in the URL
+    print(f"\n{login}: app opened -> provider's form {asked - started:.2f} s; form submitted -> name on screen "
+          f"{shown - submitted:.2f} s; in all {shown - started:.2f} s")
+
+    user = shown_user(page)
+    assert user["is_logged_in"] is True
+    assert user["name"] == expected["name"]
+    assert user["sub"] == login  # the provider's stable subject
+    assert user["email"] == expected["email"]
+    assert user["groups"] == expected["groups"]  # the role, from the `groups` scope the app asked for
+    assert user["iss"] == oidc_provider.issuer
+    assert user["aud"] == app.auth["client_id"]
+    assert set(user) >= {"aud", "email_verified", "exp", "iat", "nonce", "provider", "tokens"}
+    assert page.get_by_test_id("stText").filter(has_text=f"sub: {login}").count() == 1
+    assert page.get_by_test_id("stText").filter(has_text=f"groups: {json.dumps(expected['groups'])}").count() == 1
+    # Streamlit does not check expiry, but st.user carries the identity token's exp: in the future by the TTL.
+    now = time.time()
+    assert user["exp"] - user["iat"] == oidc_provider.id_token_ttl
+    assert now < user["exp"] <= now + oidc_provider.id_token_ttl + 5
+    assert page.get_by_test_id("stText").filter(has_text="expired: no").count() == 1
+    # The identity lives in Streamlit's signed, HttpOnly cookies (not readable by the page's scripts).
+    cookies = {c["name"]: c for c in fresh.cookies()}
+    assert {"_streamlit_user", "_streamlit_user_tokens"} <= set(cookies)
+    assert cookies["_streamlit_user"]["httpOnly"] and cookies["_streamlit_user"]["sameSite"] == "Lax"
+    assert page.evaluate("document.cookie").find("_streamlit_user") == -1
+
+    # A reload keeps the person signed in (the cookie), without the provider.
+    page.reload()
+    expect(page.get_by_test_id("stText").filter(has_text=f"name: {expected['name']}")).to_be_visible(timeout=T)
+
+    # Sign out: st.logout() clears the cookies and ends the provider's session (its end-session endpoint, which
+    # asks for a confirmation), then the provider sends the browser back to the app, which asks for a sign-in again.
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(f"{oidc_provider.issuer}/session/end**", timeout=T)
+    page.get_by_role("button", name="Yes, sign me out").click()
+    provider_login_form(page, oidc_provider.issuer)
+    assert streamlit_cookies(page) == set()
+    # And the app itself shows nobody: opening it again lands on the login form, not on the last person's page.
+    page.goto(app.url)
+    provider_login_form(page, oidc_provider.issuer)
+    assert page.get_by_text(expected["name"]).count() == 0
+
+
+def test_an_unknown_login_signs_nobody_in(app, oidc_provider, fresh):
+    page = fresh.new_page()
+    page.goto(app.url)
+    form = provider_login_form(page, oidc_provider.issuer)
+    first = page.url
+    sign_in(page, oidc_provider.issuer, "nobody")
+    # The provider shows its login form again (the same interaction); nobody reached the app.
+    page.wait_for_url(first, timeout=T)
+    expect(form.locator("input[name=login]")).to_have_value("", timeout=T)
+    assert streamlit_cookies(page) == set()
+    # The form still works for a known user afterwards.
+    sign_in(page, oidc_provider.issuer, "clinician")
+    assert shown_user(page)["name"] == USERS["clinician"]["name"]
+
+
+def test_without_the_groups_scope_there_are_no_roles(oidc_provider, fresh, tmp_path):
+    """Streamlit's default scope ("openid email profile") carries no groups: the app's [auth] must ask for them."""
+    with serving_app(APP, tmp_path / "app", oidc_provider, scope=None) as running:
+        page = fresh.new_page()
+        page.goto(running.url)
+        sign_in(page, oidc_provider.issuer, "chair")
+        user = shown_user(page)
+        assert user["sub"] == "chair" and user["name"] == USERS["chair"]["name"]
+        assert "groups" not in user
+
+
+def test_an_expired_identity_token_still_reads_as_signed_in(fresh, tmp_path):
+    """Streamlit does not check the identity token's expiry: after the token's 3 s, st.user still says signed in,
+    with ``exp`` in the past. The app must compare ``exp`` with the clock itself (issue 20 signs the person out)."""
+    ttl = 3
+    provider = start_provider(tmp_path / "provider", id_token_ttl=ttl)
+    try:
+        with serving_app(APP, tmp_path / "app", provider) as running:
+            page = fresh.new_page()
+            page.goto(running.url)
+            sign_in(page, provider.issuer, "clinician")
+            user = shown_user(page)
+            assert user["exp"] - user["iat"] == ttl
+            assert page.get_by_test_id("stText").filter(has_text="expired: no").count() == 1
+            time.sleep(max(0.0, user["exp"] - time.time()) + 0.5)
+            page.reload()
+            later = shown_user(page)
+            assert later["is_logged_in"] is True and later["exp"] == user["exp"] < time.time()
+            expect(page.get_by_test_id("stText").filter(has_text="expired: yes")).to_be_visible(timeout=T)
+    finally:
+        stop_provider(provider)
