@@ -15,8 +15,9 @@ from watchwait.cli import main
 from watchwait.store import Store, StoreSchemaError, migrate
 from watchwait.store.tables import metadata
 
-HEAD = "0002_site_models"
-PREVIOUS = "0001_case_store"
+HEAD = "0003_identities"
+PREVIOUS = "0002_site_models"
+FIRST = "0001_case_store"
 CASE_TABLES = {"patients", "assessments", "predictions", "meetings", "meeting_cases", "decisions", "follow_ups", "audit"}
 
 
@@ -34,12 +35,12 @@ def _shown(url) -> str:
 
 
 def test_revisions_in_order():
-    assert migrate.known_revisions() == [PREVIOUS, HEAD] and migrate.head() == HEAD
+    assert migrate.known_revisions() == [FIRST, PREVIOUS, HEAD] and migrate.head() == HEAD
 
 
 def test_upgrade_from_empty_gives_exactly_the_tables_the_code_queries(db_url):
     assert migrate.upgrade(db_url) == (None, HEAD)
-    assert _tables(db_url) == CASE_TABLES | {"models"}
+    assert _tables(db_url) == CASE_TABLES | {"models", "accesses"}
     eng = raw_engine(db_url)
     with eng.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
@@ -54,12 +55,12 @@ def test_the_store_creates_the_schema_on_an_empty_database(db_url):
     assert migrate.revision_of(db_url) == (HEAD, HEAD)
 
 
-def test_upgrade_from_the_previous_revision_keeps_the_data_then_down_and_up_again(db_url):
-    assert migrate.upgrade(db_url, PREVIOUS) == (None, PREVIOUS)
+def test_upgrade_from_the_first_revision_keeps_the_data_then_down_and_up_again(db_url):
+    assert migrate.upgrade(db_url, FIRST) == (None, FIRST)
     assert _tables(db_url) == CASE_TABLES
     with pytest.raises(StoreSchemaError) as exc:
         Store(db_url)
-    assert str(exc.value) == (f"The case store at {_shown(db_url)} has schema revision {PREVIOUS}; this watchwait needs "
+    assert str(exc.value) == (f"The case store at {_shown(db_url)} has schema revision {FIRST}; this watchwait needs "
                               f"{HEAD}. Back up the database, then run `watchwait db upgrade` to bring it to {HEAD}.")
     # data written under the previous revision (by the watchwait of that revision: plain SQL here)
     eng = raw_engine(db_url)
@@ -73,15 +74,15 @@ def test_upgrade_from_the_previous_revision_keeps_the_data_then_down_and_up_agai
                           "((SELECT id FROM assessments), 'old-model', 'aa', 'bb', 0.2, '[]', 'incomplete', 'tme', '[]', '[]', "
                           "'2026-11-01T09:00:01+00:00', 'Dr Ade', 'Assessment')"))
     eng.dispose()
-    assert migrate.upgrade(db_url) == (PREVIOUS, HEAD)
+    assert migrate.upgrade(db_url) == (FIRST, HEAD)
     with Store(db_url) as s:
         assert s.assessment("RC-300").record["age_years"] == 70
         assert [(m.version, m.n_predictions, m.registered_at) for m in s.models()] == [("old-model", 1, None)]
         s.register_model("site-1", "cc" * 32, {"auc": 0.7})
-    assert migrate.downgrade(db_url, PREVIOUS) == (HEAD, PREVIOUS)
+    assert migrate.downgrade(db_url, FIRST) == (HEAD, FIRST)
     assert _tables(db_url) == CASE_TABLES
     assert count(db_url, "SELECT count(*) FROM assessments") == 1
-    assert migrate.upgrade(db_url) == (PREVIOUS, HEAD)
+    assert migrate.upgrade(db_url) == (FIRST, HEAD)
     with Store(db_url) as s:
         assert s.assessment("RC-300").version == 1
         assert [m.version for m in s.models()] == ["old-model"]  # the downgrade dropped the site's model list
@@ -146,7 +147,7 @@ def test_the_db_commands(db_url, capsys):
                                        "than this watchwait: run `watchwait db upgrade`)\n")
     assert main(["db", "downgrade", "--url", db_url, "--to", "0042"]) == 2
     assert capsys.readouterr().err == ("watchwait db: Unknown schema revision '0042'; give one of base, 0001_case_store, "
-                                       "0002_site_models, or -1 for one step back.\n")
+                                       "0002_site_models, 0003_identities, or -1 for one step back.\n")
     assert main(["db", "upgrade", "--url", db_url]) == 0
     assert capsys.readouterr().out == f"case store {shown}: schema revision {PREVIOUS} -> {HEAD}\n"
     assert main(["db", "upgrade", "--url", db_url]) == 0

@@ -18,6 +18,33 @@ Keys and validation
     :func:`watchwait.validation.read_cohort`. Each write names its ``actor`` (who) and ``screen``
     (where from).
 
+Who acts, and what each role may do (:mod:`watchwait.store.identity`)
+    Every write's ``actor`` is a ``str`` or a :class:`Person` (``subject``, ``name``, ``roles``, ``typed``).
+    A ``str`` is local mode's typed name: unchecked, every write allowed (as before sign-in), stored with no
+    subject. A :class:`Person` is checked against :data:`PERMISSIONS` before anything is read from the arguments
+    or written; a refusal raises :class:`NotPermitted` (a :class:`StoreError`, not an :class:`InvalidEntry`)
+    whose message names who, what and the role needed, e.g. "Dr V. Viewer (viewer) may not record a decision:
+    that needs the chair role." A permitted write stores the person's display name in ``actor`` and the
+    provider's subject in ``actor_subject`` (``meetings.created_by_subject``), in the row and in its audit
+    row; a typed name has ``actor_subject`` NULL (``AuditEntry.typed``). The table (no rank: each action names
+    every role that may do it; a person with several roles may do what any of them allows)::
+
+        action          Store method                          viewer  clinician  chair  administrator
+        read            record_access (opening a case)          x        x         x        x
+        assess          record_prediction                                x         x
+        save            save_assessment                                  x         x
+        follow_up       record_follow_up                                 x         x
+        create_meeting  create_meeting                                             x
+        add_case        add_case                                                   x
+        import          import_cases                                               x
+        decide          record_decision (a correction too)                         x
+        register_model  register_model                                                      x
+        read_audit      audit(reader=), accesses(reader=)                                   x
+        administer_db   migrate.upgrade / downgrade (actor=)                                x
+
+    So a chair may do all a clinician may; an administrator reads and administers but never writes a
+    clinical record or a decision; a person with no role may do nothing, not even open a case.
+
 Writes (each one transaction, with its audit row(s); a refused write leaves nothing behind)
     - ``save_assessment(pseudonym, record, *, expected_version, actor, screen) -> AssessmentVersion``:
       a new version of the case's record. ``expected_version`` is the version the editor opened
@@ -40,6 +67,8 @@ Writes (each one transaction, with its audit row(s); a refused write leaves noth
     - ``record_follow_up(pseudonym, follow_up, *, actor, screen, expected_version) -> FollowUp``: the data
       dictionary's follow-up columns (``watchwait.schema.FOLLOW_UP``).
     - ``register_model(version, model_hash, card_summary, *, actor, screen) -> SiteModel``.
+    - ``record_access(actor, pseudonym, screen) -> Access``: who looked (each opening of a stored case), in
+      the append-only ``accesses`` table, not in the audit.
 
 Reads
     ``assessment(pseudonym, version=None)``, ``assessments(pseudonym)``, ``predictions(assessment_version_id)``,
@@ -47,11 +76,14 @@ Reads
     prediction, the decision at this meeting, the previous discussion and the field-level changes since
     it), ``decisions(pseudonym)``, ``follow_ups(pseudonym)``, ``list_cases(search=, meeting_id=, pathway=,
     pending_follow_up=, page=, page_size=) -> CasePage`` (one query per page), ``audit(pseudonym=None,
-    limit=200)`` (newest first), ``models()``, ``follow_up_records()`` (latest record + latest follow-up
-    per case, for the outcomes export).
+    limit=200, *, meeting_id=, person=, offset=0, reader=)`` (newest first), ``accesses(person=None,
+    pseudonym=None, limit=200, offset=0, *, reader=)`` (who looked, newest first), ``models()``,
+    ``follow_up_records()`` (latest record + latest follow-up per case, for the outcomes export). ``person``
+    is a :class:`Person` (a signed-in one: by subject; a typed one: its name among typed rows) or a str (a
+    subject, or a typed name); ``reader``, when a :class:`Person`, needs the ``read_audit`` permission.
 
 Never overwritten
-    Assessments, predictions, decisions, follow-up, models and the audit trail are append-only in the
+    Assessments, predictions, decisions, follow-up, models, the audit trail and who looked are append-only in the
     database itself (triggers refuse UPDATE, DELETE and TRUNCATE on both engines); the API has no edit or
     delete. Times are UTC, ISO 8601.
 """
@@ -60,10 +92,11 @@ from __future__ import annotations
 
 from watchwait.store import migrate  # noqa: F401
 from watchwait.store.checks import PATHWAYS, pathway_label, prediction_fields, record_hash
-from watchwait.store.entities import (AssessmentVersion, AuditEntry, CasePage, CaseSummary, Decision, FieldChange,
-                                      FollowUp, FollowUpRecord, ImportIssue, ImportReport, InvalidEntry, Meeting,
-                                      MeetingCase, NotFound, Prediction, SiteModel, StoreBusy, StoreError,
-                                      StoreSchemaError, VersionConflict)
+from watchwait.store.entities import (Access, AssessmentVersion, AuditEntry, CasePage, CaseSummary, Decision,
+                                      FieldChange, FollowUp, FollowUpRecord, ImportIssue, ImportReport, InvalidEntry,
+                                      Meeting, MeetingCase, NotFound, NotPermitted, Prediction, SiteModel, StoreBusy,
+                                      StoreError, StoreSchemaError, VersionConflict)
+from watchwait.store.identity import PERMISSIONS, ROLES, Person
 from watchwait.store.store import Store
 
 __all__ = [
@@ -71,4 +104,5 @@ __all__ = [
     "AssessmentVersion", "AuditEntry", "CasePage", "CaseSummary", "Decision", "FieldChange", "FollowUp",
     "FollowUpRecord", "ImportIssue", "ImportReport", "Meeting", "MeetingCase", "Prediction", "SiteModel",
     "StoreError", "StoreSchemaError", "VersionConflict", "InvalidEntry", "NotFound", "StoreBusy",
+    "Person", "ROLES", "PERMISSIONS", "NotPermitted", "Access",
 ]

@@ -17,6 +17,7 @@ from watchwait.errors import RecordError, quoted
 from watchwait.labels import code_text
 from watchwait.schema import BY_NAME, COLUMNS, FOLLOW_UP
 from watchwait.store.entities import FieldChange, InvalidEntry
+from watchwait.store.identity import require, who
 from watchwait.timetext import utc_minute
 
 
@@ -85,6 +86,14 @@ def _text(label: str, value: object, *, required: bool, limit: int = MAX_TEXT) -
 def _who(actor: object, screen: object) -> tuple[str, str]:
     return (_text("Who made the change (actor)", actor, required=True, limit=MAX_NAME),  # type: ignore[return-value]
             _text("The screen it was made on", screen, required=True, limit=100))
+
+
+def _permit(actor: object, action: str, doing: str | None = None) -> tuple[object, str | None]:
+    """Before anything else in a write: a :class:`~watchwait.store.identity.Person` without a role for ``action``
+    is refused (:class:`~watchwait.store.entities.NotPermitted`); returns (the name to store, the subject to
+    store). A plain str passes unchecked (local mode) with no subject; :func:`_who` checks the name as before."""
+    require(actor, action, doing)
+    return who(actor)
 
 
 def _meeting_id(value: object) -> int:

@@ -36,6 +36,12 @@ class StoreBusy(StoreError):
     """The database stayed locked by other writers for longer than the busy timeout."""
 
 
+class NotPermitted(StoreError, PermissionError):
+    """The signed-in person's roles do not allow this (:data:`watchwait.store.identity.PERMISSIONS`); the message
+    names who, what was refused and the role it needs. Not an :class:`InvalidEntry`: nothing was wrong with
+    what was given, and a screen that treats a bad entry as "no such case" must not say that of a refusal."""
+
+
 @dataclass(frozen=True)
 class AssessmentVersion:
     id: int  # the version's own id (record_prediction takes it)
@@ -45,6 +51,7 @@ class AssessmentVersion:
     saved_at: str  # UTC, ISO 8601
     actor: str
     screen: str
+    actor_subject: str | None = None  # the identity provider's subject; None: a typed name
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ class Prediction:
     recorded_at: str
     actor: str
     screen: str
+    actor_subject: str | None = None  # the identity provider's subject; None: a typed name
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class Meeting:
     created_by: str
     n_cases: int = 0
     n_decided: int = 0
+    created_by_subject: str | None = None  # the identity provider's subject; None: a typed name
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,7 @@ class Decision:
     recorded_at: str
     actor: str
     screen: str
+    actor_subject: str | None = None  # the identity provider's subject; None: a typed name
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,7 @@ class FollowUp:
     recorded_at: str
     actor: str
     screen: str
+    actor_subject: str | None = None  # the identity provider's subject; None: a typed name
 
 
 @dataclass(frozen=True)
@@ -186,6 +197,27 @@ class AuditEntry:
     meeting_id: int | None
     screen: str
     summary: str  # what was done, in plain words
+    actor_subject: str | None = None  # the identity provider's subject; None: a typed name (local mode)
+
+    @property
+    def typed(self) -> bool:
+        """True when the actor is a typed name, not an identity given by the site's provider."""
+        return self.actor_subject is None
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who looked: one opening of a stored case (:meth:`Store.record_access`)."""
+    id: int
+    at: str  # UTC, ISO 8601
+    actor: str  # the display name (or the typed name)
+    actor_subject: str | None  # the identity provider's subject; None: a typed name
+    pseudonym: str
+    screen: str
+
+    @property
+    def typed(self) -> bool:
+        return self.actor_subject is None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from watchwait.store.entities import StoreSchemaError
+from watchwait.store.identity import require
 
 ENV_VAR = "WATCHWAIT_DATABASE_URL"
 DEFAULT_PATH = Path("var") / "watchwait.db"
@@ -229,8 +230,10 @@ def _engine_for(url: URL):
         engine.dispose()
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None, str | None]:
-    """Upgrade the schema; returns (revision before, revision after)."""
+def upgrade(url: str | None = None, revision: str = "head", *, actor: object = None) -> tuple[str | None, str | None]:
+    """Upgrade the schema; returns (revision before, revision after). ``actor``: a
+    :class:`~watchwait.store.identity.Person` needs the ``administer_db`` permission (None or a str: not checked)."""
+    require(actor, "administer_db")
     u = resolve_url(url)
     with _engine_for(u) as engine, write_connection(engine) as conn:
         _lock(conn)
@@ -241,8 +244,10 @@ def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None,
         return before, current(conn)
 
 
-def downgrade(url: str | None, revision: str) -> tuple[str | None, str | None]:
-    """Downgrade the schema to ``revision`` ("base" removes every table); returns (before, after)."""
+def downgrade(url: str | None, revision: str, *, actor: object = None) -> tuple[str | None, str | None]:
+    """Downgrade the schema to ``revision`` ("base" removes every table); returns (before, after). ``actor`` as in
+    :func:`upgrade`."""
+    require(actor, "administer_db")
     u = resolve_url(url)
     if revision not in ("base", *known_revisions()) and not re.fullmatch(r"-[1-9][0-9]?", revision):
         raise StoreSchemaError(f"Unknown schema revision {revision!r}; give one of base, "

@@ -17,18 +17,40 @@ from sqlalchemy.sql import Select
 from watchwait.errors import CohortFileError, RecordError, quoted
 from watchwait.schema import BY_NAME
 from watchwait.store import migrate
-from watchwait.store.entities import (AssessmentVersion, AuditEntry, CasePage, CaseSummary, Decision, FollowUp,
-                                      FollowUpRecord, ImportIssue, ImportReport, InvalidEntry, Meeting, MeetingCase,
-                                      NotFound, Prediction, SiteModel, StoreBusy, VersionConflict)
-from watchwait.store.tables import (assessments, audit, decisions, follow_ups, meeting_cases, meetings, models,
-                                    patients, predictions)
+from watchwait.store.entities import (Access, AssessmentVersion, AuditEntry, CasePage, CaseSummary, Decision,
+                                      FollowUp, FollowUpRecord, ImportIssue, ImportReport, InvalidEntry, Meeting,
+                                      MeetingCase, NotFound, Prediction, SiteModel, StoreBusy, VersionConflict)
+from watchwait.store.identity import Person, require
+from watchwait.store.tables import (accesses, assessments, audit, decisions, follow_ups, meeting_cases, meetings,
+                                    models, patients, predictions)
 from watchwait.store.checks import (PATHWAYS, MAX_NAME, MAX_PRESENT, MAX_PAGE_SIZE, _CHUNK, pathway_label, _now,
-                                    _when, _dumps, _pseudonym, _text, _who, _meeting_id, _version_arg,
+                                    _when, _dumps, _pseudonym, _text, _who, _permit, _meeting_id, _version_arg,
                                     _validate_follow_up, _changes, _finite, _str_list)
 
 
 class Store:
-    """The case store (see the module docstring)."""
+    """The case store (see the :mod:`watchwait.store` docstring for the whole contract).
+
+    Roles, checked in every write when the actor is a :class:`~watchwait.store.identity.Person` (a plain str,
+    local mode's typed name, is not checked); the one source is :data:`watchwait.store.identity.PERMISSIONS`:
+
+    =====================================  ======  =========  =====  =============
+    write (permission)                     viewer  clinician  chair  administrator
+    =====================================  ======  =========  =====  =============
+    record_access (read)                   yes     yes        yes    yes
+    record_prediction (assess)                     yes        yes
+    save_assessment (save)                         yes        yes
+    record_follow_up (follow_up)                   yes        yes
+    create_meeting (create_meeting)                           yes
+    add_case (add_case)                                       yes
+    import_cases (import)                                     yes
+    record_decision (decide; corrections)                     yes
+    register_model (register_model)                                  yes
+    audit/accesses with reader= (read_audit)                         yes
+    =====================================  ======  =========  =====  =============
+
+    A refusal is :class:`~watchwait.store.entities.NotPermitted`, raised before anything is written.
+    """
 
     def __init__(self, url: str | None = None):
         self._url = migrate.resolve_url(url)
@@ -90,9 +112,9 @@ class Store:
             with conn.begin():
                 yield conn
 
-    def _audit(self, conn, at: str, actor: str, screen: str, action: str, summary: str,
+    def _audit(self, conn, at: str, actor: str, subject: str | None, screen: str, action: str, summary: str,
                pseudonym: str | None = None, meeting_id: int | None = None) -> None:
-        conn.execute(audit.insert().values(at=at, actor=actor, action=action, pseudonym=pseudonym,
+        conn.execute(audit.insert().values(at=at, actor=actor, actor_subject=subject, action=action, pseudonym=pseudonym,
                                            meeting_id=meeting_id, screen=screen, summary=summary))
 
     def _insert_ignore(self, conn, table, rows: list[dict], key: str):
@@ -117,10 +139,11 @@ class Store:
         return row
 
     # ------------------------------------------------------------- assessments
-    def save_assessment(self, pseudonym: str, record: Mapping, *, expected_version: int | None, actor: str,
+    def save_assessment(self, pseudonym: str, record: Mapping, *, expected_version: int | None, actor: str | Person,
                         screen: str) -> AssessmentVersion:
         from watchwait.validation import validate_record
 
+        actor, subject = _permit(actor, "save")
         p = _pseudonym(pseudonym)
         expected = _version_arg("The version you opened (expected_version)", expected_version)
         actor, screen = _who(actor, screen)
@@ -143,14 +166,15 @@ class Store:
                 return self._assessment(latest, p)
             now, version = _now(), (have or 0) + 1
             new_id = conn.execute(assessments.insert().values(patient_id=pid, version=version, record=body, saved_at=now,
-                                                              actor=actor, screen=screen).returning(assessments.c.id)).scalar()
+                                                              actor=actor, actor_subject=subject, screen=screen)
+                                  .returning(assessments.c.id)).scalar()
             changed = _changes(json.loads(latest.record), json.loads(body)) if latest else ()
             summary = (f"assessment version {version} saved" +
                        (f" ({len(changed)} field{'s' if len(changed) != 1 else ''} changed: "
                         + ", ".join(c.label for c in changed[:6]) + (", ..." if len(changed) > 6 else "") + ")" if latest else
                         " (new case)"))
-            self._audit(conn, now, actor, screen, "assessment.saved", summary, pseudonym=p)
-        return AssessmentVersion(new_id, p, version, json.loads(body), now, actor, screen)
+            self._audit(conn, now, actor, subject, screen, "assessment.saved", summary, pseudonym=p)
+        return AssessmentVersion(new_id, p, version, json.loads(body), now, actor, screen, subject)
 
     @staticmethod
     def _conflict(what: str, p: str, expected: int | None, latest, at_col: str, where: str = "") -> str:
@@ -166,7 +190,8 @@ class Store:
 
     @staticmethod
     def _assessment(row, pseudonym: str) -> AssessmentVersion:
-        return AssessmentVersion(row.id, pseudonym, row.version, json.loads(row.record), row.saved_at, row.actor, row.screen)
+        return AssessmentVersion(row.id, pseudonym, row.version, json.loads(row.record), row.saved_at, row.actor, row.screen,
+                                 row.actor_subject)
 
     def assessment(self, pseudonym: str, version: int | None = None) -> AssessmentVersion:
         """The case's latest assessment version (or the given one)."""
@@ -190,8 +215,9 @@ class Store:
     # ------------------------------------------------------------- predictions
     def record_prediction(self, assessment_version_id: int, *, model_version: str, model_hash: str, input_hash: str,
                           probability: float | None, interval: Sequence[float] | None, contributions: Sequence[Mapping],
-                          category: str, suggestion: str, rule_ids: Sequence[str], flags: Sequence[str], actor: str,
-                          screen: str) -> Prediction:
+                          category: str, suggestion: str, rule_ids: Sequence[str], flags: Sequence[str],
+                          actor: str | Person, screen: str) -> Prediction:
+        actor, subject = _permit(actor, "assess")
         actor, screen = _who(actor, screen)
         model_version = _text("Model version", model_version, required=True, limit=100)
         model_hash = _text("Model hash", model_hash, required=True, limit=64)
@@ -218,22 +244,23 @@ class Store:
             values = dict(assessment_id=assessment_version_id, model_version=model_version, model_hash=model_hash,
                           input_hash=input_hash, probability=p, interval_low=lo, interval_high=hi,
                           contributions=_dumps(contrib), category=category, suggestion=suggestion,
-                          rule_ids=_dumps(rules_), flags=_dumps(flags_), recorded_at=now, actor=actor, screen=screen)
+                          rule_ids=_dumps(rules_), flags=_dumps(flags_), recorded_at=now, actor=actor, actor_subject=subject,
+                          screen=screen)
             new_id = conn.execute(predictions.insert().values(**values).returning(predictions.c.id)).scalar()
             shown_p = "no probability (outside the model's scope)" if p is None else f"probability {p:.0%}"
-            self._audit(conn, now, actor, screen, "prediction.recorded",
+            self._audit(conn, now, actor, subject, screen, "prediction.recorded",
                         f"prediction for assessment version {row.version} by model {model_version}: {shown_p}",
                         pseudonym=row.pseudonym)
         return Prediction(new_id, assessment_version_id, model_version, model_hash, input_hash, p,
                           None if lo is None else (lo, hi), tuple(contrib), category, suggestion, tuple(rules_),
-                          tuple(flags_), now, actor, screen)
+                          tuple(flags_), now, actor, screen, subject)
 
     @staticmethod
     def _prediction(r) -> Prediction:
         return Prediction(r.id, r.assessment_id, r.model_version, r.model_hash, r.input_hash, r.probability,
                           None if r.interval_low is None else (r.interval_low, r.interval_high),
                           tuple(json.loads(r.contributions)), r.category, r.suggestion, tuple(json.loads(r.rule_ids)),
-                          tuple(json.loads(r.flags)), r.recorded_at, r.actor, r.screen)
+                          tuple(json.loads(r.flags)), r.recorded_at, r.actor, r.screen, r.actor_subject)
 
     def predictions(self, assessment_version_id: int) -> list[Prediction]:
         """The predictions stored for one assessment version, oldest first."""
@@ -243,7 +270,8 @@ class Store:
         return [self._prediction(r) for r in rows]
 
     # ------------------------------------------------------------- meetings
-    def create_meeting(self, date: dt.date | str, title: str, actor: str, screen: str = "Meetings") -> Meeting:
+    def create_meeting(self, date: dt.date | str, title: str, actor: str | Person, screen: str = "Meetings") -> Meeting:
+        actor, subject = _permit(actor, "create_meeting")
         if isinstance(date, dt.datetime):
             date = date.date()
         if isinstance(date, str):
@@ -258,10 +286,11 @@ class Store:
         with self._write() as conn:
             now = _now()
             mid = conn.execute(meetings.insert().values(date=date.isoformat(), title=title, created_at=now,
-                                                        created_by=actor).returning(meetings.c.id)).scalar()
-            self._audit(conn, now, actor, screen, "meeting.created", f"meeting of {date.isoformat()} created",
+                                                        created_by=actor, created_by_subject=subject)
+                               .returning(meetings.c.id)).scalar()
+            self._audit(conn, now, actor, subject, screen, "meeting.created", f"meeting of {date.isoformat()} created",
                         meeting_id=mid)
-        return Meeting(mid, date.isoformat(), title, now, actor, 0, 0)
+        return Meeting(mid, date.isoformat(), title, now, actor, 0, 0, subject)
 
     def _meetings_query(self) -> Select:
         n_cases = (select(func.count()).select_from(meeting_cases).where(meeting_cases.c.meeting_id == meetings.c.id)
@@ -272,7 +301,7 @@ class Store:
 
     @staticmethod
     def _meeting(r) -> Meeting:
-        return Meeting(r.id, r.date, r.title, r.created_at, r.created_by, r.n_cases, r.n_decided)
+        return Meeting(r.id, r.date, r.title, r.created_at, r.created_by, r.n_cases, r.n_decided, r.created_by_subject)
 
     def meeting(self, meeting_id: int) -> Meeting:
         mid = _meeting_id(meeting_id)
@@ -288,9 +317,10 @@ class Store:
             rows = conn.execute(self._meetings_query().order_by(meetings.c.date.desc(), meetings.c.id.desc())).all()
         return [self._meeting(r) for r in rows]
 
-    def add_case(self, meeting_id: int, pseudonym: str, actor: str, screen: str) -> int:
+    def add_case(self, meeting_id: int, pseudonym: str, actor: str | Person, screen: str) -> int:
         """Put a stored case on the meeting's list (at the end); returns its position (1, 2, ...).
         A case already on the list keeps its place."""
+        actor, subject = _permit(actor, "add_case")
         mid, p = _meeting_id(meeting_id), _pseudonym(pseudonym)
         actor, screen = _who(actor, screen)
         with self._write() as conn:
@@ -303,18 +333,19 @@ class Store:
             pos = (conn.execute(select(func.max(meeting_cases.c.position)).where(meeting_cases.c.meeting_id == mid)).scalar() or 0) + 1
             now = _now()
             conn.execute(meeting_cases.insert().values(meeting_id=mid, patient_id=pid, position=pos, added_at=now,
-                                                       actor=actor, screen=screen))
-            self._audit(conn, now, actor, screen, "meeting.case_added", f"added to the meeting of {m.date} (case {pos})",
+                                                       actor=actor, actor_subject=subject, screen=screen))
+            self._audit(conn, now, actor, subject, screen, "meeting.case_added", f"added to the meeting of {m.date} (case {pos})",
                         pseudonym=p, meeting_id=mid)
         return pos
 
-    def import_cases(self, meeting_id: int, cohort_csv_bytes: bytes, actor: str, screen: str, *,
+    def import_cases(self, meeting_id: int, cohort_csv_bytes: bytes, actor: str | Person, screen: str, *,
                      source: str = "uploaded file") -> ImportReport:
         """Import a cohort CSV into a meeting: every row validated first; nothing written if any row is bad."""
         import io
 
         from watchwait.validation import frame_to_records, read_cohort, validate_record
 
+        actor, subject = _permit(actor, "import")
         mid = _meeting_id(meeting_id)
         actor, screen = _who(actor, screen)
         if not isinstance(cohort_csv_bytes, bytes | bytearray | memoryview):
@@ -373,14 +404,16 @@ class Store:
                 i = pid[p]
                 v, old = latest.get(i, (0, None))
                 if old is None or json.loads(old) != json.loads(bodies[p]):
-                    a_rows.append(dict(patient_id=i, version=v + 1, record=bodies[p], saved_at=now, actor=actor, screen=screen))
-                    log.append(dict(at=now, actor=actor, action="assessment.imported", pseudonym=p, meeting_id=mid,
+                    a_rows.append(dict(patient_id=i, version=v + 1, record=bodies[p], saved_at=now, actor=actor,
+                                       actor_subject=subject, screen=screen))
+                    log.append(dict(at=now, actor=actor, actor_subject=subject, action="assessment.imported", pseudonym=p, meeting_id=mid,
                                     screen=screen, summary=f"assessment version {v + 1} imported from {source} (row {row_of[p]})"
                                     + (" (new case)" if v == 0 else "")))
                 if i not in on_meeting:
                     pos += 1
-                    c_rows.append(dict(meeting_id=mid, patient_id=i, position=pos, added_at=now, actor=actor, screen=screen))
-                    log.append(dict(at=now, actor=actor, action="meeting.case_added", pseudonym=p, meeting_id=mid,
+                    c_rows.append(dict(meeting_id=mid, patient_id=i, position=pos, added_at=now, actor=actor,
+                                       actor_subject=subject, screen=screen))
+                    log.append(dict(at=now, actor=actor, actor_subject=subject, action="meeting.case_added", pseudonym=p, meeting_id=mid,
                                     screen=screen, summary=f"added to the meeting of {m.date} (case {pos}) from {source}"))
             if a_rows:
                 conn.execute(assessments.insert(), a_rows)
@@ -436,7 +469,8 @@ class Store:
         for c in cases:
             i = c.patient_id
             a = latest.get(i)
-            a = None if a is None else AssessmentVersion(a.id, names[i], a.version, a.record, a.saved_at, a.actor, a.screen)
+            a = None if a is None else AssessmentVersion(a.id, names[i], a.version, a.record, a.saved_at, a.actor, a.screen,
+                                                         a.actor_subject)
             pd_ = prev.get(i)
             changes = None if pd_ is None or a is None else _changes(old_records.get((i, pd_.assessment_version)), a.record)
             out.append(MeetingCase(mid, c.position, c.pseudonym, a, None if a is None else preds.get(a.id),
@@ -454,7 +488,8 @@ class Store:
             top = top.group_by(assessments.c.patient_id).subquery()
             for r in conn.execute(select(assessments).join(top, and_(top.c.patient_id == assessments.c.patient_id,
                                                                      top.c.v == assessments.c.version))):
-                out[r.patient_id] = AssessmentVersion(r.id, "", r.version, json.loads(r.record), r.saved_at, r.actor, r.screen)
+                out[r.patient_id] = AssessmentVersion(r.id, "", r.version, json.loads(r.record), r.saved_at, r.actor, r.screen,
+                                                      r.actor_subject)
         return out
 
     def _latest_follow_ups(self, conn, pids: list[int] | None, names: Mapping[int, str]) -> dict[int, FollowUp]:
@@ -468,7 +503,7 @@ class Store:
             for r in conn.execute(select(follow_ups).join(top, and_(top.c.patient_id == follow_ups.c.patient_id,
                                                                     top.c.v == follow_ups.c.version))):
                 out[r.patient_id] = FollowUp(r.id, names.get(r.patient_id, ""), r.version, json.loads(r.data), r.recorded_at,
-                                             r.actor, r.screen)
+                                             r.actor, r.screen, r.actor_subject)
         return out
 
     # ------------------------------------------------------------- decisions
@@ -484,12 +519,14 @@ class Store:
     def _decision(r) -> Decision:
         return Decision(r.id, r.meeting_id, r.meeting_date, r.pseudonym, r.version, r.assessment_version, r.pathway,
                         pathway_label(r.pathway), bool(r.follows_suggestion), r.suggested_pathway, r.reason_not_followed,
-                        r.rationale, tuple(json.loads(r.present)), r.dissent, r.recorded_at, r.actor, r.screen)
+                        r.rationale, tuple(json.loads(r.present)), r.dissent, r.recorded_at, r.actor, r.screen,
+                        r.actor_subject)
 
     def record_decision(self, meeting_id: int, pseudonym: str, *, pathway: str, follows_suggestion: bool,
                         reason_not_followed: str | None = None, rationale: str, present: Sequence[str],
-                        dissent: str | None = None, actor: str, screen: str, expected_version: int | None,
+                        dissent: str | None = None, actor: str | Person, screen: str, expected_version: int | None,
                         assessment_version: int | None = None) -> Decision:
+        actor, subject = _permit(actor, "decide", None if expected_version is None else "correct a decision")
         mid, p = _meeting_id(meeting_id), _pseudonym(pseudonym)
         expected = _version_arg("The decision version you saw (expected_version)", expected_version)
         seen = _version_arg("The assessment version decided on", assessment_version)
@@ -548,14 +585,14 @@ class Store:
             new_id = conn.execute(decisions.insert().values(
                 meeting_id=mid, patient_id=pid, version=version, assessment_id=a.id, pathway=pathway,
                 follows_suggestion=follows, suggested_pathway=suggested, reason_not_followed=reason, rationale=rationale,
-                present=_dumps(people), dissent=dissent, recorded_at=now, actor=actor, screen=screen)
+                present=_dumps(people), dissent=dissent, recorded_at=now, actor=actor, actor_subject=subject, screen=screen)
                 .returning(decisions.c.id)).scalar()
-            self._audit(conn, now, actor, screen, "decision.recorded",
+            self._audit(conn, now, actor, subject, screen, "decision.recorded",
                         f"decision {'recorded' if version == 1 else f'version {version} recorded (correction)'} at the "
                         f"meeting of {m.date}: {pathway_label(pathway)}, "
                         f"{'following' if follows else 'not following'} the suggestion", pseudonym=p, meeting_id=mid)
         return Decision(new_id, mid, m.date, p, version, a.version, pathway, pathway_label(pathway), follows, suggested,
-                        reason, rationale, tuple(people), dissent, now, actor, screen)
+                        reason, rationale, tuple(people), dissent, now, actor, screen, subject)
 
     def decisions(self, pseudonym: str) -> list[Decision]:
         """Every decision recorded for the case, oldest first."""
@@ -565,8 +602,9 @@ class Store:
         return [self._decision(r) for r in rows]
 
     # ------------------------------------------------------------- follow-up
-    def record_follow_up(self, pseudonym: str, follow_up: Mapping, *, actor: str, screen: str,
+    def record_follow_up(self, pseudonym: str, follow_up: Mapping, *, actor: str | Person, screen: str,
                          expected_version: int | None) -> FollowUp:
+        actor, subject = _permit(actor, "follow_up")
         p = _pseudonym(pseudonym)
         expected = _version_arg("The follow-up version you opened (expected_version)", expected_version)
         actor, screen = _who(actor, screen)
@@ -580,19 +618,21 @@ class Store:
                 raise VersionConflict(self._conflict("follow-up", p, expected, last, "recorded_at"))
             now, version = _now(), (have or 0) + 1
             new_id = conn.execute(follow_ups.insert().values(patient_id=pid, version=version, data=_dumps(data),
-                                                             recorded_at=now, actor=actor, screen=screen)
+                                                             recorded_at=now, actor=actor, actor_subject=subject,
+                                                             screen=screen)
                                   .returning(follow_ups.c.id)).scalar()
-            self._audit(conn, now, actor, screen, "follow_up.recorded",
+            self._audit(conn, now, actor, subject, screen, "follow_up.recorded",
                         f"follow-up version {version} recorded (" + ", ".join(BY_NAME[k].label for k in data) + ")",
                         pseudonym=p)
-        return FollowUp(new_id, p, version, data, now, actor, screen)
+        return FollowUp(new_id, p, version, data, now, actor, screen, subject)
 
     def follow_ups(self, pseudonym: str) -> list[FollowUp]:
         p = _pseudonym(pseudonym)
         with self._read() as conn:
             rows = conn.execute(select(follow_ups).join(patients, patients.c.id == follow_ups.c.patient_id)
                                 .where(patients.c.pseudonym == p).order_by(follow_ups.c.version)).all()
-        return [FollowUp(r.id, p, r.version, json.loads(r.data), r.recorded_at, r.actor, r.screen) for r in rows]
+        return [FollowUp(r.id, p, r.version, json.loads(r.data), r.recorded_at, r.actor, r.screen, r.actor_subject)
+                for r in rows]
 
     def follow_up_records(self) -> list[FollowUpRecord]:
         """Every case with an assessment: its latest record and latest follow-up (None when none), by pseudonym."""
@@ -708,24 +748,83 @@ class Store:
             q = q.where(and_(*conds))
         return q.order_by(patients.c.pseudonym).limit(limit).offset(offset), q
 
-    # ------------------------------------------------------------- audit
-    def audit(self, pseudonym: str | None = None, limit: int = 200, *, meeting_id: int | None = None) -> list[AuditEntry]:
-        """The audit trail, newest first (of one case, one meeting, or everything)."""
+    # ------------------------------------------------------------- audit and who looked
+    @staticmethod
+    def _person_filter(table, person: Person | str | None):
+        """The rows of one person: a signed-in Person by subject; a typed Person by its name among the typed rows;
+        a str is a subject, or a typed name (the rows of a signed-in person with that display name are not
+        "typed rows", so a typed "Dr Chair" never lists the signed-in Dr Chair's rows, nor the other way)."""
+        subject = table.c.actor_subject
+        if isinstance(person, Person):
+            return (and_(subject.is_(None), table.c.actor == person.name) if person.typed
+                    else subject == person.subject)
+        if not isinstance(person, str) or not person.strip() or len(person) > 255:
+            raise InvalidEntry(f"The person to filter by must be a Person, a subject or a typed name; got "
+                               f"{quoted(person)} instead.")
+        return or_(subject == person, and_(subject.is_(None), table.c.actor == person))
+
+    @staticmethod
+    def _paging(what: str, limit: object, offset: object) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidEntry(f"The number of audit entries must be a whole number from 1; got {quoted(limit)} instead.")
+            raise InvalidEntry(f"The number of {what} must be a whole number from 1; got {quoted(limit)} instead.")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InvalidEntry(f"The number of {what} to skip must be a whole number from 0; got {quoted(offset)} "
+                               "instead.")
+
+    def audit(self, pseudonym: str | None = None, limit: int = 200, *, meeting_id: int | None = None,
+              person: Person | str | None = None, offset: int = 0, reader: Person | str | None = None) -> list[AuditEntry]:
+        """The audit trail, newest first (of one case, one meeting, one person, or everything; filters combine).
+
+        ``person``: see :meth:`_person_filter`. ``reader``: who is reading; a :class:`Person` needs the
+        ``read_audit`` permission (the administrator's audit view passes it; a str or None is not checked)."""
+        require(reader, "read_audit")
+        self._paging("audit entries", limit, offset)
         q = select(audit)
         if pseudonym is not None:
             q = q.where(audit.c.pseudonym == _pseudonym(pseudonym))
         if meeting_id is not None:
             q = q.where(audit.c.meeting_id == _meeting_id(meeting_id))
+        if person is not None:
+            q = q.where(self._person_filter(audit, person))
         with self._read() as conn:
-            rows = conn.execute(q.order_by(audit.c.id.desc()).limit(limit)).all()
-        return [AuditEntry(r.id, r.at, r.actor, r.action, r.pseudonym, r.meeting_id, r.screen, r.summary) for r in rows]
+            rows = conn.execute(q.order_by(audit.c.id.desc()).limit(limit).offset(offset)).all()
+        return [AuditEntry(r.id, r.at, r.actor, r.action, r.pseudonym, r.meeting_id, r.screen, r.summary, r.actor_subject)
+                for r in rows]
+
+    def record_access(self, actor: Person | str, pseudonym: str, screen: str) -> Access:
+        """Who looked: one row (who, their subject, which case, when in UTC, from which screen) each time a stored
+        case is opened, in the append-only ``accesses`` table (not in the audit: nothing changed). A Person needs
+        the ``read`` permission (a person with no role is refused and nothing is written); a str is a typed name.
+        The case need not exist: a look-up of a pseudonym that is not stored is recorded too."""
+        actor, subject = _permit(actor, "read")
+        p = _pseudonym(pseudonym)
+        actor, screen = _who(actor, screen)
+        with self._write() as conn:
+            now = _now()
+            new_id = conn.execute(accesses.insert().values(at=now, actor=actor, actor_subject=subject, pseudonym=p,
+                                                           screen=screen).returning(accesses.c.id)).scalar()
+        return Access(new_id, now, actor, subject, p, screen)
+
+    def accesses(self, person: Person | str | None = None, pseudonym: str | None = None, limit: int = 200,
+                 offset: int = 0, *, reader: Person | str | None = None) -> list[Access]:
+        """Who looked, newest first: of one person (as in :meth:`audit`), one case, both, or everyone.
+        ``reader``: a :class:`Person` needs the ``read_audit`` permission (a str or None is not checked)."""
+        require(reader, "read_audit")
+        self._paging("access rows", limit, offset)
+        q = select(accesses)
+        if pseudonym is not None:
+            q = q.where(accesses.c.pseudonym == _pseudonym(pseudonym))
+        if person is not None:
+            q = q.where(self._person_filter(accesses, person))
+        with self._read() as conn:
+            rows = conn.execute(q.order_by(accesses.c.id.desc()).limit(limit).offset(offset)).all()
+        return [Access(r.id, r.at, r.actor, r.actor_subject, r.pseudonym, r.screen) for r in rows]
 
     # ------------------------------------------------------------- models
-    def register_model(self, version: str, model_hash: str, card_summary: Mapping, *, actor: str = "watchwait",
+    def register_model(self, version: str, model_hash: str, card_summary: Mapping, *, actor: str | Person = "watchwait",
                        screen: str = "watchwait train") -> SiteModel:
         """Record a model trained at this site (registering the same version and hash again changes nothing)."""
+        actor, subject = _permit(actor, "register_model")
         version = _text("Model version", version, required=True, limit=100)
         model_hash = _text("Model hash", model_hash, required=True, limit=64)
         if not isinstance(card_summary, Mapping):
@@ -741,8 +840,8 @@ class Store:
             else:
                 now = _now()
                 conn.execute(models.insert().values(version=version, model_hash=model_hash, card_summary=summary,
-                                                    registered_at=now, actor=actor))
-                self._audit(conn, now, actor, screen, "model.registered", f"model {version} registered")
+                                                    registered_at=now, actor=actor, actor_subject=subject))
+                self._audit(conn, now, actor, subject, screen, "model.registered", f"model {version} registered")
         return next(m for m in self.models() if m.version == version)
 
     def models(self) -> list[SiteModel]:

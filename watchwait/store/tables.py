@@ -5,7 +5,9 @@ imports this module, so an old revision stays what it was); ``tests/store/test_m
 checks that the head revision and this metadata agree.
 
 Append-only tables (database triggers refuse UPDATE, DELETE and TRUNCATE): ``audit``,
-``assessments``, ``predictions``, ``decisions``, ``follow_ups`` and ``models``. Text columns ending in
+``assessments``, ``predictions``, ``decisions``, ``follow_ups``, ``models`` and ``accesses`` (who looked).
+Every ``actor`` (and ``meetings.created_by``) has a ``..._subject`` beside it: the identity provider's subject
+of a signed-in person, NULL for a typed name (local mode). Text columns ending in
 ``_at`` hold UTC ISO 8601 times; ``record``, ``data``, ``contributions``, ``rule_ids``, ``flags``,
 ``present`` and ``card_summary`` hold JSON text.
 """
@@ -18,6 +20,7 @@ from sqlalchemy import (Boolean, Column, Float, ForeignKey, Index, Integer, Meta
 metadata = MetaData()
 TS = String(40)
 WHO = String(200)
+SUBJECT = String(255)  # revision 0003: the identity provider's subject of the actor; NULL = a typed name
 SCREEN = String(100)
 
 patients = Table(
@@ -35,6 +38,7 @@ assessments = Table(
     Column("record", Text, nullable=False),
     Column("saved_at", TS, nullable=False),
     Column("actor", WHO, nullable=False),
+    Column("actor_subject", SUBJECT),  # revision 0003
     Column("screen", SCREEN, nullable=False),
     UniqueConstraint("patient_id", "version", name="uq_assessments_patient_version"),
 )
@@ -56,6 +60,7 @@ predictions = Table(
     Column("flags", Text, nullable=False),
     Column("recorded_at", TS, nullable=False),
     Column("actor", WHO, nullable=False),
+    Column("actor_subject", SUBJECT),  # revision 0003
     Column("screen", SCREEN, nullable=False),
     Index("ix_predictions_model_version", "model_version"),  # revision 0002
 )
@@ -67,6 +72,7 @@ meetings = Table(
     Column("title", String(200), nullable=False),
     Column("created_at", TS, nullable=False),
     Column("created_by", WHO, nullable=False),
+    Column("created_by_subject", SUBJECT),  # revision 0003
 )
 
 meeting_cases = Table(
@@ -77,6 +83,7 @@ meeting_cases = Table(
     Column("position", Integer, nullable=False),
     Column("added_at", TS, nullable=False),
     Column("actor", WHO, nullable=False),
+    Column("actor_subject", SUBJECT),  # revision 0003
     Column("screen", SCREEN, nullable=False),
     UniqueConstraint("meeting_id", "patient_id", name="uq_meeting_cases_meeting_patient"),
     UniqueConstraint("meeting_id", "position", name="uq_meeting_cases_meeting_position"),
@@ -98,6 +105,7 @@ decisions = Table(
     Column("dissent", Text),
     Column("recorded_at", TS, nullable=False),
     Column("actor", WHO, nullable=False),
+    Column("actor_subject", SUBJECT),  # revision 0003
     Column("screen", SCREEN, nullable=False),
     UniqueConstraint("meeting_id", "patient_id", "version", name="uq_decisions_meeting_patient_version"),
     Index("ix_decisions_patient_id", "patient_id", "id"),
@@ -111,6 +119,7 @@ follow_ups = Table(
     Column("data", Text, nullable=False),
     Column("recorded_at", TS, nullable=False),
     Column("actor", WHO, nullable=False),
+    Column("actor_subject", SUBJECT),  # revision 0003
     Column("screen", SCREEN, nullable=False),
     UniqueConstraint("patient_id", "version", name="uq_follow_ups_patient_version"),
 )
@@ -120,12 +129,15 @@ audit = Table(
     Column("id", Integer, primary_key=True),
     Column("at", TS, nullable=False),
     Column("actor", WHO, nullable=False),
+    Column("actor_subject", SUBJECT),  # revision 0003
     Column("action", String(64), nullable=False),
     Column("pseudonym", String(64)),
     Column("meeting_id", Integer),
     Column("screen", SCREEN, nullable=False),
     Column("summary", Text, nullable=False),
     Index("ix_audit_pseudonym", "pseudonym", "id"),
+    Index("ix_audit_actor_subject", "actor_subject", "id"),  # revision 0003: the audit view's person filter
+    Index("ix_audit_actor", "actor", "id"),  # revision 0003
 )
 
 # revision 0002: the models trained at this site
@@ -136,6 +148,21 @@ models = Table(
     Column("card_summary", Text, nullable=False),
     Column("registered_at", TS, nullable=False),
     Column("actor", WHO, nullable=False),
+    Column("actor_subject", SUBJECT),  # revision 0003
 )
 
-APPEND_ONLY = ("audit", "assessments", "predictions", "decisions", "follow_ups", "models")
+# revision 0003: who looked (one row per opening of a stored case)
+accesses = Table(
+    "accesses", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", TS, nullable=False),
+    Column("actor", WHO, nullable=False),
+    Column("actor_subject", SUBJECT),
+    Column("pseudonym", String(64), nullable=False),
+    Column("screen", SCREEN, nullable=False),
+    Index("ix_accesses_pseudonym", "pseudonym", "id"),
+    Index("ix_accesses_actor_subject", "actor_subject", "id"),
+    Index("ix_accesses_actor", "actor", "id"),
+)
+
+APPEND_ONLY = ("audit", "assessments", "predictions", "decisions", "follow_ups", "models", "accesses")
