@@ -35,7 +35,10 @@ def _main(page: Page):
     return page.get_by_test_id("stMain")
 
 
-def test_demo13_ccr_with_ctdna_conditional_headline(wide: Page, server, shots, samples):
+def test_demo13_ccr_with_ctdna_conditional_headline_at_the_desk_then_in_presentation_mode(wide: Page, server, shots, samples):
+    """At the desk, then, on the same page, in Presentation mode (was two tests, test_demo13_ccr_with_ctdna_conditional_
+    headline and test_presentation_mode_demo13_notices_keep_reason_and_source, each opening DEMO-13's Assessment on a
+    page of its own; every check of both is made here, the second from _presentation_demo13)."""
     a = watchwait.assess(samples["DEMO-13"])
     assert a.category == "cCR" and a.suggestion.conditional
     _open(wide, server, "DEMO-13", "Assessment")
@@ -50,12 +53,31 @@ def test_demo13_ccr_with_ctdna_conditional_headline(wide: Page, server, shots, s
     for f in a.suggestion.flags:
         expect(wide.get_by_test_id("stAlert").filter(has_text=f.rule_id)).to_have_count(1)
     shot(wide, shots / "20_assessment_DEMO-13_ccr_ctdna.png")
+    _presentation_demo13(wide, shots, a)
 
 
-def test_demo04_near_ccr_with_nodes_options(wide: Page, server, shots, samples):
+def test_options_and_headlines_of_demo04_14_06_15_on_one_page(wide: Page, server, shots, samples):
+    """Four patients opened one after the other on one page, each on its screen (were four tests, each opening
+    the app on a page of its own: test_demo04_near_ccr_with_nodes_options, test_demo14_early_near_ccr_reassessment,
+    test_demo06_unfit_incomplete, test_demo15_blank_cm_confirm_notices_before_the_number; every check of each is
+    made by its helper below)."""
+    open_app(wide, server)
+    for i, (pid, screen, check) in enumerate((("DEMO-04", "Options", _demo04_near_ccr_with_nodes_options),
+                                              ("DEMO-14", "Assessment", _demo14_early_near_ccr_reassessment),
+                                              ("DEMO-06", "Assessment", _demo06_unfit_incomplete),
+                                              ("DEMO-15", "Assessment", _demo15_blank_cm_confirm_notices_before_the_number))):
+        if i:
+            go(wide, "Patient")
+        load_sample(wide, pid)
+        go(wide, screen)
+        expect(wide.get_by_test_id("ww-facts").first).to_contain_text(f"Patient: {pid}", timeout=T)
+        check(wide, shots, samples)
+
+
+def _demo04_near_ccr_with_nodes_options(wide: Page, shots, samples) -> None:
+    """DEMO-04 on its Options screen (was test_demo04_near_ccr_with_nodes_options, a page of its own)."""
     a = watchwait.assess(samples["DEMO-04"])
     assert a.category == "near-cCR" and a.suggestion.pathway == "reassess_or_tme"
-    _open(wide, server, "DEMO-04", "Options")
     le = wide.locator(".st-key-ww-option-local_excision")
     expect(le).to_be_visible(timeout=T)
     expect(le).not_to_contain_text("Suggested")
@@ -72,10 +94,10 @@ def test_demo04_near_ccr_with_nodes_options(wide: Page, server, shots, samples):
     shot(wide, shots / "21_options_DEMO-04_near_ccr_nodes.png")
 
 
-def test_demo14_early_near_ccr_reassessment(wide: Page, server, shots, samples):
+def _demo14_early_near_ccr_reassessment(wide: Page, shots, samples) -> None:
+    """DEMO-14 on its Assessment screen (was test_demo14_early_near_ccr_reassessment, a page of its own)."""
     a = watchwait.assess(samples["DEMO-14"])
     assert a.category == "near-cCR" and a.suggestion.pathway == "reassess" and not a.suggestion.conditional
-    _open(wide, server, "DEMO-14", "Assessment")
     suggestion = wide.locator(".st-key-ww-suggestion")
     expect(suggestion.get_by_role("heading", name=f"Suggested: {a.suggestion.headline}")).to_be_visible(timeout=T)
     assert shown_headline(suggestion) == "Suggested: Re-assessment in 6-12 weeks"
@@ -86,10 +108,10 @@ def test_demo14_early_near_ccr_reassessment(wide: Page, server, shots, samples):
     shot(wide, shots / "22_assessment_DEMO-14_early_near_ccr.png")
 
 
-def test_demo06_unfit_incomplete(wide: Page, server, shots, samples):
+def _demo06_unfit_incomplete(wide: Page, shots, samples) -> None:
+    """DEMO-06 on its Assessment screen (was test_demo06_unfit_incomplete, a page of its own)."""
     a = watchwait.assess(samples["DEMO-06"])
     assert a.category == "incomplete" and a.suggestion.pathway == "tme" and a.suggestion.conditional
-    _open(wide, server, "DEMO-06", "Assessment")
     unfit = wide.get_by_test_id("stAlert").filter(has_text="Judged unfit for major surgery")
     expect(unfit).to_be_visible(timeout=T)
     expect(unfit).to_contain_text("FLAG-unfit-surgery")
@@ -100,10 +122,10 @@ def test_demo06_unfit_incomplete(wide: Page, server, shots, samples):
     shot(wide, shots / "23_assessment_DEMO-06_unfit.png")
 
 
-def test_demo15_blank_cm_confirm_notices_before_the_number(wide: Page, server, shots, samples):
+def _demo15_blank_cm_confirm_notices_before_the_number(wide: Page, shots, samples) -> None:
+    """DEMO-15 on its Assessment screen (was test_demo15_blank_cm_confirm_notices_before_the_number, a page of its own)."""
     a = watchwait.assess(samples["DEMO-15"])
     assert [n.rule_id for n in a.suggestion.confirm] == ["CONFIRM-cM", "CONFIRM-NEW-M1"]
-    _open(wide, server, "DEMO-15", "Assessment")
     metric = wide.get_by_test_id("stMetricValue")
     expect(metric).to_have_text(f"{100 * a.probability:.0f}%", timeout=T)
     top = metric.bounding_box()["y"]
@@ -117,9 +139,8 @@ def test_demo15_blank_cm_confirm_notices_before_the_number(wide: Page, server, s
     shot(wide, shots / "24_assessment_DEMO-15_confirm_blank_cm.png")
 
 
-def test_presentation_mode_demo13_notices_keep_reason_and_source(wide: Page, server, shots, samples):
-    a = watchwait.assess(samples["DEMO-13"])
-    _open(wide, server, "DEMO-13", "Assessment")
+def _presentation_demo13(wide: Page, shots, a) -> None:
+    """DEMO-13's Assessment, open at the desk, switched to Presentation mode: every notice keeps its reason and source."""
     wide.get_by_text("Presentation mode").click()
     settle(wide)
     expect(wide.get_by_test_id("stSidebar")).to_be_hidden()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
-from st_helpers import T, drawn, go, load_sample, open_app, settle, shot
+from st_helpers import T, drawn, go, load_sample, open_app, settle, shot, shown_headline
 
 import watchwait
 from components import fmt
@@ -164,6 +164,38 @@ def _check_notices(page: Page, shots, a) -> None:
     expect(full.locator("details[open]")).to_have_count(0)
 
 
+def _check_demo02(page: Page, shots, a) -> None:
+    """DEMO-02 (cCR with a discordance flag) on the shared screen's Assessment (was test_dashboard_e2e.py::
+    test_presentation_mode_fits_one_screen_at_1920x1080, a page of its own at the same size, every check of it here):
+    the number in large type, the headline (conditional when the model's probability for this cCR is low, rule 6)
+    and its rule, the facts, the suggestion box, the synthetic-data line and every flag in the first screen; the top
+    navigation of presentation mode opens Options and comes back to Assessment. (Switching presentation mode off
+    again, the sidebar back, is checked at the end of the walk.)"""
+    metric = page.get_by_test_id("stMetricValue")
+    expect(metric).to_have_text(f"{100 * a.probability:.0f}%", timeout=T)
+    facts = page.locator(".ww-facts")
+    suggestion = page.locator(".st-key-ww-suggestion")
+    lead = "Suggested, with conditions:" if a.suggestion.conditional else "Suggested:"
+    assert shown_headline(suggestion) == f"{lead} {a.suggestion.headline}"
+    if a.suggestion.conditional:
+        expect(suggestion).not_to_contain_text(f"Suggested: {a.suggestion.label}")
+    expect(suggestion).to_contain_text(a.suggestion.rule_id)
+    flags = [page.get_by_text(f.rule_id).first for f in a.suggestion.flags]
+    synthetic = page.get_by_text("Synthetic training data").first
+    for loc in (facts, metric, suggestion, synthetic, *flags):
+        box = loc.bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 1080, box
+    assert float(metric.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 60
+    shot(page, shots / "08_presentation_1920x1080.png", full=False)
+    page.get_by_role("link", name="Options").click()  # the top navigation of presentation mode
+    expect(page.get_by_role("heading", name="Surveillance under watch-and-wait")).to_be_visible(timeout=T)
+    settle(page)
+    shot(page, shots / "08b_presentation_options.png", full=False)
+    page.get_by_role("link", name="Assessment").click()
+    expect(page.get_by_test_id("stMetricValue")).to_be_visible(timeout=T)
+    settle(page)
+
+
 def test_every_sample_patient_fits_the_first_screen(wide: Page, server, shots, samples):
     """One walk of the shared screen (Presentation mode, 1920 x 1080) over all sample patients, making every check
     this file makes:
@@ -174,7 +206,9 @@ def test_every_sample_patient_fits_the_first_screen(wide: Page, server, shots, s
     - DEMO-01: on Assessment, Evidence, Options, Trajectories and What if, no visible text under 24 px, no faint
       grey, no canvas table (was test_presentation_text_is_at_least_24_px_and_dark_enough, one page per screen);
     - DEMO-13: notices cut to two lines keep their full text one click away (was test_notices_cut_to_two_lines_
-      keep_their_full_text_one_click_away, a page of its own)."""
+      keep_their_full_text_one_click_away, a page of its own);
+    - DEMO-02: the checks of test_dashboard_e2e.py's presentation test (_check_demo02); at the end, Presentation mode
+      switched off brings the sidebar back."""
     misses: dict[str, list[str]] = {}
     small: dict[str, list] = {}
     _presentation(wide, server, "DEMO-01")
@@ -194,6 +228,7 @@ def test_every_sample_patient_fits_the_first_screen(wide: Page, server, shots, s
             shot(wide, shots / f"32_presentation_{pid}_first_screen.png", full=False)
         if pid == "DEMO-02":
             shot(wide, shots / "30_presentation_DEMO-02_one_screen.png", full=False)
+            _check_demo02(wide, shots, a)
         if pid == "DEMO-13":
             _check_notices(wide, shots, a)
         if pid == "DEMO-01":
@@ -204,6 +239,10 @@ def test_every_sample_patient_fits_the_first_screen(wide: Page, server, shots, s
                     drawn(wide)
                 if found := _text_misses(wide, shots, screen):
                     small[screen] = found
+    # Presentation mode switched off again (on DEMO-15's Assessment, the walk's last): the sidebar is back
+    wide.get_by_text("Presentation mode").first.click()
+    settle(wide)
+    expect(wide.get_by_test_id("stSidebar")).to_be_visible()
     assert misses == {}, misses
     assert small == {}, small
     assert len(samples) == 15
