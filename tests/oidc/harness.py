@@ -13,6 +13,7 @@ Missing Node or the provider's packages is a failure naming the way to install t
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -80,6 +81,10 @@ class Provider:
 
 
 def _check_installed() -> None:
+    missing = [m for m in ("authlib", "httpx") if importlib.util.find_spec(m) is None]
+    if missing:  # st.login would only show an error page in the browser
+        raise RuntimeError(f"st.login needs {' and '.join(missing)} in the venv: pyproject.toml's streamlit[auth] "
+                           "(make install), or `.venv/bin/pip install 'streamlit[auth]==1.67.*'`")
     if shutil.which(NODE) is None:
         raise RuntimeError("Node.js not found: the sign-in tests need it for their OpenID Connect provider "
                            "(`make oidc`, or `apt-get install nodejs npm` then `make oidc`)")

@@ -3,8 +3,9 @@
 The provider (tests/oidc/provider, npm ``oidc-provider``) runs on loopback; a test-only app (signin_app.py) calls
 st.login() for an anonymous browser and otherwise shows st.user. Debian's Chromium, driven by Playwright, fills the
 provider's login form as the chair and as the viewer, reads the identity Streamlit surfaced, signs out, and is asked
-to sign in again. A provider with a 3-second identity token shows that Streamlit does not check the token's expiry
-(the app has to, from st.user's ``exp``).
+to sign in again (one click: the provider ends its session too). A provider with a 3-second identity token shows
+that Streamlit does not check the token's expiry (the app has to, from st.user's ``exp``), and that signing out
+still works once it has expired.
 """
 
 from __future__ import annotations
@@ -111,13 +112,19 @@ def test_sign_in_shows_the_providers_identity_and_sign_out_asks_again(app, oidc_
     page.reload()
     expect(page.get_by_test_id("stText").filter(has_text=f"name: {expected['name']}")).to_be_visible(timeout=T)
 
-    # Sign out: st.logout() clears the cookies and ends the provider's session (its end-session endpoint, which
-    # asks for a confirmation), then the provider sends the browser back to the app, which asks for a sign-in again.
+    # Sign out, one click: st.logout() clears the cookies and sends the browser to the provider's end-session
+    # endpoint (with the identity token as id_token_hint), which ends the provider's session and sends it back to
+    # the app's /oauth2callback; the app, anonymous again, asks for a sign-in.
+    visited: list[str] = []
+    page.on("request", lambda r: visited.append(r.url.split("?")[0]) if r.is_navigation_request() else None)
     page.get_by_role("button", name="Sign out").click()
-    page.wait_for_url(f"{oidc_provider.issuer}/session/end**", timeout=T)
-    page.get_by_role("button", name="Yes, sign me out").click()
     provider_login_form(page, oidc_provider.issuer)
     assert streamlit_cookies(page) == set()
+    print(f"{login}: sign-out went through {visited}")
+    issuer, end = oidc_provider.issuer, visited.index(f"{oidc_provider.issuer}/session/end")
+    assert visited[end:end + 4] == [f"{issuer}/session/end", f"{issuer}/session/end/confirm",
+                                    f"{app.url}/oauth2callback", f"{app.url}/"]
+    assert visited[end - 1] == f"{app.url}/auth/logout"
     # And the app itself shows nobody: opening it again lands on the login form, not on the last person's page.
     page.goto(app.url)
     provider_login_form(page, oidc_provider.issuer)
@@ -168,5 +175,9 @@ def test_an_expired_identity_token_still_reads_as_signed_in(fresh, tmp_path):
             later = shown_user(page)
             assert later["is_logged_in"] is True and later["exp"] == user["exp"] < time.time()
             expect(page.get_by_test_id("stText").filter(has_text="expired: yes")).to_be_visible(timeout=T)
+            # Signing out still works with the expired token (the provider accepts an expired id_token_hint).
+            page.get_by_role("button", name="Sign out").click()
+            provider_login_form(page, provider.issuer)
+            assert streamlit_cookies(page) == set()
     finally:
         stop_provider(provider)

@@ -77,6 +77,23 @@ policy.get('login').checks.add(new Check('select_account', 'account selection re
   ctx.oidc.prompts.has('select_account') && !ctx.oidc.result?.login
     ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT)));
 
+async function logoutSource(ctx, form) {
+  const auto = ctx.oidc.entities.IdTokenHint !== undefined;
+  ctx.type = 'html';
+  ctx.body = `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Sign out</title></head><body>
+    ${form}
+    <h1>Sign out of the test provider?</h1>
+    <button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+    <button type="submit" form="op.logoutForm">No, stay signed in</button>
+    ${auto ? `<script>
+      const f = document.getElementById('op.logoutForm');
+      const yes = document.createElement('input');
+      yes.type = 'hidden'; yes.name = 'logout'; yes.value = 'yes';
+      f.appendChild(yes); f.submit();
+    </script>` : ''}
+    </body></html>`;
+}
+
 const configuration = {
   clients,
   findAccount,
@@ -92,7 +109,10 @@ const configuration = {
   features: {
     devInteractions: { enabled: true },
     registration: { enabled: Boolean(args['registration-token']), initialAccessToken: args['registration-token'] ?? false },
-    rpInitiatedLogout: { enabled: true },
+    // Sign-out: st.logout() sends the browser to the end-session endpoint with the identity token as
+    // id_token_hint (expired or not). With a hint this provider signs out at once, as Keycloak or Okta do (one
+    // click in the app); without one it asks first (oidc-provider's default).
+    rpInitiatedLogout: { enabled: true, logoutSource },
   },
   interactions: { policy },
   // No consent screen: every client of this test provider gets the scopes and claims it asks for.
