@@ -7,7 +7,6 @@ from collections.abc import Mapping
 import streamlit as st
 
 from components import state
-from watchwait.present import key_facts
 
 # Presentation mode (MDT shared screen, 1920x1080): large type, black on white, no sidebar.
 _PRESENTATION_CSS = """
@@ -115,6 +114,7 @@ def facts_banner(record: Mapping[str, object]) -> None:
     """The key facts (:func:`watchwait.present.key_facts`), then where the record's values came from
     (components.identity.sources_line)."""
     from components import identity
+    from watchwait.present import key_facts  # here: it reads yes/no with the validator (pandas), not on a cold start
 
     items = key_facts(record)
     html = " &nbsp;·&nbsp; ".join(f"<b>{k}:</b> {_esc(v)}" for k, v in items)
