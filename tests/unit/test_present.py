@@ -7,7 +7,6 @@ read back with pypdf."""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import io
 import json
 import re
@@ -19,33 +18,13 @@ from watchwait import present
 from watchwait.schema import BY_NAME
 from watchwait.validation import check_cell, validate_record
 
+# the sample patients' assessments by the shipped model, and its details, as the export tests have them
+from tests.export.conftest import GENERATED, MEETING, assessments, model_info, shipped  # noqa: F401 (fixtures)
+
 # in scope, with their reasons and their cautions; DEMO-12 is outside the scope (a new distant metastasis)
 PATIENTS = ("DEMO-01", "DEMO-02", "DEMO-03", "DEMO-04", "DEMO-05", "DEMO-13", "DEMO-14")
-MEETING = dt.date(2026, 12, 3)
-GENERATED = dt.datetime(2026, 12, 3, 15, 0, tzinfo=dt.timezone.utc)
 BOOLEANS = ("mrf_involved", "emvi", "lateral_nodes", "regorafenib", "dwi_restriction", "new_distant_metastasis",
             "ymr_emvi", "sphincter_involved")
-
-
-@pytest.fixture(scope="module")
-def bundle():
-    from watchwait.artifacts import load_model
-
-    return load_model()
-
-
-@pytest.fixture(scope="module")
-def info(bundle):
-    from watchwait.export import ModelInfo
-
-    return ModelInfo.from_bundle(bundle)
-
-
-@pytest.fixture(scope="module")
-def assessed(sample_records, bundle):
-    import watchwait
-
-    return {pid: watchwait.assess(sample_records[pid], model=bundle) for pid in (*PATIENTS, "DEMO-12")}
 
 
 class _Screen:
@@ -79,10 +58,10 @@ def screen(monkeypatch):
     return fake
 
 
-def _pdf_text(record, a, info) -> str:
+def _pdf_text(record, a, model_info) -> str:
     from watchwait.export.pdf import case_pdf
 
-    data = case_pdf(record, a, meeting_date=MEETING, model_info=info, generated_at=GENERATED)
+    data = case_pdf(record, a, meeting_date=MEETING, model_info=model_info, generated_at=GENERATED)
     return re.sub(r"\s+", " ", "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(data)).pages))
 
 
@@ -90,10 +69,10 @@ def _pdf_text(record, a, info) -> str:
 
 
 @pytest.mark.parametrize("pid", PATIENTS)
-def test_the_screen_and_the_pdf_show_the_same_top_reasons(pid, sample_records, assessed, info, screen):
+def test_the_screen_and_the_pdf_show_the_same_top_reasons(pid, sample_records, assessments, model_info, screen):
     from components import views
 
-    a = assessed[pid]
+    a = assessments[pid]
     reasons = present.top_reasons(a)
     # the one rule, said independently: the tested, recorded inputs, largest effect first, at most five
     eligible = [c for c in a.contributions if not c.not_tested and c.value != "not recorded"]
@@ -110,17 +89,17 @@ def test_the_screen_and_the_pdf_show_the_same_top_reasons(pid, sample_records, a
     assert [(m.group(1) == "upward", m.group(2)) for m in on_screen] == [(r.raises, r.points_text) for r in reasons.shown]
     assert [line[m.end():].startswith(r.label) for line, m, r in zip(lines, on_screen, reasons.shown)] == [True] * len(lines)
 
-    text = _pdf_text(sample_records[pid], a, info)
+    text = _pdf_text(sample_records[pid], a, model_info)
     block = text.split("What moved the probability most")[1].split("complete response:")[0]
     assert re.findall(r"(?<![\d.])[+-]\d+\.\d(?= )", block) == [r.points_text for r in reasons.shown]
     for r in reasons.shown:
         assert f"{r.points_text} {r.label[:20]}" in block
 
 
-def test_not_tested_and_not_used_modalities_are_named_in_words_never_as_reasons(assessed):
+def test_not_tested_and_not_used_modalities_are_named_in_words_never_as_reasons(assessments):
     from watchwait.schema import MODALITIES
 
-    a = assessed["DEMO-02"]  # no ctDNA at all: a modality not tested
+    a = assessments["DEMO-02"]  # no ctDNA at all: a modality not tested
     reasons = present.top_reasons(a)
     assert reasons.not_tested and set(reasons.not_tested) <= set(MODALITIES.values())
     blank = {c.feature for c in a.contributions if c.not_tested}
@@ -217,14 +196,14 @@ TOGGLES = (
 
 
 @pytest.mark.parametrize("field, fires, quiet, rule, group, level", TOGGLES, ids=[t[3] for t in TOGGLES])
-def test_a_notice_is_shown_iff_its_rule_fires(field, fires, quiet, rule, group, level, sample_records, bundle, info,
+def test_a_notice_is_shown_iff_its_rule_fires(field, fires, quiet, rule, group, level, sample_records, shipped, model_info,
                                               screen):
     import watchwait
     from components import views
 
     for value in (fires, quiet):
         rec = {**sample_records["DEMO-01"], field: value}
-        a = watchwait.assess(rec, model=bundle)
+        a = watchwait.assess(rec, model=shipped)
         said = present.notices(a)
         mine = [n for n in (*said.scope, *said.cautions, *said.context) if n.rule_id == rule]
         assert len(mine) == (value is fires), (rule, value)
@@ -238,7 +217,7 @@ def test_a_notice_is_shown_iff_its_rule_fires(field, fires, quiet, rule, group, 
             assert (n.group, n.level) == (group, level)
             assert shown == [(level, views.notice_text(n, compact=False))] and f"**{n.head}**" in shown[0][1]
             if group != "context":  # the PDF prints every caution beside the suggestion (context as the budget allows)
-                assert n.says[:50] in _pdf_text(rec, a, info)
+                assert n.says[:50] in _pdf_text(rec, a, model_info)
         else:
             assert shown == []
 
@@ -256,40 +235,40 @@ def test_a_notice_keeps_a_reason_of_its_own():
     assert (scope.group, scope.level, scope.head, scope.why) == ("scope", "error", "Outside the scope", "")
 
 
-def test_pdf_and_fhir_say_the_scope_notices_of_a_patient_outside_the_scope(sample_records, assessed, info):
+def test_pdf_and_fhir_say_the_scope_notices_of_a_patient_outside_the_scope(sample_records, assessments, model_info):
     from watchwait.export import fhir
 
-    a = assessed["DEMO-12"]
+    a = assessments["DEMO-12"]
     scope = present.notices(a).scope
     assert scope and a.probability is None
-    ra = json.loads(fhir.to_json(fhir.risk_assessment(a, model_info=info, occurrence=MEETING)))
+    ra = json.loads(fhir.to_json(fhir.risk_assessment(a, model_info=model_info, occurrence=MEETING)))
     assert ra["prediction"][0]["rationale"] == "No probability: " + "; ".join(n.title for n in scope) + "."
-    text = _pdf_text(sample_records["DEMO-12"], a, info)
+    text = _pdf_text(sample_records["DEMO-12"], a, model_info)
     for n in scope:
         assert f"{n.title} " in text and f"Source: {n.source}" in text
 
 
 @pytest.mark.parametrize("pid", PATIENTS)
-def test_disputed_is_said_on_the_screen_in_the_pdf_and_in_fhir_alike(pid, sample_records, assessed, info, screen):
+def test_disputed_is_said_on_the_screen_in_the_pdf_and_in_fhir_alike(pid, sample_records, assessments, model_info, screen):
     from components import views
     from watchwait.export import fhir
 
-    a = assessed[pid]
+    a = assessments[pid]
     views.probability(a)
     assert any(kind == "error" and text.startswith("Disputed:") for kind, text, _ in screen.drawn) == present.disputed(a)
-    ra = json.loads(fhir.to_json(fhir.risk_assessment(a, model_info=info, occurrence=MEETING)))
+    ra = json.loads(fhir.to_json(fhir.risk_assessment(a, model_info=model_info, occurrence=MEETING)))
     assert any(n["text"] == fhir.DISPUTED_NOTE for n in ra["note"]) == present.disputed(a)
-    assert ("Disputed: the model says" in _pdf_text(sample_records[pid], a, info)) == present.disputed(a)
+    assert ("Disputed: the model says" in _pdf_text(sample_records[pid], a, model_info)) == present.disputed(a)
 
 
 # ----------------------------------------------------------------------------- the suggestion and the options
 
 
 @pytest.mark.parametrize("pid", PATIENTS)
-def test_the_suggestion_on_screen_and_in_the_pdf(pid, sample_records, assessed, info, screen):
+def test_the_suggestion_on_screen_and_in_the_pdf(pid, sample_records, assessments, model_info, screen):
     from components import views
 
-    a = assessed[pid]
+    a = assessments[pid]
     s = present.suggestion(a)
     if s.conditions:
         assert s.conditional and s.lead + " " + "; ".join(s.conditions) == a.suggestion.headline
@@ -301,7 +280,7 @@ def test_the_suggestion_on_screen_and_in_the_pdf(pid, sample_records, assessed, 
     if s.conditions:
         assert said[2] == "\n".join(f"- **{c}**" for c in s.conditions)
     assert f"Source: {s.source} · rule {s.rule_id}" in said
-    text = _pdf_text(sample_records[pid], a, info).split("Suggested next step")[1].split("Key inputs")[0]
+    text = _pdf_text(sample_records[pid], a, model_info).split("Suggested next step")[1].split("Key inputs")[0]
     assert text.startswith(" " + s.headline[:40])
     if s.cautions:
         assert f"Cautions ({len(s.cautions)}), which qualify this suggestion:" in text
@@ -309,10 +288,10 @@ def test_the_suggestion_on_screen_and_in_the_pdf(pid, sample_records, assessed, 
 
 
 @pytest.mark.parametrize("pid", PATIENTS)
-def test_every_option_figure_names_where_it_comes_from(pid, assessed, screen, monkeypatch):
+def test_every_option_figure_names_where_it_comes_from(pid, assessments, screen, monkeypatch):
     from components import views
 
-    a = assessed[pid]
+    a = assessments[pid]
     monkeypatch.setattr(views, "chart", lambda fig, key: screen.drawn.append(("chart", key, None)))
     opts = present.options(a)
     assert [o.pathway for o in opts] == [o.pathway for o in a.suggestion.options]
