@@ -9,22 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import ROOT, keep_log, start_provider, stop_provider
+from harness import ROOT, oidc_logs_kept, oidc_provider  # noqa: F401  (fixtures, used by the tests here)
 
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from e2e_server import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (the browser tests' launch options, one copy)
-
-
-@pytest.fixture(scope="session")
-def oidc_provider(request, tmp_path_factory):
-    """The provider, started once per test session and stopped at its end (default identity-token lifetime)."""
-    provider = start_provider(tmp_path_factory.mktemp("oidc-provider"))
-    try:
-        yield provider
-    finally:
-        stop_provider(provider)
-        if request.session.testsfailed:
-            keep_log(provider.log_path, "provider")
 
 
 @pytest.fixture(scope="session")

@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PROVIDER_DIR = HERE / "provider"
@@ -61,6 +63,7 @@ class Provider:
     id_token_ttl: int
     log_path: Path
     registration_token: str = field(repr=False)
+    log_file: object = field(default=None, repr=False)
 
     @property
     def metadata_url(self) -> str:
@@ -115,7 +118,7 @@ def start_provider(folder: Path, id_token_ttl: int = 600, timeout: float = 20.0)
     ready = json.loads(first[0])
     # Its later stdout (nothing expected) goes to the log, so the pipe never fills.
     threading.Thread(target=lambda: [log.write(line) for line in proc.stdout], daemon=True).start()
-    provider = Provider(proc, ready["issuer"], int(ready["id_token_ttl"]), log_path, token)
+    provider = Provider(proc, ready["issuer"], int(ready["id_token_ttl"]), log_path, token, log)
     with urllib.request.urlopen(provider.metadata_url, timeout=5) as r:
         assert json.loads(r.read())["issuer"] == provider.issuer
     return provider
@@ -123,6 +126,8 @@ def start_provider(folder: Path, id_token_ttl: int = 600, timeout: float = 20.0)
 
 def stop_provider(provider: Provider) -> None:
     _stop(provider.proc)
+    if provider.log_file is not None:
+        provider.log_file.close()
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -211,13 +216,14 @@ def serving_app(script: Path, folder: Path, provider: Provider, scope: str | Non
     cmd = [str(Path(sys.executable).with_name("streamlit")), "run", str(script), "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
            "--secrets.files", str(secrets_path)]
-    proc = subprocess.Popen(cmd, cwd=cwd or folder, stdout=log_path.open("w"), stderr=subprocess.STDOUT,
-                            env={**os.environ, **(extra_env or {})})
-    try:
-        wait_healthy(url, proc, log_path)
-        yield App(url, proc, log_path, auth)
-    finally:
-        _stop(proc)
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=cwd or folder, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, **(extra_env or {})})
+        try:
+            wait_healthy(url, proc, log_path)
+            yield App(url, proc, log_path, auth)
+        finally:
+            _stop(proc)
 
 
 def keep_log(path: Path, name: str) -> Path | None:
@@ -229,3 +235,30 @@ def keep_log(path: Path, name: str) -> Path | None:
     dest = ARTIFACTS / f"{name}-{worker}.log"
     shutil.copyfile(path, dest)
     return dest
+
+
+# Fixtures: a conftest.py uses them by importing them (tests/oidc/conftest.py does; a browser test elsewhere can put
+# tests/oidc on sys.path and do the same).
+
+@pytest.fixture(scope="session")
+def oidc_provider(request, tmp_path_factory):
+    """The provider, started once per test session (per xdist worker) and stopped at its end; its log goes to
+    test-artifacts/oidc/ when a test of the session failed."""
+    provider = start_provider(tmp_path_factory.mktemp("oidc-provider"))
+    try:
+        yield provider
+    finally:
+        stop_provider(provider)
+        if request.session.testsfailed:
+            keep_log(provider.log_path, "provider")
+
+
+@pytest.fixture
+def oidc_logs_kept(request, tmp_path):
+    """``tmp_path``, whose ``*.log`` files (a provider or an app started in the test) go to test-artifacts/oidc/
+    when the test failed."""
+    failed_before = request.session.testsfailed
+    yield tmp_path
+    if request.session.testsfailed > failed_before:
+        for log in sorted(tmp_path.rglob("*.log")):
+            keep_log(log, f"{request.node.name}-{log.parent.name}-{log.stem}".replace("/", "_"))

@@ -146,9 +146,9 @@ def test_an_unknown_login_signs_nobody_in(app, oidc_provider, fresh):
     assert shown_user(page)["name"] == USERS["clinician"]["name"]
 
 
-def test_without_the_groups_scope_there_are_no_roles(oidc_provider, fresh, tmp_path):
+def test_without_the_groups_scope_there_are_no_roles(oidc_provider, fresh, oidc_logs_kept):
     """Streamlit's default scope ("openid email profile") carries no groups: the app's [auth] must ask for them."""
-    with serving_app(APP, tmp_path / "app", oidc_provider, scope=None) as running:
+    with serving_app(APP, oidc_logs_kept / "app", oidc_provider, scope=None) as running:
         page = fresh.new_page()
         page.goto(running.url)
         sign_in(page, oidc_provider.issuer, "chair")
@@ -157,13 +157,13 @@ def test_without_the_groups_scope_there_are_no_roles(oidc_provider, fresh, tmp_p
         assert "groups" not in user
 
 
-def test_an_expired_identity_token_still_reads_as_signed_in(fresh, tmp_path):
+def test_an_expired_identity_token_still_reads_as_signed_in(fresh, oidc_logs_kept):
     """Streamlit does not check the identity token's expiry: after the token's 3 s, st.user still says signed in,
     with ``exp`` in the past. The app must compare ``exp`` with the clock itself (issue 20 signs the person out)."""
     ttl = 3
-    provider = start_provider(tmp_path / "provider", id_token_ttl=ttl)
+    provider = start_provider(oidc_logs_kept / "provider", id_token_ttl=ttl)
     try:
-        with serving_app(APP, tmp_path / "app", provider) as running:
+        with serving_app(APP, oidc_logs_kept / "app", provider) as running:
             page = fresh.new_page()
             page.goto(running.url)
             sign_in(page, provider.issuer, "clinician")
