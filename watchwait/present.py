@@ -11,9 +11,11 @@ Screen element                                   Function                    Als
 facts banner (``ww-facts``, every patient page)  :func:`key_facts`           -
 "Top N reasons" (Assessment, Meeting)            :func:`top_reasons`         PDF "What moved the probability most"
 notices (scope, confirm, flags, context)         :func:`notices`             PDF cautions and scope box; FHIR rationale
-the suggestion box (``ww-suggestion``)           :func:`suggestion`          PDF "Suggested next step"; FHIR note
+the suggestion box (``ww-suggestion``)           :func:`suggestion`          PDF "Suggested next step"
 option cards (``ww-option-*``, Options screen)   :func:`options`             -
 "Disputed" beside the number                     :func:`disputed`            PDF probability; FHIR note
+(the reasons' and the waterfall's blank tests)   :func:`not_tested`          -
+a yes/no of the facts banner                     :func:`yes_no`              -
 ===============================================  ==========================  ===================================
 """
 
@@ -37,7 +39,7 @@ N_REASONS = 5
 
 
 def _num(v: object) -> object:
-    """Whole floats without '.0' (5.0 -> 5); everything else unchanged."""
+    """Whole floats without '.0' (5.0 -> 5); everything else unchanged (the numbers of :func:`key_facts`)."""
     if isinstance(v, float) and v.is_integer():
         return int(v)
     return v
@@ -45,17 +47,22 @@ def _num(v: object) -> object:
 
 def yes_no(name: str, value: object) -> bool | None:
     """A yes/no field's value as the validator reads it (:func:`watchwait.validation.check_cell`: True, False,
-    1/0, "true"/"yes"/"1", "false"/"no"/"0", any case); None when blank or not a yes/no."""
+    1/0, "true"/"yes"/"1", "false"/"no"/"0", any case); None when blank or not a yes/no.
+
+    Screen: every yes/no of the facts banner (through :func:`key_facts`). PDF: not used (its key inputs are the
+    validated record's, worded by :func:`watchwait.labels.value_text`). FHIR: not used."""
     value, issue = check_cell(BY_NAME[name], value)
     return None if issue is not None or value is None else bool(value)
 
 
 def _yn(r: Mapping[str, object], name: str, yes: str | None, no: str | None) -> str | None:
+    """``yes`` or ``no`` for a yes/no field of :func:`key_facts` (None when blank)."""
     v = yes_no(name, r.get(name))
     return None if v is None else (yes if v else no)
 
 
 def _ctdna(v: object) -> str:
+    """One ctDNA level of :func:`key_facts` ("not tested" when blank, 0 as "0")."""
     return "not tested" if v is None else ("0" if float(v) == 0 else f"{float(v):g}")  # type: ignore[arg-type]
 
 
@@ -133,13 +140,19 @@ _LONG_DECIMAL = re.compile(r"-?\d+\.\d{3,}")
 
 
 def short_value(value: object) -> str:
-    """A value as a chart label says it: decimals to 3 significant digits (0.409071 -> 0.409, -119.273 -> -119)."""
+    """A value as a chart label says it: decimals to 3 significant digits (0.409071 -> 0.409, -119.273 -> -119).
+
+    Screen: the values of the "Top N reasons" (:func:`top_reasons`) and of the SHAP waterfall's bars
+    (``components.tables.bar_label``). PDF and FHIR: not used (the PDF prints the value as recorded)."""
     return _LONG_DECIMAL.sub(lambda m: f"{float(m.group()):.3g}", str(value))
 
 
 def not_tested(contributions: Sequence) -> dict[str, float]:
     """Modalities with every input blank -> what their blanks move the model, in probability points (the
-    model's figure for a patient without that test; not evidence about this patient)."""
+    model's figure for a patient without that test; not evidence about this patient).
+
+    Screen: "Not tested" under the top reasons (:func:`top_reasons`), the waterfall's starting point and its
+    "Not tested" line (Assessment screen, ``components.views.explanations``). PDF and FHIR: not used."""
     out: dict[str, float] = {}
     for c in contributions:
         if getattr(c, "not_tested", False):
@@ -195,7 +208,11 @@ def top_reasons(a, n: int = N_REASONS) -> Reasons:
 
 def one_line(text: str, limit: int = 160) -> str:
     """The first sentence (or, when that is longer than ``limit``, its first clause): the one-line reason
-    presentation mode keeps."""
+    presentation mode keeps.
+
+    Screen: a notice's reason in presentation mode, a context notice's one line on the shared screen
+    (``components.views.notice_text``, ``notices``), and the head of a notice whose rationale only repeats it
+    (:func:`notice`). PDF and FHIR: not used (the PDF cuts text to its own line budgets)."""
     text = " ".join(str(text).split())
     i = text.find(". ")
     first = text if i < 0 else text[:i + 1]
@@ -231,8 +248,9 @@ class NoticeText:
 
 
 def _head_and_reason(says: str, rationale: str) -> tuple[str, str]:
-    """What the notice says and why. A notice whose rationale only repeats its message (or is an unfilled template)
-    gives the rest of its message as the reason, so every notice keeps a reason of its own."""
+    """What the notice says and why (:attr:`NoticeText.head`, :attr:`NoticeText.why`). A notice whose rationale only
+    repeats its message (or is an unfilled template) gives the rest of its message as the reason, so every notice
+    keeps a reason of its own."""
     head = " ".join(plain(says).split())
     why = " ".join(plain(rationale or "").split())
     if not why or why == head or _TEMPLATE.search(why):
@@ -328,6 +346,8 @@ class SuggestionText:
 
 
 def _headline_parts(s) -> tuple[str, tuple[str, ...]]:
+    """The headline as its lead ("Watch-and-wait only after:") and its conditions, one per line; an unconditional
+    headline is its own lead (:attr:`SuggestionText.lead`, :attr:`SuggestionText.conditions`)."""
     joined = "; ".join(s.conditions)
     if s.conditional and s.conditions and s.headline.endswith(" " + joined):
         return s.headline[:-len(joined)].rstrip(), tuple(s.conditions)
@@ -354,7 +374,10 @@ def suggestion(a) -> SuggestionText:
 
 
 def out_of_100(p: float) -> int:
-    """A probability as whole patients of 100 (0.374 -> 37)."""
+    """A probability as whole patients of 100 (0.374 -> 37).
+
+    Screen: the intervals of the option cards' model figures (:func:`options`). PDF and FHIR: not used (the PDF's
+    icon array counts the same way, ``round(100 * p)``)."""
     return int(round(100 * p))
 
 
@@ -401,6 +424,7 @@ def _band(a, n_fig: int | None) -> tuple[int, int] | None:
 
 
 def _figure(a, f) -> FigureText:
+    """One figure of an option card in words (:func:`options`)."""
     band = _band(a, f.n_out_of_100) if f.kind == "model" else None
     if f.kind == "model":
         note = ("From the model's probability (synthetic training data)" + (f"; interval {band[0]} to {band[1]}" if band else "")

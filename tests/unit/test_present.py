@@ -322,6 +322,10 @@ def test_present_is_plain_data_without_streamlit():
     imported = {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert not {m for m in imported if m.split(".")[0] in ("streamlit", "components", "pages")}
-    for name in ("key_facts", "top_reasons", "notices", "notice", "suggestion", "options", "disputed"):
-        doc = getattr(present, name).__doc__
-        assert "Screen:" in doc and "PDF" in doc and "FHIR" in doc, name
+    import inspect
+
+    public = [f for name, f in inspect.getmembers(present, inspect.isfunction)
+              if f.__module__ == present.__name__ and not name.startswith("_")]
+    assert {"key_facts", "top_reasons", "notices", "notice", "suggestion", "options", "disputed"} <= {f.__name__ for f in public}
+    for f in public:  # each says which screen element, PDF part and FHIR part it feeds
+        assert "Screen:" in f.__doc__ and "PDF" in f.__doc__ and "FHIR" in f.__doc__, f.__name__
