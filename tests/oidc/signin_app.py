@@ -19,5 +19,8 @@ exp = user.get("exp")
 # Streamlit never checks the identity token's expiry: the app has to (this line is what the tests read).
 st.text(f"expired: {'unknown' if exp is None else 'yes' if time.time() >= exp else 'no'}")
 st.text(f"user: {json.dumps(user, sort_keys=True, default=str)}")
+st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+st.text(f"runs of this session: {st.session_state['runs']}")
+st.button("Run again")  # a rerun of this session, nothing else
 if st.button("Sign out"):
     st.logout()

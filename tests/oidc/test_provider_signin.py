@@ -2,10 +2,15 @@
 
 The provider (tests/oidc/provider, npm ``oidc-provider``) runs on loopback; a test-only app (signin_app.py) calls
 st.login() for an anonymous browser and otherwise shows st.user. Debian's Chromium, driven by Playwright, fills the
-provider's login form as the chair and as the viewer, reads the identity Streamlit surfaced, signs out, and is asked
-to sign in again (one click: the provider ends its session too). A provider with a 3-second identity token shows
-that Streamlit does not check the token's expiry (the app has to, from st.user's ``exp``), and that signing out
-still works once it has expired.
+provider's login form as the chair and as the viewer, reads the identity Streamlit surfaced, signs out (one click:
+the provider ends its session too) and is asked to sign in again.
+
+What these tests also pin about st.login, for the app to build on (issue 20):
+- the roles (``groups``) come only when the app's [auth] asks for the ``groups`` scope;
+- Streamlit does not check the identity token's expiry: st.user keeps ``exp`` and the app has to compare it with
+  the clock (a provider with a 3-second token shows it); signing out still works after it expired;
+- the sign-in comes back to the app's root: a deep link's query is lost;
+- st.logout signs out its own tab's session only: another open tab keeps st.user until it reloads.
 """
 
 from __future__ import annotations
@@ -129,6 +134,40 @@ def test_sign_in_shows_the_providers_identity_and_sign_out_asks_again(app, oidc_
     page.goto(app.url)
     provider_login_form(page, oidc_provider.issuer)
     assert page.get_by_text(expected["name"]).count() == 0
+
+
+def test_a_deep_link_is_lost_through_the_sign_in(app, oidc_provider, fresh):
+    """st.login comes back to the app's root: the query of the link the person opened (``?stored=...``) is gone.
+    An app that honours deep links must keep them itself across the sign-in."""
+    page = fresh.new_page()
+    page.goto(f"{app.url}/?stored=DEMO-01&version=1")
+    sign_in(page, oidc_provider.issuer, "chair")
+    expect(page.get_by_test_id("stText").filter(has_text="name: Dr C. Chair")).to_be_visible(timeout=T)
+    assert page.url == f"{app.url}/"
+
+
+def test_signing_out_in_one_tab_leaves_another_open_tab_signed_in_until_it_reloads(app, oidc_provider, fresh):
+    """Streamlit reads the identity cookie when a tab connects: st.logout in one tab clears the cookies and that
+    tab's session only. Another tab already open keeps st.user through its reruns; a reload asks for a sign-in."""
+    first = fresh.new_page()
+    first.goto(app.url)
+    sign_in(first, oidc_provider.issuer, "viewer")
+    expect(first.get_by_test_id("stText").filter(has_text="name: Dr V. Viewer")).to_be_visible(timeout=T)
+    second = fresh.new_page()
+    second.goto(app.url)  # the cookie signs it in without the provider
+    expect(second.get_by_test_id("stText").filter(has_text="name: Dr V. Viewer")).to_be_visible(timeout=T)
+
+    first.get_by_role("button", name="Sign out").click()
+    provider_login_form(first, oidc_provider.issuer)
+    assert streamlit_cookies(second) == set()  # the same browser: the cookies are gone for every tab
+
+    runs = second.get_by_test_id("stText").filter(has_text="runs of this session: ")
+    before = int(runs.inner_text().rsplit(" ", 1)[1])
+    second.get_by_role("button", name="Run again").click()
+    expect(runs).to_have_text(f"runs of this session: {before + 1}", timeout=T)  # the same session ran again
+    expect(second.get_by_test_id("stText").filter(has_text="name: Dr V. Viewer")).to_be_visible(timeout=T)
+    second.reload()
+    provider_login_form(second, oidc_provider.issuer)
 
 
 def test_an_unknown_login_signs_nobody_in(app, oidc_provider, fresh):
