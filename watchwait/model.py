@@ -41,7 +41,6 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import numpy as np
-from numba import njit, prange
 
 from watchwait.derive import Columns
 from watchwait.features import (
@@ -298,103 +297,12 @@ class GamTrees:
         return out
 
     def trees_raw(self, X: np.ndarray) -> np.ndarray:
-        """The trees' raw score, by :class:`FlatTrees` (tested bit-identical to LightGBM's own ``predict``)."""
-        flat = self.__dict__.get("_flat")
-        if flat is None:
-            flat = self.__dict__["_flat"] = FlatTrees.from_booster(self.booster)
-        return flat.raw(X)
+        """The trees' raw score, by LightGBM's own ``predict`` (one thread for a few rows, every core for a batch).
 
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_flat"}
-
-
-# --------------------------------------------------------------------------- a faster evaluator of the same trees
-_NAN_MISSING, _ZERO_MISSING = 2, 1  # LightGBM's missing types ("None" = 0: a blank is compared as 0.0)
-_K_ZERO = 1e-35  # LightGBM's kZeroThreshold
-
-
-@dataclass
-class FlatTrees:
-    """LightGBM trees as flat arrays, evaluated by a compiled kernel with LightGBM's numerical-split rules
-    (tree.h ``NumericalDecision``): a blank is compared as 0.0 unless the split's missing type is NaN (then
-    it follows ``default_left``); missing type Zero sends |x| <= 1e-35 and blanks the default way; otherwise
-    ``x <= threshold`` goes left. Tree outputs are summed in tree order from 0.0, as LightGBM does, so the raw
-    score is bit-identical (tests/unit/test_model.py). LightGBM's own predict is kept for explanations."""
-
-    roots: np.ndarray
-    feature: np.ndarray
-    threshold: np.ndarray
-    default_left: np.ndarray
-    missing: np.ndarray
-    left: np.ndarray  # >= 0: node index; < 0: ~leaf index
-    right: np.ndarray
-    leaf_value: np.ndarray
-
-    @classmethod
-    def from_booster(cls, booster) -> FlatTrees:
-        feature, threshold, default_left, missing, left, right, leaves, roots = [], [], [], [], [], [], [], []
-        kinds = {"None": 0, "Zero": _ZERO_MISSING, "NaN": _NAN_MISSING}
-
-        def add(node) -> int:
-            if "leaf_index" in node or "split_feature" not in node:
-                leaves.append(float(node.get("leaf_value", 0.0)))
-                return ~(len(leaves) - 1)
-            if node.get("decision_type", "<=") != "<=":
-                raise ValueError("categorical splits are not supported by FlatTrees")
-            i = len(feature)
-            feature.append(int(node["split_feature"]))
-            threshold.append(float(node["threshold"]))
-            default_left.append(bool(node["default_left"]))
-            missing.append(kinds[node["missing_type"]])
-            left.append(0)
-            right.append(0)
-            left[i] = add(node["left_child"])
-            right[i] = add(node["right_child"])
-            return i
-
-        for t in booster.dump_model()["tree_info"]:
-            root = add(t["tree_structure"])
-            roots.append(root)
-        return cls(np.asarray(roots, np.int64), np.asarray(feature, np.int64), np.asarray(threshold, np.float64),
-                   np.asarray(default_left, np.bool_), np.asarray(missing, np.int64), np.asarray(left, np.int64),
-                   np.asarray(right, np.int64), np.asarray(leaves, np.float64))
-
-    def raw(self, X: np.ndarray) -> np.ndarray:
-        return _flat_raw(np.ascontiguousarray(X, dtype=np.float64), self.roots, self.feature, self.threshold, self.default_left,
-                         self.missing, self.left, self.right, self.leaf_value)
-
-
-def _flat_raw_py(X, roots, feature, threshold, default_left, missing, left, right, leaf_value):  # pragma: no cover (compiled)
-    n = X.shape[0]
-    out = np.zeros(n)
-    block = 512
-    for bi in prange((n + block - 1) // block):  # blocks of rows in parallel; within a block, tree by tree (cache-friendly)
-        lo = bi * block
-        hi = min(n, lo + block)
-        for t in range(roots.shape[0]):  # tree order, as LightGBM sums: the same additions in the same order per row
-            for r in range(lo, hi):
-                node = roots[t]
-                while node >= 0:
-                    x = X[r, feature[node]]
-                    m = missing[node]
-                    if np.isnan(x) and m != _NAN_MISSING:
-                        x = 0.0
-                    if (m == _ZERO_MISSING and -_K_ZERO <= x <= _K_ZERO) or (m == _NAN_MISSING and np.isnan(x)):
-                        node = left[node] if default_left[node] else right[node]
-                    elif x <= threshold[node]:
-                        node = left[node]
-                    else:
-                        node = right[node]
-                out[r] += leaf_value[~node]
-    return out
-
-
-_flat_raw_parallel = njit(parallel=True, cache=True, nogil=True)(_flat_raw_py)
-_flat_raw_serial = njit(cache=True, nogil=True)(_flat_raw_py)  # prange runs as range: no thread pool for a few rows
-
-
-def _flat_raw(X, *arrays):
-    return (_flat_raw_serial if X.shape[0] < 2000 else _flat_raw_parallel)(X, *arrays)
+        A compiled evaluator of the same trees (numba) was dropped (issue 19): no screen of the dashboard calls this
+        (``assess`` takes the logit from the explanation), and its first call in a process (0.7-2.4 s) outweighed what it
+        saved (0.15 ms for one patient; 12 ms per 1,000 patients)."""
+        return self.booster.predict(X, raw_score=True, num_threads=_threads(len(X)))
 
 
 def _fit_member(X, y, D, terms, features, settings: dict, seed: int) -> GamTrees:

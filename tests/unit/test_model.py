@@ -179,11 +179,11 @@ def test_a_cohort_too_small_to_check_is_refused_before_fitting():
         train(frame)
 
 
-def test_flat_tree_kernel_equals_lightgbm_bit_for_bit(small_model):
-    """The compiled evaluator used for prediction gives exactly LightGBM's own raw scores, blanks and zeros included,
-    for the main model (and the bootstrap refits, where a model keeps them: ``spread="refits"``)."""
+def test_trees_raw_score_is_lightgbms_own_on_one_thread_or_every_core(small_model):
+    """The trees' raw score is LightGBM's own ``predict``: one thread for a few rows, every core for a batch (>= 2,000
+    rows), the same numbers either way, blanks and zeros included, for the main model (and the bootstrap refits, where
+    a model keeps them: ``spread="refits"``)."""
     from watchwait.artifacts import columns_of
-    from watchwait.model import FlatTrees
     from watchwait.sim import simulate, to_csv_frame
     from watchwait.validation import validate_frame
 
@@ -192,43 +192,11 @@ def test_flat_tree_kernel_equals_lightgbm_bit_for_bit(small_model):
     X = P.matrix(columns_of(validate_frame(to_csv_frame(simulate(1500, seed=97, with_oracle=False).frame))))
     X[::13, :] = np.where(np.arange(X.shape[1]) % 2 == 0, np.nan, X[::13, :])  # blanks where training had none
     X[::17, :] = 0.0
-    X = np.vstack([X, X[::-1], X])  # 4,500 rows: the parallel kernel as well as the serial one (< 2,000 rows)
+    X = np.vstack([X, X[::-1], X])  # 4,500 rows: every core, as well as one thread (< 2,000 rows)
     for m in [P.model_, *P.members_]:
         ref = m.booster.predict(X, raw_score=True, num_threads=1)
-        assert np.array_equal(FlatTrees.from_booster(m.booster).raw(X), ref)
         assert np.array_equal(m.trees_raw(X), ref)
-
-
-def test_flat_tree_kernel_follows_lightgbm_for_every_missing_type():
-    """Missing types None (a blank counts as 0.0), NaN (a blank goes the default way) and Zero (zeros and blanks go
-    the default way): the kernel gives LightGBM's raw score bit for bit, on rows with zeros, tiny values and blanks."""
-    import lightgbm as lgb
-
-    from watchwait.model import FlatTrees
-
-    rng = np.random.default_rng(3)
-    X = rng.normal(size=(3000, 4))
-    X[rng.random(X.shape) < 0.2] = 0.0
-    y = (X[:, 0] + 0.5 * X[:, 1] - X[:, 2] * (X[:, 3] > 0) + rng.normal(size=3000) > 0).astype(float)
-    X_test = X.copy()
-    X_test[rng.random(X.shape) < 0.15] = np.nan
-    X_test[rng.random(X.shape) < 0.05] = 1e-40
-    for params in ({"use_missing": False}, {"use_missing": True}, {"zero_as_missing": True}):
-        X_fit = X.copy()
-        if params.get("use_missing", True) and not params.get("zero_as_missing"):
-            X_fit[rng.random(X.shape) < 0.1] = np.nan
-        booster = lgb.train({"objective": "binary", "num_leaves": 8, "verbose": -1, "num_threads": 1, **params},
-                            lgb.Dataset(X_fit, y), num_boost_round=40)
-        kinds = {n["missing_type"] for t in booster.dump_model()["tree_info"] for n in _internal_nodes(t["tree_structure"])}
-        ref = booster.predict(X_test, raw_score=True, num_threads=1)
-        assert np.array_equal(FlatTrees.from_booster(booster).raw(X_test), ref), (params, kinds)
-    assert kinds == {"Zero"}  # the last booster really exercised the Zero rule
-
-
-def _internal_nodes(node):
-    if "split_feature" not in node:
-        return []
-    return [node, *_internal_nodes(node["left_child"]), *_internal_nodes(node["right_child"])]
+        assert np.array_equal(m.trees_raw(X[:50]), ref[:50])
 
 
 def test_a_model_its_figures_cannot_vouch_for_says_so_first():
