@@ -41,6 +41,15 @@ NODE = os.environ.get("WATCHWAIT_NODE", "node")
 GROUPS_SCOPE = "openid email profile groups"  # `groups` (the roles) is a scope of its own, as with Okta or Keycloak
 
 
+# Loopback calls never go through a proxy set in the environment (urllib here; httpx, Authlib's client, in the app).
+_LOOPBACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _no_proxy_env() -> dict:
+    hosts = ",".join(h for h in (os.environ.get("NO_PROXY", ""), "127.0.0.1,localhost") if h)
+    return {"NO_PROXY": hosts, "no_proxy": hosts}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,7 +59,7 @@ def free_port() -> int:
 def _post_json(url: str, body: dict, token: str) -> dict:
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(req, timeout=10) as r:
+    with _LOOPBACK.open(req, timeout=10) as r:
         return json.loads(r.read())
 
 
@@ -95,15 +104,16 @@ def _check_installed() -> None:
         raise RuntimeError(f"{PROVIDER_DIR}/node_modules is missing: run `make oidc` (npm ci in that folder)")
 
 
-def start_provider(folder: Path, id_token_ttl: int = 600, timeout: float = 20.0) -> Provider:
-    """provider.mjs on a free loopback port (it picks the port itself: no race), its log in ``folder``."""
+def start_provider(folder: Path, id_token_ttl: int = 600, timeout: float = 20.0, args: tuple[str, ...] = ()) -> Provider:
+    """provider.mjs on a free loopback port (it picks the port itself: no race), its log in ``folder``; ``args``
+    are more of its options (e.g. a client of its own: ``--client-id``, ``--client-secret``, ``--redirect-uri``)."""
     _check_installed()
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / "provider.log"
     token = secrets.token_urlsafe(24)
     env = {**os.environ, "REGISTRATION_TOKEN": token, "NODE_NO_WARNINGS": "1"}
     log = log_path.open("w")
-    proc = subprocess.Popen([NODE, "provider.mjs", "--port", "0", "--id-token-ttl", str(id_token_ttl)],
+    proc = subprocess.Popen([NODE, "provider.mjs", "--port", "0", "--id-token-ttl", str(id_token_ttl), *args],
                             cwd=PROVIDER_DIR, stdout=subprocess.PIPE, stderr=log, env=env, text=True)
     # The first line on stdout says where it listens; read it in a thread so a silent provider cannot hang us.
     first: list[str] = []
@@ -119,8 +129,14 @@ def start_provider(folder: Path, id_token_ttl: int = 600, timeout: float = 20.0)
     # Its later stdout (nothing expected) goes to the log, so the pipe never fills.
     threading.Thread(target=lambda: [log.write(line) for line in proc.stdout], daemon=True).start()
     provider = Provider(proc, ready["issuer"], int(ready["id_token_ttl"]), log_path, token, log)
-    with urllib.request.urlopen(provider.metadata_url, timeout=5) as r:
-        assert json.loads(r.read())["issuer"] == provider.issuer
+    try:
+        with _LOOPBACK.open(provider.metadata_url, timeout=5) as r:
+            issuer = json.loads(r.read())["issuer"]
+        if issuer != provider.issuer:
+            raise RuntimeError(f"the provider's metadata names {issuer}, not {provider.issuer}")
+    except BaseException:
+        stop_provider(provider)
+        raise
     return provider
 
 
@@ -193,7 +209,7 @@ def wait_healthy(url: str, proc: subprocess.Popen, log_path: Path, timeout: floa
         if proc.poll() is not None:
             raise RuntimeError(f"streamlit exited with code {proc.returncode}:\n{log_path.read_text(errors='replace')}")
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+            with _LOOPBACK.open(f"{url}/_stcore/health", timeout=1) as r:
                 if r.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -218,7 +234,7 @@ def serving_app(script: Path, folder: Path, provider: Provider, scope: str | Non
            "--secrets.files", str(secrets_path)]
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, cwd=cwd or folder, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, **(extra_env or {})})
+                                env={**os.environ, **_no_proxy_env(), **(extra_env or {})})
         try:
             wait_healthy(url, proc, log_path)
             yield App(url, proc, log_path, auth)

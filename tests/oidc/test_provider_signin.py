@@ -15,8 +15,10 @@ What these tests also pin about st.login, for the app to build on (issue 20):
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -218,5 +220,30 @@ def test_an_expired_identity_token_still_reads_as_signed_in(fresh, oidc_logs_kep
             page.get_by_role("button", name="Sign out").click()
             provider_login_form(page, provider.issuer)
             assert streamlit_cookies(page) == set()
+    finally:
+        stop_provider(provider)
+
+
+def test_the_command_line_client_and_no_other(oidc_logs_kept):
+    """The client given on the command line (as for a manual `make run`, see provider.mjs) is known with its
+    redirect URI; another redirect URI or client is refused. No browser: the authorisation endpoint's answer."""
+    uri = "http://127.0.0.1:8501/oauth2callback"
+    provider = start_provider(oidc_logs_kept / "provider", args=("--client-id", "watchwait", "--client-secret",
+                                                                 "dev-secret", "--redirect-uri", uri))
+    try:
+        def authorize(client_id: str, redirect_uri: str) -> tuple[int, str]:
+            query = urllib.parse.urlencode({"client_id": client_id, "redirect_uri": redirect_uri,
+                                            "response_type": "code", "scope": "openid groups"})
+            conn = http.client.HTTPConnection(urllib.parse.urlsplit(provider.issuer).netloc, timeout=10)
+            conn.request("GET", f"/auth?{query}")
+            reply = conn.getresponse()
+            return reply.status, reply.getheader("location") or reply.read().decode(errors="replace")
+
+        status, where = authorize("watchwait", uri)
+        assert status == 303 and where.startswith("/interaction/")  # on to the login form
+        status, body = authorize("watchwait", "http://127.0.0.1:8502/oauth2callback")
+        assert status == 400 and "redirect_uri" in body
+        status, body = authorize("someone-else", uri)
+        assert status == 400 and "client" in body
     finally:
         stop_provider(provider)

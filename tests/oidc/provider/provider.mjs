@@ -11,6 +11,19 @@
 // The client from the command line (if any) has the redirect URIs given; with --registration-token, more clients
 // can be registered at POST /reg (RFC 7591, "Authorization: Bearer T"): the tests register one per app, whose
 // redirect URI is only known once the app has its port.
+//
+// By hand, to sign in to `make run` (port 8501): in this folder after `make oidc`,
+//   node provider.mjs --port 9400 --client-id watchwait --client-secret dev-secret \
+//     --redirect-uri http://127.0.0.1:8501/oauth2callback
+// and in .streamlit/secrets.toml (gitignored; never commit it):
+//   [auth]
+//   redirect_uri = "http://127.0.0.1:8501/oauth2callback"
+//   cookie_secret = "<a long random string>"
+//   client_id = "watchwait"
+//   client_secret = "dev-secret"
+//   server_metadata_url = "http://127.0.0.1:9400/.well-known/openid-configuration"
+//   client_kwargs = { scope = "openid email profile groups" }
+// then sign in as chair, clinician, viewer or admin (users.json), any password.
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import * as querystring from 'node:querystring';
