@@ -22,14 +22,16 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-if TYPE_CHECKING:  # importing watchwait.training pulls in scikit-learn (about 1 s): only when the model is needed
+if TYPE_CHECKING:  # the model's modules pull in LightGBM, crepes, SciPy and scikit-learn (about 1 s): only when needed
     import pandas as pd
 
-    from watchwait.training import ModelBundle
+    from watchwait.artifacts import ModelBundle
 
 
 def load_model():
-    from watchwait.training import load_model as _load
+    """The shipped (or ``WATCHWAIT_MODEL``) model, from watchwait's process-wide cache: read and verified once per process.
+    Not from watchwait.training, which would also import the training code (pandas, the peers)."""
+    from watchwait.artifacts import load_model as _load
 
     return _load()
 
