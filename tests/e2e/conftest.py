@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from e2e_server import CHROMIUM, CHROMIUM_ARGS, SHOTS, serving
+from st_helpers import WATCH_RUNS
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +34,21 @@ def browser_type_launch_args(browser_type_launch_args):
     if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not found: install Debian's Chromium (`make browser`)")
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser(browser):
+    """pytest-playwright's browser, whose every new context (the `page` fixture's, `wide`, a test's own) runs
+    st_helpers.WATCH_RUNS in each page first: settle() then knows when the run an action asked for has ended."""
+    new_context = browser.new_context
+
+    def watching(*args, **kwargs):
+        context = new_context(*args, **kwargs)
+        context.add_init_script(WATCH_RUNS)
+        return context
+
+    browser.new_context = watching
+    yield browser
 
 
 @pytest.fixture(scope="session")

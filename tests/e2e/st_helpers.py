@@ -10,23 +10,84 @@ T = 45_000  # ms; the first assessment loads the model
 
 _STATE = "() => document.querySelector('[data-testid=\"stApp\"]')?.getAttribute('data-test-script-state')"
 
+# Installed in every page before Streamlit's own scripts (tests/e2e/conftest.py adds it to every browser context):
+# it reads the top-level fields of the protobuf messages on the app's websocket, as Streamlit frames them (one
+# message a frame). The browser's BackMsg with rerun_script (field 11) asks for a script run; the server's
+# ForwardMsg new_session (field 4) starts one and script_finished (field 6) ends it, with 2 (FINISHED_EARLY_FOR_RERUN)
+# when st.rerun / st.switch_page follows at once. window.__wwRuns.asked counts the runs asked for; a run that
+# starts notes how many had been asked by then (its `asked`); a run that ends other than early-for-rerun records that
+# number in `answered`. So `answered === asked` holds once a run that started after the last request has ended and
+# nothing follows it.
+WATCH_RUNS = r"""(() => {
+  if (window.__wwRuns) return;
+  const w = window.__wwRuns = {asked: 0, answered: 0, runAsked: -1, settled: 0, unread: 0};
+  const bytes = d => d instanceof ArrayBuffer ? new Uint8Array(d)
+                   : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : null;
+  // top-level fields of a protobuf message: {field number: varint value, or true for any other wire type}
+  const fields = b => {
+    const out = {}; let i = 0;
+    const varint = () => { let v = 0, m = 1, c; do { c = b[i++]; v += (c & 127) * m; m *= 128; } while (c & 128 && i < b.length); return v; };
+    while (i < b.length) {
+      const key = varint(), field = Math.floor(key / 8), type = key % 8;
+      if (type === 0) out[field] = varint();
+      else if (type === 2) { const n = varint(); i += n; out[field] = true; }
+      else if (type === 1) { i += 8; out[field] = true; }
+      else if (type === 5) { i += 4; out[field] = true; }
+      else break;
+    }
+    return out;
+  };
+  const Native = window.WebSocket;
+  const send = Native.prototype.send;
+  Native.prototype.send = function (data) {
+    const b = bytes(data);
+    if (b && fields(b)[11] !== undefined) w.asked += 1;
+    return send.call(this, data);
+  };
+  window.WebSocket = function (...args) {
+    const ws = new Native(...args);
+    ws.addEventListener('message', ev => {
+      const b = bytes(ev.data);
+      if (!b) { w.unread += 1; return; }  // not an ArrayBuffer: settle() falls back to waiting 600 ms
+      const f = fields(b);
+      if (f[4] !== undefined) w.runAsked = w.asked;
+      if (f[6] !== undefined && f[6] !== 2 && w.runAsked >= 0) w.answered = Math.max(w.answered, w.runAsked);
+    });
+    return ws;
+  };
+  window.WebSocket.prototype = Native.prototype;
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+})()"""
 
 def settle(page: Page) -> None:
     """Wait until the script run an action triggered has finished (Streamlit's ``data-test-script-state``) and
-    the app's styles are on the page."""
-    # The rerun may take a moment to start; it may also have finished already. These 600 ms stay: they also catch
-    # a run that follows the one just finished (st.rerun, ?patient= synced). Tried: skipping them when a run was
-    # seen after the last user input; test_unsaved_edits... then found the URL not yet naming DEMO-05.
-    try:
-        page.wait_for_function(f"() => ({_STATE})() === 'running'", timeout=600)
-    except PlaywrightTimeoutError:
-        pass
+    the app's styles are on the page.
+
+    In a page that watches its websocket (WATCH_RUNS): when the action asked for a run, wait until a run that started
+    after the last request has ended with nothing following it (st.rerun included); an action that has not asked
+    for one yet (a file still uploading, a click that runs nothing) is given 600 ms to ask."""
+    watched = page.evaluate("() => !!window.__wwRuns && window.__wwRuns.unread === 0")
+    if watched:
+        try:  # a run asked for since the last settle, and answered: no need to wait for one to start
+            page.wait_for_function("() => window.__wwRuns.asked > window.__wwRuns.settled", timeout=600)
+        except PlaywrightTimeoutError:
+            pass
+        page.wait_for_function("() => window.__wwRuns.answered >= window.__wwRuns.asked", timeout=T)
+    else:
+        # The rerun may take a moment to start; it may also have finished already. These 600 ms also catch a run
+        # that follows the one just finished (st.rerun, ?patient= synced).
+        try:
+            page.wait_for_function(f"() => ({_STATE})() === 'running'", timeout=600)
+        except PlaywrightTimeoutError:
+            pass
     page.wait_for_function(f"() => !['running', 'initial', null, undefined].includes(({_STATE})())", timeout=T)
     # On a first load, Streamlit draws st.html a moment after the run has ended (its renderer loads lazily):
     # until the app's styles are in (components.layout.apply_css) the page has no focus outline and no
     # presentation type. Seen in CI: Tab pressed in that gap met ten sidebar links without an outline.
     expect(page.locator(".ww-css")).to_be_attached(timeout=T)
     painted(page)
+    if watched:
+        page.evaluate("() => { window.__wwRuns.settled = window.__wwRuns.asked; }")
 
 
 def painted(page: Page) -> None:
