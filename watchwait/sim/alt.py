@@ -55,8 +55,26 @@ import numpy as np
 import pandas as pd
 from scipy.special import log_ndtr, ndtr
 
-from watchwait.schema import COLUMNS
-from watchwait.sim.generator import Cohort, to_csv_frame  # noqa: F401  (same Cohort container and CSV writer)
+from watchwait.sim.common import (
+    Cohort,
+    blank,
+    cohort_frame,
+    draw_decision_context,
+    draw_ordinal,
+    draw_regimen,
+    draw_regimen_fields,
+    draw_staging,
+    flag,
+    interval_log_prob,
+    level_index,
+    lognorm_censored_loglik,
+    numeric,
+    ordinal_log_probs,
+    round_sig,
+    solve_intercepts,
+    start,
+    whole_mm_log_bounds,
+)
 
 # --------------------------------------------------------------------------- regimens
 _F = dict
@@ -143,20 +161,7 @@ def _eta_wo_intercept(df: pd.DataFrame) -> np.ndarray:
 @lru_cache(maxsize=1)
 def regimen_intercepts() -> dict[str, float]:
     """Each regimen's intercept so that its marginal P(CR) = mean Phi(eta / sigma) equals its target (40,000 reference draws, seed 0)."""
-    rng = np.random.default_rng(0)
-    ref = _covariates(rng, 40_000)
-    out = {}
-    for name, spec in REGIMENS.items():
-        sub = ref.assign(regimen=name, **spec["fields"])
-        mean, sd = spec["weeks"]
-        sub["weeks_rt_to_assessment"] = np.round(np.clip(rng.normal(mean, sd, len(sub)), 4, 40), 0)
-        x = _eta_wo_intercept(sub)
-        lo, hi = -8.0, 8.0
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if ndtr((mid + x) / SIGMA_E).mean() < spec["target"] else (lo, mid)
-        out[name] = (lo + hi) / 2
-    return out
+    return solve_intercepts(REGIMENS, _covariates, _eta_wo_intercept, lambda lin: ndtr(lin / SIGMA_E))
 
 
 def linear_predictor(df: pd.DataFrame) -> np.ndarray:
@@ -203,33 +208,13 @@ MISSING = dict(ecog=0.08, emvi=0.05, lateral_nodes=0.10, circumferential_extent_
 
 
 # --------------------------------------------------------------------------- drawing
-def _choice(rng, table, n):
-    names, probs = zip(*table)
-    return rng.choice(np.array(names, dtype=object), size=n, p=np.array(probs) / sum(probs))
-
-
-def _round_sig(x: np.ndarray, sig: int = 4) -> np.ndarray:
-    x = np.asarray(x, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mag = np.where(x > 0, np.floor(np.log10(np.abs(x))), 0)
-    factor = 10.0 ** (sig - 1 - mag)
-    return np.round(x * factor) / factor
-
-
 def _covariates(rng: np.random.Generator, n: int) -> pd.DataFrame:
-    names = list(REGIMENS)
-    w = np.array([REGIMENS[r]["weight"] for r in names])
-    regimen = rng.choice(np.array(names, dtype=object), size=n, p=w / w.sum())
-    df = pd.DataFrame({"regimen": regimen})
+    df = pd.DataFrame({"regimen": draw_regimen(rng, REGIMENS, n)})
     df["age_years"] = np.clip(np.round(rng.normal(60, 11, n)), 18, 90).astype(int)
     df["sex"] = np.where(rng.random(n) < 0.38, "F", "M")
     df["ecog"] = rng.choice([0, 1, 2], size=n, p=ECOG_P).astype(float)
-    df["mmr_status"] = "pMMR"
-    df["ct_stage"] = _choice(rng, CT_STAGES, n)
-    df["cn_stage"] = _choice(rng, CN_STAGES, n)
-    df["cm_stage"] = "M0"
+    draw_staging(rng, df, CT_STAGES, CN_STAGES)
     adv = df["ct_stage"].isin(["T3c", "T3d", "T4a"]).to_numpy()
-    df["mrf_involved"] = rng.random(n) < np.where(adv, 0.45, 0.10)
     df["emvi"] = (rng.random(n) < np.where(adv, EMVI_P["advanced"], EMVI_P["other"])).astype(float)
     df["lateral_nodes"] = rng.random(n) < 0.12  # no effect on s (a column without signal)
     df["distance_from_anal_verge_cm"] = np.round(np.clip(rng.beta(2.0, 1.8, n) * 10, 0.5, 10), 1)
@@ -241,17 +226,8 @@ def _covariates(rng: np.random.Generator, n: int) -> pd.DataFrame:
     df["pdl1_cps"] = _cps_from_z(z)
     df["pdl1_tps_pct"] = np.where(z + 0.5 * rng.normal(size=n) > 1.1, np.clip(np.round(np.exp(rng.normal(1.0, 0.8, n))), 1, 100), 0.0)
     df["cea_baseline_ng_ml"] = np.clip(np.round(np.exp(rng.normal(CEA["log_base_mean"], CEA["log_base_sd"], n)), 2), 0.2, 10000)
-    for col in ("rt_schedule", "sequence", "immunotherapy", "chemotherapy", "systemic_cycles", "regorafenib"):
-        df[col] = [REGIMENS[r]["fields"][col] for r in regimen]
-    mean = np.array([REGIMENS[r]["weeks"][0] for r in regimen], float)
-    sd = np.array([REGIMENS[r]["weeks"][1] for r in regimen], float)
-    df["weeks_rt_to_assessment"] = np.round(np.clip(rng.normal(mean, sd), 4, 40), 0)
+    draw_regimen_fields(rng, df, REGIMENS)
     return df
-
-
-def _ordinal(rng, mean: np.ndarray, noise: float, cuts, levels) -> np.ndarray:
-    reading = mean + noise * rng.normal(size=len(mean))
-    return np.array(levels, dtype=object)[np.searchsorted(np.array(cuts), reading)]
 
 
 def _draw_signals(rng: np.random.Generator, df: pd.DataFrame, s: np.ndarray, f: np.ndarray) -> None:
@@ -260,10 +236,10 @@ def _draw_signals(rng: np.random.Generator, df: pd.DataFrame, s: np.ndarray, f: 
     mu, lam = np.array(RESTAGE["mu"])[grp], np.array(RESTAGE["lam"])[grp]
     base = g(s) + mu - lam * f
     for col, spec in READINGS.items():
-        df[col] = _ordinal(rng, base, spec["noise"], spec["cuts"], spec["levels"])
+        df[col] = draw_ordinal(rng, base, spec["noise"], spec["cuts"], spec["levels"])
     shift = np.array([YMR_N["shift"][c] for c in df["cn_stage"]])
-    df["ymr_n_stage"] = _ordinal(rng, base + shift - YMR_N["lam_extra"] * f, YMR_N["noise"], YMR_N["cuts"], YMR_N["levels"])
-    seen = _ordinal(rng, base, YMR_EMVI["noise"], YMR_EMVI["cuts"], YMR_EMVI["levels"]).astype(bool)
+    df["ymr_n_stage"] = draw_ordinal(rng, base + shift - YMR_N["lam_extra"] * f, YMR_N["noise"], YMR_N["cuts"], YMR_N["levels"])
+    seen = draw_ordinal(rng, base, YMR_EMVI["noise"], YMR_EMVI["cuts"], YMR_EMVI["levels"]).astype(bool)
     df["ymr_emvi"] = np.where(df["emvi"].to_numpy(float) == 1, seen, rng.random(n) < YMR_EMVI["p_without_baseline"])
     r = RESIDUAL
     mm = 10 * df["tumour_length_cm"].to_numpy(float) * np.exp(r["log_frac"] - r["gamma"] * g(s) + r["tau"] * f + r["sd"] * rng.normal(size=n))
@@ -271,20 +247,14 @@ def _draw_signals(rng: np.random.Generator, df: pd.DataFrame, s: np.ndarray, f: 
     c = CTDNA
     shedder = c["shed_a"] + c["shed_b"] * f + rng.normal(size=n) > 0
     log_c1 = np.maximum(c["log_c1_mean"] + c["c1_f"] * f + c["c1_sd"] * rng.normal(size=n), c["log_lod"])
-    c1 = _round_sig(np.exp(log_c1))
+    c1 = round_sig(np.exp(log_c1))
     df["ctdna_baseline_mtm_ml"] = np.where(shedder, c1, 0.0)
     for col, p in (("ctdna_post_rt_mtm_ml", c["c2"]), ("ctdna_post_treatment_mtm_ml", c["c3"])):
         log_ct = np.log(c1) - p["kappa"] - p["beta"] * kink(s) + p["f"] * f + p["sd"] * rng.normal(size=n)
-        df[col] = np.where(shedder & (log_ct >= c["log_lod"]), _round_sig(np.exp(log_ct)), 0.0)
+        df[col] = np.where(shedder & (log_ct >= c["log_lod"]), round_sig(np.exp(log_ct)), 0.0)
     e = CEA
     log_post = e["a"] + e["b"] * np.log(df["cea_baseline_ng_ml"].to_numpy(float)) - e["rho"] * g(s) + e["tau"] * f + e["sd"] * rng.normal(size=n)
     df["cea_post_ng_ml"] = np.clip(np.round(np.exp(log_post), 2), e["floor"], 10000)
-
-
-def _blank(df: pd.DataFrame, cols, mask: np.ndarray) -> None:
-    for col in cols:
-        df[col] = df[col].astype(object)
-        df.loc[mask, col] = None
 
 
 def _apply_missingness(rng: np.random.Generator, df: pd.DataFrame) -> None:
@@ -296,21 +266,21 @@ def _apply_missingness(rng: np.random.Generator, df: pd.DataFrame) -> None:
     high = df["distance_from_anal_verge_cm"].to_numpy(float) > 8
     scrt = (df["rt_schedule"] == "SCRT").to_numpy()
     for col in ("ecog", "emvi", "lateral_nodes", "circumferential_extent_pct"):
-        _blank(df, [col], u() < m[col])
-    _blank(df, ["cea_post_ng_ml"], u() < m["cea_post"])
+        blank(df, [col], u() < m[col])
+    blank(df, ["cea_post_ng_ml"], u() < m["cea_post"])
     p_ct = np.where(ici, m["ctdna_ici"], m["ctdna_no_ici"]) + m["ctdna_age70_extra"] * (age >= 70)
     no_ct = u() < p_ct
-    _blank(df, ["ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml"], no_ct)
-    _blank(df, ["ctdna_post_rt_mtm_ml"], ~no_ct & (u() < m["ctdna_c2"]))
-    _blank(df, ["ctdna_post_treatment_mtm_ml"], ~no_ct & (u() < m["ctdna_c3"] + m["ctdna_c3_scrt_extra"] * scrt))
-    _blank(df, ["pdl1_cps", "pdl1_tps_pct"], u() < np.where(ici, m["pdl1_ici"], m["pdl1_no_ici"]))
+    blank(df, ["ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml"], no_ct)
+    blank(df, ["ctdna_post_rt_mtm_ml"], ~no_ct & (u() < m["ctdna_c2"]))
+    blank(df, ["ctdna_post_treatment_mtm_ml"], ~no_ct & (u() < m["ctdna_c3"] + m["ctdna_c3_scrt_extra"] * scrt))
+    blank(df, ["pdl1_cps", "pdl1_tps_pct"], u() < np.where(ici, m["pdl1_ici"], m["pdl1_no_ici"]))
     no_mri = u() < m["mri"]
-    _blank(df, ["mr_trg", "dwi_restriction", "ymr_n_stage", "ymr_emvi"], no_mri)
-    _blank(df, ["dwi_restriction"], u() < m["dwi_extra"])
-    _blank(df, ["endoscopy"], u() < m["endoscopy"])
-    _blank(df, ["dre"], u() < m["dre"] + m["dre_high_extra"] * high)
+    blank(df, ["mr_trg", "dwi_restriction", "ymr_n_stage", "ymr_emvi"], no_mri)
+    blank(df, ["dwi_restriction"], u() < m["dwi_extra"])
+    blank(df, ["endoscopy"], u() < m["endoscopy"])
+    blank(df, ["dre"], u() < m["dre"] + m["dre_high_extra"] * high)
     for col in ("ymr_n_stage", "ymr_emvi", "residual_lesion_mm"):
-        _blank(df, [col], u() < m[col])
+        blank(df, [col], u() < m[col])
 
 
 def _draw_biopsy(rng: np.random.Generator, df: pd.DataFrame, s: np.ndarray) -> None:
@@ -320,7 +290,7 @@ def _draw_biopsy(rng: np.random.Generator, df: pd.DataFrame, s: np.ndarray) -> N
     done = rng.random(n) < p_done
     positive = rng.random(n) < _biopsy_sensitivity(s)
     df["restaging_biopsy"] = np.where(~done, "not_done", np.where(positive, "positive", "negative")).astype(object)
-    _blank(df, ["restaging_biopsy"], rng.random(n) < MISSING["restaging_biopsy"])
+    blank(df, ["restaging_biopsy"], rng.random(n) < MISSING["restaging_biopsy"])
 
 
 def _biopsy_sensitivity(s):
@@ -329,50 +299,21 @@ def _biopsy_sensitivity(s):
     return np.where(s < 0, b["sens_floor"] + b["sens_depth"] * ndtr(-s / b["depth_scale"]), 0.0)
 
 
-def _draw_decision_context(rng: np.random.Generator, df: pd.DataFrame) -> None:
-    """From recorded covariates only (distance, age, recorded ECOG): nothing about s."""
-    n = len(df)
-    dist = df["distance_from_anal_verge_cm"].to_numpy(float)
-    sphincter = rng.random(n) < np.select([dist <= 2, dist <= 3, dist <= 5], [0.55, 0.35, 0.08], 0.01)
-    df["sphincter_involved"] = sphincter
-    ecog = pd.to_numeric(df["ecog"], errors="coerce").to_numpy(float)
-    frail = (df["age_years"].to_numpy(float) >= 80) | (np.nan_to_num(ecog, nan=0.0) >= 2)
-    p_fit = np.where(frail[:, None], [[0.45, 0.25, 0.30]], [[0.92, 0.02, 0.06]])
-    df["fit_for_major_surgery"] = _categorical(rng, p_fit, ("yes", "no", "uncertain"))
-    p_pref = np.where(sphincter[:, None], [[0.55, 0.07, 0.18, 0.20]], [[0.35, 0.15, 0.20, 0.30]])
-    df["patient_preference"] = _categorical(rng, p_pref, ("organ_preservation", "surgery", "undecided", "not_discussed"))
-    for col in ("sphincter_involved", "fit_for_major_surgery", "patient_preference"):
-        _blank(df, [col], rng.random(n) < MISSING[col])
-
-
-def _categorical(rng, probs: np.ndarray, levels) -> np.ndarray:
-    cum = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
-    idx = (rng.random(len(probs))[:, None] > cum).sum(axis=1)
-    return np.array(levels, dtype=object)[np.minimum(idx, len(levels) - 1)]
-
-
 def simulate(n: int, seed: int = 0, with_oracle: bool = True) -> Cohort:
     """Simulate ``n`` patients from the alternative generator (cohort frame + hidden truth, as :func:`watchwait.sim.simulate`)."""
-    if n < 1:
-        raise ValueError(f"n must be a positive number of patients; got {n} instead.")
-    rng = np.random.default_rng(seed)
-    df = _covariates(rng, n)
-    eta = linear_predictor(df)
+    rng, df, eta = start(n, seed, _covariates, linear_predictor)
     s = eta + SIGMA_E * rng.normal(size=n)
     f = rng.normal(size=n)
     _draw_signals(rng, df, s, f)
     df["complete_response"] = s > 0
     _apply_missingness(rng, df)
     _draw_biopsy(rng, df, s)
-    _draw_decision_context(rng, df)
-    df.insert(0, "patient_id", [f"ALT-{seed}-{i:06d}" for i in range(n)])
-    df.insert(1, "site", "synthetic-alt")
-    regimen = df.pop("regimen").to_numpy()
+    draw_decision_context(rng, df, MISSING)
     for col in ("ecog", "emvi"):  # recorded as integer / boolean like the main simulator
         v = df[col].to_numpy(dtype=object)
         df[col] = np.array([None if x is None or (isinstance(x, float) and np.isnan(x)) else (int(x) if col == "ecog" else bool(x))
                             for x in v], dtype=object)
-    frame = df[[c for c in COLUMNS if c in df.columns]]
+    frame, regimen = cohort_frame(df, "ALT", seed, "synthetic-alt")
     truth = pd.DataFrame({"patient_id": frame["patient_id"], "regimen": regimen, "eta": eta, "latent_score": s,
                           "second_factor": f, "p_prior": ndtr(eta / SIGMA_E)})
     if with_oracle:
@@ -390,13 +331,9 @@ _Z_W = _Z_W / _Z_W.sum()
 
 def _ordinal_table(cuts, noise: float, shift: float = 0.0, lam_extra: float = 0.0) -> np.ndarray:
     """log P(level | s, f): group (no ICI, ICI) x level x S x F."""
-    c = np.concatenate([[-np.inf], np.asarray(cuts, float), [np.inf]])
-    out = []
-    for grp in (0, 1):
-        m = g(S_GRID)[:, None] + RESTAGE["mu"][grp] - (RESTAGE["lam"][grp] + lam_extra) * _F_X[None, :] + shift
-        cdf = ndtr((c[:, None, None] - m[None]) / noise)
-        out.append(np.log(np.clip(cdf[1:] - cdf[:-1], 1e-300, 1.0)))
-    return np.stack(out)
+    return np.stack([ordinal_log_probs(cuts, g(S_GRID)[:, None] + RESTAGE["mu"][grp]
+                                       - (RESTAGE["lam"][grp] + lam_extra) * _F_X[None, :] + shift, noise)
+                     for grp in (0, 1)])
 
 
 @lru_cache(maxsize=None)
@@ -406,37 +343,6 @@ def _tables() -> dict[str, np.ndarray]:
                                  for cn in ("N0", "N1", "N2")])
     t["ymr_emvi"] = _ordinal_table(YMR_EMVI["cuts"], YMR_EMVI["noise"])
     return t
-
-
-def _index(values, levels) -> np.ndarray:
-    lut = {lvl: i for i, lvl in enumerate(levels)}
-    out = []
-    for v in values:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            out.append(-1)
-        elif isinstance(v, (bool, np.bool_)):
-            out.append(lut.get(bool(v), -1))
-        elif isinstance(v, (int, float, np.integer, np.floating)):
-            out.append(lut.get(int(v), -1))
-        else:
-            out.append(lut.get(v, -1))
-    return np.array(out, dtype=int)
-
-
-def _num(df: pd.DataFrame, col: str) -> np.ndarray:
-    return pd.to_numeric(pd.Series(df[col].to_numpy(dtype=object)), errors="coerce").to_numpy(float)
-
-
-def _bool(df: pd.DataFrame, col: str) -> np.ndarray:
-    v = df[col].to_numpy(dtype=object)
-    return np.array([np.nan if x is None or (isinstance(x, float) and np.isnan(x)) else float(bool(x)) for x in v])
-
-
-def _censored_lognormal(obs: np.ndarray, mean: np.ndarray, sd: float, log_lod: float) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        logv = np.log(np.where(obs > 0, obs, 1.0))
-    z = (logv - mean) / sd
-    return np.where(obs > 0, -0.5 * z * z - np.log(sd), log_ndtr((log_lod - mean) / sd))
 
 
 def oracle(frame: pd.DataFrame, regimen: np.ndarray, chunk: int = 200) -> np.ndarray:
@@ -455,7 +361,7 @@ def _log_prior_s(df: pd.DataFrame, regimen: np.ndarray) -> np.ndarray:
     n = len(df)
     d = df.copy()
     d["regimen"] = regimen
-    ecog, emvi, cps = _num(d, "ecog"), _bool(d, "emvi"), _num(d, "pdl1_cps")
+    ecog, emvi, cps = numeric(d, "ecog"), flag(d["emvi"].to_numpy(dtype=object)), numeric(d, "pdl1_cps")
     d["ecog"], d["emvi"], d["pdl1_cps"] = 0.0, 0.0, 0.0
     terms = _eta_terms(d)
     b0 = regimen_intercepts()
@@ -492,32 +398,26 @@ def _oracle_chunk(df: pd.DataFrame, regimen: np.ndarray) -> np.ndarray:
     ll = np.zeros((n, G, F))
 
     for col, spec in READINGS.items():
-        idx = _index(df[col].to_numpy(dtype=object), spec["levels"])
+        idx = level_index(df[col].to_numpy(dtype=object), spec["levels"])
         k = idx >= 0
         if k.any():
             ll[k] += t[col][grp[k], idx[k]]
-    cn = _index(df["cn_stage"].to_numpy(dtype=object), ("N0", "N1", "N2"))
-    yn = _index(df["ymr_n_stage"].to_numpy(dtype=object), YMR_N["levels"])
+    cn = level_index(df["cn_stage"].to_numpy(dtype=object), ("N0", "N1", "N2"))
+    yn = level_index(df["ymr_n_stage"].to_numpy(dtype=object), YMR_N["levels"])
     k = (yn >= 0) & (cn >= 0)
     if k.any():
         ll[k] += t["ymr_n_stage"][cn[k], grp[k], yn[k]]
     # residual lesion size: probability of its whole-mm rounding interval (clipped at 0 and 100)
-    mm, length = _num(df, "residual_lesion_mm"), df["tumour_length_cm"].to_numpy(float)
+    mm, length = numeric(df, "residual_lesion_mm"), df["tumour_length_cm"].to_numpy(float)
     k = ~np.isnan(mm)
     if k.any():
         r = RESIDUAL
-        kk = np.round(mm[k])
-        with np.errstate(divide="ignore"):
-            lo = np.where(kk <= 0, -np.inf, np.log(np.maximum(kk - 0.5, 1e-300)))
-            hi = np.where(kk >= r["high"], np.inf, np.log(kk + 0.5))
+        lo, hi = whole_mm_log_bounds(mm[k], r["high"])
         centre = (np.log(10 * length[k]) + r["log_frac"])[:, None, None] - r["gamma"] * g(S_GRID)[None, :, None] + r["tau"] * _F_X[None, None, :]
-        z_lo, z_hi = (lo[:, None, None] - centre) / r["sd"], (hi[:, None, None] - centre) / r["sd"]
-        sign = np.where(z_lo > 0, -1.0, 1.0)
-        p = sign * (ndtr(sign * z_hi) - ndtr(sign * z_lo))
-        ll[k] += np.log(np.clip(p, 1e-300, 1.0))
+        ll[k] += interval_log_prob((lo[:, None, None] - centre) / r["sd"], (hi[:, None, None] - centre) / r["sd"])
     # ctDNA: shedding and C1 inform f; C2 and C3 (given C1) inform s and f
     c = CTDNA
-    c1 = _num(df, "ctdna_baseline_mtm_ml")
+    c1 = numeric(df, "ctdna_baseline_mtm_ml")
     p_shed_lin = c["shed_a"] + c["shed_b"] * _F_X  # F
     non = c1 == 0
     ll[non] += log_ndtr(-p_shed_lin)[None, None, :]
@@ -525,23 +425,23 @@ def _oracle_chunk(df: pd.DataFrame, regimen: np.ndarray) -> np.ndarray:
     if shed.any():
         lc1 = np.log(c1[shed])
         # a C1 at the detection limit is censored (drawn below it and clipped up); otherwise a density
-        at_lod = np.isclose(c1[shed], _round_sig(np.exp(c["log_lod"])))
+        at_lod = np.isclose(c1[shed], round_sig(np.exp(c["log_lod"])))
         mean_c1 = c["log_c1_mean"] + c["c1_f"] * _F_X
         zc = (lc1[:, None] - mean_c1[None, :]) / c["c1_sd"]
         c1_ll = np.where(at_lod[:, None], log_ndtr(zc), -0.5 * zc * zc)
         ll[shed] += (log_ndtr(p_shed_lin)[None, :] + c1_ll)[:, None, :]
         for col, key in (("ctdna_post_rt_mtm_ml", "c2"), ("ctdna_post_treatment_mtm_ml", "c3")):
-            obs = _num(df, col)[shed]
+            obs = numeric(df, col)[shed]
             use = ~np.isnan(obs)
             if not use.any():
                 continue
             p = c[key]
             mean = (lc1[use][:, None, None] - p["kappa"] - p["beta"] * kink(S_GRID)[None, :, None] + p["f"] * _F_X[None, None, :])
             rows = np.flatnonzero(shed)[use]
-            ll[rows] += _censored_lognormal(obs[use][:, None, None], mean, p["sd"], c["log_lod"])
+            ll[rows] += lognorm_censored_loglik(obs[use][:, None, None], mean, p["sd"], c["log_lod"])
     # CEA at assessment given CEA at baseline (never blank), s and f
     e = CEA
-    post = _num(df, "cea_post_ng_ml")
+    post = numeric(df, "cea_post_ng_ml")
     k = ~np.isnan(post)
     if k.any():
         mean = (e["a"] + e["b"] * np.log(df["cea_baseline_ng_ml"].to_numpy(float)[k]))[:, None, None] - e["rho"] * g(S_GRID)[None, :, None] + e["tau"] * _F_X[None, None, :]
@@ -549,13 +449,13 @@ def _oracle_chunk(df: pd.DataFrame, regimen: np.ndarray) -> np.ndarray:
         floor = post[k] <= e["floor"]
         ll[k] += np.where(floor[:, None, None], log_ndtr(zz), -0.5 * zz * zz)
     # biopsy result (whether it was done depends on the recorded endoscopy only: no term)
-    b = _index(df["restaging_biopsy"].to_numpy(dtype=object), ("not_done", "negative", "positive"))
+    b = level_index(df["restaging_biopsy"].to_numpy(dtype=object), ("not_done", "negative", "positive"))
     sens = _biopsy_sensitivity(S_GRID)
     with np.errstate(divide="ignore"):
         ll[b == 1] += np.log1p(-sens)[None, :, None]
         ll[b == 2] += np.log(sens)[None, :, None]
     # ymr_emvi: P(. | s, f) after a baseline EMVI, a constant without one; a blank baseline EMVI is summed out
-    ye = _index(df["ymr_emvi"].to_numpy(dtype=object), YMR_EMVI["levels"])
+    ye = level_index(df["ymr_emvi"].to_numpy(dtype=object), YMR_EMVI["levels"])
     log_emvi = np.zeros((n, 2, G, F))
     k = ye >= 0
     if k.any():
