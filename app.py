@@ -30,6 +30,7 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES, position="top" if state.presentation() else "sidebar")
+identity.on_every_screen()  # before any screen draws: nothing of another patient, the URL names the open one
 layout.apply_css()
 layout.sidebar()
 casestore.actor_sidebar()  # "Your name": the who of every write to the case store

@@ -90,15 +90,13 @@ def _toggle_changed() -> None:
 
 
 def header(title: str) -> None:
-    """Title, and the presentation-mode toggle at the top right of every screen. First, on every screen: images
-    and radiomics of another patient than the open one are dropped, the URL names the open sample patient, and a
-    notice says what was dropped (components.identity)."""
+    """Title, the presentation-mode toggle at the top right, and the notice of what app.py's start-up dropped
+    (images and radiomics of another patient than the open one: components.identity.on_every_screen)."""
     from components import identity
 
     if state.PATIENT_SOURCE not in st.session_state:  # this screen runs without app.py (use_app_navigation)
         use_app_navigation()
         st.rerun()  # now through app.py, which opens the same screen
-    identity.on_every_screen()
     left, right = st.columns([4, 1.6] if state.presentation() else [5, 1.3], vertical_alignment="center")
     left.title(title)
     st.session_state[state.PRESENTATION_WIDGET] = state.presentation()

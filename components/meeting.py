@@ -24,7 +24,6 @@ from components.casestore import (
     forget_asked, get_store, open_case_source, pathway_text, save_open_patient, set_conflict, show_conflict,
     show_flash, store_exists, suggested_text, switch_prompt, when,
 )
-from components.links import sync_url
 from components.safe import md
 from watchwait import ModelArtifactError
 from watchwait.errors import RecordError
@@ -581,7 +580,7 @@ def meeting_screen() -> None:
                     bound = bind_case(m.id, mc)  # before the header: every screen shows this case from now on
         elif mid and error is None:
             open_meeting(None)
-    sync_url()
+    identity.on_every_screen()  # again: the case just bound is the open patient now (app.py ran it before)
     layout.header("Meeting")
     if error is not None:
 

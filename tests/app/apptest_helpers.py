@@ -10,6 +10,28 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+
+def _run_app_py_every_time_as_the_server_does() -> None:
+    """The dashboard's server (components/serve.py) sets ``PagesManager.uses_pages_directory = False`` at start, so
+    app.py (start-up, navigation) runs on every rerun. AppTest resets the flag to None before each run, and a new
+    PagesManager then finds pages/ and picks Streamlit's old multipage mode: from the second run on, the screen's
+    script ran alone, without app.py, and app.py's start-up went untested. Mirror the server."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    init = PagesManager.__init__
+    if getattr(init, "as_the_server", False):
+        return
+
+    def as_the_server(self, *args, **kwargs):
+        PagesManager.uses_pages_directory = False
+        init(self, *args, **kwargs)
+
+    as_the_server.as_the_server = True
+    PagesManager.__init__ = as_the_server
+
+
+_run_app_py_every_time_as_the_server_does()
+
 # first run loads the model and imports shap (a few seconds on a busy machine)
 TIMEOUT = 90
 
