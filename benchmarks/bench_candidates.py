@@ -1,12 +1,46 @@
 """Candidate designs for the fused predictor against generic peers, on two generators (issue 8).
 
-RESULTS, measured 2026-11-28 on this machine (2 cores, Intel Xeon, shared; Python 3.11.7, scikit-learn 1.9.1,
-numpy 2.4.6, pandas 3.1.1, interpret-core 0.7.8, lightgbm 4.7.0, xgboost 3.2.0, glum 3.4.1), watchwait.simulate at
-commit 172c398 (the recalibration of issue 8) and watchwait.simulate_alt as committed with this file:
+Since issue 19 the benchmark imports the real model instead of carrying a copy of it: ``fused`` is
+watchwait.model.FusedPredictor trained as ``watchwait train`` trains it (watchwait.training.fit_tuned: its own
+cross-validation of the penalty and tree count, then the recalibration of watchwait.tuning), ``mono_gam`` is its first
+stage alone (watchwait.model.MonotoneGAM), every engineered design sees the fused model's own features
+(watchwait.features), and ``lr_raw`` / ``hgb_raw`` are the textbook logistic regression and HistGradientBoosting of
+watchwait.peers, all on the same training and test patients.
 
     .venv/bin/pip install -e ".[bench]"
-    .venv/bin/python benchmarks/bench_candidates.py                                # ~20 min on 2 cores
-    .venv/bin/python benchmarks/bench_candidates.py --only mono_gam --diagnostics 20000
+    .venv/bin/python benchmarks/bench_candidates.py                                # 5,000 / 5,000, every candidate
+    .venv/bin/python benchmarks/bench_candidates.py --n-train 600 --n-test 400 --generators simulate   # quick
+
+RESULTS with the real model (issue 19), quick run measured 2026-12-08 on this machine (2 cores, shared and heavily
+loaded: load average ~19, so the seconds are not comparable; Python 3.11.7, scikit-learn 1.9.1, numpy 2.4.6, pandas
+3.1.1, lightgbm 4.7.0, glum 3.4.1, interpret-core 0.7.8, xgboost 3.2.0), watchwait.sim as of commit cbeff1b:
+
+    .venv/bin/python benchmarks/bench_candidates.py --n-train 600 --n-test 400 --generators simulate \
+        --only lr_raw,hgb_raw,mono_gam,fused,lgbm_eng_mono,ebm_eng_mono --stack mono_gam,lgbm_eng_mono,ebm_eng_mono
+
+watchwait.sim, 600 train (seed 100) / 400 test (seed 200) (oracle AUC 0.9044, prevalence 0.398):
+
+    | model | AUC/oracle | mean abs(p - oracle) | CV gap (train) | slope | ECE | fit s |
+    | --- | --- | --- | --- | --- | --- | --- |
+    | oracle | 1.0000 | 0.0000 | 0.0000 | 0.982 | 0.0347 | 0.0 |
+    | lr_raw | 0.9063 | 0.1586 | 0.1824 | 0.715 | 0.0782 | 1.7 |
+    | hgb_raw | 0.9089 | 0.1528 | 0.1593 | 0.658 | 0.1096 | 0.7 |
+    | ebm_eng_mono | 0.9518 | 0.1134 | 0.1166 | 0.965 | 0.0459 | 60.5 |
+    | lgbm_eng_mono | 0.9358 | 0.1366 | 0.1394 | 1.120 | 0.0583 | 66.0 |
+    | mono_gam | 0.9426 | 0.1185 | 0.1275 | 0.642 | 0.0974 | 1.4 |
+    | fused | 0.9561 | 0.1077 | nan | 1.035 | 0.0631 | 93.8 |
+    | stack | 0.9529 | 0.1102 | 0.1160 | 0.941 | 0.0684 | 127.8 |
+
+fused chose alpha 0.1 and 1 tree, no recalibration (600 patients); mono_gam alpha 0.01, 3 knots. Exact explanations
+(base + per-modality sum - logit): fused 1.4e-14, mono_gam 2.8e-14, ebm_eng_mono 2.7e-15. Monotonicity: 0 wrong-way
+moves of 1,584 for every monotone design and the stack. At 600 patients every figure is dominated by estimation noise;
+the full run (5,000 / 5,000, both generators, every candidate) has not been made with the real model yet.
+
+RESULTS before issue 19, measured 2026-11-28 on this machine (2 cores, Intel Xeon, shared; Python 3.11.7, scikit-learn
+1.9.1, numpy 2.4.6, pandas 3.1.1, interpret-core 0.7.8, lightgbm 4.7.0, xgboost 3.2.0, glum 3.4.1), watchwait.simulate
+at commit 172c398 (the recalibration of issue 8) and watchwait.simulate_alt as committed with this file, with this
+file's own engineered features and its own copy of the design then (``mono_gam``, ``gam_boost``: the winner, which
+became watchwait.model); the figures of the fused model as shipped are in the README (bench_quality.py):
 
 5,000 train (seed 100) / 5,000 test (seed 200) per generator. "gap" = test mean abs(p - oracle); "CV gap" = the
 5-fold out-of-fold gap on the training file that chose the settings; "fit s" = final fit only (CV not included).
@@ -76,10 +110,11 @@ folds CV: 7 s). It misses AUC >= 0.99x on simulate by 0.0006 and the 0.04 gap on
 
 Method
 ------
-For each generator (watchwait.simulate and watchwait.simulate_alt), 5,000 training and 5,000 test
+For each generator (watchwait.sim and watchwait.sim.alt), 5,000 training and 5,000 test
 patients from fresh seeds in the same run. Every model's settings are chosen by 5-fold
 cross-validation on the training file: the score is the mean |p - oracle| of the out-of-fold
-predictions against the training file's own oracle (never the test set). A model marked "Platt"
+predictions against the training file's own oracle (never the test set); ``fused`` is tuned by watchwait's own
+cross-validation instead (the one ``watchwait train`` runs; no CV gap is shown for it). A model marked "Platt"
 is recalibrated by Platt scaling fitted on those out-of-fold logits (linear in the logit, so
 explanations stay exact). The test figures are then computed once on the 5,000 test patients:
 AUC / the oracle's AUC, mean |p - oracle|, calibration slope, ECE (10 bins), and the wall-clock fit
@@ -107,11 +142,15 @@ import numpy as np
 import pandas as pd
 
 from bench_cache import cached_cohort
-from watchwait import simulate as sim_main
-from watchwait import simulate_alt as sim_alt
-from watchwait.derive import CTDNA_PSEUDOCOUNT
+from watchwait import sim as sim_main
+from watchwait.artifacts import columns_of
+from watchwait.features import BASE_FEATURES, Feature, feature_matrix
 from watchwait.metrics import classification_metrics
-from watchwait.simulate import to_csv_frame
+from watchwait.model import MonotoneGAM, informative_columns, modality_groups
+from watchwait.sim import alt as sim_alt
+from watchwait.sim import to_csv_frame
+from watchwait.training import fit_tuned, radiomics_columns
+from watchwait.tuning import recalibration
 from watchwait.validation import validate_frame
 
 warnings.filterwarnings("ignore")
@@ -120,6 +159,7 @@ GENERATORS: dict[str, Callable] = {"simulate": sim_main.simulate, "alt": sim_alt
 
 # --------------------------------------------------------------------------- data
 
+from watchwait import peers  # noqa: E402
 from watchwait.peers import CATEGORICAL, NUMERIC  # noqa: E402  (the raw columns every peer uses)
 
 
@@ -135,146 +175,28 @@ def load(gen: str, n: int, seed: int, cache: str | None) -> Data:
     return Data(frame=frame, y=frame["complete_response"].to_numpy(bool), oracle=truth["p_oracle"].to_numpy(float))
 
 
-def raw_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """The raw predictor columns: numbers (and booleans) as float with NaN, categories as str with NaN."""
-    out = {c: pd.to_numeric(frame[c], errors="coerce").astype(float) for c in NUMERIC}
-    out.update({c: frame[c].astype(object).where(frame[c].notna(), np.nan) for c in CATEGORICAL})
-    return pd.DataFrame(out)
+# --------------------------------------------------------------------------- the fused model's features
+class Features:
+    """The fused model's own features (:data:`watchwait.features.BASE_FEATURES`, one modality prefix each, each with
+    its direction and kind), those :class:`watchwait.model.FusedPredictor` keeps on this training file (a value, and
+    not constant): every engineered design below sees what the fused model sees."""
 
-
-# --------------------------------------------------------------------------- engineered clinical features
-CT_ORDINAL = {"T1": 1.0, "T2": 2.0, "T3a": 3.0, "T3b": 3.25, "T3": 3.4, "T3c": 3.5, "T3d": 3.75, "T4a": 4.5, "T4b": 5.0}
-GRADE = {"endoscopy": {"complete": 0.0, "near_complete": 1.0, "incomplete": 2.0},
-         "dre": {"normal": 0.0, "smooth_induration": 1.0, "mass": 2.0},
-         "ymr_n_stage": {"N0": 0.0, "N1": 1.0, "N2": 2.0}}
-LOG_PC = np.log10(CTDNA_PSEUDOCOUNT)
-SENTINEL = 9.0  # value of an immunotherapy-only feature for patients without immunotherapy (beyond every real value)
-
-# Directions (+1: the probability may only rise with the feature; -1: only fall). Every direction of
-# watchwait.directions moves only features listed here, each in its allowed direction, so a model monotone in each
-# of them is monotone along every direction:
-#   ctDNA C3 detected -> not detected: c3_detected 1 -> 0, c3_log10 falls to the floor (pseudo-count, below any
-#     detected level), c3_negative 0 -> 1, c3_fold falls (C3 + pseudo-count < any detected C3);
-#   not tested -> tested (C1 detected, C2 and C3 not detected): c2/c3_negative 0 -> 1, c2/c3_fold fall from 0 (the
-#     value for "not tested") to log10(pc / (C1 + pc)) <= 0; detected and log10 stay at 0 / the floor; c1_log10 rises
-#     from the floor ("not tested" sits with "not detected": given the later timepoints a higher baseline level means a
-#     deeper fall, so +1). "Not tested" (negative 0, fold 0) and "tested, not detected" (negative 1) stay distinct;
-#   mrTRG, endoscopy, DRE, DWI, restaging nodes: their grades fall, and so does the worst restaging grade;
-#   CEA at assessment falls: cea_post_log and cea_log_ratio fall;
-#   positive -> negative biopsy: biopsy_positive 1 -> 0 (biopsy_done stays 1), worst grade falls.
-DIRECTIONS = {
-    "blood__c3_detected": -1, "blood__c3_log10": -1, "blood__c3_negative": +1, "blood__c3_fold": -1,
-    "blood__c1_log10": +1, "blood__c2_detected": -1, "blood__c2_log10": -1, "blood__c2_negative": +1, "blood__c2_fold": -1,
-    "blood__cea_post_log": -1, "blood__cea_log_ratio": -1,
-    "restaging__mr_trg": -1, "restaging__endoscopy": -1, "restaging__dre": -1, "restaging__dwi": -1,
-    "restaging__ymr_n": -1, "restaging__biopsy_positive": -1, "restaging__worst_grade": -1,
-    "restaging__worst_grade_ici": -1, "restaging__mr_trg_ici": -1, "restaging__endoscopy_ici": -1,
-}
-
-
-def _num(frame: pd.DataFrame, col: str) -> np.ndarray:
-    return pd.to_numeric(frame[col], errors="coerce").to_numpy(float)
-
-
-def _cat(frame: pd.DataFrame, col: str, mapping: dict) -> np.ndarray:
-    return frame[col].map(mapping).to_numpy(dtype=float, na_value=np.nan)
-
-
-def _ctdna_timepoint(name: str, c1: np.ndarray, c: np.ndarray) -> dict[str, np.ndarray]:
-    """ctDNA at C2 or C3 as four features that are never blank (not tested = detected 0, negative 0, floor, fold 0)."""
-    tested = ~np.isnan(c)
-    both = tested & ~np.isnan(c1)
-    return {
-        f"blood__{name}_detected": (c > 0).astype(float),
-        f"blood__{name}_negative": (c == 0).astype(float),
-        f"blood__{name}_log10": np.where(c > 0, np.log10(np.where(c > 0, c, 1.0)), LOG_PC),
-        f"blood__{name}_fold": np.where(both, np.log10((np.nan_to_num(c) + CTDNA_PSEUDOCOUNT) / (np.nan_to_num(c1) + CTDNA_PSEUDOCOUNT)), 0.0),
-    }
-
-
-class Engineer:
-    """Clinical features, one modality prefix each; fitted state: the regimen codes and each regimen's median weeks."""
-
-    def __init__(self, ici_split: bool = True):
-        self.ici_split = ici_split
-
-    @staticmethod
-    def _regimen(frame: pd.DataFrame) -> pd.Series:
-        parts = [frame[c].astype(str) for c in ("rt_schedule", "sequence", "immunotherapy", "chemotherapy", "systemic_cycles", "regorafenib")]
-        return parts[0].str.cat(parts[1:], sep="|")
-
-    def fit(self, frame: pd.DataFrame) -> Engineer:
-        reg = self._regimen(frame)
-        self.regimens_ = {r: i for i, r in enumerate(sorted(reg.unique()))}
-        self.weeks_ = frame.assign(_r=reg).groupby("_r")["weeks_rt_to_assessment"].median().to_dict()
+    def fit(self, frame: pd.DataFrame) -> Features:
+        keep = informative_columns(feature_matrix(BASE_FEATURES, columns_of(frame)))
+        self.features_: tuple[Feature, ...] = tuple(f for f, k in zip(BASE_FEATURES, keep) if k)
         return self
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        f = frame
-        ici = (f["immunotherapy"].astype(str) != "none").to_numpy()
-        reg = self._regimen(f)
-        weeks = _num(f, "weeks_rt_to_assessment")
-        c1, c2, c3 = (_num(f, c) for c in ("ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml"))
-        cps, tps = _num(f, "pdl1_cps"), _num(f, "pdl1_tps_pct")
-        cea0, cea1 = np.log(np.maximum(_num(f, "cea_baseline_ng_ml"), 0.1)), np.log(np.maximum(_num(f, "cea_post_ng_ml"), 0.1))
-        trg = _num(f, "mr_trg")
-        mri = np.where(trg <= 2, 0.0, np.where(trg == 3, 1.0, np.where(trg >= 4, 2.0, np.nan)))
-        endo, dre = _cat(f, "endoscopy", GRADE["endoscopy"]), _cat(f, "dre", GRADE["dre"])
-        dwi = _num(f, "dwi_restriction")
-        nodes = _cat(f, "ymr_n_stage", GRADE["ymr_n_stage"])
-        biopsy = f["restaging_biopsy"].astype(object)
-        positive = (biopsy == "positive").to_numpy(float)
-        grades = np.vstack([endo, dre, mri, dwi, np.minimum(nodes, 1.0), np.where(positive == 1, 2.0, np.nan)])
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            worst = np.nanmax(grades, axis=0)
-            X = {
-                "clinical__age": _num(f, "age_years"),
-                "clinical__female": (f["sex"] == "F").to_numpy(float),
-                "clinical__ecog": _num(f, "ecog"),
-                "clinical__ct_stage": _cat(f, "ct_stage", CT_ORDINAL),
-                "clinical__cn_stage": _cat(f, "cn_stage", {"N0": 0.0, "N1": 1.0, "N2": 2.0}),
-                "clinical__mrf": _num(f, "mrf_involved"),
-                "clinical__emvi": _num(f, "emvi"),
-                "clinical__lateral_nodes": _num(f, "lateral_nodes"),
-                "clinical__distance_cm": _num(f, "distance_from_anal_verge_cm"),
-                "clinical__length_log": np.log(_num(f, "tumour_length_cm")),
-                "clinical__extent_pct": _num(f, "circumferential_extent_pct"),
-                "clinical__regimen": reg.map(self.regimens_).to_numpy(dtype=float, na_value=np.nan),
-                "clinical__immunotherapy": ici.astype(float),
-                "clinical__weeks_vs_regimen": weeks - reg.map(self.weeks_).to_numpy(dtype=float, na_value=np.nan),
-                "immune__cps_ici": np.where(ici, np.log1p(cps), -SENTINEL),
-                "immune__tps_ici": np.where(ici, np.log1p(tps), -SENTINEL),
-                "blood__cea_baseline_log": cea0,
-                "blood__cea_post_log": cea1,
-                "blood__cea_log_ratio": cea1 - cea0,
-                # not tested = the floor, like "not detected": testing can only raise it (direction +1)
-                "blood__c1_log10": np.where(np.isnan(c1), LOG_PC, np.log10(np.nan_to_num(c1) + CTDNA_PSEUDOCOUNT)),
-                **_ctdna_timepoint("c2", c1, c2),
-                **_ctdna_timepoint("c3", c1, c3),
-                "restaging__mr_trg": trg,
-                "restaging__endoscopy": endo,
-                "restaging__dre": dre,
-                "restaging__dwi": dwi,
-                "restaging__ymr_n": nodes,
-                "restaging__ymr_emvi": _num(f, "ymr_emvi"),
-                "restaging__residual_rel_log": np.log((_num(f, "residual_lesion_mm") + 1) / (10 * _num(f, "tumour_length_cm"))),
-                "restaging__biopsy_done": np.where(biopsy.isna(), np.nan, biopsy.isin(["negative", "positive"]).astype(float)),
-                "restaging__biopsy_positive": positive,
-                "restaging__worst_grade": worst,
-            }
-            if self.ici_split:
-                X["restaging__worst_grade_ici"] = np.where(ici, worst, SENTINEL)
-                X["restaging__mr_trg_ici"] = np.where(ici, trg, SENTINEL)
-                X["restaging__endoscopy_ici"] = np.where(ici, endo, SENTINEL)
-        return pd.DataFrame(X, index=frame.index)
+        return pd.DataFrame(feature_matrix(self.features_, columns_of(frame)), columns=[f.name for f in self.features_],
+                            index=frame.index)
 
 
-CATEGORICAL_ENGINEERED = ("clinical__regimen",)
+def monotone_vector(features) -> list[int]:
+    return [f.direction for f in features]
 
 
-def monotone_vector(columns) -> list[int]:
-    return [DIRECTIONS.get(c, 0) for c in columns]
+def categorical_indices(features) -> list[int]:
+    return [i for i, f in enumerate(features) if f.kind == "category"]
 
 
 # --------------------------------------------------------------------------- models
@@ -291,8 +213,8 @@ def expit(x):
 class Candidate:
     name: str
     label: str
-    make: Callable[[dict], object]  # params -> unfitted estimator on X
-    features: str  # "raw" | "eng" | "eng_noici"
+    make: Callable[[dict, tuple], object]  # (params, the fitted features) -> unfitted estimator on X
+    features: str  # "raw" | "raw_cat" (the raw columns) | "eng" (the fused model's features) | "frame" (the cohort frame)
     grid: list[dict]
     platt: bool = False
     monotone: str = "no"  # "by construction" | "no"
@@ -326,7 +248,62 @@ def _lr_raw(params):
     return make_pipeline(*steps, ct, LogisticRegression(C=params["C"], max_iter=5000))
 
 
-def _hgb(params, monotonic=None, categorical=None, additive=False, columns=None):
+class PeerModel:
+    """A peer of :mod:`watchwait.peers` (the pipelines whose figures are printed beside the fused model's), on the cohort
+    frame."""
+
+    def __init__(self, peer):
+        self.peer = peer
+
+    def fit(self, frame: pd.DataFrame, y) -> PeerModel:
+        self.peer.fit(frame, y)
+        return self
+
+    def decision_function(self, frame: pd.DataFrame) -> np.ndarray:
+        return logit(self.peer.predict(frame))
+
+
+class Fused:
+    """The fused predictor as ``watchwait train`` fits it: :func:`watchwait.training.fit_tuned` (the penalty and tree
+    count chosen by cross-validation on the training file) and the recalibration the out-of-fold slope asks for
+    (:func:`watchwait.tuning.recalibration`), as :func:`watchwait.training.train` does. No bootstrap refits: they give
+    the interval's spread, not the probability (the same with or without them)."""
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+
+    def fit(self, frame: pd.DataFrame, y) -> Fused:
+        self.predictor_, tuned = fit_tuned(frame, np.asarray(y, bool), radiomics_columns(frame), seed=self.seed, n_members=0)
+        if tuned is not None:
+            self.predictor_.update_ = recalibration(tuned)
+        p = self.predictor_
+        self.settings_ = {"alpha": p.alpha, "trees": p.trees, "recalibrated": p.update_ is not None}
+        return self
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.predictor_.matrix(columns_of(frame))
+
+    def decision_function(self, frame: pd.DataFrame) -> np.ndarray:
+        return self.predictor_._logit(self.matrix(frame))
+
+
+class GAM:
+    """The fused model's first stage alone: :class:`watchwait.model.MonotoneGAM` on its features, with their directions
+    (monotone by construction) and kinds."""
+
+    def __init__(self, features, alpha: float = 3e-3, knots: int = 3):
+        self.features, self.alpha, self.knots = features, alpha, knots
+
+    def fit(self, X: pd.DataFrame, y) -> GAM:
+        self.gam_ = MonotoneGAM(alpha=self.alpha, knots=self.knots, directions=monotone_vector(self.features),
+                                kinds=[f.kind for f in self.features]).fit(X.to_numpy(float), np.asarray(y, float))
+        return self
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        return self.gam_.decision_function(X.to_numpy(float))
+
+
+def _hgb(params, monotonic=None, categorical=None, interaction=None):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     kw = dict(learning_rate=params.get("lr", 0.1), max_iter=params.get("iters", 100), max_leaf_nodes=params.get("leaves", 15),
@@ -335,271 +312,109 @@ def _hgb(params, monotonic=None, categorical=None, additive=False, columns=None)
         kw["monotonic_cst"] = monotonic
     if categorical is not None:
         kw["categorical_features"] = categorical
-    if additive:
-        kw["interaction_cst"] = [[i] for i in range(len(columns))]
+    if interaction is not None:
+        kw["interaction_cst"] = interaction
     return HistGradientBoostingClassifier(**kw)
 
 
-def _ebm(params, columns=None, monotone=False):
+def _ebm(params, features=None, monotone=False):
     from interpret.glassbox import ExplainableBoostingClassifier
 
     kw = dict(outer_bags=params.get("bags", 8), interactions=params.get("interactions", 0), n_jobs=N_JOBS, random_state=0,
               learning_rate=params.get("lr", 0.015), max_bins=params.get("max_bins", 256), smoothing_rounds=params.get("smoothing", 75),
               min_samples_leaf=params.get("min_leaf", 4), reg_lambda=params.get("reg_lambda", 0.0))
-    if columns is not None:
-        kw["feature_types"] = ["nominal" if c in CATEGORICAL_ENGINEERED else "continuous" for c in columns]
-    if monotone and columns is not None:
-        kw["monotone_constraints"] = monotone_vector(columns)
+    if features is not None:
+        kw["feature_types"] = ["nominal" if f.kind == "category" else "continuous" for f in features]
+    if monotone and features is not None:
+        kw["monotone_constraints"] = monotone_vector(features)
         if params.get("interactions", 0):  # pairs only among features without a direction
-            free = [i for i, c in enumerate(columns) if c not in DIRECTIONS]
-            kw["exclude"] = [(i, j) for i in range(len(columns)) for j in range(i + 1, len(columns)) if not (i in free and j in free)]
+            free = [i for i, f in enumerate(features) if not f.direction]
+            n = len(features)
+            kw["exclude"] = [(i, j) for i in range(n) for j in range(i + 1, n) if not (i in free and j in free)]
     return ExplainableBoostingClassifier(**kw)
 
 
-def _lgbm(params, columns, monotone=True, additive=False):
+def _lgbm(params, features, monotone=True):
     import lightgbm as lgb
 
     kw = dict(n_estimators=params.get("iters", 200), learning_rate=params.get("lr", 0.05), num_leaves=params.get("leaves", 8),
               min_child_samples=params.get("min_leaf", 40), reg_lambda=params.get("l2", 1.0), subsample=0.8, subsample_freq=1,
               colsample_bytree=params.get("colsample", 0.8), n_jobs=N_JOBS, verbose=-1, random_state=0)
     if monotone:
-        kw["monotone_constraints"] = monotone_vector(columns)
+        kw["monotone_constraints"] = monotone_vector(features)
         kw["monotone_constraints_method"] = params.get("mono_method", "advanced")
-    if additive:
-        kw["interaction_constraints"] = [[i] for i in range(len(columns))]
     return lgb.LGBMClassifier(**kw)
 
 
-def _xgb(params, columns):
+def _xgb(params, features):
     import xgboost as xgb
 
     return xgb.XGBClassifier(n_estimators=params.get("iters", 200), learning_rate=params.get("lr", 0.05), max_depth=params.get("depth", 3),
                              min_child_weight=params.get("mcw", 5), reg_lambda=params.get("l2", 1.0), subsample=0.8, colsample_bytree=0.8,
-                             monotone_constraints=tuple(monotone_vector(columns)), tree_method="hist", n_jobs=N_JOBS, random_state=0)
+                             monotone_constraints=tuple(monotone_vector(features)), tree_method="hist", n_jobs=N_JOBS, random_state=0)
 
 
-def _spline_gam(params, columns):
+def _spline_gam(params, features):
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import MissingIndicator, SimpleImputer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline, make_union
     from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
 
-    cat = [c for c in columns if c in CATEGORICAL_ENGINEERED]
-    num = [c for c in columns if c not in CATEGORICAL_ENGINEERED]
+    cat = [f.name for f in features if f.kind == "category"]
+    num = [f.name for f in features if f.kind != "category"]
     spline = make_pipeline(SimpleImputer(strategy="median"),
                            SplineTransformer(n_knots=params.get("knots", 5), degree=3, knots="quantile", extrapolation="linear"),
                            StandardScaler())
     ct = ColumnTransformer([
         ("num", make_union(spline, MissingIndicator(features="all", error_on_new=False)), num),
-        ("cat", OneHotEncoder(handle_unknown="ignore"), cat),
+        ("cat", make_pipeline(SimpleImputer(strategy="constant", fill_value=-1.0), OneHotEncoder(handle_unknown="ignore")), cat),
     ])
     return make_pipeline(ct, LogisticRegression(C=params["C"], max_iter=5000))
 
 
-class MonotoneGAM:
-    """A penalised additive logistic model with monotone terms by construction (glum, bounded coefficients).
-
-    Basis, per engineered feature (knots from the training data): a feature with at most 6 distinct values gets
-    cumulative steps 1[x >= v] (one per level above the lowest); a continuous one gets the tail sums
-    sum_{j >= k} B_j(x) of a cubic B-spline basis on quantile knots (scikit-learn's SplineTransformer), each
-    non-decreasing in x because the B-splines sum to one (an I-spline-like monotone basis of a smooth curve);
-    the regimen gets one indicator per level. Every basis column is non-decreasing in its feature, so a term is non-decreasing when all its
-    coefficients are >= 0 and non-increasing when all are <= 0: the coefficients of a feature with a direction
-    (``DIRECTIONS``) are bounded on that side, which makes the model monotone by construction. A blank value gets the
-    basis at the training median plus an unconstrained missing indicator (a blank is a level of its own, not a reading).
-    The fit is glum's L2-penalised binomial GLM (IRLS with coordinate descent under bounds); ``alpha`` is chosen by CV.
-    The logit is exactly intercept + the sum of the per-feature terms (``terms``): the explanation is exact.
-    """
-
-    def __init__(self, alpha: float = 1e-3, knots: int = 6, directions: dict | None = None, bounded: bool = True, scaled: bool = True,
-                 ordinal: str = "steps"):
-        self.alpha, self.knots, self.directions, self.bounded, self.scaled = alpha, knots, directions or DIRECTIONS, bounded, scaled
-        self.ordinal = ordinal  # "steps": one column per level; "linear+steps": the value itself plus the steps
-
-    def _basis_spec(self, X: pd.DataFrame) -> list:
-        spec = []
-        for c in X.columns:
-            x = X[c].to_numpy(float)
-            obs = x[~np.isnan(x)]
-            vals = np.unique(obs)
-            if c in CATEGORICAL_ENGINEERED:
-                spec.append((c, "onehot", vals))
-            elif len(vals) <= 6:
-                spec.append((c, "steps", (vals[1:], float(np.median(obs)) if len(obs) else 0.0)))
-            else:
-                from sklearn.preprocessing import SplineTransformer
-
-                st = SplineTransformer(n_knots=self.knots, degree=3, knots="quantile", extrapolation="constant").fit(obs[:, None])
-                spec.append((c, "mspline", (st, float(np.median(obs)))))
-        return spec
-
-    def _design(self, X: pd.DataFrame) -> tuple[np.ndarray, list]:
-        cols, owners = [], []
-        for c, kind, v in self.spec_:
-            x = X[c].to_numpy(float)
-            miss = np.isnan(x)
-            if kind == "onehot":
-                B = (x[:, None] == v[None, :]).astype(float)
-            elif kind == "steps":  # a blank takes the median level (its own offset is the missing indicator's)
-                v, median = v
-                B = (np.nan_to_num(x, nan=median)[:, None] >= v[None, :]).astype(float)
-                if self.ordinal == "linear+steps" and len(v) > 1:
-                    B = np.hstack([B.sum(axis=1, keepdims=True), B])
-            else:  # tail sums of a cubic B-spline basis: each is non-decreasing in x (partition of unity)
-                st, median = v
-                Bs = st.transform(np.nan_to_num(x, nan=median)[:, None])
-                B = np.cumsum(Bs[:, ::-1], axis=1)[:, ::-1][:, 1:]
-            cols.append(B)
-            owners += [(c, "basis")] * B.shape[1]
-            if c in self.missing_:
-                cols.append(miss[:, None].astype(float))
-                owners.append((c, "missing"))
-        return np.hstack(cols), owners
-
-    def fit(self, X: pd.DataFrame, y) -> MonotoneGAM:
-        from glum import GeneralizedLinearRegressor
-
-        self.spec_ = self._basis_spec(X)
-        self.missing_ = {c for c in X.columns if X[c].isna().any()}
-        D, self.owners_ = self._design(X)
-        lo = np.full(D.shape[1], -np.inf)
-        hi = np.full(D.shape[1], np.inf)
-        if self.bounded:
-            for j, (c, part) in enumerate(self.owners_):
-                d = self.directions.get(c, 0)
-                if part == "basis" and d > 0:
-                    lo[j] = 0.0
-                elif part == "basis" and d < 0:
-                    hi[j] = 0.0
-        # ridge on the coefficients of standardised basis columns (penalty weight = the column's variance)
-        p2 = np.maximum(D.var(axis=0), 1e-6) if self.scaled else "identity"
-        self.glm_ = GeneralizedLinearRegressor(family="binomial", alpha=self.alpha, lower_bounds=lo, upper_bounds=hi, P2=p2,
-                                               fit_intercept=True, scale_predictors=False, max_iter=200)
-        self.glm_.fit(D, np.asarray(y, float))
-        return self
-
-    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        D, _ = self._design(X)
-        return D @ self.glm_.coef_ + self.glm_.intercept_
-
-    def terms(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Per-feature contributions to the logit (basis and missing indicator together); sum + intercept = logit."""
-        D, owners = self._design(X)
-        contrib = D * self.glm_.coef_[None, :]
-        names = [c for c, _ in owners]
-        return pd.DataFrame(contrib, columns=names).T.groupby(level=0, sort=False).sum().T
-
-
-def modality_groups(columns) -> list[list[int]]:
-    """Feature indices per modality (the prefix before '__'): trees may combine features of one modality only."""
-    groups: dict[str, list[int]] = {}
-    for i, c in enumerate(columns):
-        groups.setdefault(c.split("__")[0], []).append(i)
-    return list(groups.values())
-
-
-class GamBoost:
-    """The monotone GAM, then monotone boosted trees on top of it (LightGBM, ``init_score`` = the GAM's logit).
-
-    The trees are constrained to combine features *within one modality* (``interaction_constraints``) and to be
-    monotone in every directional feature, so the sum is monotone by construction and the logit splits exactly into
-    modality branches: GAM terms (exact per feature) + TreeSHAP of the trees (exact per feature, and within the
-    modality of the tree). ``trees`` = 0 is the GAM alone.
-    """
-
-    def __init__(self, alpha=1e-3, knots=4, trees=100, lr=0.03, leaves=4, min_leaf=40, l2=1.0, by_modality=True):
-        self.alpha, self.knots, self.trees, self.lr, self.leaves, self.min_leaf, self.l2, self.by_modality = (
-            alpha, knots, trees, lr, leaves, min_leaf, l2, by_modality)
-
-    def fit(self, X: pd.DataFrame, y) -> GamBoost:
-        import lightgbm as lgb
-
-        self.gam_ = MonotoneGAM(alpha=self.alpha, knots=self.knots).fit(X, y)
-        self.booster_ = None
-        if self.trees:
-            kw = dict(n_estimators=self.trees, learning_rate=self.lr, num_leaves=self.leaves, min_child_samples=self.min_leaf,
-                      reg_lambda=self.l2, subsample=0.8, subsample_freq=1, n_jobs=N_JOBS, verbose=-1, random_state=0,
-                      monotone_constraints=monotone_vector(X.columns), monotone_constraints_method="advanced")
-            if self.by_modality:
-                kw["interaction_constraints"] = modality_groups(X.columns)
-            self.booster_ = lgb.LGBMClassifier(**kw).fit(X, np.asarray(y), init_score=self.gam_.decision_function(X))
-        return self
-
-    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        out = self.gam_.decision_function(X)
-        if self.booster_ is not None:
-            out = out + self.booster_.predict(X, raw_score=True)
-        return out
-
-
 def candidates() -> list[Candidate]:
-    eng_cols = list(Engineer().fit(load_columns_stub()).transform(load_columns_stub()).columns)
-    eng_cat = [eng_cols.index(c) for c in CATEGORICAL_ENGINEERED]
     mono = "by construction"
     return [
-        # generic peers
-        Candidate("lr_raw", "logistic + missing indicators, raw columns", _lr_raw, "raw", [{"C": c} for c in (0.1, 1.0)]),
-        Candidate("lr_raw_log", "logistic + missing indicators, raw columns, log1p of lab values", _lr_raw, "raw",
+        # generic peers: the textbook logistic regression and HistGradientBoosting of watchwait.peers, and two more
+        Candidate("lr_raw", f"{peers.LABELS['logistic']} (watchwait.peers: the textbook baseline)",
+                  lambda p, f: PeerModel(peers.logistic()), "frame", [{}]),
+        Candidate("lr_raw_log", "logistic + missing indicators, raw columns, log1p of lab values", lambda p, f: _lr_raw(p), "raw",
                   [{"C": c, "log": True} for c in (0.1, 1.0)]),
-        Candidate("hgb_raw", "HistGradientBoosting, raw columns", lambda p: _hgb(p, categorical="from_dtype"), "raw_cat",
-                  [{"lr": 0.05, "iters": 300, "leaves": lv, "min_leaf": 40} for lv in (4, 8)]),
-        Candidate("ebm_raw", "EBM (interpret), raw columns, pairs 3x", lambda p: _ebm(p), "raw",
+        Candidate("hgb_raw", f"{peers.LABELS['hgb']} (watchwait.peers)", lambda p, f: PeerModel(peers.hgb()), "frame", [{}]),
+        Candidate("ebm_raw", "EBM (interpret), raw columns, pairs 3x", lambda p, f: _ebm(p), "raw",
                   [{"interactions": "3x", "bags": 8, "max_bins": 1024}], cv=False),
-        # candidate designs (engineered clinical features, monotone in every direction)
-        Candidate("ebm_eng_mono", "EBM, engineered, monotone_constraints, no pairs", lambda p: _ebm(p, eng_cols, monotone=True), "eng",
-                  [{"interactions": 0, "bags": 8, "smoothing": 200}], monotone=mono),
-        Candidate("hgb_eng_mono", "HistGradientBoosting, engineered, monotonic_cst, Platt", lambda p: _hgb(p, monotone_vector(eng_cols), categorical=eng_cat), "eng",
+        # designs on the fused model's own features (watchwait.features), monotone in every direction
+        Candidate("ebm_eng_mono", "EBM, the fused model's features, monotone_constraints, no pairs",
+                  lambda p, f: _ebm(p, f, monotone=True), "eng", [{"interactions": 0, "bags": 8, "smoothing": 200}], monotone=mono),
+        Candidate("hgb_eng_mono", "HistGradientBoosting, the fused model's features, monotonic_cst, Platt",
+                  lambda p, f: _hgb(p, monotone_vector(f), categorical_indices(f)), "eng",
                   [{"lr": 0.05, "iters": 300, "leaves": 4, "min_leaf": 40}], platt=True, monotone=mono),
-        Candidate("hgb_eng_mono_modality", "HistGradientBoosting, engineered, monotonic_cst, trees within one modality, Platt",
-                  lambda p: _hgb_modality(p, eng_cols, eng_cat), "eng",
+        Candidate("hgb_eng_mono_modality", "HistGradientBoosting, the fused model's features, monotonic_cst, trees within one "
+                  "modality (+ treatment context), Platt",
+                  lambda p, f: _hgb(p, monotone_vector(f), categorical_indices(f), modality_groups(f)), "eng",
                   [{"lr": 0.05, "iters": 300, "leaves": 4, "min_leaf": 40}], platt=True, monotone=mono),
-        Candidate("lgbm_eng_mono", "LightGBM, engineered, monotone (advanced), Platt", lambda p: _lgbm(p, eng_cols), "eng",
+        Candidate("lgbm_eng_mono", "LightGBM, the fused model's features, monotone (advanced), Platt", lambda p, f: _lgbm(p, f), "eng",
                   [{"iters": 600, "leaves": 4, "lr": 0.03}], platt=True, monotone=mono),
-        Candidate("xgb_eng_mono", "XGBoost, engineered, monotone, Platt", lambda p: _xgb(p, eng_cols), "eng",
+        Candidate("xgb_eng_mono", "XGBoost, the fused model's features, monotone, Platt", lambda p, f: _xgb(p, f), "eng",
                   [{"iters": 600, "depth": 2, "lr": 0.03}], platt=True, monotone=mono),
-        Candidate("mono_gam", "monotone spline GAM (glum, bounded coefficients on a monotone spline basis), engineered",
-                  lambda p: MonotoneGAM(**p), "eng", [{"alpha": a, "knots": k} for a in (1e-3, 3e-3, 1e-2) for k in (3, 4)], monotone=mono),
-        Candidate("gam_boost", "monotone GAM + monotone LightGBM trees within each modality (init_score = GAM logit)",
-                  lambda p: GamBoost(**p), "eng", [{"alpha": 3e-3, "knots": 3, "trees": t, "leaves": 4, "lr": 0.03} for t in (50, 150)],
-                  monotone=mono),
-        Candidate("spline_gam", "spline GAM (SplineTransformer + logistic), engineered, unconstrained", lambda p: _spline_gam(p, eng_cols), "eng",
-                  [{"C": c, "knots": 5} for c in (0.01, 0.03, 0.1)]),
+        Candidate("spline_gam", "spline GAM (SplineTransformer + logistic), the fused model's features, unconstrained",
+                  lambda p, f: _spline_gam(p, f), "eng", [{"C": c, "knots": 5} for c in (0.01, 0.03, 0.1)]),
+        # the fused predictor of watchwait.model: its first stage alone, and the whole model as watchwait trains it
+        Candidate("mono_gam", "the fused model's monotone GAM alone (watchwait.model.MonotoneGAM), its features",
+                  lambda p, f: GAM(f, **p), "eng", [{"alpha": a, "knots": k} for a in (1e-3, 3e-3, 1e-2) for k in (3, 4)], monotone=mono),
+        Candidate("fused", "the fused predictor (watchwait.model.FusedPredictor), trained as watchwait trains it "
+                  "(watchwait.training.fit_tuned: its own CV of penalty and trees, then the recalibration)",
+                  lambda p, f: Fused(), "frame", [{}], monotone=mono, cv=False),
     ]
 
 
-def _hgb_modality(params, columns, categorical):
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    return HistGradientBoostingClassifier(learning_rate=params["lr"], max_iter=params["iters"], max_leaf_nodes=params["leaves"],
-                                          min_samples_leaf=params["min_leaf"], l2_regularization=1.0, early_stopping=False, random_state=0,
-                                          monotonic_cst=monotone_vector(columns), categorical_features=categorical,
-                                          interaction_cst=modality_groups(columns))
-
-
-def load_columns_stub() -> pd.DataFrame:
-    """A few simulated rows, only to know the engineered column names before fitting."""
-    global _STUB
-    if "_STUB" not in globals():
-        _STUB = validate_frame(to_csv_frame(sim_main.simulate(50, seed=999, with_oracle=False).frame))
-    return _STUB
-
-
-def model_input(kind: str, frame: pd.DataFrame, eng: Engineer | None) -> pd.DataFrame:
+def model_input(kind: str, frame: pd.DataFrame, eng: Features | None):
     if kind == "raw":
-        return raw_columns(frame)
-    if kind == "raw_cat":
-        X = raw_columns(frame)
-        for c in CATEGORICAL:
-            X[c] = pd.Categorical(X[c].astype(object), categories=sorted(load_columns_vocab()[c]))
-        return X
-    return eng.transform(frame)
-
-
-def load_columns_vocab() -> dict[str, list[str]]:
-    from watchwait.schema import BY_NAME
-
-    return {c: list(BY_NAME[c].categories) for c in CATEGORICAL}
+        return peers.raw_columns(frame)
+    if kind == "eng":
+        return eng.transform(frame)
+    return frame
 
 
 def decision(model, X) -> np.ndarray:
@@ -613,7 +428,7 @@ class Fitted:
     cand: Candidate
     params: dict
     model: object
-    eng: Engineer | None
+    eng: Features | None
     platt: tuple[float, float] = (1.0, 0.0)
     cv_gap: float = np.nan
     cv_table: list = field(default_factory=list)
@@ -629,8 +444,8 @@ class Fitted:
 
 
 def _fit_once(cand: Candidate, params: dict, frame: pd.DataFrame, y: np.ndarray):
-    eng = Engineer().fit(frame) if cand.features.startswith("eng") else None
-    model = cand.make(params)
+    eng = Features().fit(frame) if cand.features == "eng" else None
+    model = cand.make(params, eng.features_ if eng is not None else ())
     model.fit(model_input(cand.features, frame, eng), y)
     return model, eng
 
@@ -642,7 +457,7 @@ def cv_select(cand: Candidate, data: Data, folds: int = 5, seed: int = 0) -> Fit
     if len(cand.grid) == 1 and not cand.platt and not cand.cv:
         t0 = time.perf_counter()
         model, eng = _fit_once(cand, cand.grid[0], data.frame, data.y)
-        return Fitted(cand, cand.grid[0], model, eng, fit_seconds=time.perf_counter() - t0)
+        return Fitted(cand, getattr(model, "settings_", cand.grid[0]), model, eng, fit_seconds=time.perf_counter() - t0)
     split = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(data.frame, data.y))
     best = None
     table = []
@@ -725,20 +540,20 @@ def monotone_violations(model, frame: pd.DataFrame) -> tuple[int, int, dict]:
 def modality_contributions(fit: Fitted, frame: pd.DataFrame) -> tuple[pd.DataFrame, float] | None:
     """Per-modality contributions to the calibrated logit and the base logit, for the additive designs (None otherwise).
 
-    mono_gam: the GAM's per-feature terms; gam_boost: those + LightGBM's TreeSHAP (pred_contrib, exact); EBM: its
-    term scores (eval_terms). Each is exact: base + the row sum = the model's logit.
+    fused: :meth:`watchwait.model.FusedPredictor.explain` (centred GAM terms + LightGBM's TreeSHAP, the recalibration
+    included); mono_gam: the GAM's per-feature terms; EBM: its term scores (eval_terms). Each is exact: base + the row
+    sum = the model's logit.
     """
-    X = model_input(fit.cand.features, frame, fit.eng)
     m = fit.model
-    if isinstance(m, GamBoost):
-        terms, base = m.gam_.terms(X), float(m.gam_.glm_.intercept_)
-        if m.booster_ is not None:
-            shap = m.booster_.predict(X, pred_contrib=True)
-            terms = terms + pd.DataFrame(shap[:, :-1], columns=X.columns)
-            base += float(shap[0, -1])
-    elif isinstance(m, MonotoneGAM):
-        terms, base = m.terms(X), float(m.glm_.intercept_)
+    if isinstance(m, Fused):
+        ex = m.predictor_.explain(m.matrix(frame))
+        terms = pd.DataFrame(ex.contributions_logit, columns=[f.name for f in m.predictor_.features_])
+        base = ex.base_logit
+    elif isinstance(m, GAM):
+        X = model_input(fit.cand.features, frame, fit.eng)
+        terms, base = pd.DataFrame(m.gam_.terms(X.to_numpy(float)), columns=X.columns), m.gam_.intercept_
     elif type(m).__name__ == "ExplainableBoostingClassifier":
+        X = model_input(fit.cand.features, frame, fit.eng)
         terms = pd.DataFrame(m.eval_terms(X), columns=[m.term_names_[i] for i in range(len(m.term_features_))])
         base = float(np.ravel(m.intercept_)[0])
     else:
@@ -751,36 +566,38 @@ def modality_contributions(fit: Fitted, frame: pd.DataFrame) -> tuple[pd.DataFra
 # --------------------------------------------------------------------------- diagnostics
 def floor_report(tr: Data, te: Data) -> dict[str, float]:
     """What each model *form* could reach with noise-free labels: fit the training file's oracle probabilities (not the
-    binary outcome; cross-entropy, as the outcome fit) and report the test mean abs(p - oracle): roughly the
-    approximation error of the form, with little estimation noise left."""
+    binary outcome; cross-entropy, as the outcome fit) on the fused model's features and report the test mean
+    abs(p - oracle): roughly the approximation error of the form, with little estimation noise left."""
     import lightgbm as lgb
     from glum import GeneralizedLinearRegressor
 
-    eng = Engineer().fit(tr.frame)
-    X, Xt = eng.transform(tr.frame), eng.transform(te.frame)
-    gam = MonotoneGAM(alpha=1e-4, knots=8, bounded=False).fit(X, tr.y)
-    D, _ = gam._design(X)
-    Dt, _ = gam._design(Xt)
+    eng = Features().fit(tr.frame)
+    feats = eng.features_
+    X, Xt = eng.transform(tr.frame).to_numpy(float), eng.transform(te.frame).to_numpy(float)
+    basis = MonotoneGAM(knots=8, kinds=[f.kind for f in feats]).basis(X)
+    D, Dt = MonotoneGAM.design(X, basis)[0], MonotoneGAM.design(Xt, basis)[0]
     glm = GeneralizedLinearRegressor(family="binomial", alpha=1e-6, max_iter=200).fit(D, tr.oracle)
-    out = {"additive (GAM basis, 8 knots)": glm.predict(Dt)}
+    out = {"additive (the GAM's basis, 8 knots, unbounded)": glm.predict(Dt)}
     kw = dict(objective="cross_entropy", n_estimators=2000, learning_rate=0.03, num_leaves=15, min_child_samples=20, verbose=-1,
               n_jobs=N_JOBS, random_state=0)
-    out["trees within each modality"] = lgb.LGBMRegressor(interaction_constraints=modality_groups(X.columns), **kw).fit(X, tr.oracle).predict(Xt)
+    out["trees within each modality (+ treatment context)"] = (
+        lgb.LGBMRegressor(interaction_constraints=modality_groups(feats), **kw).fit(X, tr.oracle).predict(Xt))
     out["trees, any interaction"] = lgb.LGBMRegressor(**kw).fit(X, tr.oracle).predict(Xt)
     return {k: float(np.mean(np.abs(v - te.oracle))) for k, v in out.items()}
 
 
 def learning_curve(gen: str, te: Data, n_big: int, seed: int, cache: str | None) -> list[tuple]:
-    """The winner (gam_boost) and the best single monotone GAM at growing training sizes (settings scaled, no CV)."""
+    """The fused predictor as watchwait trains it (its own tuning at every size) and its GAM alone (penalty scaled with
+    the size, no CV) at growing training sizes."""
     big = load(gen, n_big, 300 + seed, cache)
     rows = []
     for n in sorted({min(5000, n_big), n_big // 2, n_big}):
         tr = Data(big.frame.iloc[:n].reset_index(drop=True), big.y[:n], big.oracle[:n])
-        eng = Engineer().fit(tr.frame)
+        eng = Features().fit(tr.frame)
         X, Xt = eng.transform(tr.frame), eng.transform(te.frame)
-        for name, m in (("mono_gam", MonotoneGAM(alpha=3e-3 * 5000 / n, knots=3)),
-                        ("gam_boost", GamBoost(alpha=3e-3 * 5000 / n, knots=3, trees=int(50 * n / 5000)))):
-            p = expit(m.fit(X, tr.y).decision_function(Xt))
+        p_gam = expit(GAM(eng.features_, alpha=3e-3 * 5000 / n, knots=3).fit(X, tr.y).decision_function(Xt))
+        p_fused = expit(Fused(seed=seed).fit(tr.frame, tr.y).decision_function(te.frame))
+        for name, p in (("mono_gam", p_gam), ("fused", p_fused)):
             rows.append((n, name, float(np.mean(np.abs(p - te.oracle))), classification_metrics(te.y, p)["auc"]))
     return rows
 
@@ -800,7 +617,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated candidate names")
     ap.add_argument("--generators", default="simulate,alt")
     ap.add_argument("--cache", default=None, help="folder to keep simulated cohorts between runs (development)")
-    ap.add_argument("--stack", default="mono_gam,gam_boost,ebm_eng_mono,lgbm_eng_mono",
+    ap.add_argument("--stack", default="mono_gam,ebm_eng_mono,lgbm_eng_mono",
                     help="comma-separated members of a logistic stack on out-of-fold logits")
     ap.add_argument("--diagnostics", type=int, default=0, metavar="N",
                     help="also: approximation floors (fits to the oracle) and a learning curve up to N training patients")
@@ -852,7 +669,7 @@ def main() -> None:
     print("## Exact explanations (max abs(base + sum of per-modality contributions - logit), test patients)\n")
     for gen, (fitted, te) in fitted_all.items():
         for name, fit in fitted.items():
-            if isinstance(fit, Fitted) and fit.cand.features == "eng":
+            if isinstance(fit, Fitted):
                 got = modality_contributions(fit, te.frame)
                 if got is not None:
                     by_mod, base = got
