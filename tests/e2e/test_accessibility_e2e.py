@@ -124,8 +124,7 @@ def test_no_serious_axe_violation_on_any_screen(wide: Page, server, shots, mode,
                 off[screen] = bad[:5]
             if pid == "DEMO-13" and screen in ("Assessment", "Options", "Evidence"):
                 shot(wide, shots / f"laptop_{pid}_{screen.replace(' ', '_')}.png", full=False)
-            wide.set_viewport_size({"width": WIDTH, "height": HEIGHT})
-            drawn(wide)
+            wide.set_viewport_size({"width": WIDTH, "height": HEIGHT})  # _whole_screen waits for the new layout
         _whole_screen(wide)
         bad = serious(Axe().run(wide))
         if bad:
