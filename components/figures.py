@@ -16,7 +16,7 @@ from components import palette as pal
 from components.fmt import out_of_100
 
 # ctDNA assay detection limit marked on the trajectory plot: the level below which the synthetic
-# cohort reports 0 (watchwait.simulate, log_lod = log(0.02 MTM/mL), an assumption; the data
+# cohort reports 0 (watchwait.sim.model, log_lod = log(0.02 MTM/mL), an assumption; the data
 # dictionary defines only "0 = tested, not detected"). Set it to your assay's limit.
 CTDNA_DETECTION_LIMIT = 0.02
 # where a "not detected" (0) value is drawn on the log axis: below the limit, with its own marker
