@@ -133,9 +133,20 @@ def open_app(page: Page, url: str) -> None:
 
 
 def select(page: Page, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox ``label``. If the option list is not open 10 s after the click, click
+    again (once more at most): a fresh-clone run under load once clicked the Patient screen's picker and no list
+    opened within 30 s (the click landed while the screen was drawn again)."""
     box = page.get_by_role("combobox", name=label, exact=True)
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
+    choice = page.get_by_role("option", name=option, exact=True)
+    for attempt in range(3):
+        box.click()
+        try:
+            choice.wait_for(state="visible", timeout=10_000)
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+    choice.click()
     settle(page)
 
 
