@@ -7,6 +7,10 @@ from components.safe import md
 from watchwait import CohortFileError, RecordError
 from watchwait.schema import MODALITIES
 
+#: The uploader's own limit (checked in the browser), watchwait.validation.MAX_FILE_BYTES in MB (importing it here would
+#: import pandas before the first screen is out; tests/unit/test_bounded_input.py holds the two equal).
+COHORT_UPLOAD_MB = 256
+
 layout.header("Patient")
 
 
@@ -40,7 +44,7 @@ with src_sample:
     c2.button("Load", key="load_sample", on_click=_load_sample, type="primary", width="stretch")
 with src_file:
     upload = st.file_uploader("Import one patient from a cohort CSV (data-dictionary columns)", type=["csv"],
-                              key=state.upload_key())
+                              key=state.upload_key(), max_upload_size=COHORT_UPLOAD_MB)
 with src_clear:
     st.button("Clear", key="clear_patient", on_click=_clear, width="stretch",
               help="Start a new, empty record (asks first if there are unsaved changes).")

@@ -114,10 +114,11 @@ def _cmd_update(args) -> int:
 
 def _cmd_predict(args) -> int:
     from watchwait.cohort import read_model_cohort
-    from watchwait.engine import predict_frame
 
     check_output_path(args.out, [("--cohort", args.cohort)])
     frame = read_model_cohort(args.cohort, n_jobs=args.jobs, dask_address=args.dask_address)
+    from watchwait.engine import predict_frame  # after the file is read: a refused file never loads the model's libraries
+
     out = predict_frame(frame, args.model)
     write_csv(out, args.out)
     print(f"wrote predictions for {len(out)} patients to {args.out}")
@@ -258,7 +259,10 @@ def format_assessment(a) -> str:
         lines += [f"SCOPE [{n.rule_id}] {n.title}", f"  {n.rationale}", f"  source: {n.source}"]
     if a.probability is not None:
         lo, hi = a.interval
-        lines.append(f"P(complete response) = {a.probability:.1%}  ({a.interval_level:.0%} interval {lo:.1%} to {hi:.1%})"
+        from watchwait.probtext import interval as interval_text, percent  # never "100.0%" for a model output
+
+        lines.append(f"P(complete response) = {percent(a.probability)}  ({a.interval_level:.0%} interval "
+                     f"{interval_text(lo, hi)})"
                      + ("   [synthetic training data]" if a.synthetic_training else ""))
     lines.append(f"category: {a.category_label}")
     s = a.suggestion
@@ -268,7 +272,9 @@ def format_assessment(a) -> str:
     if a.missing_modalities:
         lines.append("not available: " + ", ".join(a.missing_modalities))
     if a.contributions:
-        lines.append("contributions (probability points, largest first; base " + f"{a.base_probability:.1%}):")
+        from watchwait.probtext import percent
+
+        lines.append("contributions (probability points, largest first; base " + f"{percent(a.base_probability)}):")
         for c in a.contributions:
             if abs(c.shap_pp) >= 0.05:
                 lines.append(f"  {c.shap_pp:+6.1f}  {c.modality:<10} {c.label:<40} {c.value}")

@@ -87,6 +87,30 @@ def _as_float(value: object) -> float:
         return math.nan
 
 
+# ----------------------------------------------------------------------------- limits
+# Limits a hospital's own data never reaches by accident (issue 22, item 4). Each is refused early, with a message
+# naming the limit, and the file is never read whole to find out: a 100,000-column header or a 1 GB cell is refused
+# after at most MAX_LINE_CHARS characters of it have been read.
+
+#: A cohort file's size: a registry of 100,000 patients with every column is about 60 MB.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+#: Columns of a cohort file: the data dictionary has about 90, a site's radiomics and extra columns add some.
+MAX_COLUMNS = 1_000
+#: Patients in one cohort file.
+MAX_ROWS = 1_000_000
+#: Characters in one cell (a path, a site name, a radiomic value).
+MAX_CELL_CHARS = 4_096
+#: Characters in one line of the file (a whole patient).
+MAX_LINE_CHARS = 1_000_000
+#: Free-text fields without a pattern: the site's name; paths up to MAX_CELL_CHARS (PATH_MAX is 4,096).
+TEXT_LIMITS = {"site": 200}
+
+
+def text_limit(field: Field) -> int:
+    """The most characters a text or path value of ``field`` may have."""
+    return TEXT_LIMITS.get(field.name, MAX_CELL_CHARS)
+
+
 def check_cell(field: Field, value: object) -> tuple[object, FieldIssue | None]:
     """Typed value (None = not available) or an issue, for one cell of one field."""
     if is_blank(value):
@@ -130,6 +154,10 @@ def check_cell(field: Field, value: object) -> tuple[object, FieldIssue | None]:
             return value.strip(), None
         return None, _issue(field, value)
     if isinstance(value, str):
+        limit = text_limit(field)
+        if len(value.strip()) > limit:
+            return None, FieldIssue(field.name, value, f"{field.name} must be at most {limit:,} characters; got "
+                                                       f"{len(value.strip()):,}.")
         return value.strip(), None
     try:
         return str(value), None
@@ -217,7 +245,7 @@ def _vector_bad(field: Field, raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
             ok = text.str.fullmatch(field.pattern).fillna(False).to_numpy(dtype=bool)
             bad = ~blank & ~ok
         else:
-            bad = np.zeros(len(text), dtype=bool)
+            bad = (text.str.len() > text_limit(field)).to_numpy(dtype=bool)
         typed = pd.Series(np.where(blank | bad, None, text.to_numpy(dtype=object)), index=raw.index, dtype=object)
     if field.required:
         bad = bad | blank
@@ -311,6 +339,7 @@ def read_cohort(path: str | os.PathLike | io.IOBase, source: str | None = None) 
     """
     name = source or (Path(path).name if isinstance(path, str | os.PathLike) else "uploaded file")
     try:
+        check_bounds(path, name)
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
     except FileNotFoundError:
         raise CohortFileError(f"{name}: no such file.") from None
@@ -327,6 +356,97 @@ def read_cohort(path: str | os.PathLike | io.IOBase, source: str | None = None) 
     raw.columns = [str(c).strip() for c in raw.columns]
     _check_header(raw.columns, name)
     return validate_frame(unescape_formulas(raw), source=name)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def check_bounds(path: str | os.PathLike | io.IOBase, name: str) -> None:
+    """Refuse a cohort file beyond the limits above (:data:`MAX_FILE_BYTES`, :data:`MAX_COLUMNS`, :data:`MAX_ROWS`,
+    :data:`MAX_CELL_CHARS`, :data:`MAX_LINE_CHARS`) with a :class:`CohortFileError` naming the limit, before pandas
+    reads it. The file is streamed line by line, each line read to at most :data:`MAX_LINE_CHARS` characters, so
+    memory stays bounded whatever the file holds. A file object is read from its current position and put back
+    there. What is not CSV at all is left for pandas to report."""
+    if isinstance(path, str | os.PathLike):
+        size = os.stat(path).st_size
+        if size > MAX_FILE_BYTES:
+            raise CohortFileError(_too_big(name, size))
+        with open(path, "rb") as fh:
+            _scan(io.TextIOWrapper(fh, encoding="utf-8", newline=""), name)
+        return
+    start = path.tell()
+    path.seek(0, io.SEEK_END)
+    size = path.tell() - start
+    path.seek(start)
+    if size > MAX_FILE_BYTES:
+        raise CohortFileError(_too_big(name, size))
+    try:
+        if isinstance(path, io.TextIOBase):
+            _scan(path, name)
+        else:
+            text = io.TextIOWrapper(path, encoding="utf-8", newline="")  # type: ignore[arg-type]
+            try:
+                _scan(text, name)
+            finally:
+                text.detach()  # leave the caller's file open
+    finally:
+        path.seek(start)
+
+
+def _too_big(name: str, size: int) -> str:
+    return (f"{name}: {size / 1024 ** 2:,.0f} MB, above the {MAX_FILE_BYTES // 1024 ** 2:,} MB a cohort file may have; "
+            f"split it into several files.")
+
+
+def _scan(text: io.TextIOBase, name: str) -> None:
+    import csv
+
+    first = text.readline(MAX_LINE_CHARS + 1)
+    if len(first) > MAX_LINE_CHARS:
+        raise CohortFileError(f"{name}: the header has more than {first.count(',') + 1:,} columns in its first "
+                              f"{MAX_LINE_CHARS:,} characters; a cohort file may have at most {MAX_COLUMNS:,} columns.")
+    try:
+        header = next(csv.reader([first]), [])
+    except csv.Error:
+        return
+    if len(header) > MAX_COLUMNS:
+        raise CohortFileError(f"{name}: the header has {len(header):,} columns; a cohort file may have at most "
+                              f"{MAX_COLUMNS:,}.")
+    long_line = False
+
+    def lines():
+        nonlocal long_line
+        while True:
+            line = text.readline(MAX_LINE_CHARS + 1)
+            if not line:
+                return
+            if len(line) > MAX_LINE_CHARS:
+                raise CohortFileError(f"{name}: row {reader.line_num + 2:,} is longer than {MAX_LINE_CHARS:,} "
+                                      f"characters; a row may have at most {MAX_COLUMNS:,} cells of at most "
+                                      f"{MAX_CELL_CHARS:,} characters each.")
+            long_line = len(line) > MAX_CELL_CHARS
+            yield line
+
+    reader = csv.reader(lines())
+    rows = 0
+    try:
+        for row in reader:
+            rows += 1
+            if rows > MAX_ROWS:
+                raise CohortFileError(f"{name}: more than {_plural(MAX_ROWS, 'patient row')}; split the file.")
+            if long_line:  # only a line longer than a cell's limit can hold a cell beyond it
+                for j, cell in enumerate(row):
+                    if len(cell) > MAX_CELL_CHARS:
+                        column = header[j].strip() if j < len(header) else f"column {j + 1}"
+                        raise CohortFileError(f"{name}: row {rows + 1:,}, column {quoted(column)}: a cell of "
+                                              f"{len(cell):,} characters; a cell may have at most "
+                                              f"{MAX_CELL_CHARS:,}.")
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):  # a quoted cell over many lines, beyond csv's own limit
+            raise CohortFileError(f"{name}: row {rows + 2:,}: a cell of more than {csv.field_size_limit():,} "
+                                  f"characters; a cell may have at most {MAX_CELL_CHARS:,}.") from None
+        return  # not CSV as the csv module reads it: pandas says what is wrong
 
 
 def _check_header(columns: pd.Index, name: str) -> None:

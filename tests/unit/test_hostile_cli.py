@@ -127,11 +127,11 @@ def test_explain_does_not_echo_a_huge_argument(cohorts):
 
 def test_a_huge_bad_cell_is_not_echoed_whole(cohorts, tmp_path):
     c = pd.read_csv(cohorts / "c21.csv", dtype=str, keep_default_na=False).head(3)
-    c.loc[1, "age_years"] = "9" * 1_000_000
+    c.loc[1, "age_years"] = "9" * 4_000  # within a cell's limit (4,096 characters), so the validator judges it
     c.to_csv(tmp_path / "big.csv", index=False)
     r = run("predict", "--cohort", str(tmp_path / "big.csv"), "--out", str(tmp_path / "p.csv"))
     _plain(r, "watchwait predict: big.csv: 1 invalid value:\n  - row 3, age_years must be a whole number from 18 to "
-              "100; got '" + "9" * 80 + "…' (1,000,000 characters) instead.")
+              "100; got '" + "9" * 80 + "…' (4,000 characters) instead.")
     assert not (tmp_path / "p.csv").exists()
 
 

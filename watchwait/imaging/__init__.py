@@ -18,7 +18,6 @@ Every user-caused problem raises :class:`watchwait.errors.ImagingError` (or a su
 
 from __future__ import annotations
 
-from .dicom_io import Series, SeriesInfo, list_series, load_series
 from .errors import (
     DicomFileError,
     GeometryMismatchError,
@@ -40,3 +39,16 @@ __all__ = [
     "GeometryMismatchError",
     "RadiomicsError",
 ]
+
+_LAZY = {"Series", "SeriesInfo", "list_series", "load_series"}
+
+
+def __getattr__(name: str):
+    """The reader's names load SimpleITK and pydicom on first use, not with the package: ``watchwait --help`` or a
+    cohort file refused for its size never pays for them (tests/unit/test_bounded_input.py)."""
+    if name in _LAZY:
+        from . import dicom_io
+
+        return getattr(dicom_io, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
