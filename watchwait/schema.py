@@ -185,3 +185,20 @@ FALSE_WORDS = frozenset({"false", "0", "no"})
 
 # Assay detection limit used to mark the ctDNA plot and define "detected": > 0 = detected.
 CTDNA_COLUMNS = ("ctdna_baseline_mtm_ml", "ctdna_post_rt_mtm_ml", "ctdna_post_treatment_mtm_ml")
+
+#: Characters in one cell of a cohort file or one typed value (a path: PATH_MAX is 4,096). Issue 22, item 4.
+MAX_CELL_CHARS = 4_096
+#: Free-text fields with a tighter limit than a cell's: the site's name.
+TEXT_LIMITS = {"site": 200}
+#: A number or whole number as typed (digits, sign, point, exponent): far more than any valid value needs.
+MAX_NUMBER_CHARS = 32
+
+
+def max_chars(field: Field) -> int:
+    """The most characters a value of ``field`` may have (the form's text boxes stop there; the validator refuses
+    a longer text or path value with this limit in its message)."""
+    if field.kind in ("integer", "number"):
+        return MAX_NUMBER_CHARS
+    if field.name == "patient_id":
+        return 64
+    return TEXT_LIMITS.get(field.name, MAX_CELL_CHARS)

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from watchwait.errors import MAX_QUOTED, CohortFileError, FieldIssue, RecordError, quoted
-from watchwait.schema import BY_NAME, COLUMNS, FALSE_WORDS, FIELDS, RADIOMICS_PREFIX, REQUIRED, TRUE_WORDS, Field
+from watchwait.schema import (BY_NAME, COLUMNS, FALSE_WORDS, FIELDS, MAX_CELL_CHARS, RADIOMICS_PREFIX, REQUIRED, TRUE_WORDS,
+                              Field, max_chars)
 
 # A number cell: optional sign, ASCII digits with an optional decimal point, optional exponent.
 # Stricter than Python's float() (which also takes "1_000", "nan", "infinity" and any Unicode
@@ -98,17 +99,10 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_COLUMNS = 1_000
 #: Patients in one cohort file.
 MAX_ROWS = 1_000_000
-#: Characters in one cell (a path, a site name, a radiomic value).
-MAX_CELL_CHARS = 4_096
 #: Characters in one line of the file (a whole patient).
 MAX_LINE_CHARS = 1_000_000
-#: Free-text fields without a pattern: the site's name; paths up to MAX_CELL_CHARS (PATH_MAX is 4,096).
-TEXT_LIMITS = {"site": 200}
-
-
-def text_limit(field: Field) -> int:
-    """The most characters a text or path value of ``field`` may have."""
-    return TEXT_LIMITS.get(field.name, MAX_CELL_CHARS)
+# MAX_CELL_CHARS (a cell) and the text fields' limits (watchwait.schema.max_chars) live in the data dictionary's module.
+text_limit = max_chars
 
 
 def check_cell(field: Field, value: object) -> tuple[object, FieldIssue | None]:
