@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import fmt, identity, layout, patient, state
+from components import audit_view, auth, fmt, identity, layout, patient, roles, state
 from components.casestore import (
     PATHWAYS, actor, case_source, db_errors, error_text, existing_store, flash, get_store, name_required,
     open_case_source, open_record, pathway_text, save_open_patient, set_conflict, show_conflict, show_flash,
@@ -92,11 +92,34 @@ def cases_list(store) -> None:
               on_click=_open_stored, args=(store, pick))
 
 
+def _follow_up_value(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return code_text(name, value) if BY_NAME[name].kind == "category" else str(value)
+
+
+def follow_up_read_only(latest) -> None:
+    """The latest follow-up of the open case, for a person who may read it but not record follow-up."""
+    if latest is None:
+        st.markdown("**Follow-up**: none recorded yet.")
+        return
+    st.markdown(f"**Follow-up**, latest: version {latest.version}, by {md(latest.actor)}, {when(latest.recorded_at)}.")
+    st.dataframe([{"Field": label(BY_NAME[n]), "Value": _follow_up_value(n, latest.data[n])}
+                  for n in FOLLOW_UP if latest.data.get(n) is not None], hide_index=True, width="stretch",
+                 key=state.cases_key("follow_up_latest"))
+
+
 def follow_up_form(store, pseudonym: str) -> None:
     """The data dictionary's follow-up columns for the open case (validated by the store; a new version each time)."""
 
     fups = store.follow_ups(pseudonym)
     latest = fups[-1] if fups else None
+    if not auth.may("follow_up"):  # a reader: the latest follow-up as it stands, and why there is no form
+        follow_up_read_only(latest)
+        roles.permitted("follow_up")
+        return
 
     def key(what: str) -> str:
         return state.follow_up_key(pseudonym, what)
@@ -176,11 +199,14 @@ def open_case_section(store) -> None:
         if patient.issues():
             st.caption("Fix its invalid entries on the Patient screen before saving it to the case store.")
             return
+        if not roles.permitted("save"):
+            return
         out = st.container()
         if st.button("Save the open patient to the case store", key=state.cases_key("save_new")) \
                 and name_required("saving to the case store") and (store := store or get_store()) is not None:
             v = save_open_patient(store, SCREEN_CASES, out)
             if v is not None:
+                roles.note_saved()
                 flash("success", f"{md(v.pseudonym)} saved to the case store (assessment version {v.version}).")
                 st.rerun()
         return
@@ -189,10 +215,12 @@ def open_case_section(store) -> None:
     if changes:
         out = st.container()
         st.warning(f"Unsaved changes to this case: {md(', '.join(changes))}.", icon=":material/edit_note:")
-        if st.button("Save the changes as a new assessment version", key=state.cases_key("save"), type="primary") \
+        if roles.permitted("save") and st.button("Save the changes as a new assessment version",
+                                                 key=state.cases_key("save"), type="primary") \
                 and name_required("saving to the case store"):
             v = save_open_patient(store, SCREEN_CASES, out)
             if v is not None:
+                roles.note_saved()
                 flash("success", f"{md(v.pseudonym)}: assessment version {v.version} saved.")
                 st.rerun()
     history(store, src["name"])
@@ -219,6 +247,8 @@ def cases_screen() -> None:
         open_case_section(store)
     except db_errors() as exc:
         st.error("**The case store could not be read.** " + md(error_text(exc)), icon=":material/database:")
+    if auth.may("read_audit"):  # the administrator (and local mode's single user)
+        audit_view.audit_view(store)
 
 
 # ----------------------------------------------------------------------------- About

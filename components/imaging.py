@@ -22,7 +22,8 @@ surfaces as one. Nothing here logs.
 Every series is checked against the model's images (:mod:`watchwait.imaging.series_check`: T2-weighted axial
 pelvic MR) as it is loaded. A series that is not fit stays viewable, with its reasons above the viewer, and its
 measurements are not offered to the model; one its headers cannot settle is offered only after a clinician
-confirms it (:func:`confirm_series`: who, from the name the session records, and when, in UTC; kept in this
+confirms it (:func:`confirm_series`: who (the signed-in person, or the name typed in local mode; only a role that
+may assess: clinician, chair) and when, in UTC; kept in this
 session's state for that patient and series, and dropped with the images when another patient is opened).
 :func:`kept_out_cell` says, for the record given to the engine, why the loaded series were kept out.
 """
@@ -41,7 +42,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from components import cache, state
+from components import auth, cache, roles, state
 from components import imaging_figures as fig
 from components.safe import md
 from watchwait.errors import ImagingError
@@ -430,7 +431,9 @@ MODEL_IMAGES = "T2-weighted axial pelvic MR"
 
 
 def _actor() -> str:
-    return " ".join(str(st.session_state.get(state.ACTOR) or "").split())
+    """Who confirms: the signed-in person's display name, or local mode's typed name ("" when none)."""
+    p = auth.current_person()
+    return "" if p is None else p.name
 
 
 def confirmation(b: Bound | None, confirmed: dict | None = None) -> dict | None:
@@ -449,7 +452,7 @@ def confirm_series(visit: str, identity: tuple[int, str]) -> None:
     another patient was opened since the button was shown."""
     b = state.imaging_visits().get(visit)
     who = _actor()
-    if not _still_open(identity) or b is None or b.visit.series is None or not who:
+    if not _still_open(identity) or b is None or b.visit.series is None or not who or not _may_confirm():
         return
     if (b.token, b.patient_id) != tuple(identity):
         return
@@ -459,11 +462,17 @@ def confirm_series(visit: str, identity: tuple[int, str]) -> None:
     st.session_state[CONFIRMATIONS] = confirmed
 
 
+def _may_confirm() -> bool:
+    """Confirming a series is a clinical judgement on the assessment's inputs (it is saved with the case): the
+    roles that may assess (clinician, chair; local mode's user)."""
+    return auth.may("assess")
+
+
 def withdraw_confirmation(visit: str, identity: tuple[int, str]) -> None:
     """Take a confirmation back; radiomics this session wrote into the record from the loaded series leave it
     (the record's own, from its file, come back), since one of their series is no longer confirmed."""
     b = state.imaging_visits().get(visit)
-    if not _still_open(identity) or b is None or b.visit.series is None:
+    if not _still_open(identity) or b is None or b.visit.series is None or not _may_confirm():
         return
     confirmed = dict(st.session_state.get(CONFIRMATIONS) or {})
     confirmed.pop((b.patient_id, b.visit.series.series_instance_uid), None)
@@ -544,6 +553,9 @@ def series_check_box(visit: str, b: Bound) -> None:
     if done is not None:
         st.info(f"**Confirmed for the model** by {md(done['by'])} on {md(done['at'])}: a {MODEL_IMAGES} series. "
                 f"Its headers could not settle it:\n{reasons}", icon=":material/verified_user:")
+        if not _may_confirm():
+            _why_not_confirm("Withdrawing a confirmation")
+            return
         st.button("Withdraw this confirmation", key=state.imaging_key(visit, "unconfirm"),
                   on_click=withdraw_confirmation, args=(visit, identity),
                   help="The series is then kept out of the model again; radiomics taken from these series into "
@@ -552,6 +564,9 @@ def series_check_box(visit: str, b: Bound) -> None:
     st.warning(f"**Not used by the model unless you confirm it.** Its headers cannot settle whether this is a "
                f"{MODEL_IMAGES} series; until a clinician confirms it, its measurements do not enter the model.\n"
                f"{reasons}", icon=":material/help:")
+    if not _may_confirm():
+        _why_not_confirm("Confirming a series for the model")
+        return
     who = _actor()
     st.button(f"I confirm this is a {MODEL_IMAGES} series", key=state.imaging_key(visit, "confirm"),
               on_click=confirm_series, args=(visit, identity), disabled=not who,
@@ -560,6 +575,10 @@ def series_check_box(visit: str, b: Bound) -> None:
     if not who:
         st.caption("Enter your name (Your name, in the sidebar) to confirm: the confirmation records who made it "
                    "and when.")
+
+
+def _why_not_confirm(doing: str) -> None:
+    roles.permitted("assess", doing)
 
 
 # ----------------------------------------------------------------------------- viewer

@@ -18,7 +18,7 @@ import streamlit as st
 from threadpoolctl import threadpool_limits
 
 import watchwait
-from components import cache, fmt, identity, layout, patient, state, views
+from components import auth, cache, fmt, identity, layout, patient, roles, state, views
 from components.casestore import (
     PATHWAYS, SUMMARY, actor, actor_field, bind_case, db_errors, error_text, existing_store, flash,
     forget_asked, get_store, open_case_source, pathway_text, save_open_patient, set_conflict, show_conflict,
@@ -111,6 +111,8 @@ def import_issue_rows(report) -> list[dict]:
 
 
 def import_section(store, m) -> None:
+    if not roles.permitted("import"):
+        return
     up = st.file_uploader("Import cases from a cohort CSV (data-dictionary columns, one row per patient)",
                           type=["csv"], key=state.import_key())
     go = st.button("Import into this meeting", key=state.meeting_key("import"), disabled=up is None, type="primary")
@@ -139,6 +141,8 @@ def import_section(store, m) -> None:
 
 
 def add_from_store(store, m, on_meeting: set[str]) -> None:
+    if not roles.permitted("add_case"):
+        return
     q = st.text_input("Find a stored case (part of its pseudonym)", key=state.meeting_key("find"), max_chars=64)
     try:
         found = store.list_cases(search=q or None, page_size=50)
@@ -162,6 +166,8 @@ def add_from_store(store, m, on_meeting: set[str]) -> None:
 
 
 def add_open_patient(store, m) -> None:
+    if not (roles.permitted("add_case") and roles.permitted("save")):
+        return
     pid = state.identity()[1]
     if patient.is_empty():
         st.caption("No patient is open. Type one on the Patient screen, then save it here.")
@@ -180,6 +186,7 @@ def add_open_patient(store, m) -> None:
         v = save_open_patient(store, SCREEN_MEETING, out)
         if v is None:
             return
+        roles.note_saved()
         try:
             pos = store.add_case(m.id, v.pseudonym, actor=actor(), screen=SCREEN_MEETING)
         except db_errors() as exc:
@@ -260,10 +267,13 @@ def changes_since(mc) -> None:
 
 
 def ensure_prediction(store, mc, a, bundle):
-    """Store the prediction shown for this stored case (once per assessment version and model)."""
+    """Store the prediction shown for this stored case (once per assessment version and model). Not for a person
+    who may not ``assess`` (a viewer, an administrator): their look stores nothing, and says nothing about it."""
 
     pr = mc.prediction
     if pr is not None and pr.model_version == a.model_version and pr.input_hash == record_hash(a.record):
+        return pr
+    if not auth.may("assess"):  # a reader's look stores nothing (the next clinician or chair to show it does)
         return pr
     return store.record_prediction(mc.assessment.id, **prediction_fields(a, bundle), actor=actor(), screen=SCREEN_MEETING)
 
@@ -275,10 +285,11 @@ def keep_shown_prediction(a) -> None:
     """The Assessment screen: when the open patient is a stored case, unchanged since it was opened, the prediction
     shown is kept with that assessment version (once per version, model and input; the Meeting screen does the same
     through :func:`ensure_prediction`). Nothing is kept for an edited record (it is not the stored one) or without
-    a name (every write says who); the screen says so in one line."""
+    a name (every write says who); the screen says so in one line. Nothing is kept, silently, for a person who may
+    not ``assess`` (a viewer or an administrator reading the case)."""
 
     src = open_case_source()
-    if src is None or a.model_version is None:
+    if src is None or a.model_version is None or not auth.may("assess"):  # a reader's look stores nothing
         return
     if identity.unsaved_changes():
         st.caption("This prediction is of your unsaved changes, not of the stored case: it is not kept with the case.")
@@ -421,6 +432,11 @@ def decision_form(store, m, mc, a, cases: list) -> None:
             st.session_state[key("present")] = "\n".join(present)
     if mc.decision is not None:
         recorded_decision(mc.decision)
+    if not auth.may("decide"):  # no form: the decision as recorded (above), or that there is none yet
+        if mc.decision is None:
+            st.markdown(f"**Not decided yet.** Suggested: {a.suggestion.headline} (rule {a.suggestion.rule_id}).")
+        roles.permitted("decide")
+        return
     show_conflict(store, "decision", ck)
     out = st.container()
     s = a.suggestion
@@ -490,6 +506,8 @@ def exports(store, m, mc=None, a=None, record=None) -> None:
 
 def case_view(store, m, cases: list, mc, large: bool, bound: str) -> None:
     st.subheader(f"Case {mc.position} of {len(cases)}: {md(mc.pseudonym)}")
+    if bound != "bound" and mc.assessment is not None:  # shown from the store, not (yet) the open patient: a look too
+        roles.record_look(roles.shown_key(mc.pseudonym), mc.pseudonym, SCREEN_MEETING)
     if bound == "declined":
         st.warning(f"The open patient is still {md(state.identity()[1])}, with unsaved changes: this case is shown from "
                    "the case store, and the other screens still show the open patient.", icon=":material/person_alert:")
@@ -581,6 +599,7 @@ def meeting_screen() -> None:
         elif mid and error is None:
             open_meeting(None)
     identity.on_every_screen()  # again: the case just bound is the open patient now (app.py ran it before)
+    roles.note_opening(SCREEN_MEETING)  # who looked: the case just bound (app.py's start-up saw the one before)
     layout.header("Meeting")
     if error is not None:
 
@@ -609,27 +628,34 @@ def meeting_screen() -> None:
             if m is not None:
                 st.caption(f"Created by {md(m.created_by)}, {when(m.created_at)}. The address bar holds this meeting and "
                            "the case on screen: a reload carries on here.")
-        with c2, st.expander("New meeting", expanded=m is None, icon=":material/add:"):
-            new_meeting_form(store)
+        if auth.may("create_meeting"):
+            with c2, st.expander("New meeting", expanded=m is None, icon=":material/add:"):
+                new_meeting_form(store)
+        else:
+            roles.permitted("create_meeting", where=c2)
     if m is None:
         if large:
             st.info("No meeting is open: turn Presentation mode off to choose or create one.")
         return
     if not large:
         st.markdown(f"### {md(m.title)} · {m.date}")
-        with st.expander(f"Add cases ({len(cases)} on the list)", expanded=not cases, icon=":material/playlist_add:"):
-            t1, t2, t3 = st.tabs(["From a cohort CSV", "From the case store", "The open patient"])
-            with t1:
-                import_section(store, m)
-            with t2:
-                add_from_store(store, m, {mc.pseudonym for mc in cases})
-            with t3:
-                add_open_patient(store, m)
+        if auth.may("import") or auth.may("add_case"):
+            with st.expander(f"Add cases ({len(cases)} on the list)", expanded=not cases, icon=":material/playlist_add:"):
+                t1, t2, t3 = st.tabs(["From a cohort CSV", "From the case store", "The open patient"])
+                with t1:
+                    import_section(store, m)
+                with t2:
+                    add_from_store(store, m, {mc.pseudonym for mc in cases})
+                with t3:
+                    add_open_patient(store, m)
+        else:  # one line for the three ways in (importing and adding need the same role)
+            roles.permitted("add_case")
         if cases:
             with st.expander(f"The meeting's cases ({len(cases)})", icon=":material/list:"):
                 st.dataframe(cases_table(cases), hide_index=True, width="stretch", key=state.meeting_key("cases_table"))
     if not cases:
-        st.info("No cases on this meeting yet: add them above (a cohort CSV, stored cases, or the open patient).")
+        st.info("No cases on this meeting yet: add them above (a cohort CSV, stored cases, or the open patient)."
+                if auth.may("add_case") else "No cases on this meeting yet.")
         return
     current = st.session_state.get(state.MEETING_CASE)
     navigator(m, cases, current, large)

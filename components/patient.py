@@ -17,7 +17,7 @@ import streamlit as st
 from threadpoolctl import threadpool_limits
 
 import watchwait
-from components import cache, fmt, state
+from components import cache, fmt, roles, state
 from components.safe import md
 from components.values import is_blank
 from watchwait import FieldIssue, ModelArtifactError, RecordError
@@ -147,12 +147,14 @@ def require_assessment():
 
 def timed_run(page, t0: float | None = None) -> None:
     """Run the selected page, record the server time of the whole run since ``t0``, then start warming
-    the model (after the first screen is out, so that its imports do not hold up the first render).
+    the model (after the first screen is out, so that its imports do not hold up the first render). Before the
+    page runs, an opening of a stored case is recorded (:func:`components.roles.note_opening`: who looked).
 
     With ``WATCHWAIT_LOG_RUN_MS=1`` each run's time is also written to stderr (benchmarks/bench_app.py).
     """
     t0 = time.perf_counter() if t0 is None else t0
     cache.wait_for_warmup()
+    roles.note_opening(page.title)  # who looked: a stored case opened since the last screen (once per opening)
     try:
         page.run()
     finally:

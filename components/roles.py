@@ -1,0 +1,149 @@
+"""What the person using the dashboard may do on the screens (:func:`permitted`), and who looked
+(:func:`note_opening`).
+
+- **Write controls by role.** A screen shows a write control (save an assessment, record follow-up, create a
+  meeting, add or import cases, record a decision, confirm an MRI series) only when
+  :func:`components.auth.may` allows its action (``watchwait.store.identity.PERMISSIONS``). Where it is hidden,
+  one quiet line says why ("Recording decisions needs the chair role; you are signed in as a viewer."): never a
+  form that looks usable and fails on submit. The store checks the same permission again on every write, so a
+  hidden control is also a refused write. Local mode (no sign-in) may do everything, as before.
+- **Who looked.** Each opening of a stored case (the Cases screen's Open, a meeting's case bound on the Meeting
+  screen, a ``?stored=`` or ``?meeting=&case=`` link) writes one access row (``Store.record_access``: who, which
+  case, when, from which screen), once per opening and not once per rerun: an opening is a new open patient
+  (``state.identity()``'s token) that is a stored case. The screen named is the one the case was first shown on
+  after it opened. In local mode the row carries the typed name; with no name typed, nothing is recorded (there
+  is nobody to name, and the store records no anonymous rows). A store error here never hides the case: a plain
+  warning says the opening was not recorded, and it is tried again on the next screen.
+
+This module is imported by :mod:`components.patient` (every screen runs through ``timed_run``), so it imports only
+:mod:`components.auth`, :mod:`components.cache`, :mod:`components.state` and :mod:`components.safe` (no import cycle), and
+``watchwait.store`` (SQLAlchemy) only when a stored case is open or a refusal is worded.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import auth, cache, state
+from components.safe import md
+
+#: What each action is called when a screen says it needs a role ("<this> needs the chair role; ...").
+GERUND = {
+    "read": "Opening a case",
+    "assess": "Keeping the prediction shown with the stored case",
+    "save": "Saving an assessment to the case store",
+    "follow_up": "Recording follow-up",
+    "create_meeting": "Creating a meeting",
+    "add_case": "Adding cases to a meeting",
+    "import": "Importing cases",
+    "decide": "Recording decisions",
+    "register_model": "Registering a site model",
+    "read_audit": "The audit view",
+    "administer_db": "Changing the case store's schema",
+}
+
+#: The session's last opening recorded (``[patient token, pseudonym]``, or a meeting case shown from the store
+#: without being opened). Named here, not in components.state: this module's own bookkeeping, read nowhere else.
+LOOKED = "roles:looked"
+
+
+def _article(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
+def signed_in_as() -> str:
+    """'you are signed in as a viewer' / 'as a clinician and an administrator' / 'with no role'."""
+    p = auth.current_person()
+    if p is None:
+        return "you are not signed in"
+    from watchwait.store.identity import ROLES
+
+    have = [r for r in ROLES if r in p.roles]
+    if not have:
+        return "you are signed in with no role"
+    words = [_article(r) for r in have]
+    return "you are signed in as " + (words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1])
+
+
+def why_not(action: str, doing: str | None = None) -> str:
+    """'Recording decisions needs the chair role; you are signed in as a viewer.' (plain text, no user text)."""
+    from watchwait.store.identity import PERMISSIONS, ROLES
+
+    needed = [r for r in ROLES if r in PERMISSIONS[action]]
+    roles = needed[0] if len(needed) == 1 else ", ".join(needed[:-1]) + " or " + needed[-1]
+    return f"{doing or GERUND[action]} needs the {roles} role; {signed_in_as()}."
+
+
+def permitted(action: str, doing: str | None = None, where=None) -> bool:
+    """True when the person may do ``action`` (local mode: always). Otherwise writes one quiet line saying why
+    (in ``where``, a container; default: here) and returns False: the caller then draws no control."""
+    if auth.may(action):
+        return True
+    (where or st).caption(why_not(action, doing))
+    return False
+
+
+# ----------------------------------------------------------------------------- who looked
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    """What recording an opening may raise (components.casestore.db_errors; not imported: no import cycle)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from watchwait.errors import WatchwaitError
+
+    return (WatchwaitError, DBAPIError)
+
+
+def _open_stored_case() -> str | None:
+    """The pseudonym of the open patient when it is a stored case, unchanged in name (as
+    ``components.casestore.open_case_source``)."""
+    src = st.session_state.get(state.PATIENT_SOURCE) or {}
+    pid = state.identity()[1]
+    return pid if src.get("kind") == "store" and pid and pid == src.get("name") else None
+
+
+def record_look(key: list, pseudonym: str, screen: str) -> None:
+    """Record one access row for ``pseudonym`` seen on ``screen``, unless ``key`` is the opening recorded last."""
+    if st.session_state.get(LOOKED) == key:
+        return
+    who = auth.current_person()
+    if who is None:  # local mode with no name typed (signed-in mode: the sign-in screen shows instead)
+        st.session_state[LOOKED] = key
+        return
+    try:
+        cache.store().record_access(who, pseudonym, screen)
+    except _store_errors() as exc:
+        from watchwait.errors import WatchwaitError
+
+        why = (str(exc) if isinstance(exc, WatchwaitError)  # a refusal or a bad entry: its own plain message
+               else f"the case store did not answer ({type(getattr(exc, 'orig', None) or exc).__name__})")
+        st.warning("Who opened this case could not be recorded; it is tried again on the next screen. " + md(why),
+                   icon=":material/history_toggle_off:")
+        return
+    st.session_state[LOOKED] = key
+
+
+def shown_key(pseudonym: str) -> list:
+    """The opening of a meeting's case shown from the store while the open patient is still another (unsaved edits:
+    the Meeting screen asks first, or was told to keep them)."""
+    return ["shown", pseudonym]
+
+
+def note_opening(screen: str) -> None:
+    """Record who opened the open stored case, once per opening (see the module docstring)."""
+    pseudonym = _open_stored_case()
+    if pseudonym is None:
+        return
+    key = ["open", *state.identity()]
+    if st.session_state.get(LOOKED) == shown_key(pseudonym):  # the same look: the case shown became the open one
+        st.session_state[LOOKED] = key
+        return
+    record_look(key, pseudonym, screen)
+
+
+def note_saved() -> None:
+    """The open patient was just saved by this person: saving is not looking (the audit says who saved it), and a
+    case the person saved is not an opening to record."""
+    pseudonym = _open_stored_case()
+    if pseudonym is not None:
+        st.session_state[LOOKED] = ["open", *state.identity()]
