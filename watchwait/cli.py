@@ -199,10 +199,57 @@ def _cmd_explain(args) -> int:
 
 
 def _cmd_db(args) -> int:
-    """``watchwait db upgrade|current|downgrade``: the case store's schema revision (watchwait.store)."""
-    from watchwait.store import migrate
+    """``watchwait db upgrade|current|downgrade|backup|restore|verify|grant``: the case store's schema revision,
+    backups, its tamper-evident trail and the least-privilege role (watchwait.store.migrate, watchwait.store.admin).
+
+    Exit 1: the command would remove data and ``--yes`` was not given (nothing changed; what it would remove is
+    printed), or ``verify`` found a row that does not match its hash."""
+    from watchwait.store import admin, integrity, migrate
 
     url = args.url
+    if args.db_command == "backup":
+        b = admin.backup(url, args.out)
+        print(f"case store {migrate.shown(migrate.resolve_url(url))}: backup written to {b.path} "
+              f"({b.size:,} bytes, {b.seconds:.1f} s)")
+        return 0
+    if args.db_command == "restore":
+        try:
+            r = admin.restore(url, args.file, yes=args.yes)
+        except admin.NeedsConfirmation as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        if r.backup_first is not None:
+            print(f"the store as it was is backed up in {r.backup_first.path}")
+        shown_ = migrate.shown(migrate.resolve_url(url))
+        print(f"case store {shown_}: restored from {r.path} (schema revision {r.revision or 'none'}, {r.seconds:.1f} s)")
+        if migrate.resolve_url(url).get_backend_name() != "sqlite":
+            print("the backup carries no grants: run `watchwait db grant --app-role NAME --apply` again for the "
+                  "dashboard's role")
+        return 0
+    if args.db_command == "verify":
+        rep_ = admin.verify(url, args.expect)
+        shown_ = migrate.shown(migrate.resolve_url(url))
+        counted = ", ".join(f"{n:,} {integrity.LABELS.get(t, t)}" for t, n in rep_.rows.items())
+        if not rep_.ok:
+            first, rest = rep_.problems[0], rep_.problems[1:]
+            print(f"case store {shown_}: NOT intact. {first.message}", file=sys.stderr)
+            for p_ in rest[:20]:
+                print(f"  also: {p_.message}", file=sys.stderr)
+            if len(rest) > 20:
+                print(f"  ... and {len(rest) - 20:,} more", file=sys.stderr)
+            return 1
+        print(f"case store {shown_}: intact ({counted}; checked in {rep_.seconds:.1f} s)")
+        print(f"chain head: audit row {rep_.head_id or 'none'}, {rep_.head} (keep it elsewhere; `watchwait db verify "
+              "--expect HEAD` later shows the trail still holds it)")
+        return 0
+    if args.db_command == "grant":
+        if args.apply:
+            stmts = admin.apply_grants(url, args.app_role)
+            print("\n".join(stmts))
+            print(f"applied: {args.app_role} may now read and append to the case store, nothing more")
+        else:
+            print("\n".join(admin.grant_statements(url, args.app_role)))
+        return 0
     shown = migrate.shown(migrate.resolve_url(url))
     if args.db_command == "current":
         have, want = migrate.revision_of(url)
@@ -217,8 +264,17 @@ def _cmd_db(args) -> int:
         print(f"case store {shown}: schema revision {before or 'none'} -> {after}" if before != after
               else f"case store {shown}: already at schema revision {after}")
         return 0
+    plan = admin.downgrade_plan(url, args.to)
+    if not args.yes:
+        print(f"case store {shown}: downgrading from schema revision {plan.before} to {plan.after or 'none'} would "
+              f"remove {plan.describe()}.\nNothing was changed. To go ahead, run `watchwait db downgrade --to {args.to} "
+              "--yes`: a backup of the store is written first.", file=sys.stderr)
+        return 1
+    b = admin.backup(url)
+    print(f"case store {shown}: backup written to {b.path} ({b.size:,} bytes)")
     before, after = migrate.downgrade(url, args.to)
-    print(f"case store {shown}: schema revision {before or 'none'} -> {after or 'none (every table removed)'}")
+    print(f"case store {shown}: schema revision {before or 'none'} -> {after or 'none (every table removed)'}; removed "
+          f"{plan.describe()}")
     return 0
 
 
@@ -330,15 +386,35 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--patient", required=True)
             c.add_argument("--json", action="store_true")
         c.set_defaults(func=func)
-    db = sub.add_parser("db", help="the case store's schema: upgrade, current, downgrade")
+    db = sub.add_parser("db", help="the case store: schema, backups, its tamper-evident trail, the app's role")
     dbsub = db.add_subparsers(dest="db_command", required=True)
     for name, helptext in (("upgrade", "bring the schema to this watchwait's revision (back up the database first)"),
                            ("current", "print the database's schema revision and this watchwait's"),
-                           ("downgrade", "go back to an earlier schema revision (tables of later revisions are dropped)")):
+                           ("downgrade", "go back to an earlier schema revision (tables and columns of later revisions "
+                                         "are dropped: without --yes it only says what it would remove)"),
+                           ("backup", "copy the live store to a private file (SQLite's online backup; pg_dump -Fc)"),
+                           ("restore", "put a backup back (a store holding rows only with --yes; it is backed up first)"),
+                           ("verify", "check every row of the store against its hashes; exit 1 naming the first that "
+                                      "does not match"),
+                           ("grant", "print (or --apply) the PostgreSQL GRANTs of the dashboard's role: read and "
+                                     "append only")):
         d = dbsub.add_parser(name, help=helptext)
         d.add_argument("--url", default=None, help="database URL (default: WATCHWAIT_DATABASE_URL, else var/watchwait.db)")
         if name == "downgrade":
             d.add_argument("--to", required=True, help="revision to go back to: a revision id, -1 for one step, base for none")
+        if name in ("downgrade", "restore"):
+            d.add_argument("--yes", action="store_true", help="go ahead although data is removed (a backup is written first)")
+        if name == "backup":
+            d.add_argument("--out", default=None, help="the backup file (default: backups/ beside the SQLite file, or "
+                                                       "var/backups/ for PostgreSQL)")
+        if name == "restore":
+            d.add_argument("file", help="the backup file (from watchwait db backup)")
+        if name == "verify":
+            d.add_argument("--expect", default=None, help="a chain head printed by an earlier verify (at least 12 hex "
+                                                          "digits): the trail must still hold it")
+        if name == "grant":
+            d.add_argument("--app-role", required=True, help="the PostgreSQL role the dashboard connects as")
+            d.add_argument("--apply", action="store_true", help="run the GRANTs (as the owner) instead of printing them")
         d.set_defaults(func=_cmd_db)
     e = sub.add_parser("export-outcomes", help="a cohort file with follow-up -> a training cohort (complete_response derived)")
     e.add_argument("--cohort", required=True, help="cohort file with the follow-up columns (data dictionary, version 2)")

@@ -15,8 +15,8 @@ from watchwait.cli import main
 from watchwait.store import Store, StoreSchemaError, migrate
 from watchwait.store.tables import metadata
 
-HEAD = "0003_identities"
-PREVIOUS = "0002_site_models"
+HEAD = "0004_integrity"
+PREVIOUS = "0003_identities"
 FIRST = "0001_case_store"
 CASE_TABLES = {"patients", "assessments", "predictions", "meetings", "meeting_cases", "decisions", "follow_ups", "audit"}
 
@@ -35,7 +35,7 @@ def _shown(url) -> str:
 
 
 def test_revisions_in_order():
-    assert migrate.known_revisions() == [FIRST, PREVIOUS, HEAD] and migrate.head() == HEAD
+    assert migrate.known_revisions() == [FIRST, "0002_site_models", PREVIOUS, HEAD] and migrate.head() == HEAD
 
 
 def test_upgrade_from_empty_gives_exactly_the_tables_the_code_queries(db_url):
@@ -140,14 +140,25 @@ def test_the_db_commands(db_url, capsys):
                                        "watchwait schema yet; it is created when the store is first opened))\n")
     assert main(["db", "upgrade", "--url", db_url]) == 0
     assert capsys.readouterr().out == f"case store {shown}: schema revision none -> {HEAD}\n"
-    assert main(["db", "downgrade", "--url", db_url, "--to", "-1"]) == 0
-    assert capsys.readouterr().out == f"case store {shown}: schema revision {HEAD} -> {PREVIOUS}\n"
+    assert main(["db", "downgrade", "--url", db_url, "--to", "-1"]) == 1  # without --yes: nothing changes
+    assert capsys.readouterr().err == (
+        f"case store {shown}: downgrading from schema revision {HEAD} to {PREVIOUS} would remove column "
+        "accesses.chain_hash (0 values); column accesses.row_hash (0 values); column audit.chain_hash (0 values); column "
+        "audit.covers (0 values); column audit.row_hash (0 values).\nNothing was changed. To go ahead, run `watchwait db "
+        "downgrade --to -1 --yes`: a backup of the store is written first.\n")
+    assert migrate.revision_of(db_url) == (HEAD, HEAD)
+    assert main(["db", "downgrade", "--url", db_url, "--to", "-1", "--yes"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"case store {shown}: backup written to ")
+    assert out[1] == (f"case store {shown}: schema revision {HEAD} -> {PREVIOUS}; removed column accesses.chain_hash (0 "
+                      "values); column accesses.row_hash (0 values); column audit.chain_hash (0 values); column "
+                      "audit.covers (0 values); column audit.row_hash (0 values)")
     assert main(["db", "current", "--url", db_url]) == 0
     assert capsys.readouterr().out == (f"case store {shown}: schema revision {PREVIOUS}; this watchwait's is {HEAD} (older "
                                        "than this watchwait: run `watchwait db upgrade`)\n")
     assert main(["db", "downgrade", "--url", db_url, "--to", "0042"]) == 2
     assert capsys.readouterr().err == ("watchwait db: Unknown schema revision '0042'; give one of base, 0001_case_store, "
-                                       "0002_site_models, 0003_identities, or -1 for one step back.\n")
+                                       "0002_site_models, 0003_identities, 0004_integrity, or -1 for one step back.\n")
     assert main(["db", "upgrade", "--url", db_url]) == 0
     assert capsys.readouterr().out == f"case store {shown}: schema revision {PREVIOUS} -> {HEAD}\n"
     assert main(["db", "upgrade", "--url", db_url]) == 0

@@ -67,14 +67,14 @@ def resolve_url(url: str | None = None) -> URL:
     raw = url if url is not None else os.environ.get(ENV_VAR) or None
     if raw is None:
         path = Path.cwd() / DEFAULT_PATH
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_folder(path.parent)
         return make_url(f"sqlite:///{path}")
     raw = str(raw).strip()
     if "://" not in raw:
         path = Path(raw).expanduser().resolve()
         if path.is_dir():
             raise StoreSchemaError(f"The database path {path} is a folder; give the SQLite file (e.g. {path / 'watchwait.db'}).")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_folder(path.parent)
         return make_url(f"sqlite:///{path}")
     try:
         parsed = make_url(raw)
@@ -86,10 +86,35 @@ def resolve_url(url: str | None = None) -> URL:
         return parsed.set(drivername="postgresql+psycopg")
     if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+            _private_folder(Path(parsed.database).expanduser().resolve().parent)
         return parsed.set(drivername="sqlite")
     raise StoreSchemaError(f"The database URL names {backend!r}; watchwait stores cases in SQLite (sqlite:///file.db) "
                            "or PostgreSQL (postgresql://...).")
+
+
+def _private_folder(folder: Path) -> None:
+    """A folder made here for the store is 0700 (an existing folder is left as it is)."""
+    if not folder.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """The SQLite file (and its -wal/-shm, which SQLite creates with the file's mode) is 0600: created so when new,
+    narrowed to 0600 when an existing file of ours is readable by others."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        os.close(fd)
+        return
+    except FileExistsError:
+        pass
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            st = p.stat()
+            if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+                os.chmod(p, 0o600)
+        except OSError:
+            pass
 
 
 def shown(url: URL) -> str:
@@ -102,6 +127,7 @@ def make_engine(url: URL) -> Engine:
         if url.database in (None, "", ":memory:"):
             raise StoreSchemaError("An in-memory SQLite database cannot be shared between connections; give a file "
                                    "(sqlite:///path/to/file.db).")
+        private_file(Path(url.database).expanduser().resolve())
         engine = create_engine(url, pool_size=5, max_overflow=60, pool_timeout=BUSY_TIMEOUT_S,
                                connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S})
 
@@ -249,9 +275,7 @@ def downgrade(url: str | None, revision: str, *, actor: object = None) -> tuple[
     :func:`upgrade`."""
     require(actor, "administer_db")
     u = resolve_url(url)
-    if revision not in ("base", *known_revisions()) and not re.fullmatch(r"-[1-9][0-9]?", revision):
-        raise StoreSchemaError(f"Unknown schema revision {revision!r}; give one of base, "
-                               f"{', '.join(known_revisions())}, or -1 for one step back.")
+    check_revision_arg(revision)
     with _engine_for(u) as engine, write_connection(engine) as conn:
         _lock(conn)
         before = current(conn)
@@ -261,6 +285,12 @@ def downgrade(url: str | None, revision: str, *, actor: object = None) -> tuple[
             raise StoreSchemaError(f"The case store at {shown(u)} has no watchwait schema; there is nothing to downgrade.")
         command.downgrade(_config(conn), revision)
         return before, current(conn)
+
+
+def check_revision_arg(revision: str) -> None:
+    if revision not in ("base", *known_revisions()) and not re.fullmatch(r"-[1-9][0-9]?", revision):
+        raise StoreSchemaError(f"Unknown schema revision {revision!r}; give one of base, "
+                               f"{', '.join(known_revisions())}, or -1 for one step back.")
 
 
 def revision_of(url: str | None = None) -> tuple[str | None, str]:

@@ -16,7 +16,7 @@ from sqlalchemy.sql import Select
 
 from watchwait.errors import CohortFileError, RecordError, quoted
 from watchwait.schema import BY_NAME
-from watchwait.store import migrate
+from watchwait.store import integrity, migrate
 from watchwait.store.entities import (Access, AssessmentVersion, AuditEntry, CasePage, CaseSummary, Decision,
                                       FollowUp, FollowUpRecord, ImportIssue, ImportReport, InvalidEntry, Meeting,
                                       MeetingCase, NotFound, Prediction, SiteModel, StoreBusy, VersionConflict)
@@ -90,8 +90,11 @@ class Store:
     # ------------------------------------------------------------- transactions
     @contextmanager
     def _write(self):
+        """One write transaction. Writers are serialised (SQLite: BEGIN IMMEDIATE; PostgreSQL: the chain's advisory
+        lock, taken first), so each audit row follows the one before it in the hash chain."""
         try:
             with migrate.write_connection(self._engine) as conn:
+                integrity.lock_chain(conn)
                 yield conn
         except OperationalError as exc:
             msg = str(exc.orig or exc).lower()
@@ -113,27 +116,30 @@ class Store:
                 yield conn
 
     def _audit(self, conn, at: str, actor: str, subject: str | None, screen: str, action: str, summary: str,
-               pseudonym: str | None = None, meeting_id: int | None = None) -> None:
-        conn.execute(audit.insert().values(at=at, actor=actor, actor_subject=subject, action=action, pseudonym=pseudonym,
-                                           meeting_id=meeting_id, screen=screen, summary=summary))
+               pseudonym: str | None = None, meeting_id: int | None = None, *, rows: Sequence[tuple[str, object]] = ()) -> None:
+        """Append one audit row covering ``rows`` ((table, key) of every row this write added)."""
+        self._audit_many(conn, [dict(at=at, actor=actor, actor_subject=subject, action=action, pseudonym=pseudonym,
+                                     meeting_id=meeting_id, screen=screen, summary=summary)], [rows])
 
-    def _insert_ignore(self, conn, table, rows: list[dict], key: str):
-        if conn.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        conn.execute(insert(table).on_conflict_do_nothing(index_elements=[key]), rows)
+    @staticmethod
+    def _audit_many(conn, entries: list[dict], covered: list[Sequence[tuple[str, object]]]) -> None:
+        """Append audit rows in order, each covering its rows (the hash chain, :mod:`watchwait.store.integrity`)."""
+        if entries:
+            conn.execute(audit.insert(), integrity.chain_entries(conn, entries, covered))
 
-    def _lock_patient(self, conn, pseudonym: str, create: bool) -> int:
-        if create:
-            self._insert_ignore(conn, patients, [{"pseudonym": pseudonym, "created_at": _now()}], "pseudonym")
-        pid = conn.execute(select(patients.c.id).where(patients.c.pseudonym == pseudonym).with_for_update()).scalar()
+    def _lock_patient(self, conn, pseudonym: str, create: bool) -> tuple[int, bool]:
+        """The patient's id, and whether this write created the row (writers are serialised, see :meth:`_write`)."""
+        pid = conn.execute(select(patients.c.id).where(patients.c.pseudonym == pseudonym)).scalar()
+        if pid is None and create:
+            pid = conn.execute(patients.insert().values(pseudonym=pseudonym, created_at=_now())
+                               .returning(patients.c.id)).scalar()
+            return pid, True
         if pid is None:
             raise NotFound(f"No case with the pseudonym {pseudonym!r} in the store; save its assessment first.")
-        return pid
+        return pid, False
 
     def _lock_meeting(self, conn, meeting_id: int):
-        row = conn.execute(select(meetings).where(meetings.c.id == meeting_id).with_for_update()).first()
+        row = conn.execute(select(meetings).where(meetings.c.id == meeting_id)).first()
         if row is None:
             raise NotFound(f"No meeting number {meeting_id} in the store.")
         return row
@@ -156,7 +162,7 @@ class Store:
         rec = validate_record({**record, "patient_id": p})
         body = _dumps(rec)
         with self._write() as conn:
-            pid = self._lock_patient(conn, p, create=True)
+            pid, created = self._lock_patient(conn, p, create=True)
             latest = conn.execute(select(assessments).where(assessments.c.patient_id == pid)
                                   .order_by(assessments.c.version.desc()).limit(1)).first()
             have = latest.version if latest else None
@@ -173,7 +179,8 @@ class Store:
                        (f" ({len(changed)} field{'s' if len(changed) != 1 else ''} changed: "
                         + ", ".join(c.label for c in changed[:6]) + (", ..." if len(changed) > 6 else "") + ")" if latest else
                         " (new case)"))
-            self._audit(conn, now, actor, subject, screen, "assessment.saved", summary, pseudonym=p)
+            self._audit(conn, now, actor, subject, screen, "assessment.saved", summary, pseudonym=p,
+                        rows=[("patients", pid)] * created + [("assessments", new_id)])
         return AssessmentVersion(new_id, p, version, json.loads(body), now, actor, screen, subject)
 
     @staticmethod
@@ -250,7 +257,7 @@ class Store:
             shown_p = "no probability (outside the model's scope)" if p is None else f"probability {p:.0%}"
             self._audit(conn, now, actor, subject, screen, "prediction.recorded",
                         f"prediction for assessment version {row.version} by model {model_version}: {shown_p}",
-                        pseudonym=row.pseudonym)
+                        pseudonym=row.pseudonym, rows=[("predictions", new_id)])
         return Prediction(new_id, assessment_version_id, model_version, model_hash, input_hash, p,
                           None if lo is None else (lo, hi), tuple(contrib), category, suggestion, tuple(rules_),
                           tuple(flags_), now, actor, screen, subject)
@@ -289,7 +296,7 @@ class Store:
                                                         created_by=actor, created_by_subject=subject)
                                .returning(meetings.c.id)).scalar()
             self._audit(conn, now, actor, subject, screen, "meeting.created", f"meeting of {date.isoformat()} created",
-                        meeting_id=mid)
+                        meeting_id=mid, rows=[("meetings", mid)])
         return Meeting(mid, date.isoformat(), title, now, actor, 0, 0, subject)
 
     def _meetings_query(self) -> Select:
@@ -325,17 +332,18 @@ class Store:
         actor, screen = _who(actor, screen)
         with self._write() as conn:
             m = self._lock_meeting(conn, mid)
-            pid = self._lock_patient(conn, p, create=False)
+            pid, _ = self._lock_patient(conn, p, create=False)
             pos = conn.execute(select(meeting_cases.c.position).where(meeting_cases.c.meeting_id == mid,
                                                                       meeting_cases.c.patient_id == pid)).scalar()
             if pos is not None:
                 return pos
             pos = (conn.execute(select(func.max(meeting_cases.c.position)).where(meeting_cases.c.meeting_id == mid)).scalar() or 0) + 1
             now = _now()
-            conn.execute(meeting_cases.insert().values(meeting_id=mid, patient_id=pid, position=pos, added_at=now,
-                                                       actor=actor, actor_subject=subject, screen=screen))
+            cid = conn.execute(meeting_cases.insert().values(meeting_id=mid, patient_id=pid, position=pos, added_at=now,
+                                                             actor=actor, actor_subject=subject, screen=screen)
+                               .returning(meeting_cases.c.id)).scalar()
             self._audit(conn, now, actor, subject, screen, "meeting.case_added", f"added to the meeting of {m.date} (case {pos})",
-                        pseudonym=p, meeting_id=mid)
+                        pseudonym=p, meeting_id=mid, rows=[("meeting_cases", cid)])
         return pos
 
     def import_cases(self, meeting_id: int, cohort_csv_bytes: bytes, actor: str | Person, screen: str, *,
@@ -380,12 +388,13 @@ class Store:
                 existing.update(conn.execute(select(patients.c.pseudonym, patients.c.id)
                                              .where(patients.c.pseudonym.in_(chunk))).all())
             new = [p for p in ids if p not in existing]
-            if new:
-                self._insert_ignore(conn, patients, [{"pseudonym": p, "created_at": now} for p in new], "pseudonym")
-            pid = {}
-            for chunk in _chunks(ids):
-                pid.update(conn.execute(select(patients.c.pseudonym, patients.c.id).where(patients.c.pseudonym.in_(chunk))
-                                        .with_for_update()).all())
+            pid = dict(existing)
+            if new:  # writers are serialised (see _write): no one else adds these pseudonyms meanwhile
+                got = conn.execute(patients.insert().returning(patients.c.pseudonym, patients.c.id,
+                                                               sort_by_parameter_order=True),
+                                   [{"pseudonym": p, "created_at": now} for p in new]).all()
+                pid.update({r.pseudonym: r.id for r in got})
+            created = set(new)
             latest = {}  # patient id -> (version, record)
             for chunk in _chunks([pid[p] for p in existing]):
                 top = (select(assessments.c.patient_id, func.max(assessments.c.version).label("v"))
@@ -399,7 +408,7 @@ class Store:
                 on_meeting.update(conn.execute(select(meeting_cases.c.patient_id).where(
                     meeting_cases.c.meeting_id == mid, meeting_cases.c.patient_id.in_(chunk))).scalars())
             pos = conn.execute(select(func.max(meeting_cases.c.position)).where(meeting_cases.c.meeting_id == mid)).scalar() or 0
-            a_rows, c_rows, log = [], [], []
+            a_rows, c_rows, log, kinds = [], [], [], []  # kinds: per log entry, the row it covers (and the new patient)
             for p in ids:
                 i = pid[p]
                 v, old = latest.get(i, (0, None))
@@ -409,18 +418,22 @@ class Store:
                     log.append(dict(at=now, actor=actor, actor_subject=subject, action="assessment.imported", pseudonym=p, meeting_id=mid,
                                     screen=screen, summary=f"assessment version {v + 1} imported from {source} (row {row_of[p]})"
                                     + (" (new case)" if v == 0 else "")))
+                    kinds.append(("assessments", len(a_rows) - 1, i if p in created else None))
                 if i not in on_meeting:
                     pos += 1
                     c_rows.append(dict(meeting_id=mid, patient_id=i, position=pos, added_at=now, actor=actor,
                                        actor_subject=subject, screen=screen))
                     log.append(dict(at=now, actor=actor, actor_subject=subject, action="meeting.case_added", pseudonym=p, meeting_id=mid,
                                     screen=screen, summary=f"added to the meeting of {m.date} (case {pos}) from {source}"))
-            if a_rows:
-                conn.execute(assessments.insert(), a_rows)
-            if c_rows:
-                conn.execute(meeting_cases.insert(), c_rows)
-            if log:
-                conn.execute(audit.insert(), log)
+                    kinds.append(("meeting_cases", len(c_rows) - 1, None))
+            new_ids = {"assessments": [], "meeting_cases": []}
+            for table, rows_ in ((assessments, a_rows), (meeting_cases, c_rows)):
+                if rows_:
+                    new_ids[table.name] = conn.execute(table.insert().returning(table.c.id, sort_by_parameter_order=True),
+                                                       rows_).scalars().all()
+            covered = [[("patients", patient)] * (patient is not None) + [(table, new_ids[table][n])]
+                       for table, n, patient in kinds]
+            self._audit_many(conn, log, covered)
         return ImportReport(True, mid, len(ids), len(ids), new_patients=len(new), new_versions=len(a_rows),
                             added_to_meeting=len(c_rows), pseudonyms=tuple(ids))
 
@@ -560,7 +573,7 @@ class Store:
             m = conn.execute(select(meetings).where(meetings.c.id == mid)).first()
             if m is None:
                 raise NotFound(f"No meeting number {mid} in the store.")
-            pid = self._lock_patient(conn, p, create=False)
+            pid, _ = self._lock_patient(conn, p, create=False)
             on = conn.execute(select(meeting_cases.c.position).where(meeting_cases.c.meeting_id == mid,
                                                                      meeting_cases.c.patient_id == pid)).scalar()
             if on is None:
@@ -590,7 +603,8 @@ class Store:
             self._audit(conn, now, actor, subject, screen, "decision.recorded",
                         f"decision {'recorded' if version == 1 else f'version {version} recorded (correction)'} at the "
                         f"meeting of {m.date}: {pathway_label(pathway)}, "
-                        f"{'following' if follows else 'not following'} the suggestion", pseudonym=p, meeting_id=mid)
+                        f"{'following' if follows else 'not following'} the suggestion", pseudonym=p, meeting_id=mid,
+                        rows=[("decisions", new_id)])
         return Decision(new_id, mid, m.date, p, version, a.version, pathway, pathway_label(pathway), follows, suggested,
                         reason, rationale, tuple(people), dissent, now, actor, screen, subject)
 
@@ -610,7 +624,7 @@ class Store:
         actor, screen = _who(actor, screen)
         data = _validate_follow_up(follow_up)
         with self._write() as conn:
-            pid = self._lock_patient(conn, p, create=False)
+            pid, _ = self._lock_patient(conn, p, create=False)
             last = conn.execute(select(follow_ups).where(follow_ups.c.patient_id == pid)
                                 .order_by(follow_ups.c.version.desc()).limit(1)).first()
             have = last.version if last else None
@@ -623,7 +637,7 @@ class Store:
                                   .returning(follow_ups.c.id)).scalar()
             self._audit(conn, now, actor, subject, screen, "follow_up.recorded",
                         f"follow-up version {version} recorded (" + ", ".join(BY_NAME[k].label for k in data) + ")",
-                        pseudonym=p)
+                        pseudonym=p, rows=[("follow_ups", new_id)])
         return FollowUp(new_id, p, version, data, now, actor, screen, subject)
 
     def follow_ups(self, pseudonym: str) -> list[FollowUp]:
@@ -801,8 +815,9 @@ class Store:
         actor, screen = _who(actor, screen)
         with self._write() as conn:
             now = _now()
-            new_id = conn.execute(accesses.insert().values(at=now, actor=actor, actor_subject=subject, pseudonym=p,
-                                                           screen=screen).returning(accesses.c.id)).scalar()
+            row = integrity.chain_entries(conn, [dict(at=now, actor=actor, actor_subject=subject, pseudonym=p,
+                                                      screen=screen)], [()], table="accesses")[0]
+            new_id = conn.execute(accesses.insert().values(**row).returning(accesses.c.id)).scalar()
         return Access(new_id, now, actor, subject, p, screen)
 
     def accesses(self, person: Person | str | None = None, pseudonym: str | None = None, limit: int = 200,
@@ -841,7 +856,8 @@ class Store:
                 now = _now()
                 conn.execute(models.insert().values(version=version, model_hash=model_hash, card_summary=summary,
                                                     registered_at=now, actor=actor, actor_subject=subject))
-                self._audit(conn, now, actor, subject, screen, "model.registered", f"model {version} registered")
+                self._audit(conn, now, actor, subject, screen, "model.registered", f"model {version} registered",
+                            rows=[("models", version)])
         return next(m for m in self.models() if m.version == version)
 
     def models(self) -> list[SiteModel]:

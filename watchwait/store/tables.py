@@ -4,8 +4,11 @@ The migrations under ``migrations/versions`` create these tables themselves (a r
 imports this module, so an old revision stays what it was); ``tests/store/test_migrations.py``
 checks that the head revision and this metadata agree.
 
-Append-only tables (database triggers refuse UPDATE, DELETE and TRUNCATE): ``audit``,
-``assessments``, ``predictions``, ``decisions``, ``follow_ups``, ``models`` and ``accesses`` (who looked).
+Append-only tables (database triggers refuse UPDATE, DELETE and TRUNCATE): every one (``patients``,
+``meetings`` and ``meeting_cases`` since revision 0004). Every row of the case tables is covered by the hash
+chain of the audit (revision 0004, :mod:`watchwait.store.integrity`): a new write must insert through
+``Store._insert``/``Store._audit(..., rows=)`` so that its audit row covers it, or ``watchwait db verify``
+reports the row as added outside watchwait.
 Every ``actor`` (and ``meetings.created_by``) has a ``..._subject`` beside it: the identity provider's subject
 of a signed-in person, NULL for a typed name (local mode). Text columns ending in
 ``_at`` hold UTC ISO 8601 times; ``record``, ``data``, ``contributions``, ``rule_ids``, ``flags``,
@@ -135,6 +138,9 @@ audit = Table(
     Column("meeting_id", Integer),
     Column("screen", SCREEN, nullable=False),
     Column("summary", Text, nullable=False),
+    Column("covers", Text),  # revision 0004: [table, key, row hash] of the rows this write added (JSON)
+    Column("row_hash", String(64)),  # revision 0004: the digest of this row's content
+    Column("chain_hash", String(64)),  # revision 0004: SHA-256(previous chain_hash + row_hash)
     Index("ix_audit_pseudonym", "pseudonym", "id"),
     Index("ix_audit_actor_subject", "actor_subject", "id"),  # revision 0003: the audit view's person filter
     Index("ix_audit_actor", "actor", "id"),  # revision 0003
@@ -160,9 +166,12 @@ accesses = Table(
     Column("actor_subject", SUBJECT),
     Column("pseudonym", String(64), nullable=False),
     Column("screen", SCREEN, nullable=False),
+    Column("row_hash", String(64)),  # revision 0004: who looked has a chain of its own
+    Column("chain_hash", String(64)),  # revision 0004
     Index("ix_accesses_pseudonym", "pseudonym", "id"),
     Index("ix_accesses_actor_subject", "actor_subject", "id"),
     Index("ix_accesses_actor", "actor", "id"),
 )
 
-APPEND_ONLY = ("audit", "assessments", "predictions", "decisions", "follow_ups", "models", "accesses")
+APPEND_ONLY = ("audit", "assessments", "predictions", "decisions", "follow_ups", "models", "accesses", "patients",
+               "meetings", "meeting_cases")
