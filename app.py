@@ -5,16 +5,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from components import casestore, identity, layout, links, patient, state
+from components import auth, casestore, identity, layout, links, patient, state
 
 t0 = time.perf_counter()
 FAVICON = str(Path(__file__).resolve().parent / "components" / "favicon.png")
 # The favicon is served by this server (a material icon or an emoji would be fetched from an outside font host).
 st.set_page_config(page_title="watchwait: rectal cancer MDT support", page_icon=FAVICON, layout="wide")
-state.init()
-links.restore_from_url()  # a reload reopens the meeting and case the URL names (?meeting=&case=)
-identity.restore_from_url()  # ... or the sample patient it names
-
 # Every file in pages/ is listed here (tests/app/test_navigation.py fails if one is missing).
 PAGES = [
     st.Page("pages/patient.py", title="Patient", icon=":material/person:", default=True),
@@ -29,9 +25,18 @@ PAGES = [
     st.Page("pages/about_model.py", title="About the model", icon=":material/info:"),
 ]
 
+state.init()
+# Signed-in mode (an [auth] in .streamlit/secrets.toml): nobody sees a screen, a patient or a stored case without
+# signing in; an expired or idle sign-in ends here. Local mode: nothing is shown when served beyond loopback.
+auth.gate(PAGES)
+links.restore_from_url()  # a reload reopens the meeting and case the URL names (?meeting=&case=)
+identity.restore_from_url()  # ... or the sample patient it names
+
 page = st.navigation(PAGES, position="top" if state.presentation() else "sidebar")
 identity.on_every_screen()  # before any screen draws: nothing of another patient, the URL names the open one
 layout.apply_css()
 layout.sidebar()
-casestore.actor_sidebar()  # "Your name": the who of every write to the case store
+casestore.actor_sidebar()  # the who of every write: the signed-in person (and "Sign out"), or "Your name"
+with st.sidebar:
+    auth.keep_watch()  # signed in: the timer that signs out an expired or idle screen, the shared screen too
 patient.timed_run(page, t0)

@@ -92,7 +92,13 @@ def error_text(exc: BaseException) -> str:
 
 # ----------------------------------------------------------------------------- who
 
-def actor() -> str:
+def actor():
+    """The "who" of a write: in signed-in mode the signed-in :class:`watchwait.store.identity.Person` (the store
+    checks its role and records its subject and name); in local mode the typed name (a ``str``; blank: none yet)."""
+    from components import auth
+
+    if auth.configured():
+        return auth.current_person()  # never None behind app.py's gate (components.auth.gate)
     return str(st.session_state.get(state.ACTOR) or "").strip()
 
 
@@ -101,22 +107,48 @@ def _actor_changed(key: str) -> None:
 
 
 def actor_field(key: str) -> None:
-    """The "Your name" field (``key``: the sidebar's or the Meeting screen's), showing ``state.ACTOR``."""
+    """The "Your name" field (``key``: the sidebar's or the Meeting screen's), showing ``state.ACTOR``. Local mode
+    only: a signed-in person's name comes from the identity provider, never from a box."""
+    from components import auth
+
+    if auth.configured():
+        return
     st.session_state[key] = st.session_state.get(state.ACTOR, "")
     st.text_input("Your name", key=key, on_change=_actor_changed, args=(key,), max_chars=200, help=NAME_HELP,
                   placeholder="e.g. Dr A. Jones")
 
 
+def signed_in_line() -> str | None:
+    """'Signed in as Dr C. Chair (chair)' (Markdown-safe), or None in local mode."""
+    from components import auth
+
+    if not auth.configured():
+        return None
+    p = auth.current_person()
+    return None if p is None else md(f"Signed in as {p.name} ({p.role_text})")
+
+
 def actor_sidebar() -> None:
-    """The sidebar's "Your name" (desk mode; the Meeting screen asks for it too when it is blank)."""
+    """The sidebar's who (desk mode): "Signed in as <name> (<roles>)" and a one-click "Sign out" when signed in
+    (presentation mode has them in the header: components.layout.header); else "Your name" (local mode; the Meeting
+    screen asks for it too when it is blank)."""
+    from components import auth
+
     if state.presentation():
         return
     with st.sidebar:
-        actor_field(state.ACTOR_WIDGET)
+        line = signed_in_line()
+        if line is None:
+            actor_field(state.ACTOR_WIDGET)
+            return
+        st.markdown(line)
+        if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
+            auth.sign_out("signed_out")
 
 
 def name_required(what: str) -> bool:
-    """True when a name is entered; otherwise says why it is needed before ``what`` and returns False."""
+    """True when a name is entered (local mode) or a person is signed in; otherwise says why it is needed before
+    ``what`` and returns False."""
     if actor():
         return True
     st.warning(f"Enter your name (\"Your name\") before {what}: the case store records who made every change.",

@@ -55,10 +55,12 @@ _NORMAL_CSS = """
 </style>
 """
 
-# Both modes: a keyboard user always sees where the focus is (Streamlit leaves some controls without one).
+# Both modes: a keyboard user always sees where the focus is (Streamlit leaves some controls without one); the
+# local-mode banner (who_line) is one plain line, dark on pale amber (contrast 11:1), in both modes' type.
 _FOCUS_CSS = """
 <style>
 :focus-visible { outline: 3px solid #0072B2 !important; outline-offset: 2px; }
+.ww-local-mode { background: #fff4d6; color: #3d2e00; border-left: 4px solid #b38600; padding: 0.15rem 0.6rem; font-size: 0.85rem; line-height: 1.35; }
 </style>
 """
 
@@ -102,10 +104,36 @@ def header(title: str) -> None:
     st.session_state[state.PRESENTATION_WIDGET] = state.presentation()
     right.toggle("Presentation mode", key=state.PRESENTATION_WIDGET, on_change=_toggle_changed,
                  help="MDT shared screen: large type, high contrast, no sidebar.")
+    who_line(right)
     identity.show_notice()
     identity.unload_guard()
 
 
+
+
+LOCAL_MODE_TEXT = ("Local mode: nobody is signed in. Changes to the case store and decisions carry the name typed in "
+                   "\u201cYour name\u201d, which nobody checks. For use by more than one person, the hospital "
+                   "configures sign-in (README, \u201cSign-in and roles\u201d).")
+
+
+def who_line(right) -> None:
+    """Under the title, on every screen: in local mode the banner saying there is no sign-in
+    (:data:`LOCAL_MODE_TEXT`); signed in, on the shared screen (no sidebar there), who is signed in and a one-click
+    "Sign out" in the header's right column."""
+    from components import auth
+
+    if not auth.configured():
+        st.html(f'<div class="ww-local-mode" role="note" data-testid="ww-local-mode">{_esc(LOCAL_MODE_TEXT)}</div>')
+        return
+    if not state.presentation():
+        return  # the sidebar has them (components.casestore.actor_sidebar)
+    from components.casestore import signed_in_line
+
+    line = signed_in_line()
+    if line:
+        right.caption(line)
+    if right.button("Sign out", key="auth_sign_out_presenting", icon=":material/logout:"):
+        auth.sign_out("signed_out")
 
 
 def facts_banner(record: Mapping[str, object]) -> None:

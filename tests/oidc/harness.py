@@ -180,14 +180,24 @@ def _toml_value(v) -> str:
     return json.dumps(str(v))  # a TOML basic string is a JSON string for these values (no control characters)
 
 
-def write_secrets(folder: Path, auth: dict) -> Path:
-    """``folder/.streamlit/secrets.toml`` with ``[auth]``; never inside the repository."""
+def _toml_section(name: str, values: dict) -> str:
+    """``[name]`` with its plain keys, then a ``[name.sub]`` table per dict value (e.g. ``[watchwait_auth.roles]``)."""
+    plain = "".join(f"{k} = {_toml_value(v)}\n" for k, v in values.items() if not isinstance(v, dict))
+    tables = "".join(_toml_section(f"{name}.{k}", v) for k, v in values.items() if isinstance(v, dict))
+    return f"[{name}]\n{plain}{tables}"
+
+
+def write_secrets(folder: Path, auth: dict, sections: dict | None = None) -> Path:
+    """``folder/.streamlit/secrets.toml`` with ``[auth]`` (and more ``sections``, e.g. ``{"watchwait_auth": {...}}``);
+    never inside the repository."""
     folder = folder.resolve()
     if folder == ROOT or ROOT in folder.parents:
         raise ValueError(f"secrets.toml belongs in a temporary folder, not in the repository ({folder})")
     path = folder / ".streamlit" / "secrets.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("[auth]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in auth.items()))
+    text = "[auth]\n" + "".join(f"{k} = {_toml_value(v)}\n" for k, v in auth.items())
+    text += "".join(_toml_section(name, values) for name, values in (sections or {}).items())
+    path.write_text(text)
     path.chmod(0o600)
     return path
 
@@ -219,15 +229,17 @@ def wait_healthy(url: str, proc: subprocess.Popen, log_path: Path, timeout: floa
 
 @contextmanager
 def serving_app(script: Path, folder: Path, provider: Provider, scope: str | None = GROUPS_SCOPE,
-                extra_env: dict | None = None, cwd: Path | None = None, **auth_extra) -> Iterator[App]:
+                extra_env: dict | None = None, cwd: Path | None = None, sections: dict | None = None,
+                **auth_extra) -> Iterator[App]:
     """``streamlit run script`` on a free loopback port, signing in through ``provider``: a client registered for
-    it, its ``[auth]`` in ``folder/.streamlit/secrets.toml`` (``--secrets.files``), its log in ``folder``. ``cwd``
-    defaults to ``folder`` (so no repository config is read); the dashboard itself would run with cwd=ROOT."""
+    it, its ``[auth]`` (and ``sections``) in ``folder/.streamlit/secrets.toml`` (``--secrets.files``), its log in
+    ``folder``. ``cwd`` defaults to ``folder`` (so no repository config is read); the dashboard runs with
+    cwd=ROOT."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     auth = auth_section(provider, url, scope=scope, **auth_extra)
-    secrets_path = write_secrets(folder, auth)
+    secrets_path = write_secrets(folder, auth, sections)
     log_path = folder / "app.log"
     cmd = [str(Path(sys.executable).with_name("streamlit")), "run", str(script), "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--browser.gatherUsageStats", "false",
