@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 
 from components import palette as pal
 from components.fmt import out_of_100
+from watchwait import probtext
 
 # ctDNA assay detection limit marked on the trajectory plot: the level below which the synthetic
 # cohort reports 0 (watchwait.sim.model, log_lod = log(0.02 MTM/mL), an assumption; the data
@@ -60,13 +61,15 @@ def icon_array(p: float, interval: tuple[float, float], large: bool = False) -> 
     size = 21 if large else 20
     data = []
     x, y = xy(groups["cr"])
-    data.append(dict(type="scatter", x=x, y=y, mode="markers", name=f"complete response: {n}", hoverinfo="skip",
+    data.append(dict(type="scatter", x=x, y=y, mode="markers", name=f"complete response: {probtext.count(p)}", hoverinfo="skip",
                      marker=dict(symbol="circle", size=size, color=pal.COMPLETE, line=dict(width=0))))
     x, y = xy(groups["no"])
-    data.append(dict(type="scatter", x=x, y=y, mode="markers", name=f"residual tumour: {100 - n}", hoverinfo="skip",
+    data.append(dict(type="scatter", x=x, y=y, mode="markers", name=f"residual tumour: {probtext.count(p, complement=True)}",
+                     hoverinfo="skip",
                      marker=dict(symbol="circle-open", size=size, color=pal.NOT_COMPLETE, line=dict(width=3))))
     x, y = xy(band)
-    data.append(dict(type="scatter", x=x, y=y, mode="markers", name=f"interval: {lo} to {hi}", hoverinfo="skip",
+    data.append(dict(type="scatter", x=x, y=y, mode="markers", name=f"interval: {probtext.count_range(*interval)}",
+                     hoverinfo="skip",
                      marker=dict(symbol="square-open", size=size + 8, color=pal.INTERVAL, line=dict(width=2.5))))
     return _figure(data, large, 320 if large else 330,
                    xaxis=dict(visible=False, range=[-0.6, 9.6], fixedrange=True),

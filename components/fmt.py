@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from watchwait import probtext
+
 
 def pct(p: float | None) -> str:
-    """0.9251 -> '93%' (None -> 'not available')."""
-    return "not available" if p is None else f"{100 * p:.0f}%"
+    """A model probability: 0.9251 -> '93%', 0.9996 -> '> 99%', 0.0004 -> '< 1%' (None -> 'not available').
+    The one rule of :func:`watchwait.present.percent`, so the screens, the PDF and the FHIR text agree."""
+    return "not available" if p is None else probtext.percent(p)
 
 
 def interval(iv: tuple[float, float] | None) -> str:
-    """(0.88, 0.954) -> '88% to 95%'."""
-    return "not available" if iv is None else f"{100 * iv[0]:.0f}% to {100 * iv[1]:.0f}%"
+    """A model probability's interval: (0.88, 0.954) -> '88% to 95%', (0.97, 0.9996) -> '97% to > 99%'."""
+    return "not available" if iv is None else probtext.interval(*iv)
 
 
 def out_of_100(p: float) -> int:
-    return int(round(100 * p))
+    """Filled icons of 100 for a model probability (0 to 100; the words beside it say "more than 99")."""
+    return probtext.icons(p)
 
 
 def pp(x: float) -> str:

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from watchwait.derive import equals, present
+from watchwait.probtext import interval as interval_text, percent
 
 #: Contributions smaller than this (probability points) are not named as drivers (design choice of this tool).
 DRIVER_MIN_POINTS = 5.0
@@ -150,7 +151,7 @@ def context(ctx: Mapping[str, np.ndarray], gap: float, n: int, p_high: float = n
         if disagree:
             flag[i] = 1.0
             words[i], rate_text[i], rate[i] = pic.words, pic.rate_text, pic.rate
-            condition[i] = pic.condition.format(p=f"{p[i]:.0%}")
+            condition[i] = pic.condition.format(p=percent(p[i]))  # never "100%" for a model output
             if pic.key.startswith("not_ccr") and p[i] >= p_high and cleared[i]:  # FLAG-pseudo-residual fires
                 condition[i] = PSEUDO_RESIDUAL_CONDITION  # rule 3's second case already names the likely reason
             direction[i] = "higher" if p[i] > pic.rate else "lower"
@@ -229,7 +230,7 @@ def explanation(p: float, interval: tuple[float, float], words: str, rate_text: 
                 restaging_points: float | None, non_shedder: bool) -> str:
     """The notice's message: the number, the picture with its published rate, the drivers with their evidence."""
     lo, hi = interval
-    parts = [f"The model reads {p:.0%} (interval {lo:.0%} to {hi:.0%}), but the clinical picture, {words}, points "
+    parts = [f"The model reads {percent(p)} (interval {interval_text(lo, hi)}), but the clinical picture, {words}, points "
              f"the other way: {rate_text}."]
     if found:
         parts.append("What drives the number: " + "; ".join(d.text() for d in found) + ".")

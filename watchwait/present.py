@@ -15,6 +15,7 @@ the suggestion box (``ww-suggestion``)           :func:`suggestion`          PDF
 option cards (``ww-option-*``, Options screen)   :func:`options`             -
 "Disputed" beside the number                     :func:`disputed`            PDF probability; FHIR note
 (the reasons' and the waterfall's blank tests)   :func:`not_tested`          -
+every model probability, interval and count      :func:`percent` ...         PDF, FHIR text, command line
 a yes/no of the facts banner                     :func:`yes_no`              -
 ===============================================  ==========================  ===================================
 """
@@ -25,7 +26,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from watchwait import agreement
+from watchwait import agreement, probtext
 from watchwait.labels import code_text
 from watchwait.references import plain
 from watchwait.schema import BY_NAME, MODALITIES
@@ -33,6 +34,17 @@ from watchwait.validation import check_cell, is_blank
 
 #: How many reasons the screen and the PDF show (the inputs that moved the probability most).
 N_REASONS = 5
+
+# ----------------------------------------------------------------------------- a model probability in words
+# One way to write a model's probability, everywhere (:mod:`watchwait.probtext`): never "100%" or "0%" for a
+# model output, "> 99%" and "< 1%" instead. Screens (``components.fmt``), the case PDF, the FHIR text and the
+# command line all call these.
+percent = probtext.percent  # 0.9996 -> "> 99%"; 0.374 -> "37%"
+interval_text = probtext.interval  # (0.97, 0.9996) -> "97% to > 99%"
+count = probtext.count  # "37" / "more than 99" / "fewer than 1" (of 100)
+about = probtext.about  # "about 37" / "more than 99" / "fewer than 1"
+in_100 = probtext.in_100  # "about 37 in 100"
+count_range = probtext.count_range  # "97 to more than 99"
 
 
 # ----------------------------------------------------------------------------- key facts
@@ -388,7 +400,7 @@ class FigureText:
     id: str
     kind: str  # model (this patient's, from the model) | definition | published (a cohort's measured rate)
     n_out_of_100: int | None
-    count: str  # "37 out of 100"
+    count: str  # "37 out of 100"; a model figure at the edges "more than 99 out of 100" (never "100 out of 100")
     of_whom: str  # "patients like this one have no tumour left": the denominator and the label, in plain words
     population: str  # who it was measured in (published figures; plain words)
     source: str  # as clinicians know it
@@ -423,17 +435,38 @@ def _band(a, n_fig: int | None) -> tuple[int, int] | None:
     return None
 
 
+def _model_share(a, n_fig: int | None) -> tuple[float, bool] | None:
+    """The probability a model figure counts (``a.probability``, or its complement for a 'residual tumour' figure)
+    as (p, complement); None when it is neither."""
+    if a.probability is None or n_fig is None:
+        return None
+    n = out_of_100(a.probability)
+    if n_fig == n:
+        return a.probability, False
+    if n_fig == 100 - n:
+        return a.probability, True
+    return None
+
+
 def _figure(a, f) -> FigureText:
-    """One figure of an option card in words (:func:`options`)."""
+    """One figure of an option card in words (:func:`options`). A model figure is counted as the model's
+    probability is written (:mod:`watchwait.probtext`: "more than 99 out of 100", never "100 out of 100")."""
     band = _band(a, f.n_out_of_100) if f.kind == "model" else None
+    share = _model_share(a, f.n_out_of_100) if f.kind == "model" else None
+    band_words = ""
+    if band and share is not None and a.interval is not None:
+        band_words = probtext.count_range(a.interval[0], a.interval[1], complement=share[1])
+    elif band:
+        band_words = f"{band[0]} to {band[1]}"
     if f.kind == "model":
-        note = ("From the model's probability (synthetic training data)" + (f"; interval {band[0]} to {band[1]}" if band else "")
+        note = ("From the model's probability (synthetic training data)" + (f"; interval {band_words}" if band else "")
                 + "." + (" " + agreement.DISPUTED + "." if f.disputed else ""))
     elif f.kind == "definition":
         note = f"By definition: {plain(f.source)}."
     else:
         note = f"Measured in: {plain(f.population)}. Source: {plain(f.source)}"
-    return FigureText(id=f.id, kind=f.kind, n_out_of_100=f.n_out_of_100, count=f"{f.n_out_of_100} out of 100",
+    n_text = probtext.count(*share) if share is not None else f"{f.n_out_of_100}"
+    return FigureText(id=f.id, kind=f.kind, n_out_of_100=f.n_out_of_100, count=f"{n_text} out of 100",
                       of_whom=f"{f.denominator} {plain(f.label)}", population=plain(f.population), source=plain(f.source),
                       disputed=bool(f.disputed), band=band, note=note)
 

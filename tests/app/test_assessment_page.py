@@ -5,6 +5,7 @@ import streamlit as st
 
 import watchwait
 from components import tables
+from watchwait import present
 from apptest_helpers import assert_suggestion_shown, goto, load_sample, new_app, plotly_specs, texts, walk
 
 
@@ -19,10 +20,11 @@ def test_key_values_are_those_of_assess(app, sample_records, pid):
     s = a.suggestion
     _assessment(app, pid)
     lo, hi = a.interval
-    assert [m.value for m in app.metric] == [f"{100 * a.probability:.0f}%"]
+    # written as watchwait.present writes a model probability (DEMO-01 reads 0.9967: "> 99%", never "100%")
+    assert [m.value for m in app.metric] == [present.percent(a.probability)]
     screen = texts(app)
-    assert f"**90% interval: {100 * lo:.0f}% to {100 * hi:.0f}%**" in screen
-    assert f"about {round(100 * a.probability)} have no tumour left" in screen
+    assert f"**90% interval: {present.interval_text(lo, hi)}**" in screen
+    assert f"{present.about(a.probability)} have no tumour left" in screen
     assert_suggestion_shown(screen, s)
     assert f"Why: {s.rationale}" in screen and s.rule_id in screen
     assert a.category_label in screen
@@ -140,7 +142,7 @@ def test_editing_a_field_on_the_assessment_page_reassesses(app, sample_records):
     _assessment(app, "DEMO-01")
     app.text_input(key="field:assessment:ctdna_post_treatment_mtm_ml").input("1").run()
     a = watchwait.assess({**sample_records["DEMO-01"], "ctdna_post_treatment_mtm_ml": 1.0})
-    assert [m.value for m in app.metric] == [f"{100 * a.probability:.0f}%"]
+    assert [m.value for m in app.metric] == [present.percent(a.probability)]
     assert "FLAG-cCR-ctDNA" in texts(app)
     goto(app, "patient")
     assert app.text_input(key="field:patient:ctdna_post_treatment_mtm_ml").value == "1"

@@ -8,7 +8,7 @@ import watchwait
 from watchwait.references import plain
 from components import figures
 from apptest_helpers import assert_suggestion_shown, goto, load_sample, plotly_specs, texts
-from watchwait import evidence, whatif
+from watchwait import evidence, present, whatif
 from watchwait.schema import BY_NAME
 from watchwait.training import load_model
 
@@ -25,7 +25,7 @@ def test_what_if_default_scenarios_are_ctdna_cleared_and_detectable(app, sample_
     _page(app, "DEMO-01", "what_if")
     presets = list(whatif.PRESETS.values())
     expected = [watchwait.assess(rec), watchwait.assess({**rec, **presets[0]}), watchwait.assess({**rec, **presets[1]})]
-    assert [m.value for m in app.metric] == [f"{100 * a.probability:.0f}%" for a in expected]
+    assert [m.value for m in app.metric] == [present.percent(a.probability) for a in expected]
     table = app.dataframe[0].value
     assert list(table.loc["rule"]) == [a.suggestion.rule_id for a in expected]
     assert list(table.loc["suggested next step"]) == [a.suggestion.headline for a in expected]
@@ -68,7 +68,7 @@ def test_what_if_changes_several_inputs_at_once(app, sample_records):
     before = watchwait.assess(rec)
     a = watchwait.assess({**rec, "dre": "normal", "dwi_restriction": False})
     assert (before.category, a.category) == ("incomplete", "cCR")  # both changes needed for a cCR
-    assert app.metric[-1].value == f"{100 * a.probability:.0f}%"
+    assert app.metric[-1].value == present.percent(a.probability)
     table = app.dataframe[0].value
     col = table.iloc[:, -1]
     assert col["suggested next step"] == a.suggestion.headline and col["rule"] == a.suggestion.rule_id

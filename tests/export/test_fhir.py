@@ -13,6 +13,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.riskassessment import RiskAssessment
 
 from tests.export.conftest import GENERATED, MEETING
+from watchwait import present
 from watchwait.export import ExportError, Meeting, ModelInfo
 from watchwait.export.fhir import (
     INTERVAL_EXTENSION,
@@ -56,7 +57,9 @@ def test_a_prediction_as_a_risk_assessment(assessments, model_info):
     assert _interval(p) == (Decimal(lo), Decimal(hi), Decimal("90"))
     assert (p.outcome.coding[0].system, p.outcome.coding[0].code) == (OUTCOME_SYSTEM, OUTCOME_CODE)
     assert "snomed" not in json.dumps(raw).lower()
-    assert p.rationale.startswith(f"90% interval {lo}% to {hi}%: where the probability")
+    # the text reads as the screens and the PDF write a model probability (whole percentages, present.interval_text)
+    assert p.rationale.startswith(f"90% interval {present.interval_text(*a.interval)}: where the probability")
+    assert p.rationale.startswith(f"90% interval {100 * a.interval[0]:.0f}% to {100 * a.interval[1]:.0f}%: where")
     method = {c.system: c.code for c in ra.method.coding}
     assert model_info.version.startswith("fused-") and a.model_version == model_info.version
     assert method == {MODEL_SYSTEM: model_info.version, MODEL_HASH_SYSTEM: model_info.sha256}

@@ -13,6 +13,7 @@ import pypdf
 import pytest
 
 from tests.export.conftest import GENERATED, MEETING
+from watchwait import present
 from watchwait.export import DecisionSummary, ExportError, ModelInfo
 from watchwait.export.pdf import CONTINUED, FONT_DIR, FONT_FILES, case_pdf
 
@@ -57,8 +58,10 @@ def test_every_sample_patient_is_exactly_one_page(sample_records, assessments, m
         assert f"Model {model_info.version} (model file sha256 {model_info.sha256[:16]}" in text
         if a.probability is not None:
             lo, hi = a.interval
-            assert f"{100 * a.probability:.0f}% 90% interval: {100 * lo:.0f}% to {100 * hi:.0f}%" in text
-            assert f"about {round(100 * a.probability)} have no tumour left" in text
+            # a model probability as the screens write it: "> 99%", never "100%" (DEMO-01 reads 0.9967)
+            assert f"{present.percent(a.probability)} 90% interval: {present.interval_text(lo, hi)}" in text
+            assert f"{present.about(a.probability)} have no tumour left" in text
+            assert "100%" not in text and " 0%" not in text
         else:
             assert "No probability: this patient is outside the tool's scope." in text
         if with_decision:
@@ -264,5 +267,5 @@ def test_a_disputed_number_is_printed_as_disputed(sample_records, assessments, m
         disputed = agreement.is_disputed(a.suggestion)
         seen += disputed
         assert ("Disputed: the model says that out of 100 patients like this one" in text) == disputed, pid
-        assert ("Out of 100 patients like this one, about" in text) == (not disputed), pid
+        assert ("Out of 100 patients like this one, " in text) == (not disputed), pid
     assert seen  # at least one sample patient's number disagrees with its picture

@@ -306,7 +306,9 @@ def test_every_option_figure_names_where_it_comes_from(pid, assessments, screen,
                 n = present.out_of_100(a.probability)
                 lo, hi = present.out_of_100(a.interval[0]), present.out_of_100(a.interval[1])
                 assert f.band == ((lo, hi) if f.n_out_of_100 == n else (100 - hi, 100 - lo))
-                assert f"interval {f.band[0]} to {f.band[1]}" in f.note
+                # counted as the model's probability is written: "97 to more than 99", never "97 to 100"
+                band = present.count_range(*a.interval, complement=f.n_out_of_100 != n)
+                assert f"interval {band}" in f.note and "100." not in f.note
     views.options(a)
     captions = [text for kind, text, _ in screen.drawn if kind == "caption"]
     for o in opts:

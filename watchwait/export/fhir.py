@@ -112,7 +112,9 @@ def risk_assessment(assessment, *, model_info: ModelInfo, occurrence: _dt.date |
             {"url": "range", "valueRange": {"low": _quantity(lo), "high": _quantity(hi)}},
             {"url": "level", "valueDecimal": level},
         ]}]
-        prediction["rationale"] = (f"{level}% interval {_percent(lo)}% to {_percent(hi)}%: where the probability for a patient "
+        # the text reads as the screens do (present.interval_text: "97% to > 99%", never "100%"); the numbers above
+        # keep their decimal values for the receiving system
+        prediction["rationale"] = (f"{level}% interval {present.interval_text(lo, hi)}: where the probability for a patient "
                                    "with exactly these findings lies, given how much the model could be wrong (wider when "
                                    "tests are missing).")
     else:

@@ -209,11 +209,13 @@ def clean(text: object, *, lines: bool = False) -> str:
 
 
 def _pct(p: float) -> str:
-    return f"{100 * p:.0f}%"
+    """A model probability as the screens write it (:func:`watchwait.present.percent`: "> 99%", never "100%")."""
+    return present.percent(p)
 
 
 def _out_of_100(p: float) -> int:
-    return round(100 * p)
+    """Filled icons of 100 (0 to 100); the words beside them are :func:`watchwait.present.count`'s."""
+    return present.probtext.icons(p)
 
 
 def _date(d: _dt.date) -> str:
@@ -407,15 +409,18 @@ class _Page:
         pdf.cell(pdf.get_string_width(big) + 2, self.lh(b.size + 14), big, markdown=False)
         self.font(b.size + 1.5, "B")
         pdf.set_xy(pdf.get_x() + 1, top + 2.2)
-        pdf.cell(0, self.lh(b.size + 1.5), f"{a.interval_level:.0%} interval: {_pct(lo)} to {_pct(hi)}", markdown=False)
+        pdf.cell(0, self.lh(b.size + 1.5), f"{a.interval_level:.0%} interval: {present.interval_text(lo, hi)}",
+                 markdown=False)
         pdf.set_y(top + self.lh(b.size + 14) + 0.5)
         if present.disputed(a):  # brief rule 3, third case: never a plain count beside the picture
-            self.para(x, tw, f"Disputed: the model says that out of 100 patients like this one, about {n} have no tumour "
-                      f"left (interval {nlo} to {nhi}), but the clinical picture points the other way (see the cautions).",
+            self.para(x, tw, f"Disputed: the model says that out of 100 patients like this one, {present.about(a.probability)} "
+                      f"have no tumour left (interval {present.count_range(lo, hi)}), but the clinical picture points the "
+                      "other way (see the cautions).",
                       b.size, "B", color=VERMILLION)
         else:
-            self.para(x, tw, f"Out of 100 patients like this one, about {n} have no tumour left (interval {nlo} to {nhi}); "
-                      f"about {100 - n} have residual tumour.", b.size)
+            self.para(x, tw, f"Out of 100 patients like this one, {present.about(a.probability)} have no tumour left "
+                      f"(interval {present.count_range(lo, hi)}); {present.about(a.probability, complement=True)} have "
+                      "residual tumour.", b.size)
         self.para(x, tw, OUTCOME_TEXT + f" Response category at restaging: {a.category_label}.", b.size - 0.5,
                   color=TEXT_GREY)
         if a.missing_modalities:
@@ -483,8 +488,10 @@ class _Page:
         y = top + w + 1.2
         size = b.size - 1
         h = self.lh(size)
-        legend = ((f"complete response: {n}", "filled"), (f"residual tumour: {100 - n}", "open"),
-                  (f"interval: {lo} to {hi}", "ring"))
+        a = self.a  # the legend counts as the text does ("more than 99", never "100"; present.count)
+        legend = ((f"complete response: {present.count(a.probability)}", "filled"),
+                  (f"residual tumour: {present.count(a.probability, complement=True)}", "open"),
+                  (f"interval: {present.count_range(*a.interval)}", "ring"))
         for text, kind in legend:
             cx, cy = x + 1.5, y + h / 2
             if kind == "filled":
@@ -498,7 +505,11 @@ class _Page:
                 pdf.set_line_width(0.45)
                 pdf.rect(cx - 1.4, cy - 1.4, 2.8, 2.8, style="D")
                 pdf.set_line_width(0.3)
-            self.font(size, "", BLACK)
+            fit = size  # "interval: 97 to more than 99" is longer than "97 to 100": smaller, never past the margin
+            self.font(fit, "", BLACK)
+            while pdf.get_string_width(text) > w - 4 and fit > size - 2:
+                fit -= 0.25
+                self.font(fit, "", BLACK)
             pdf.set_xy(x + 4, y)
             pdf.cell(w - 4, h, text, markdown=False)
             y += h
