@@ -434,7 +434,7 @@ def decision_form(store, m, mc, a, cases: list) -> None:
         recorded_decision(mc.decision)
     if not auth.may("decide"):  # no form: the decision as recorded (above), or that there is none yet
         if mc.decision is None:
-            st.markdown(f"**Not decided yet.** Suggested: {a.suggestion.headline} (rule {a.suggestion.rule_id}).")
+            st.markdown("**Not decided yet.**")  # the suggestion is shown above, in the assessment's own words
         roles.permitted("decide")
         return
     show_conflict(store, "decision", ck)
