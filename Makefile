@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser postgres fonts pacs oidc clean-venv
+.PHONY: run test install browser postgres fonts pacs oidc nginx clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -46,6 +46,14 @@ pacs:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq orthanc orthanc-dicomweb >/dev/null; \
 	  service orthanc stop >/dev/null 2>&1 || true; }
 
+# Debian's nginx for the deployment tests (tests/deploy run their own nginx on free loopback ports in front of two app
+# replicas: deploy/nginx/watchwait.conf); the system service the package may start on port 80 is stopped.
+nginx:
+	@test -x /usr/sbin/nginx || { \
+	  echo "installing Debian nginx for the deployment tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	  service nginx stop >/dev/null 2>&1 || true; }
+
 # The sign-in tests' OpenID Connect provider (tests/oidc/provider: the npm package oidc-provider, pinned by its
 # package-lock.json) on Debian's Node.js; npm ci when its node_modules is missing.
 oidc:
@@ -60,7 +68,7 @@ oidc:
 run: $(STAMP)
 	$(BIN)/streamlit run components/serve.py --server.address 127.0.0.1 --browser.gatherUsageStats false
 
-test: $(STAMP) browser postgres fonts pacs oidc
+test: $(STAMP) browser postgres fonts pacs oidc nginx
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/deptry .
 	$(BIN)/python -m pytest
