@@ -14,11 +14,10 @@ import datetime as dt
 import time
 
 import pytest
-from apptest_helpers import ROOT, TIMEOUT, goto, new_app, texts
+from apptest_helpers import ROOT, TIMEOUT, goto, new_app, texts, upload_imaging
 from test_imaging_page import SAMPLES, _without_timing
-from test_meeting import DATE, csv_bytes, decide, sample_rows
+from test_meeting import DATE, csv_bytes, sample_rows
 
-from apptest_helpers import upload_imaging
 from components import state
 from components.safe import unescape
 from watchwait.store import NotPermitted, Person, Store
