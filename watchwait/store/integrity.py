@@ -12,8 +12,8 @@ How (schema revision ``0004_integrity``)
       and every non-NULL column of the row as the database hands it back (read back inside the transaction, so
       what is hashed is what is stored; NULL columns are left out so that a later revision adding a nullable
       column leaves old rows' hashes as they were).
-    - Every audit row carries ``row_hash`` (the digest of its own columns, ``covers`` included, without its id
-      and the two hashes) and ``chain_hash`` = SHA-256(previous audit row's ``chain_hash`` + ``row_hash``); the
+    - Every audit row carries ``row_hash`` (the digest of its own columns, its id and ``covers`` included, the
+      two hashes left out) and ``chain_hash`` = SHA-256(previous audit row's ``chain_hash`` + ``row_hash``); the
       first row follows :data:`GENESIS`. Who looked (``accesses``, not in the audit) has the same two columns
       and a chain of its own.
     - Writers are serialised (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level advisory lock,
@@ -84,8 +84,8 @@ def link(previous: str, row_hash: str) -> str:
 
 
 def own_digest(table: str, row: Mapping[str, object]) -> str:
-    """The digest of an audit (or who-looked) row's own content: without its id and its two hashes."""
-    return digest(table, row, skip=("id", *HASH_COLUMNS))
+    """The digest of an audit (or who-looked) row's own content (its id included), without its two hashes."""
+    return digest(table, row, skip=HASH_COLUMNS)
 
 
 def _key_sort(k):
@@ -116,16 +116,27 @@ def lock_chain(conn) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})
 
 
+def next_ids(conn, table: str, n: int) -> list[int]:
+    """Ids for ``n`` new rows (the id is part of the hashed content, so it is chosen before the insert): the
+    table's sequence on PostgreSQL; one past the largest id on SQLite (what SQLite itself would choose)."""
+    if conn.dialect.name == "postgresql":
+        return sorted(conn.execute(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                                   {"t": table, "n": n}).scalars())
+    top = conn.execute(text(f"SELECT max(id) FROM {table}")).scalar() or 0
+    return list(range(top + 1, top + n + 1))
+
+
 def chain_entries(conn, entries: list[dict], covered: list[Iterable[tuple[str, object]]], table: str = "audit") -> list[dict]:
-    """Fill ``covers`` (audit only), ``row_hash`` and ``chain_hash`` of new rows of ``table`` (in order), reading
-    the covered rows back from the database. The caller holds the write lock (:func:`lock_chain`)."""
+    """Fill ``id``, ``covers`` (audit only), ``row_hash`` and ``chain_hash`` of new rows of ``table`` (in order),
+    reading the covered rows back from the database. The caller holds the write lock (:func:`lock_chain`)."""
     wanted: dict[str, list] = {}
     for cov in covered:
         for t, k in cov:
             wanted.setdefault(t, []).append(k)
     hashes = {t: read_rows(conn, t, sorted(set(ks), key=_key_sort)) for t, ks in wanted.items()}
     prev = last_chain_hash(conn, table)
-    for e, cov in zip(entries, covered, strict=True):
+    for e, cov, i in zip(entries, covered, next_ids(conn, table, len(entries)), strict=True):
+        e["id"] = i
         if table == "audit":
             e["covers"] = json.dumps([[t, k, hashes[t][k]] for t, k in cov], separators=(",", ":"))
         e["row_hash"] = own_digest(table, e)

@@ -75,8 +75,8 @@ def upgrade() -> None:
                      summary=f"tamper-evident trail started (schema revision 0004): {len(covered)} rows written before "
                              "it are covered as they were at the upgrade")
         integrity.chain_entries(conn, [entry], [covered])
-        conn.execute(sa.text("INSERT INTO audit (at, actor, actor_subject, action, pseudonym, meeting_id, screen, "
-                             "summary, covers, row_hash, chain_hash) VALUES (:at, :actor, :actor_subject, :action, "
+        conn.execute(sa.text("INSERT INTO audit (id, at, actor, actor_subject, action, pseudonym, meeting_id, screen, "
+                             "summary, covers, row_hash, chain_hash) VALUES (:id, :at, :actor, :actor_subject, :action, "
                              ":pseudonym, :meeting_id, :screen, :summary, :covers, :row_hash, :chain_hash)"), entry)
     for table in NEW_APPEND_ONLY:
         protect(table)
