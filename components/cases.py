@@ -183,7 +183,8 @@ def history(store, pseudonym: str) -> None:
                        "Recorded by": d.actor, "When": when(d.recorded_at), "Version": d.version} for d in decisions],
                      hide_index=True, width="stretch", key=state.cases_key("decisions"))
     with st.expander("Audit trail of this case (who did what, when, from which screen)", icon=":material/history:"):
-        st.dataframe([{"When": when(e.at), "Who": e.actor, "What": e.summary, "Screen": e.screen}
+        st.dataframe([{"When": when(e.at), "Who": audit_view.who_text(e.actor, e.actor_subject), "What": e.summary,
+                       "Screen": e.screen}
                       for e in store.audit(pseudonym, limit=100)], hide_index=True, width="stretch",
                      key=state.cases_key("audit"))
 

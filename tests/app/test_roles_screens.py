@@ -186,12 +186,15 @@ def test_confirming_an_unsettled_series_is_offered_only_to_a_role_that_may_asses
 
 def test_a_viewer_opening_a_stored_case_writes_one_access_row_per_opening_and_nothing_else(db):
     mid = db.meetings()[0].id
+    db.record_follow_up("DEMO-02", {"months_followed": 6}, actor="Dr Typed", screen="Cases", expected_version=None)
     before = counts(db)
     at = signed_in("viewer")
     goto(at, "cases")
     at.selectbox(key=state.cases_key("open")).set_value("DEMO-02").run()
     at.button(key=state.cases_key("open_button")).click().run()
     assert "Open case: DEMO-02 (assessment version 1)" in texts(ok(at))
+    [trail] = [d.value for d in at.dataframe if list(d.value.columns) == ["When", "Who", "What", "Screen"]]
+    assert list(trail["Who"])[:2] == ["Dr Typed (typed name, not signed in)", "Dr S. Seed"]  # the case's own trail
     ok(at.run())  # reruns, other screens: the same opening
     goto(at, "assessment")
     goto(at, "cases")
