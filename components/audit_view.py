@@ -21,6 +21,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import auth, state
+from components.roles import who_text
 from components.casestore import db_errors, error_text, when
 from components.safe import md
 
@@ -41,14 +42,6 @@ def _reset_pages() -> None:
 
 def _page(tab: str, delta: int) -> None:
     st.session_state[_key(f"page:{tab}")] = max(0, int(st.session_state.get(_key(f"page:{tab}"), 0)) + delta)
-
-
-def who_text(actor: str, subject: str | None) -> str:
-    """A row's person as the audit view shows it: the provider's display name; a typed name marked as one when the
-    site signs people in (local mode: every name is typed, and says nothing more)."""
-    if subject is None and auth.configured():
-        return f"{actor} (typed name, not signed in)"
-    return actor
 
 
 def people(store, reader) -> dict[str, tuple[str, str | None]]:

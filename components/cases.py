@@ -105,7 +105,8 @@ def follow_up_read_only(latest) -> None:
     if latest is None:
         st.markdown("**Follow-up**: none recorded yet.")
         return
-    st.markdown(f"**Follow-up**, latest: version {latest.version}, by {md(latest.actor)}, {when(latest.recorded_at)}.")
+    who = roles.who_text(latest.actor, latest.actor_subject)
+    st.markdown(f"**Follow-up**, latest: version {latest.version}, by {md(who)}, {when(latest.recorded_at)}.")
     st.dataframe([{"Field": label(BY_NAME[n]), "Value": _follow_up_value(n, latest.data[n])}
                   for n in FOLLOW_UP if latest.data.get(n) is not None], hide_index=True, width="stretch",
                  key=state.cases_key("follow_up_latest"))
@@ -135,9 +136,10 @@ def follow_up_form(store, pseudonym: str) -> None:
                 f"{value:g}" if isinstance(value, float) else str(value))
     show_conflict(store, "follow_up", pseudonym)
     out = st.container()
+    who = "" if latest is None else roles.who_text(latest.actor, latest.actor_subject)
     with st.form(key=f"follow_up:{pseudonym}", border=True):
         st.markdown("**Record follow-up** (a new version each time; blank = not known yet)"
-                    + (f"  \nLatest: version {latest.version}, by {md(latest.actor)}, {when(latest.recorded_at)}." if latest else ""))
+                    + (f"  \nLatest: version {latest.version}, by {md(who)}, {when(latest.recorded_at)}." if latest else ""))
         cols = st.columns(4)
         for i, name in enumerate(FOLLOW_UP):
             f = BY_NAME[name]
@@ -180,10 +182,11 @@ def history(store, pseudonym: str) -> None:
         st.dataframe([{"Meeting": d.meeting_date, "Decision": pathway_text(d.pathway),
                        "Follows the suggestion": "yes" if d.follows_suggestion else f"no: {d.reason_not_followed}",
                        "Rationale": d.rationale, "Present": ", ".join(d.present), "Dissent": d.dissent or "",
-                       "Recorded by": d.actor, "When": when(d.recorded_at), "Version": d.version} for d in decisions],
+                       "Recorded by": roles.who_text(d.actor, d.actor_subject), "When": when(d.recorded_at),
+                       "Version": d.version} for d in decisions],
                      hide_index=True, width="stretch", key=state.cases_key("decisions"))
     with st.expander("Audit trail of this case (who did what, when, from which screen)", icon=":material/history:"):
-        st.dataframe([{"When": when(e.at), "Who": audit_view.who_text(e.actor, e.actor_subject), "What": e.summary,
+        st.dataframe([{"When": when(e.at), "Who": roles.who_text(e.actor, e.actor_subject), "What": e.summary,
                        "Screen": e.screen}
                       for e in store.audit(pseudonym, limit=100)], hide_index=True, width="stretch",
                      key=state.cases_key("audit"))

@@ -206,7 +206,7 @@ def cases_table(cases: list) -> list[dict]:
                      "Probability": "" if pr is None else fmt.pct(pr.probability),
                      "Suggested": "" if pr is None else suggested_text(pr.suggestion),
                      "Decision": "not decided" if d is None else pathway_text(d.pathway),
-                     "Recorded by": "" if d is None else d.actor})
+                     "Recorded by": "" if d is None else roles.who_text(d.actor, d.actor_subject)})
     return rows
 
 
@@ -257,7 +257,7 @@ def changes_since(mc) -> None:
         st.markdown("**First discussion** of this case (no earlier decision in the store).")
         return
     head = (f"**Last discussed at the meeting of {prev.meeting_date}**: {pathway_text(prev.pathway)} "
-            f"(recorded by {md(prev.actor)}, {when(prev.recorded_at)}).")
+            f"(recorded by {md(roles.who_text(prev.actor, prev.actor_subject))}, {when(prev.recorded_at)}).")
     if not mc.changes:
         st.markdown(head + " No change in the record since then.")
         return
@@ -392,8 +392,8 @@ def recorded_decision(d) -> None:
              f"Present: {md(', '.join(d.present))}"]
     if d.dissent:
         lines.append(f"Dissent: {md(d.dissent)}")
-    lines.append(f"Recorded by {md(d.actor)}, {when(d.recorded_at)} (version {d.version}, on assessment version "
-                 f"{d.assessment_version}).")
+    lines.append(f"Recorded by {md(roles.who_text(d.actor, d.actor_subject))}, {when(d.recorded_at)} "
+                 f"(version {d.version}, on assessment version {d.assessment_version}).")
     with st.container(border=True, key="ww-decision-recorded"):
         st.markdown("  \n".join(lines))
 
@@ -541,7 +541,8 @@ def summary_rows(cases: list) -> list[dict]:
         rows.append({"Case": mc.position, "Patient": mc.pseudonym, "Decision": pathway_text(d.pathway),
                      "Follows the suggestion": "yes" if d.follows_suggestion else f"no: {d.reason_not_followed}",
                      "Rationale": d.rationale, "Present": ", ".join(d.present), "Dissent": d.dissent or "",
-                     "Recorded by": d.actor, "When": when(d.recorded_at) + (f" (version {d.version})" if d.version > 1 else "")})
+                     "Recorded by": roles.who_text(d.actor, d.actor_subject),
+                     "When": when(d.recorded_at) + (f" (version {d.version})" if d.version > 1 else "")})
     return rows
 
 
@@ -626,8 +627,8 @@ def meeting_screen() -> None:
         with c1:
             meeting_picker(store, meetings)
             if m is not None:
-                st.caption(f"Created by {md(m.created_by)}, {when(m.created_at)}. The address bar holds this meeting and "
-                           "the case on screen: a reload carries on here.")
+                st.caption(f"Created by {md(roles.who_text(m.created_by, m.created_by_subject))}, {when(m.created_at)}. "
+                           "The address bar holds this meeting and the case on screen: a reload carries on here.")
         if auth.may("create_meeting"):
             with c2, st.expander("New meeting", expanded=m is None, icon=":material/add:"):
                 new_meeting_form(store)

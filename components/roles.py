@@ -83,6 +83,14 @@ def permitted(action: str, doing: str | None = None, where=None) -> bool:
     return False
 
 
+def who_text(actor: str, subject: str | None) -> str:
+    """A stored row's person as the screens show it: the provider's display name; a typed name (no subject) marked
+    as one when the site signs people in (local mode: every name is typed, and says nothing more)."""
+    if subject is None and auth.configured():
+        return f"{actor} (typed name, not signed in)"
+    return actor
+
+
 # ----------------------------------------------------------------------------- who looked
 
 def _store_errors() -> tuple[type[BaseException], ...]:

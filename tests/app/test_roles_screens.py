@@ -149,6 +149,7 @@ def test_each_role_sees_exactly_the_write_controls_its_role_allows(db, role):
     # case 1 was decided: every role reads the decision; only the chair gets the correction form
     at.button(key=state.meeting_key("prev")).click().run()
     assert "Decision recorded:" in texts(ok(at)) and "Rationale: Seeded" in texts(at)
+    assert "Recorded by Dr S. Seed, " in texts(at) and "Created by Dr S. Seed, " in texts(at)
     assert has(at, "button", state.decision_key(mid, "DEMO-01", "submit")) == ("decide" in may)
 
     # Cases screen, DEMO-01 open (bound by the meeting): follow-up, saving changes, the audit view
@@ -195,6 +196,7 @@ def test_a_viewer_opening_a_stored_case_writes_one_access_row_per_opening_and_no
     assert "Open case: DEMO-02 (assessment version 1)" in texts(ok(at))
     [trail] = [d.value for d in at.dataframe if list(d.value.columns) == ["When", "Who", "What", "Screen"]]
     assert list(trail["Who"])[:2] == ["Dr Typed (typed name, not signed in)", "Dr S. Seed"]  # the case's own trail
+    assert "**Follow-up**, latest: version 1, by Dr Typed (typed name, not signed in), " in texts(at)
     ok(at.run())  # reruns, other screens: the same opening
     goto(at, "assessment")
     goto(at, "cases")
