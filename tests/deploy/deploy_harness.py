@@ -190,7 +190,8 @@ class Nginx:
         return "\n".join(p.read_text(errors="replace") for p in parts if p.exists())
 
 
-def start_nginx(folder: Path, replica_ports: tuple[int, int], timeout: float = 20.0) -> Nginx:
+def start_nginx(folder: Path, replica_ports: tuple[int, int], https_port: int | None = None,
+                timeout: float = 20.0) -> Nginx:
     """Debian's nginx (``nginx -p DIR -c DIR/nginx.conf -g 'daemon off;'``) on two free loopback ports, after
     ``nginx -t`` accepted the configuration."""
     if not Path(NGINX).exists():
@@ -199,7 +200,7 @@ def start_nginx(folder: Path, replica_ports: tuple[int, int], timeout: float = 2
     (folder / "logs").mkdir(exist_ok=True)
     (folder / "tmp").mkdir(exist_ok=True)
     crt, key = make_certificate(folder / "tls")
-    https_port, http_port = free_port(), free_port()
+    https_port, http_port = https_port or free_port(), free_port()
     site = folder / "watchwait.conf"
     site.write_text(site_for_test(https_port, http_port, replica_ports, crt, key, folder / "logs"))
     conf = folder / "nginx.conf"
@@ -339,19 +340,20 @@ def watchwait_cli(*args: str, url: str) -> subprocess.CompletedProcess:
                           env={**os.environ, "WATCHWAIT_DATABASE_URL": ""})
 
 
-def prepare_database(pg) -> tuple[str, str]:
+def prepare_database(pg, database: str = DATABASE) -> tuple[str, str]:
     """The guide's database on a running ``watchwait.store.pgserver.PostgresServer``: an owner role and an application
     role (both LOGIN), a database owned by the owner, ``watchwait db upgrade`` as the owner, then ``watchwait db
     grant --app-role watchwait_app --apply``. Returns (owner URL, application URL)."""
     import psycopg
 
     with psycopg.connect(pg.url(), autocommit=True) as conn:
-        conn.execute(f"CREATE ROLE {OWNER_ROLE} LOGIN")
-        conn.execute(f"CREATE ROLE {APP_ROLE} LOGIN")
-        conn.execute(f"CREATE DATABASE {DATABASE} OWNER {OWNER_ROLE} TEMPLATE template0")
-        conn.execute(f"REVOKE ALL ON DATABASE {DATABASE} FROM PUBLIC")
-    owner = f"postgresql://{OWNER_ROLE}@{HOST}:{pg.port}/{DATABASE}"
-    app = f"postgresql://{APP_ROLE}@{HOST}:{pg.port}/{DATABASE}"
+        for role in (OWNER_ROLE, APP_ROLE):
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"CREATE DATABASE {database} OWNER {OWNER_ROLE} TEMPLATE template0")
+        conn.execute(f"REVOKE ALL ON DATABASE {database} FROM PUBLIC")
+    owner = f"postgresql://{OWNER_ROLE}@{HOST}:{pg.port}/{database}"
+    app = f"postgresql://{APP_ROLE}@{HOST}:{pg.port}/{database}"
     for step in (("db", "upgrade"), ("db", "grant", "--app-role", APP_ROLE, "--apply")):
         r = watchwait_cli(*step, url=owner)
         if r.returncode != 0:
@@ -398,14 +400,15 @@ class Deployment:
 
 
 @contextmanager
-def deployment(folder: Path, pg, secrets: str | None = None, cookie_secret: str = "") -> Iterator[Deployment]:
-    """nginx + replicas A and B + the guide's PostgreSQL database on ``pg``."""
+def deployment(folder: Path, pg, secrets=None, database: str = DATABASE) -> Iterator[Deployment]:
+    """nginx + replicas A and B + the guide's PostgreSQL database ``database`` on ``pg``. ``secrets(url)`` gives the
+    text of .streamlit/secrets.toml for the dashboard at ``url`` (nginx's https address), or no secrets: local mode."""
     import secrets as _secrets
 
-    owner, app = prepare_database(pg)
-    env = {"WATCHWAIT_DATABASE_URL": app,
-           "STREAMLIT_SERVER_COOKIE_SECRET": cookie_secret or _secrets.token_hex(32)}
-    etc = write_etc(folder / "etc-watchwait", env, secrets)
+    owner, app = prepare_database(pg, database)
+    https_port = free_port()
+    env = {"WATCHWAIT_DATABASE_URL": app, "STREAMLIT_SERVER_COOKIE_SECRET": _secrets.token_hex(32)}
+    etc = write_etc(folder / "etc-watchwait", env, secrets(f"https://{HOST}:{https_port}") if secrets else None)
     ports = (free_port(), free_port())
     replicas = {name: Replica(name, port, etc, folder / f"replica-{name}", HOST)
                 for name, port in zip(("A", "B"), ports)}
@@ -415,7 +418,7 @@ def deployment(folder: Path, pg, secrets: str | None = None, cookie_secret: str 
             r.launch()
         for r in replicas.values():
             r.wait_healthy()
-        nginx = start_nginx(folder / "nginx", ports)
+        nginx = start_nginx(folder / "nginx", ports, https_port)
         yield Deployment(nginx, replicas, owner, app, folder)
     finally:
         for r in replicas.values():
