@@ -327,8 +327,8 @@ def grant_statements(url: str | None, app_role: str) -> list[str]:
             raise StoreError(f"The case store at {migrate.shown(u)} has no watchwait schema yet; run `watchwait db "
                              "upgrade` as the owner role first, then grant.")
         tables = sorted(t for t in inspect(conn).get_table_names() if t != "alembic_version")
-        seqs = [s for t in tables if (s := conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"),
-                                                        {"t": t}).scalar())]
+        seqs = list(conn.execute(text("SELECT schemaname || '.' || sequencename FROM pg_sequences WHERE schemaname = "
+                                      "current_schema() ORDER BY sequencename")).scalars())
         db = conn.execute(text("SELECT current_database()")).scalar()
     out = [f'GRANT CONNECT ON DATABASE "{db}" TO {role};', f"GRANT USAGE ON SCHEMA public TO {role};"]
     for t in tables:
