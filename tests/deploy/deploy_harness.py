@@ -113,8 +113,8 @@ def site_for_test(https_port: int, http_port: int, replica_ports: tuple[int, int
         ("server_name watchwait.hospital.example;", f"server_name {HOST};", 2),
         ("ssl_certificate     /etc/ssl/watchwait/watchwait.crt;", f"ssl_certificate     {crt};", 1),
         ("ssl_certificate_key /etc/ssl/watchwait/watchwait.key;", f"ssl_certificate_key {key};", 1),
-        ("server 127.0.0.1:8501 ", f"server {HOST}:{a} ", 1),
-        ("server 127.0.0.1:8502 ", f"server {HOST}:{b} ", 1),
+        ("server 127.0.0.1:8501 max_fails=0;", f"server {HOST}:{a} max_fails=0;", 1),
+        ("server 127.0.0.1:8502 max_fails=0;", f"server {HOST}:{b} max_fails=0;", 1),
         (" /var/log/nginx/", f" {logs}/", 3),
     ]
     for old, new, times in replacements:
