@@ -103,26 +103,52 @@ def option_icons(n: int, band: tuple[int, int] | None = None, large: bool = Fals
 
 # ----------------------------------------------------------------------------- SHAP
 
-def waterfall(rows: pd.DataFrame, base_pp: float, final_pp: float, large: bool = False,
-              start_label: str = "Average patient (model baseline)", hover: Sequence[str] | None = None) -> go.Figure:
-    """Horizontal waterfall in probability points, from the model's baseline to this patient.
+#: Where the waterfall's probability axis has a labelled grid line (the odds scale spreads the ends out).
+WATERFALL_TICKS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999)
 
-    ``rows``: columns ``bar`` (label with the patient's value) and ``shap_pp``, largest |shap_pp| first
-    (see :func:`components.tables.waterfall_rows`).
+
+def _logit(p: float) -> float:
+    p = min(max(float(p), 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
+
+
+def _expit(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+def waterfall(rows: pd.DataFrame, p: float, large: bool = False,
+              start_label: str = "Average patient (model baseline)", hover: Sequence[str] | None = None) -> go.Figure:
+    """Horizontal waterfall from the model's baseline to this patient, on the model's own scale.
+
+    ``rows``: columns ``bar`` (label with the patient's value), ``shap_pp`` and ``shap_logit``, largest |shap_pp| first
+    (see :func:`components.tables.waterfall_rows`); ``p`` is this patient's probability. The starting point is the
+    model's average patient with any not-tested modality folded in: ``p``'s log-odds less the bars'.
+
+    The model adds its contributions in log-odds; a running total in probability points (the contributions rescaled
+    to add up to p - p_base) can pass below 0% or above 100% part-way, which no probability does. So the bars are
+    laid on the log-odds scale, where they add up exactly, and the axis is labelled in probability: every point of
+    it, the running total included, is a probability between 0% and 100%, and the ends are spread out (99% and
+    99.9% apart). A bar's length is its contribution (proportional to its points, the same factor for every bar);
+    its number is its points, as in the tables. The first and last bars are drawn from the axis's left edge.
     """
-    labels = [start_label] + list(rows["bar"]) + ["This patient"]
-    x = [base_pp] + list(rows["shap_pp"]) + [final_pp]
-    measure = ["absolute"] + ["relative"] * len(rows) + ["total"]
-    text = [f"{base_pp:.0f}%"] + [f"{v:+.1f}" for v in rows["shap_pp"]] + [f"{final_pp:.0f}%"]
-    # the running total can leave 0-100 part-way (points are the logit contributions rescaled), so fit it
-    path = [base_pp]
-    for v in rows["shap_pp"]:
+    steps = [float(v) for v in rows["shap_logit"]]
+    end = _logit(p)
+    start = end - sum(steps)  # the model's baseline (with what was not tested) on its own scale: exact
+    path = [start]
+    for v in steps:
         path.append(path[-1] + v)
-    lo, hi = min(0.0, min(path)), max(100.0, max(path))
-    left = lo - 12 if lo < 0 else -2
-    # a lowering bar that ends near the left edge would print its value over the zero line: inside it instead
-    where = ["outside"] + ["inside" if v < 0 and end - left < 10 and -v >= 4 else "outside"
-                           for v, end in zip(rows["shap_pp"], path[1:])] + ["outside"]
+    path.append(end)
+    room = 1.6 if large else 1.1  # for the numbers printed beyond the longest bar
+    edge = min(min(path), _logit(0.01)) - 0.4
+    right = max(max(path), _logit(0.99)) + room
+    labels = [start_label] + list(rows["bar"]) + ["This patient"]
+    # the axis's zero is its left edge: the first bar and the total are drawn from there
+    x = [start - edge] + steps + [end - edge]
+    measure = ["absolute"] + ["relative"] * len(rows) + ["total"]
+    text = [probtext.percent(_expit(start))] + [f"{v:+.1f}" for v in rows["shap_pp"]] + [probtext.percent(p)]
+    # a lowering bar that ends near the left edge would print its value over the edge: inside it instead
+    where = ["outside"] + ["inside" if v < 0 and stop - edge < 1.0 and -v >= 0.35 else "outside"
+                           for v, stop in zip(steps, path[1:-1])] + ["outside"]
     trace = dict(
         type="waterfall", orientation="h", y=labels, x=x, measure=measure, text=text, textposition=where,
         insidetextfont=dict(color=pal.BLACK), insidetextanchor="middle", constraintext="none",
@@ -132,12 +158,14 @@ def waterfall(rows: pd.DataFrame, base_pp: float, final_pp: float, large: bool =
     if hover is not None:  # the technical name, one hover away
         trace["customdata"] = [""] + list(hover) + [""]
         trace["hovertemplate"] = "%{y}: %{text}<br>%{customdata}<extra></extra>"
+    ticks = [t for t in WATERFALL_TICKS if 0 <= _logit(t) - edge <= right - edge]
     per_row = (40 if large else 26) + max(str(b).count("<br>") for b in labels) * (14 if large else 8)
     return _figure([trace], large, 90 + per_row * len(labels), showlegend=False,
                    yaxis=dict(autorange="reversed", automargin=True),
-                   xaxis=dict(title=dict(text="probability of complete response (%): blue raises it, vermillion lowers it"),
-                              range=[left, hi + (20 if large else 12)], gridcolor=pal.LIGHT_GREY, zeroline=True,
-                              zerolinecolor=pal.BLACK))
+                   xaxis=dict(title=dict(text="probability of complete response, on the odds scale: blue raises it, "
+                                              "vermillion lowers it"),
+                              range=[0, right - edge], tickvals=[_logit(t) - edge for t in ticks],
+                              ticktext=[f"{100 * t:g}%" for t in ticks], gridcolor=pal.LIGHT_GREY, zeroline=False))
 
 
 def modality_bars(rows: pd.DataFrame, large: bool = False) -> go.Figure:
@@ -276,11 +304,11 @@ def scenario_points(rows: pd.DataFrame, large: bool = False) -> go.Figure:
     """What-if: probability and interval of each scenario (rows: name, p, lo, hi in %)."""
     df = rows[rows["p"].notna()]
     trace = dict(type="scatter", x=list(df["p"]), y=list(df["name"]), mode="markers+text",
-                 text=[f"{v:.0f}%" for v in df["p"]], textposition="top center",
+                 text=[probtext.percent(v / 100) for v in df["p"]], textposition="top center",  # "> 99%", never "100%"
                  error_x=dict(type="data", array=list(df["hi"] - df["p"]), arrayminus=list(df["p"] - df["lo"]), color=pal.BLUE,
                               thickness=3, width=8),
                  marker=dict(size=16, color=pal.BLUE, symbol="diamond"), cliponaxis=False,
-                 hovertemplate="%{y}: %{x:.0f}%<extra></extra>")
+                 hovertemplate="%{y}: %{text}<extra></extra>")
     return _figure([trace], large, (170 + 90 * len(df)) if large else (110 + 60 * len(df)), showlegend=False,
                    margin=dict(l=10, r=30, t=40, b=10),
                    yaxis=dict(autorange="reversed", automargin=True),

@@ -5,6 +5,7 @@ Each chart on screen has one of these next to it, so that every number is availa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -14,6 +15,7 @@ from watchwait.schema import BY_NAME, CTDNA_COLUMNS, MODALITIES
 from watchwait.references import plain
 from watchwait.labels import value_text
 from watchwait.present import not_tested, short_value  # noqa: F401 (also read as tables.*)
+from watchwait.validation import FORMULA_START
 
 WATERFALL_TOP = 12
 
@@ -26,10 +28,11 @@ def waterfall_rows(contributions: Sequence, top: int = WATERFALL_TOP) -> pd.Data
     tested = [c for c in contributions if not getattr(c, "not_tested", False)]
     shown = tested[:top]
     rest = tested[top:]
-    rows = [{"bar": bar_label(c), "shap_pp": c.shap_pp, "feature": c.feature} for c in shown]
+    rows = [{"bar": bar_label(c), "shap_pp": c.shap_pp, "shap_logit": c.shap_logit, "feature": c.feature} for c in shown]
     if rest:
-        rows.append({"bar": f"{len(rest)} other inputs together", "shap_pp": sum(c.shap_pp for c in rest), "feature": "other"})
-    return pd.DataFrame(rows, columns=["bar", "shap_pp", "feature"])
+        rows.append({"bar": f"{len(rest)} other inputs together", "shap_pp": sum(c.shap_pp for c in rest),
+                     "shap_logit": sum(c.shap_logit for c in rest), "feature": "other"})
+    return pd.DataFrame(rows, columns=["bar", "shap_pp", "shap_logit", "feature"])
 
 
 BAR_VALUE_MAX = 32  # a longer value (a whole regimen) is left to the hover and the table
@@ -358,3 +361,55 @@ def scenario_points_rows(results: Sequence) -> pd.DataFrame:
         rows.append({"name": r.name, "p": 100 * a.probability if ok else None,
                      "lo": 100 * a.interval[0] if ok else None, "hi": 100 * a.interval[1] if ok else None})
     return pd.DataFrame(rows, columns=["name", "p", "lo", "hi"])
+
+
+# ----------------------------------------------------------------------------- every table a screen hands Streamlit
+
+# Streamlit's table toolbar ("Download as CSV", and copying cells) writes each cell's value as it is, with CSV quoting
+# only (its exporter, useDataExporter in Streamlit 1.67's front end): a decision note typed as =HYPERLINK("http://x","y")
+# would open in a spreadsheet as a live formula. Every frame given to st.dataframe goes through safe_frame first.
+
+#: Text a spreadsheet reads as a plain number ("+12.3", "-5", "4.5e-3", "-12%"): a sign first, and no formula.
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?")
+
+
+def formula_risk(value: object) -> bool:
+    """True for text a spreadsheet would run as a formula: it starts with = + - @ TAB or CR (OWASP's list, the
+    :data:`watchwait.validation.FORMULA_START` the command line's CSV files escape), unless it is a plain signed
+    number ("+12.3" points, "-5") or a lone "-" or "+" (a blank marker), which a spreadsheet reads as a value."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return False
+    return not (value in ("-", "+") or _NUMBER.fullmatch(value))
+
+
+def escape_cell(value: object) -> object:
+    """``value`` with a leading ``'`` when :func:`formula_risk` (the spreadsheet's own "text, not a formula" mark,
+    as :func:`watchwait.csvfiles.escape_formulas` writes it); everything else unchanged."""
+    return "'" + value if formula_risk(value) else value
+
+
+def safe_frame(data) -> pd.DataFrame:
+    """``data`` (a DataFrame, or the rows st.dataframe accepts: a list of dicts) as a DataFrame whose text cells,
+    column names and index labels a spreadsheet cannot run: every one :func:`formula_risk` finds gets a leading
+    ``'``. Numbers, dates and every other cell are unchanged, and so is the text a clinician reads, except the
+    rare text that starts like a formula, which the table shows as the CSV holds it ('=HYPERLINK(...)).
+
+    Why here and not in the download: Streamlit builds the toolbar's CSV in the browser from the cells it was
+    given, and offers no hook to escape it; the only other choice, ``client.disableDataExport``, also takes away
+    copying cells."""
+    frame = data.copy(deep=False) if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype == object or isinstance(col.dtype, (pd.StringDtype, pd.CategoricalDtype)):
+            values = col.to_numpy(dtype=object, copy=True)
+            risky = [i for i, v in enumerate(values) if formula_risk(v)]
+            if risky:
+                for i in risky:
+                    values[i] = escape_cell(values[i])
+                frame[name] = pd.Series(values, index=col.index, dtype=object)
+    if any(formula_risk(c) for c in frame.columns):
+        frame.columns = [escape_cell(c) for c in frame.columns]
+    if not isinstance(frame.index, pd.RangeIndex) and (formula_risk(frame.index.name)
+                                                       or any(formula_risk(v) for v in frame.index)):
+        frame.index = pd.Index([escape_cell(v) for v in frame.index], name=escape_cell(frame.index.name))
+    return frame

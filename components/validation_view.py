@@ -17,6 +17,7 @@ import streamlit as st
 
 from components import figures, views
 from components.safe import md
+from components.tables import safe_frame
 
 REPORT_FOLDER = "validation"
 MAKE_ONE = ("watchwait validate --model <model folder> --cohort <cohort file with outcomes> "
@@ -109,7 +110,7 @@ def section(card: dict, model_path: Path | None, large: bool = False) -> None:
                                          ("n_out_of_scope_left_out", "left out: outside the model's scope")) if src.get(k)]
     st.markdown(f"Of these, **{report['events']:,}** had a complete response ({100 * report['prevalence']:.1f}%)"
                 + ("; " + "; ".join(left) if left else "") + ".")
-    st.dataframe(summary_table(report), hide_index=True, width="stretch")
+    st.dataframe(safe_frame(summary_table(report)), hide_index=True, width="stretch")
     st.caption("Calibration-in-the-large above 0: the probabilities are too low on average (below 0: too high). "
                "Calibration slope below 1: the probabilities are too extreme, as from an overfitted model (above 1: too modest).")
     c1, c2 = st.columns(2, gap="large")
@@ -128,7 +129,7 @@ def section(card: dict, model_path: Path | None, large: bool = False) -> None:
                    f"least the threshold, from {100 * lo:.0f}% to {100 * hi:.0f}%. This range is a design choice of this tool, "
                    "not a published cut-off (see below).")
     st.markdown("**Net benefit at chosen thresholds**")
-    st.dataframe(net_benefit_table(report), hide_index=True, width="stretch")
+    st.dataframe(safe_frame(net_benefit_table(report)), hide_index=True, width="stretch")
     with st.expander("What 'offering organ preservation' means here, and why these thresholds"):
         st.markdown(md(dc["treat_means"]))
         st.markdown(md(dc["threshold_rationale"]))
@@ -137,12 +138,13 @@ def section(card: dict, model_path: Path | None, large: bool = False) -> None:
         from watchwait.validate import GROUP_NOTE
 
         st.caption(md(report.get("min_events_rule", "")) + ". " + GROUP_NOTE)
-        st.dataframe(group_table(report), hide_index=True, width="stretch")
+        st.dataframe(safe_frame(group_table(report)), hide_index=True, width="stretch")
     else:
         st.caption("No regimen groups in this report.")
     with st.expander("TRIPOD+AI checklist and methods"):
-        st.dataframe(pd.DataFrame([{"item": r["item"], "topic": r["topic"], "in this report": r["status"], "where / what": r["where"]}
-                                   for r in report.get("tripod_ai", [])]), hide_index=True, width="stretch")
+        st.dataframe(safe_frame(pd.DataFrame([{"item": r["item"], "topic": r["topic"], "in this report": r["status"],
+                                               "where / what": r["where"]} for r in report.get("tripod_ai", [])])),
+                     hide_index=True, width="stretch")
         from watchwait.validate import METHOD_LABELS
 
         st.markdown("\n".join(f"- **{md(METHOD_LABELS.get(k, k.replace('_', ' ')))}:** {md(v)}"

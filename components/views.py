@@ -167,15 +167,15 @@ def probability(a, large: bool = False) -> None:
 
 
 def icon_array(a, large: bool = False, key: str = "icons") -> None:
-    n = fmt.out_of_100(a.probability)
-    lo, hi = fmt.out_of_100(a.interval[0]), fmt.out_of_100(a.interval[1])
+    p, (lo, hi) = a.probability, a.interval
+    yes, no, band = present.about(p), present.about(p, complement=True), present.count_range(lo, hi)
     if present.disputed(a):  # brief rule 3, third case: not a plain count
         st.markdown(f"**Disputed** (the number and the clinical picture disagree): the model says that out of 100 "
-                    f"patients like this one, about {n} have no tumour left (interval {lo} to {hi}); about {100 - n} "
+                    f"patients like this one, {yes} have no tumour left (interval {band}); {no} "
                     "have residual tumour.")
     else:
-        st.markdown(f"**Out of 100 patients like this one, about {n} have no tumour left** "
-                    f"(interval {lo} to {hi}); about {100 - n} have residual tumour.")
+        st.markdown(f"**Out of 100 patients like this one, {yes} have no tumour left** "
+                    f"(interval {band}); {no} have residual tumour.")
     chart(figures.icon_array(a.probability, a.interval, large=large), key=key)
 
 
@@ -257,8 +257,8 @@ def reminders(a) -> None:
 def explanations(a, large: bool = False) -> None:
     """Per-modality contributions and the SHAP waterfall, both with their tables."""
     st.subheader("Why: contributions in probability points")
-    st.caption(f"From the model's average patient ({a.base_probability * 100:.0f}%) to this patient "
-               f"({a.probability * 100:.0f}%). Contributions are exact TreeSHAP values of the model, shared out in "
+    st.caption(f"From the model's average patient ({fmt.pct(a.base_probability)}) to this patient "
+               f"({fmt.pct(a.probability)}). Contributions are exact TreeSHAP values of the model, shared out in "
                "probability points; they explain the model, not the biology.")
     mods = tables.modality_rows(a.modality_contributions)
     chart(figures.modality_bars(mods, large=large), key="modality_chart")
@@ -269,20 +269,21 @@ def explanations(a, large: bool = False) -> None:
     if not_used:
         st.markdown(f":material/block: {tables.not_used_text(not_used)}")
     with st.expander("Per-modality contributions as a table"):
-        st.dataframe(tables.modality_table(a.modality_contributions), hide_index=True, width="stretch")
+        st.dataframe(tables.safe_frame(tables.modality_table(a.modality_contributions)), hide_index=True, width="stretch")
     rows = tables.waterfall_rows(a.contributions)
     nt = tables.not_tested(a.contributions)
-    start = 100 * a.base_probability + sum(nt.values())
     start_label = ("Average patient without " + " or ".join(MODALITIES.get(m, m) for m in nt)) if nt else "Average patient (model baseline)"
     technical = _technical_names()
     st.markdown("**Every input, largest effect first** (SHAP waterfall; each bar names this patient's value)")
-    chart(figures.waterfall(rows, start, 100 * a.probability, large=large, start_label=start_label,
+    chart(figures.waterfall(rows, a.probability, large=large, start_label=start_label,
                             hover=[_hover(a, f, technical) for f in rows["feature"]]),
           key="shap_waterfall")
-    st.caption("Points are the model's log-odds contributions rescaled to add up to the change in probability, so the "
-               "running total may pass below 0% or above 100% part-way; only the last bar is a probability.")
+    st.caption("The axis is spaced as the model adds its contributions (the odds scale, labelled in probability), so "
+               "every point of the running total is a probability, and the ends (1% and 99%) are spread out. "
+               "A bar's length is its contribution; its number is the contribution in probability points, as in the "
+               "table below.")
     with st.expander("Every input's contribution as a table (largest first), with its technical name"):
-        st.dataframe(tables.contributions_table(a.contributions, technical, not_used), hide_index=True, width="stretch")
+        st.dataframe(tables.safe_frame(tables.contributions_table(a.contributions, technical, not_used)), hide_index=True, width="stretch")
 
 
 def _hover(a, feature: str, technical: dict[str, str]) -> str:
@@ -372,5 +373,5 @@ def source_details(sources) -> None:
     if not rows:
         return
     with st.expander("Sources: technical details (files, sections, evidence grades)", icon=":material/description:"):
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.dataframe(tables.safe_frame(rows), hide_index=True, width="stretch")
         st.caption("References: " + "; ".join(f"{r.citation}: {r.document}" for r in references.REFERENCES))

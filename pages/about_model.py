@@ -36,7 +36,7 @@ with c2:
     st.caption(f"Created {card.get('created', '')}. The model file is checked against its card when it is loaded.")
 
 st.subheader("Held-out performance, with the oracle and the baselines")
-st.dataframe(tables.metrics_table(card["metrics_held_out"]), hide_index=True, width="stretch")
+st.dataframe(tables.safe_frame(tables.metrics_table(card["metrics_held_out"])), hide_index=True, width="stretch")
 st.caption("Oracle: the simulator's true probability given every input except the MRI images (it exists only for "
            "synthetic data). Clinical nomogram: logistic regression on baseline staging and treatment. "
            "'<modality> only': the model's own branch for one modality, on its own.")
@@ -50,7 +50,7 @@ with c1:
     views.chart(figures.calibration(curve, large=state.presentation()), key="calibration_plot")
 with c2:
     st.subheader("Calibration bins")
-    st.dataframe(tables.calibration_table(curve), hide_index=True, width="stretch")
+    st.dataframe(tables.safe_frame(tables.calibration_table(curve)), hide_index=True, width="stretch")
 
 cov = card["interval_coverage_held_out"]
 st.subheader("Interval coverage")
@@ -62,15 +62,15 @@ else:
                 f"its median width on {cov['n']} held-out patients is {100 * cov['median_width']:.0f} percentage points.")
 with st.expander("How the interval is made"):
     st.markdown(cov["method"])
-st.dataframe(tables.coverage_table(cov), hide_index=True, width="stretch")
+st.dataframe(tables.safe_frame(tables.coverage_table(cov)), hide_index=True, width="stretch")
 
 # the stored validation report (watchwait validate; train and update write the held-out one), or how to make one
 validation_view.section(card, bundle.path, large=state.presentation())
 
 with st.expander("Method and features"):
     st.markdown("\n".join(f"- **{k.replace('_', ' ')}:** {model_card.method_text(v)}" for k, v in card["method"].items()))
-    st.dataframe([{"feature": f["label"], "modality": f["modality"], "inputs": ", ".join(f["inputs"])} for f in card["features"]],
-                 hide_index=True, width="stretch")
+    st.dataframe(tables.safe_frame([{"feature": f["label"], "modality": f["modality"], "inputs": ", ".join(f["inputs"])}
+                                    for f in card["features"]]), hide_index=True, width="stretch")
 with st.expander("Technical details (files, versions, checksums)"):
     st.markdown(f"- Model version: `{card['model_version']}`; watchwait {md(card.get('watchwait_version', ''))}\n"
                 f"- Artifact sha256: `{card.get('artifact', {}).get('sha256', '')}` (verified at load)\n"

@@ -41,7 +41,7 @@ if large:  # the shared screen: an HTML table in the screen's 24 px type, every 
     st.caption(f"{len(tables.EVIDENCE_SHARED_COLUMNS)} of the table's {len(table.columns)} columns; the desk view "
                "(Presentation mode off) has all of them, with each row's source.")
 else:
-    st.dataframe(table, hide_index=True, width="stretch",
+    st.dataframe(tables.safe_frame(table), hide_index=True, width="stretch",
                  column_config={"Registry ID": st.column_config.TextColumn(width="medium"),
                                 "Trial": st.column_config.TextColumn(width="medium"),
                                 "Match to this patient's regimen": st.column_config.TextColumn(width="medium"),
@@ -52,8 +52,9 @@ st.caption(f"'{tables.PRESERVATION_COLUMN}' is not the same measure in every tri
            "next to it.")
 
 with st.expander("How drug names map to the data dictionary's immunotherapy classes"):
-    st.dataframe(pd.DataFrame({"drug (evidence table)": list(evidence.DRUG_CLASS),
-                               "immunotherapy class": list(evidence.DRUG_CLASS.values())}), hide_index=True)
+    st.dataframe(tables.safe_frame(pd.DataFrame({"drug (evidence table)": list(evidence.DRUG_CLASS),
+                                                 "immunotherapy class": list(evidence.DRUG_CLASS.values())})),
+                 hide_index=True)
     st.caption("An arm has the same regimen when RT, sequence and immunotherapy class are equal, systemic chemotherapy "
                "is compatible (capecitabine with long-course RT counts as radiosensitiser) and regorafenib matches; "
                "similar when RT and immunotherapy class are equal. Wilson 95% intervals use the reported rate and n.")

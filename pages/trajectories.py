@@ -15,7 +15,7 @@ def _table(df) -> None:
     if large:
         st.table(df, hide_index=True)
     else:
-        st.dataframe(df, hide_index=True, width="stretch")
+        st.dataframe(tables.safe_frame(df), hide_index=True, width="stretch")
 
 
 left, right = st.columns(2, gap="large")

@@ -105,7 +105,7 @@ if state.presentation():
     st.table(table.rename_axis(tables.SCENARIO_CORNER).reset_index(), hide_index=True)
 else:
     # wide columns, so that headlines and categories are not cut (a dataframe never renders user text as Markdown)
-    st.dataframe(table, width="stretch",
+    st.dataframe(tables.safe_frame(table), width="stretch",
                  column_config={c: st.column_config.TextColumn(width="large") for c in table.columns})
 if a.synthetic_training:
     st.warning(views.SYNTHETIC_NOTICE, icon=":material/science:")

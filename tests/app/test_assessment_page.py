@@ -1,5 +1,7 @@
 """Assessment screen: the numbers on screen are exactly watchwait.assess's, scope first, SHAP in points."""
 
+import math
+
 import pytest
 import streamlit as st
 
@@ -7,6 +9,10 @@ import watchwait
 from components import tables
 from watchwait import present
 from apptest_helpers import assert_suggestion_shown, goto, load_sample, new_app, plotly_specs, texts, walk
+
+
+def logit(p: float) -> float:
+    return math.log(p / (1 - p))
 
 
 def _assessment(app, pid):
@@ -72,10 +78,14 @@ def test_shap_waterfall_is_in_probability_points_largest_first_with_values(app, 
     _assessment(app, "DEMO-01")
     water = next(s for s in plotly_specs(app) if s["data"][0]["type"] == "waterfall")["data"][0]
     rows = tables.waterfall_rows(a.contributions)
-    assert water["x"][0] == pytest.approx(100 * a.base_probability)
-    assert water["x"][1:-1] == pytest.approx(list(rows["shap_pp"]))
-    assert water["x"][-1] == pytest.approx(100 * a.probability)
-    assert sum(water["x"][1:-1]) == pytest.approx(100 * (a.probability - a.base_probability))
+    # laid on the model's log-odds scale (the axis labelled in probability): each bar its contribution, its number
+    # the contribution in probability points, the first and last bars at the baseline's and the patient's place
+    assert water["x"][1:-1] == pytest.approx(list(rows["shap_logit"]))
+    assert water["text"][1:-1] == [f"{v:+.1f}" for v in rows["shap_pp"]]
+    assert water["x"][0] + sum(water["x"][1:-1]) == pytest.approx(water["x"][-1])
+    assert water["x"][-1] - water["x"][0] == pytest.approx(logit(a.probability) - logit(a.base_probability))
+    assert sum(rows["shap_pp"]) == pytest.approx(100 * (a.probability - a.base_probability))
+    assert (water["text"][0], water["text"][-1]) == (present.percent(a.base_probability), present.percent(a.probability))
     top = a.contributions[0]
     assert water["y"][1] == tables.bar_label(top) and water["y"][1].replace("<br>", " ").startswith(top.label)
     assert f"value: {top.value}" in water["customdata"][1]  # the full value one hover away
@@ -103,8 +113,10 @@ def test_a_modality_not_tested_is_said_once_and_takes_no_bar(app, sample_records
     assert not any(c.label in y.replace("<br>", " ") for c in blank for y in water["y"])
     assert not {MODALITIES[m] for m in mods} & set(bars["y"])
     assert water["y"][0] == "Average patient without " + " or ".join(MODALITIES[m] for m in mods)
-    assert water["x"][0] == pytest.approx(100 * a.base_probability + sum(c.shap_pp for c in blank))
-    assert water["x"][0] + sum(water["x"][1:-1]) == pytest.approx(100 * a.probability)
+    # the starting point is the baseline with the blank modality's contributions folded in (log-odds, exact)
+    start = logit(a.base_probability) + sum(c.shap_logit for c in blank)
+    assert water["x"][-1] - water["x"][0] == pytest.approx(logit(a.probability) - start)
+    assert water["text"][0] == present.percent(1 / (1 + math.exp(-start)))
     screen = texts(app)
     assert screen.count("Not tested: " + "; ".join(MODALITIES[m] for m in mods) + " (every input blank)") == 1
     tables_ = {tuple(d.value.columns): d.value for d in app.dataframe}
