@@ -159,6 +159,7 @@ _KEY = _secrets_mod.token_bytes(32)  # signs ww_next; a new key per server proce
 _lock = threading.Lock()
 _last_active: dict[str, float] = {}  # browser key (a hash of the identity cookie) -> time of its last activity
 _why: dict[str, str] = {}  # browser key -> why the sign-out it is going through happened
+_ended: dict[str, float] = {}  # browser key -> when its sign-in ended (another tab of the same browser follows)
 
 
 # ----------------------------------------------------------------------------- pure helpers (tested directly)
@@ -281,8 +282,27 @@ def take_why(key: str | None) -> str:
     with _lock:
         if key is not None:
             _last_active.pop(key, None)
+            _end(key)
             return _why.pop(key, "signed_out")
     return "signed_out"
+
+
+def _end(key: str) -> None:
+    """The sign-in of this browser has ended: every other tab still holding it signs out at its next run or timer
+    look (Streamlit reads the identity cookie only when a tab connects; st.logout clears one tab's session)."""
+    now = time.time()
+    _ended[key] = now
+    if len(_ended) > 10_000:
+        for k in [k for k, t in _ended.items() if now - t > 86_400]:
+            del _ended[k]
+
+
+def ended(key: str | None) -> bool:
+    """Has the sign-in this key names been ended (signed out in another tab)?"""
+    if key is None:
+        return False
+    with _lock:
+        return key in _ended
 
 
 # ----------------------------------------------------------------------------- in the script
@@ -325,6 +345,7 @@ def sign_out(why: str) -> None:
         with _lock:
             _why[key] = why if why in WHY else "signed_out"
             _last_active.pop(key, None)
+            _end(key)
     st.session_state.pop(_LAST_ACTIVE, None)
     if why != "signed_out":
         # An expiry or idle sign-out must not wait behind the "Leave site?" question of unsaved edits
@@ -404,7 +425,8 @@ def gate(pages) -> None:
     now = time.time()
     key = _my_key()
     by_timer = st.session_state.pop(_TIMER_DUE, None)
-    why = due(now, _last_activity(key), settings().idle_minutes * 60, _claims().get("exp"))
+    why = "signed_out" if ended(key) else due(now, _last_activity(key), settings().idle_minutes * 60,
+                                              _claims().get("exp"))
     if why or by_timer:
         _hide_navigation(pages)
         sign_out(why or by_timer)
@@ -427,7 +449,9 @@ def keep_watch() -> None:
     tick = timer_seconds(conf.idle_minutes * 60, exp_in)
 
     def _look() -> None:
-        why = due(time.time(), _last_activity(_my_key()), conf.idle_minutes * 60, _claims().get("exp"))
+        key = _my_key()
+        why = "signed_out" if ended(key) else due(time.time(), _last_activity(key), conf.idle_minutes * 60,
+                                                  _claims().get("exp"))
         if why:
             st.session_state[_TIMER_DUE] = why
             st.rerun(scope="app")

@@ -23,6 +23,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from harness import ARTIFACTS, ROOT, USERS, keep_log, serving_app, start_provider, stop_provider
+from st_helpers import shot  # tests/e2e (on sys.path by conftest.py): the whole app, grown to fit its main area
 
 pytestmark = pytest.mark.e2e
 
@@ -129,6 +130,9 @@ def test_an_anonymous_browser_sees_the_sign_in_screen_and_then_the_link_it_opene
     expect(page.get_by_role("heading", name="watchwait")).to_be_visible(timeout=T)
     assert_nothing_of_a_patient(page)
     assert page.url == dashboard.url + path  # the link stays in the address bar
+    if link == "root":
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "sign-in-screen.png"))
     sign_in_from_the_screen(page, oidc_provider.issuer, "clinician")
     expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=T)
     signed_in_as(page, "clinician", "clinician")
@@ -206,9 +210,8 @@ def test_each_roles_meeting_screen(dashboard, oidc_provider, browser, login, rol
         expect(page.get_by_role("heading", name="Meeting").first).to_be_visible(timeout=T)
         signed_in_as(page, login, roles)
         expect(page.get_by_test_id("stMain")).to_contain_text("DEMO-02", timeout=T)
-        page.wait_for_timeout(1500)  # charts and the last run settle (a photograph, not an assertion)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"meeting-{roles}.png"), full_page=True)
+        shot(page, ARTIFACTS / f"meeting-{roles}.png")
         assert page.get_by_label("Your name", exact=True).count() == 0
     finally:
         context.close()
@@ -250,10 +253,14 @@ def test_an_idle_screen_signs_out_by_itself_even_on_the_shared_screen(oidc_provi
         # Now on the shared screen (the toggle was clicked an odd number of times), and nobody touches it.
         expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=T)  # the header's, no sidebar
         last = time.monotonic()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "shared-screen-signed-in.png"))
         sign_in_screen(page)
         gone = time.monotonic() - last
         expect(page.get_by_text("You were signed out after 12 seconds without activity.")).to_be_visible(timeout=T)
         assert_nothing_of_a_patient(page)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "signed-out-idle.png"))
         print(f"\nidle limit {idle:.0f} s: the shared screen showed the sign-in screen {gone:.1f} s after the last click")
         assert idle - 1 <= gone <= idle + 10
 
@@ -282,3 +289,31 @@ def test_an_expired_identity_token_signs_out_by_itself(fresh, oidc_logs_kept):
             assert asked + ttl <= gone <= asked + ttl + 10
     finally:
         stop_provider(provider)
+
+
+def test_signing_out_in_one_tab_signs_the_other_tabs_out_by_themselves(oidc_provider, browser, oidc_logs_kept):
+    """Streamlit reads the identity cookie when a tab connects, so st.logout in one tab leaves another open tab
+    signed in (test_provider_signin.py). The dashboard remembers the ended sign-in: the other tab's timer (every 3 s
+    with idle_minutes = 0.5) finds it and goes to the sign-in screen without a click, well before the idle limit."""
+    with serve_dashboard(oidc_logs_kept / "app", oidc_provider, idle_minutes=0.5) as running:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        try:
+            first = context.new_page()
+            first.goto(running.url + "/?patient=DEMO-05")
+            sign_in_from_the_screen(first, oidc_provider.issuer, "chair")
+            expect(first.get_by_test_id("ww-facts")).to_contain_text("DEMO-05", timeout=T)
+            second = context.new_page()
+            second.goto(running.url + "/cases?stored=DEMO-01&version=1")  # signed in by the cookie
+            expect(second.get_by_role("heading", name="Cases").first).to_be_visible(timeout=T)
+            signed_in_as(second, "chair", "chair")
+            first.bring_to_front()
+            first.get_by_test_id("stSidebar").get_by_role("button", name="Sign out").click()
+            out = time.monotonic()
+            sign_in_screen(first)
+            sign_in_screen(second)
+            after = time.monotonic() - out
+            assert_nothing_of_a_patient(second)
+            print(f"\nthe other tab showed the sign-in screen {after:.1f} s after the sign-out")
+            assert after < 20  # the idle limit is 30 s: this was the sign-out, not idleness
+        finally:
+            context.close()

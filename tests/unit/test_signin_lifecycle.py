@@ -75,9 +75,12 @@ def test_a_sign_out_nobody_noted_is_the_persons_own_and_a_noted_one_is_said_once
     with auth._lock:
         auth._why[key] = "idle"
         auth._last_active[key] = time.time()
+    assert not auth.ended(key)
     assert auth.take_why(key) == "idle"
     assert key not in auth._last_active
+    assert auth.ended(key)  # other tabs of this browser sign out at their next look
     assert auth.take_why(key) == "signed_out"
+    assert not auth.ended(None)
 
 
 # ----------------------------------------------------------------------------- deep links kept across the sign-in
