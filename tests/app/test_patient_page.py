@@ -2,6 +2,7 @@
 
 import watchwait
 from apptest_helpers import errors, goto, load_sample, texts
+from watchwait import present
 from watchwait.schema import FIELDS, MODALITIES
 
 
@@ -24,7 +25,8 @@ def test_sample_patient_fills_the_form_and_the_summary_matches_assess(app, sampl
     a = watchwait.assess(rec)
     lo, hi = a.interval
     summary = app.success[0].value
-    assert f"**{100 * a.probability:.0f}%** ({100 * lo:.0f}% to {100 * hi:.0f}%)" in summary
+    assert f"**{present.percent(a.probability)}** ({present.interval_text(lo, hi)})" in summary
+    assert "**> 99%** (97% to > 99%)" in summary  # DEMO-01 reads 0.9967: never "100%"
     assert not a.suggestion.conditional  # DEMO-01: everything concordant
     assert f"suggested: **{a.suggestion.headline}**" in summary and a.suggestion.rule_id in summary
     assert "not available:** none" in texts(app)
