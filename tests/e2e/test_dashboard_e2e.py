@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import watchwait
+from watchwait import present
 from st_helpers import T, go, load_sample, open_app, select, settle, shot, shown_headline, type_into
 from watchwait.validation import frame_to_records, read_cohort
 
@@ -29,12 +30,12 @@ def test_load_edit_assess_explain_suggest_evidence(page: Page, server, shots, sa
 
     type_into(page, C3, "1")  # edit one field: ctDNA detectable at response assessment
     edited = watchwait.assess({**samples["DEMO-01"], "ctdna_post_treatment_mtm_ml": 1.0})
-    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"{100 * edited.probability:.0f}%", timeout=T)
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(present.percent(edited.probability), timeout=T)
 
     go(page, "Assessment")
-    expect(page.get_by_test_id("stMetricValue")).to_have_text(f"{100 * edited.probability:.0f}%", timeout=T)
+    expect(page.get_by_test_id("stMetricValue")).to_have_text(present.percent(edited.probability), timeout=T)
     lo, hi = edited.interval
-    expect(page.get_by_text(f"90% interval: {100 * lo:.0f}% to {100 * hi:.0f}%")).to_be_visible()
+    expect(page.get_by_text(f"90% interval: {present.interval_text(lo, hi)}")).to_be_visible()
     # detectable ctDNA turns the headline conditional (clinical brief, rule 6): no unqualified watch-and-wait
     assert edited.suggestion.conditional
     suggestion = page.locator(".st-key-ww-suggestion")
@@ -70,7 +71,7 @@ def test_load_edit_assess_explain_suggest_evidence(page: Page, server, shots, sa
     shot(page, shots / "05_evidence.png")
 
     go(page, "Options")
-    expect(page.get_by_text(f"{round(100 * edited.probability)} out of 100").first).to_be_visible(timeout=T)
+    expect(page.get_by_text(f"{present.count(edited.probability)} out of 100").first).to_be_visible(timeout=T)
     expect(page.locator(".st-key-ww-option-watch_and_wait")).to_contain_text("Suggested, with conditions")
     expect(page.get_by_role("heading", name="Surveillance under watch-and-wait")).to_be_visible()
     shot(page, shots / "06_options.png")
@@ -108,7 +109,7 @@ def test_out_of_scope_blank_modalities_and_cohort_import(page: Page, server, sho
     minimal = watchwait.assess({"patient_id": "E2E-BLANK", "mmr_status": "pMMR"})
     expect(page.get_by_text("not available:").first).to_be_visible(timeout=T)
     go(page, "Assessment")
-    expect(page.get_by_test_id("stMetricValue")).to_have_text(f"{100 * minimal.probability:.0f}%", timeout=T)
+    expect(page.get_by_test_id("stMetricValue")).to_have_text(present.percent(minimal.probability), timeout=T)
     # blank scope fields are not taken as in scope silently (rule 10): confirm notices, a conditional headline
     assert minimal.suggestion.conditional and minimal.suggestion.confirm
     assert shown_headline(page.locator(".st-key-ww-suggestion")) == f"Suggested, with conditions: {minimal.suggestion.headline}"
@@ -146,5 +147,5 @@ def test_out_of_scope_blank_modalities_and_cohort_import(page: Page, server, sho
     settle(page)
     g2 = watchwait.assess({"patient_id": "G-2", "mmr_status": "pMMR", "endoscopy": "incomplete", "dre": "mass", "mr_trg": 4,
                            "dwi_restriction": True, "ctdna_post_treatment_mtm_ml": 3.5})
-    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"{100 * g2.probability:.0f}%", timeout=T)
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(present.percent(g2.probability), timeout=T)
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(g2.suggestion.rule_id)

@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 from st_helpers import T, drawn, select, settle, shot
 
 import watchwait
+from watchwait import present
 from watchwait.schema import BY_NAME
 from watchwait.validation import frame_to_records, read_cohort
 
@@ -163,7 +164,7 @@ def test_a_whole_meeting(page1080: Page, meeting_server, shots, tmp_path):
     expect(page.get_by_text("Imported 15 case(s) from sample_patients.csv")).to_be_visible(timeout=T)
     case_heading(page, "Case 1 of 15: DEMO-01")
     a1 = watchwait.assess(records["DEMO-01"])
-    expect(page.get_by_test_id("stMetricValue").first).to_have_text(f"{100 * a1.probability:.0f}%", timeout=T)
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text(present.percent(a1.probability), timeout=T)
     assert "meeting=" in page.url and "case=1" in page.url
     shot(page, shots / f"{tag}_01_desk_case1.png")
 
@@ -263,12 +264,12 @@ def test_a_whole_meeting(page1080: Page, meeting_server, shots, tmp_path):
     go(page, "Assessment")
     v14 = store.assessment("DEMO-14")
     a14 = watchwait.assess(records["DEMO-14"])
-    expect(page.get_by_test_id("stMetricValue").first).to_have_text(f"{100 * a14.probability:.0f}%", timeout=T)
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text(present.percent(a14.probability), timeout=T)
     [pr] = [p for p in store.predictions(v14.id) if p.screen == "Assessment"]
     assert pr.actor == "Dr Chair" and pr.probability == pytest.approx(a14.probability)
     page.reload()
     expect(page.get_by_role("heading", name="Assessment").first).to_be_visible(timeout=T)
     settle(page)
     expect(page.get_by_test_id("ww-facts")).to_contain_text("DEMO-14", timeout=T)
-    expect(page.get_by_test_id("stMetricValue").first).to_have_text(f"{100 * a14.probability:.0f}%", timeout=T)
+    expect(page.get_by_test_id("stMetricValue").first).to_have_text(present.percent(a14.probability), timeout=T)
     shot(page, shots / f"{tag}_07_stored_case_after_reload.png", full=False)
