@@ -507,7 +507,9 @@ def exports(store, m, mc=None, a=None, record=None) -> None:
 def case_view(store, m, cases: list, mc, large: bool, bound: str) -> None:
     st.subheader(f"Case {mc.position} of {len(cases)}: {md(mc.pseudonym)}")
     if bound != "bound" and mc.assessment is not None:  # shown from the store, not (yet) the open patient: a look too
-        roles.record_look(roles.shown_key(mc.pseudonym), mc.pseudonym, SCREEN_MEETING)
+        roles.note_shown(mc.pseudonym, SCREEN_MEETING)
+    else:
+        roles.shown_ends()
     if bound == "declined":
         st.warning(f"The open patient is still {md(state.identity()[1])}, with unsaved changes: this case is shown from "
                    "the case store, and the other screens still show the open patient.", icon=":material/person_alert:")
@@ -661,6 +663,7 @@ def meeting_screen() -> None:
     current = st.session_state.get(state.MEETING_CASE)
     navigator(m, cases, current, large)
     if current == SUMMARY:
+        roles.shown_ends()
         summary_view(store, m, cases, large)
         return
     mc = _case_at(cases, current)

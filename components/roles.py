@@ -10,8 +10,9 @@
 - **Who looked.** Each opening of a stored case (the Cases screen's Open, a meeting's case bound on the Meeting
   screen, a ``?stored=`` or ``?meeting=&case=`` link) writes one access row (``Store.record_access``: who, which
   case, when, from which screen), once per opening and not once per rerun: an opening is a new open patient
-  (``state.identity()``'s token) that is a stored case. The screen named is the one the case was first shown on
-  after it opened. In local mode the row carries the typed name; with no name typed, nothing is recorded (there
+  (``state.identity()``'s token) that is a stored case, or a meeting's case shown from the store while unsaved edits
+  of another patient are kept (:func:`note_shown`; opening it afterwards is the same look). The screen named is the
+  one the case was first shown on after it opened. In local mode the row carries the typed name; with no name typed, nothing is recorded (there
   is nobody to name, and the store records no anonymous rows). A store error here never hides the case: a plain
   warning says the opening was not recorded, and it is tried again on the next screen.
 
@@ -42,8 +43,8 @@ GERUND = {
     "administer_db": "Changing the case store's schema",
 }
 
-#: The session's last opening recorded (``[patient token, pseudonym]``, or a meeting case shown from the store
-#: without being opened). Named here, not in components.state: this module's own bookkeeping, read nowhere else.
+#: The session's openings recorded last (:func:`_looked`). Named here, not in components.state: this module's own
+#: bookkeeping, read nowhere else.
 LOOKED = "roles:looked"
 
 
@@ -110,14 +111,20 @@ def _open_stored_case() -> str | None:
     return pid if src.get("kind") == "store" and pid and pid == src.get("name") else None
 
 
-def record_look(key: list, pseudonym: str, screen: str) -> None:
-    """Record one access row for ``pseudonym`` seen on ``screen``, unless ``key`` is the opening recorded last."""
-    if st.session_state.get(LOOKED) == key:
-        return
+def _looked() -> dict:
+    """This session's openings recorded last: ``open`` (the open patient's: ``["open", token, pseudonym]``) and
+    ``shown`` (the pseudonym of a meeting's case shown from the store while the open patient is another)."""
+    looked = st.session_state.get(LOOKED)
+    if not isinstance(looked, dict):
+        looked = st.session_state[LOOKED] = {"open": None, "shown": None}
+    return looked
+
+
+def _record(pseudonym: str, screen: str) -> bool:
+    """One access row for ``pseudonym`` seen on ``screen`` (True: recorded, or nobody to record in local mode)."""
     who = auth.current_person()
     if who is None:  # local mode with no name typed (signed-in mode: the sign-in screen shows instead)
-        st.session_state[LOOKED] = key
-        return
+        return True
     try:
         cache.store().record_access(who, pseudonym, screen)
     except _store_errors() as exc:
@@ -127,14 +134,8 @@ def record_look(key: list, pseudonym: str, screen: str) -> None:
                else f"the case store did not answer ({type(getattr(exc, 'orig', None) or exc).__name__})")
         st.warning("Who opened this case could not be recorded; it is tried again on the next screen. " + md(why),
                    icon=":material/history_toggle_off:")
-        return
-    st.session_state[LOOKED] = key
-
-
-def shown_key(pseudonym: str) -> list:
-    """The opening of a meeting's case shown from the store while the open patient is still another (unsaved edits:
-    the Meeting screen asks first, or was told to keep them)."""
-    return ["shown", pseudonym]
+        return False
+    return True
 
 
 def note_opening(screen: str) -> None:
@@ -142,16 +143,31 @@ def note_opening(screen: str) -> None:
     pseudonym = _open_stored_case()
     if pseudonym is None:
         return
-    key = ["open", *state.identity()]
-    if st.session_state.get(LOOKED) == shown_key(pseudonym):  # the same look: the case shown became the open one
-        st.session_state[LOOKED] = key
+    looked, key = _looked(), ["open", *state.identity()]
+    if looked["open"] == key:
         return
-    record_look(key, pseudonym, screen)
+    if looked["shown"] == pseudonym:  # the same look: the meeting's case shown from the store became the open one
+        looked.update(open=key, shown=None)
+        return
+    if _record(pseudonym, screen):
+        looked["open"] = key
+
+
+def note_shown(pseudonym: str, screen: str) -> None:
+    """A meeting's case shown from the store while the open patient is another (unsaved edits kept, or the question
+    not answered yet): a look too, recorded once while it stays on screen."""
+    looked = _looked()
+    if looked["shown"] != pseudonym and _record(pseudonym, screen):
+        looked["shown"] = pseudonym
+
+
+def shown_ends() -> None:
+    """The Meeting screen shows no case from the store now (the case on screen is the open patient, or the summary)."""
+    _looked()["shown"] = None
 
 
 def note_saved() -> None:
     """The open patient was just saved by this person: saving is not looking (the audit says who saved it), and a
     case the person saved is not an opening to record."""
-    pseudonym = _open_stored_case()
-    if pseudonym is not None:
-        st.session_state[LOOKED] = ["open", *state.identity()]
+    if _open_stored_case() is not None:
+        _looked()["open"] = ["open", *state.identity()]

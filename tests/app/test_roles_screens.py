@@ -361,3 +361,25 @@ def test_a_store_error_while_recording_a_look_shows_the_case_and_a_plain_warning
     ok(at.run())
     assert calls and [x.pseudonym for x in db.accesses()] == ["DEMO-02"]  # tried again, once it could be
     assert not [w for w in at.warning if "could not be recorded" in w.value]
+
+
+def test_a_meeting_case_shown_while_unsaved_edits_are_kept_is_one_look(db):
+    """Stepping on with unsaved edits shows the next case from the store (the open patient stays): that is a look,
+    recorded once; opening it as the patient afterwards is the same look, not another."""
+    mid = db.meetings()[0].id
+    at = signed_in("clinician", {"meeting": str(mid), "case": "1"})
+    goto(at, "meeting")
+    at.session_state[state.RAW] = dict(at.session_state[state.RAW], age_years="70")  # an unsaved edit of DEMO-01
+    ok(at.run())
+    at.button(key=state.meeting_key("next")).click().run()
+    assert "Opening case DEMO-02 from the case store (assessment version 1) discards them" in texts(ok(at))
+    at.button(key="meeting_cancel_switch").click().run()
+    assert "this case is shown from the case store" in texts(ok(at))
+    ok(at.run())
+    assert [(a.actor_subject, a.pseudonym, a.screen) for a in reversed(db.accesses())] == [
+        ("sub-clinician-2", "DEMO-01", "Patient"), ("sub-clinician-2", "DEMO-02", "Meeting")]
+    at.button(key=state.meeting_key("rebind")).click().run()
+    at.button(key="meeting_confirm_switch").click().run()
+    assert at.session_state[state.RAW]["patient_id"] == "DEMO-02"
+    ok(at.run())
+    assert len(db.accesses()) == 2  # the case shown became the open patient: the same look
