@@ -99,12 +99,16 @@ def header(title: str) -> None:
     if state.PATIENT_SOURCE not in st.session_state:  # this screen runs without app.py (use_app_navigation)
         use_app_navigation()
         st.rerun()  # now through app.py, which opens the same screen
-    left, right = st.columns([4, 1.6] if state.presentation() else [5, 1.3], vertical_alignment="center")
+    from components import auth
+
+    sign_out_here = state.presentation() and auth.configured()  # the shared screen has no sidebar
+    widths = [4, 1.6, 1.2] if sign_out_here else [4, 1.6] if state.presentation() else [5, 1.3]
+    left, right, *more = st.columns(widths, vertical_alignment="center")
     left.title(title)
     st.session_state[state.PRESENTATION_WIDGET] = state.presentation()
     right.toggle("Presentation mode", key=state.PRESENTATION_WIDGET, on_change=_toggle_changed,
                  help="MDT shared screen: large type, high contrast, no sidebar.")
-    who_line(right)
+    who_line(more[0] if more else right)
     identity.show_notice()
     identity.unload_guard()
 
@@ -116,10 +120,10 @@ LOCAL_MODE_TEXT = ("Local mode: nobody is signed in. Changes to the case store a
                    "configures sign-in (README, \u201cSign-in and roles\u201d).")
 
 
-def who_line(right) -> None:
+def who_line(where) -> None:
     """Under the title, on every screen: in local mode the banner saying there is no sign-in
-    (:data:`LOCAL_MODE_TEXT`); signed in, on the shared screen (no sidebar there), who is signed in and a one-click
-    "Sign out" in the header's right column."""
+    (:data:`LOCAL_MODE_TEXT`); signed in, on the shared screen (no sidebar there), a one-click "Sign out" beside the
+    toggle (``where``: the header's last column), who is signed in in its help, so the header stays one line."""
     from components import auth
 
     if not auth.configured():
@@ -129,10 +133,8 @@ def who_line(right) -> None:
         return  # the sidebar has them (components.casestore.actor_sidebar)
     from components.casestore import signed_in_line
 
-    line = signed_in_line()
-    if line:
-        right.caption(line)
-    if right.button("Sign out", key="auth_sign_out_presenting", icon=":material/logout:"):
+    if where.button("Sign out", key="auth_sign_out_presenting", icon=":material/logout:",
+                    help=signed_in_line() or None):
         auth.sign_out("signed_out")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -229,18 +230,28 @@ def test_a_person_without_a_role_sees_a_plain_message_and_nothing_else(dashboard
     sign_in_screen(page)
 
 
+@contextmanager
+def wall(browser):
+    """A page of the meeting room's shared screen (1920 x 1080)."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 def _interact(page: Page) -> None:
     """A click a person makes (the presentation toggle: a full run of the app)."""
-    page.get_by_text("Presentation mode", exact=True).click()
+    page.get_by_text("Presentation mode").first.click()
     page.wait_for_timeout(300)
 
 
-def test_an_idle_screen_signs_out_by_itself_even_on_the_shared_screen(oidc_provider, fresh, oidc_logs_kept):
+def test_an_idle_screen_signs_out_by_itself_even_on_the_shared_screen(oidc_provider, browser, oidc_logs_kept):
     """idle_minutes = 0.2 (12 s): clicks every 5 s keep the sign-in for 15 s; then, left alone in Presentation mode
     (the wall screen, no sidebar), the screen goes to the sign-in screen by itself, saying why."""
     idle = 12.0
-    with serve_dashboard(oidc_logs_kept / "app", oidc_provider, idle_minutes=idle / 60) as running:
-        page = fresh.new_page()
+    with serve_dashboard(oidc_logs_kept / "app", oidc_provider, idle_minutes=idle / 60) as running, \
+            wall(browser) as page:
         page.goto(running.url + "/?patient=DEMO-05")
         sign_in_from_the_screen(page, oidc_provider.issuer, "chair")
         expect(page.get_by_test_id("ww-facts")).to_contain_text("DEMO-05", timeout=T)
