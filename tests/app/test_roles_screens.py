@@ -318,6 +318,11 @@ def test_the_audit_view_filters_by_person_and_case_and_pages(db, monkeypatch):
     assert seen == [a.pseudonym for a in db.accesses()] and len(seen) == 4
     assert "Rows 3 to 4, newest first" in captions(at)
 
+    # someone new: in the person list at the next rerun (the list is kept only while no newer row exists)
+    db.record_access(Person("sub-new-5", "Dr N. New", {"viewer"}), "DEMO-01", "Cases")
+    ok(at.run())
+    assert "Dr N. New (sign-in id sub-new-5)" in at.selectbox(key=state.cases_key("audit_view:person")).options
+
 
 def test_local_mode_records_the_typed_names_look_and_none_without_a_name(db):
     """Local mode as before: every control, the audit view for its single user, and an opening recorded under the
