@@ -47,26 +47,27 @@ def status(reply: str) -> int:
 
 def test_an_upload_above_the_proxy_limit_is_refused_before_it_is_read(deployed):
     over = 1100 * 1024 * 1024 + 1
-    reply = raw(deployed, f"POST /_stcore/upload_file/s/f HTTP/1.1\nHost: 127.0.0.1:{deployed.nginx.https_port}\n"
+    reply = raw(deployed, f"PUT /_stcore/upload_file/s/f HTTP/1.1\nHost: 127.0.0.1:{deployed.nginx.https_port}\n"
                           f"Content-Type: application/octet-stream\nContent-Length: {over}\nConnection: close\n")
     assert status(reply) == 413, reply
-    under = raw(deployed, f"POST /_stcore/upload_file/s/f HTTP/1.1\nHost: 127.0.0.1:{deployed.nginx.https_port}\n"
+    under = raw(deployed, f"PUT /_stcore/upload_file/s/f HTTP/1.1\nHost: 127.0.0.1:{deployed.nginx.https_port}\n"
                           "Content-Type: application/octet-stream\nContent-Length: 1024\nConnection: close\n",
                 body=b"x" * 1024)
     assert status(under) not in (413, 502), under  # reached a replica (which refuses it: no session, no XSRF token)
 
 
 def test_a_request_body_never_touches_the_proxys_disk_and_a_refused_one_keeps_the_replica_in_rotation(deployed):
-    """8 MB sent to replica A's upload address without a session: A refuses it before reading it (nginx answers
-    502, the connection reset while sending). Nothing of it was written under nginx's client_body_temp, and A stays in
-    rotation: the next request of a browser whose route hashes to A is answered by A."""
+    """8 MB sent to replica A's upload address without a session: A refuses it (403: no session, no XSRF token) or,
+    when it closes the connection before nginx has sent the body, nginx answers 502. Nothing of it was written under
+    nginx's client_body_temp, and A stays in rotation: the next requests of a browser whose route hashes to A are
+    answered by A (with nginx's default max_fails=1, a 502 of this kind took A out of rotation for 10 s)."""
     body_temp = deployed.nginx.folder / "tmp" / "body"
     route = deployed.route_to("A")
     size = 8 * 1024 * 1024
-    reply = raw(deployed, f"POST /_stcore/upload_file/s/f HTTP/1.1\nHost: 127.0.0.1:{deployed.nginx.https_port}\n"
+    reply = raw(deployed, f"PUT /_stcore/upload_file/s/f HTTP/1.1\nHost: 127.0.0.1:{deployed.nginx.https_port}\n"
                           f"Cookie: ww_route={route}\nContent-Type: application/octet-stream\n"
                           f"Content-Length: {size}\nConnection: close\n", body=os.urandom(size))
-    assert status(reply) in (400, 403, 502), reply
+    assert status(reply) >= 400 and status(reply) != 413, reply  # the replica refused it (or reset: 502)
     assert deployed.nginx.upstream_of(route) == deployed.replicas["A"].port
     assert not body_temp.exists() or not any(p.is_file() for p in body_temp.rglob("*")), sorted(body_temp.rglob("*"))
     assert "buffered to a temporary file" not in deployed.nginx.log()
