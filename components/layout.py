@@ -118,6 +118,8 @@ def header(title: str) -> None:
 LOCAL_MODE_TEXT = ("Local mode: nobody is signed in. Changes to the case store and decisions carry the name typed in "
                    "\u201cYour name\u201d, which nobody checks. For use by more than one person, the hospital "
                    "configures sign-in (README, \u201cSign-in and roles\u201d).")
+# The shared screen's version: one line in its large type.
+LOCAL_MODE_SHORT = "Local mode: nobody is signed in; changes carry the typed name in \u201cYour name\u201d, which nobody checks."
 
 
 def who_line(where) -> None:
@@ -127,7 +129,8 @@ def who_line(where) -> None:
     from components import auth
 
     if not auth.configured():
-        st.html(f'<div class="ww-local-mode" role="note" data-testid="ww-local-mode">{_esc(LOCAL_MODE_TEXT)}</div>')
+        text = LOCAL_MODE_SHORT if state.presentation() else LOCAL_MODE_TEXT
+        st.html(f'<div class="ww-local-mode" role="note" data-testid="ww-local-mode">{_esc(text)}</div>')
         return
     if not state.presentation():
         return  # the sidebar has them (components.casestore.actor_sidebar)

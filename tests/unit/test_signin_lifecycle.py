@@ -275,7 +275,7 @@ def test_signed_in_the_sidebar_says_who_and_there_is_no_name_box():
 
 
 def _local_banner(at) -> bool:
-    return any("Local mode: nobody is signed in." in str(getattr(e, "proto", "")) for e in _walk(at._tree))
+    return any("Local mode: nobody is signed in" in str(getattr(e, "proto", "")) for e in _walk(at._tree))
 
 
 def _walk(node):
@@ -290,6 +290,16 @@ def test_local_mode_has_the_banner_on_every_screen(page):
     at = _app(page=page)
     assert _local_banner(at), page
     assert [t for t in at.text_input if t.label == "Your name"]  # the typed name, as before
+
+
+def test_local_mode_has_the_banner_on_the_shared_screen_too():
+    from components import state
+
+    at = _app()
+    at.session_state[state.PRESENTATION] = True
+    at.run()
+    assert not at.exception
+    assert _local_banner(at)
 
 
 def test_an_expired_token_stops_the_run_before_any_screen():
