@@ -31,7 +31,6 @@ import os
 import re
 import shutil
 import sqlite3
-import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -60,10 +59,6 @@ def private_folder(folder: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         os.chmod(folder, 0o700)
     return folder
-
-
-def _mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
 
 
 # ------------------------------------------------------------------------------------------- backups

@@ -88,6 +88,15 @@ def own_digest(table: str, row: Mapping[str, object]) -> str:
     return digest(table, row, skip=HASH_COLUMNS)
 
 
+def _rows(conn, sql: str, params: dict | None = None):
+    """Rows of a raw query as dicts (column name -> value as the driver hands it back), without SQLAlchemy's row
+    mapping (the verify reads every row of the store)."""
+    result = conn.execute(text(sql) if isinstance(sql, str) else sql, params or {})
+    keys = list(result.keys())
+    for values in result:
+        yield dict(zip(keys, values))
+
+
 def _key_sort(k):
     return (0, k, "") if isinstance(k, int) else (1, 0, str(k))
 
@@ -100,7 +109,7 @@ def read_rows(conn, table: str, keys: list) -> dict:
     out = {}
     q = text(f"SELECT * FROM {table} WHERE {key} IN :keys").bindparams(bindparam("keys", expanding=True))
     for i in range(0, len(keys), _CHUNK):
-        for r in conn.execute(q, {"keys": keys[i:i + _CHUNK]}).mappings():
+        for r in _rows(conn, q, {"keys": keys[i:i + _CHUNK]}):
             out[r[key]] = digest(table, r)
     return out
 
@@ -172,7 +181,7 @@ def _row_name(table: str, key) -> str:
 def _walk_chain(conn, table: str, report: VerifyReport, on_row=None) -> None:
     prev, prev_id = GENESIS, None
     n = 0
-    for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).mappings():
+    for r in _rows(conn, f"SELECT * FROM {table} ORDER BY id"):
         n += 1
         label = LABELS[table]
         if r["row_hash"] != own_digest(table, r):
@@ -210,7 +219,7 @@ def verify(conn, expect: str | None = None) -> VerifyReport:
     actual: dict[str, dict] = {}
     for t, key in CHAINED.items():
         rows = {}
-        for r in conn.execute(text(f"SELECT * FROM {t}")).mappings():
+        for r in _rows(conn, f"SELECT * FROM {t}"):
             rows[r[key]] = digest(t, r)
         actual[t] = rows
         report.rows[t] = len(rows)
