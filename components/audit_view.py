@@ -24,6 +24,7 @@ from components import auth, state
 from components.roles import who_text
 from components.casestore import db_errors, error_text, when
 from components.safe import md
+from components.tables import safe_frame
 
 PAGE_SIZE = 50
 #: How many of the newest rows of each table the person filter's list is made from.
@@ -99,7 +100,7 @@ def _paged(tab: str, fetch, to_rows, none: str) -> None:
         return
     first = page * PAGE_SIZE + 1
     st.caption(f"Rows {first:,} to {first + len(got) - 1:,}, newest first" + (" (more on the next page)" if more else ""))
-    st.dataframe(to_rows(got), hide_index=True, width="stretch", key=_key(f"table:{tab}"))
+    st.dataframe(safe_frame(to_rows(got)), hide_index=True, width="stretch", key=_key(f"table:{tab}"))
     c1, c2, _ = st.columns([1, 1, 3])
     c1.button("Newer rows", key=_key(f"prev:{tab}"), disabled=page == 0, on_click=_page, args=(tab, -1),
               icon=":material/arrow_back:", width="stretch")

@@ -14,6 +14,7 @@ from components.casestore import (
 from components.form import NOT_AVAILABLE, label
 from components.meeting import meeting_label
 from components.safe import md
+from components.tables import safe_frame
 from watchwait.errors import RecordError
 from watchwait.labels import code_text
 from watchwait.schema import BY_NAME, FOLLOW_UP
@@ -78,7 +79,7 @@ def cases_list(store) -> None:
         page = store.list_cases(page=page_no, **kw)
     st.caption(f"{page.total} case{'s' if page.total != 1 else ''}" + (" match" if any([search, mid, pathway]) or follow != "all" else "")
                + f" · page {page.page} of {page.pages}")
-    st.dataframe(case_rows(page.items), hide_index=True, width="stretch", key=state.cases_key("table"))
+    st.dataframe(safe_frame(case_rows(page.items)), hide_index=True, width="stretch", key=state.cases_key("table"))
     n1, n2, n3, n4 = st.columns([1, 1, 2.2, 1], vertical_alignment="bottom")
     n1.button("Previous page", key=state.cases_key("prev"), disabled=page.page <= 1, on_click=_page, args=(-1,),
               icon=":material/arrow_back:", width="stretch")
@@ -107,8 +108,8 @@ def follow_up_read_only(latest) -> None:
         return
     who = roles.who_text(latest.actor, latest.actor_subject)
     st.markdown(f"**Follow-up**, latest: version {latest.version}, by {md(who)}, {when(latest.recorded_at)}.")
-    st.dataframe([{"Field": label(BY_NAME[n]), "Value": _follow_up_value(n, latest.data[n])}
-                  for n in FOLLOW_UP if latest.data.get(n) is not None], hide_index=True, width="stretch",
+    st.dataframe(safe_frame([{"Field": label(BY_NAME[n]), "Value": _follow_up_value(n, latest.data[n])}
+                  for n in FOLLOW_UP if latest.data.get(n) is not None]), hide_index=True, width="stretch",
                  key=state.cases_key("follow_up_latest"))
 
 
@@ -179,16 +180,16 @@ def history(store, pseudonym: str) -> None:
     decisions = store.decisions(pseudonym)
     if decisions:
         st.markdown("**Decisions**")
-        st.dataframe([{"Meeting": d.meeting_date, "Decision": pathway_text(d.pathway),
+        st.dataframe(safe_frame([{"Meeting": d.meeting_date, "Decision": pathway_text(d.pathway),
                        "Follows the suggestion": "yes" if d.follows_suggestion else f"no: {d.reason_not_followed}",
                        "Rationale": d.rationale, "Present": ", ".join(d.present), "Dissent": d.dissent or "",
                        "Recorded by": roles.who_text(d.actor, d.actor_subject), "When": when(d.recorded_at),
-                       "Version": d.version} for d in decisions],
+                       "Version": d.version} for d in decisions]),
                      hide_index=True, width="stretch", key=state.cases_key("decisions"))
     with st.expander("Audit trail of this case (who did what, when, from which screen)", icon=":material/history:"):
-        st.dataframe([{"When": when(e.at), "Who": roles.who_text(e.actor, e.actor_subject), "What": e.summary,
+        st.dataframe(safe_frame([{"When": when(e.at), "Who": roles.who_text(e.actor, e.actor_subject), "What": e.summary,
                        "Screen": e.screen}
-                      for e in store.audit(pseudonym, limit=100)], hide_index=True, width="stretch",
+                      for e in store.audit(pseudonym, limit=100)]), hide_index=True, width="stretch",
                      key=state.cases_key("audit"))
 
 
@@ -273,10 +274,10 @@ def site_models_section(in_use: str) -> None:
     if not models:
         st.caption("No model registered in the case store, and no stored prediction yet.")
     else:
-        st.dataframe([{"Model version": x.version, "In use now": "yes" if x.version == in_use else "",
+        st.dataframe(safe_frame([{"Model version": x.version, "In use now": "yes" if x.version == in_use else "",
                        "Registered": when(x.registered_at) if x.registered_at else "not registered (shipped model)",
                        "Model file sha256": (x.model_hash or "")[:16], "Stored predictions": x.n_predictions}
-                      for x in models], hide_index=True, width="stretch", key="about_site_models")
+                      for x in models]), hide_index=True, width="stretch", key="about_site_models")
     src = open_case_source()
     if src is not None:
         rows = []
@@ -286,6 +287,6 @@ def site_models_section(in_use: str) -> None:
                       "Recorded": when(pr.recorded_at), "By": pr.actor} for pr in store.predictions(v.id)]
         st.markdown(f"**Predictions stored for the open case {md(src['name'])}** and the model each used")
         if rows:
-            st.dataframe(rows, hide_index=True, width="stretch", key="about_case_predictions")
+            st.dataframe(safe_frame(rows), hide_index=True, width="stretch", key="about_case_predictions")
         else:
             st.caption("None yet: a prediction is stored when the case's assessment is shown at a meeting.")

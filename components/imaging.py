@@ -45,6 +45,7 @@ import streamlit as st
 from components import auth, cache, roles, state
 from components import imaging_figures as fig
 from components.safe import md
+from components.tables import safe_frame
 from watchwait.errors import ImagingError
 
 VISITS = ("baseline", "restaging")
@@ -689,7 +690,7 @@ def features(visits: dict[str, Visit | None]) -> None:
         else:
             st.markdown("**The model's radiomics features and their change** (restaging - baseline; intensities "
                         "are on each image's z-scored scale x100, so the visits are comparable)")
-            st.dataframe(fig.model_delta_table(base.features, rest.features, delta, FEATURES))
+            st.dataframe(safe_frame(fig.model_delta_table(base.features, rest.features, delta, FEATURES)))
             columns = model_columns(base.features, rest.features, delta, FEATURES)
             identity = state.identity()
             at = tuple(bound[v].loaded_at for v in VISITS)
@@ -705,10 +706,10 @@ def features(visits: dict[str, Visit | None]) -> None:
         st.info(f"The change (restaging - baseline) needs both visits; the {missing} features are not available.")
     st.markdown(f"**Every feature extracted** ({len(next(iter(done.values())).features)} per visit, "
                 "pyradiomics names)")
-    st.dataframe(fig.feature_table({visit: r.features for visit, r in done.items()}), height=320)
+    st.dataframe(safe_frame(fig.feature_table({visit: r.features for visit, r in done.items()})), height=320)
     st.markdown("**Provenance**")
     prov = fig.provenance_table({visit: {**r.provenance, "series_check": _check_words(bound.get(visit))}
                                  for visit, r in done.items()})
-    st.dataframe(prov, height=35 * (len(prov) + 1) + 3)
+    st.dataframe(safe_frame(prov), height=35 * (len(prov) + 1) + 3)
     st.caption("Image and mask sha256: of the arrays passed to pyradiomics (image as float32, mask as uint8), so a value "
                "can be traced to exactly what was measured. Parameter file sha256: of the versioned pyradiomics settings.")

@@ -25,6 +25,7 @@ from components.casestore import (
     show_flash, store_exists, suggested_text, switch_prompt, when,
 )
 from components.safe import md
+from components.tables import safe_frame
 from watchwait import ModelArtifactError
 from watchwait.errors import RecordError
 from watchwait.export import DecisionSummary, Meeting, ModelInfo
@@ -137,7 +138,7 @@ def import_section(store, m) -> None:
     lines = [f"- {'Row ' + str(r['Row']) + ', ' if r['Row'] else ''}{md(r['Problem'])}" for r in rows[:30]]
     more = [f"- ... and {len(rows) - 30} more in the table below"] if len(rows) > 30 else []
     st.error(head + "\n\n" + "\n".join(lines + more), icon=":material/error:")
-    st.dataframe(rows, hide_index=True, width="stretch", key=state.meeting_key("import_issues"))
+    st.dataframe(safe_frame(rows), hide_index=True, width="stretch", key=state.meeting_key("import_issues"))
 
 
 def add_from_store(store, m, on_meeting: set[str]) -> None:
@@ -262,8 +263,8 @@ def changes_since(mc) -> None:
         st.markdown(head + " No change in the record since then.")
         return
     st.markdown(head + f" **{len(mc.changes)} change{'s' if len(mc.changes) != 1 else ''}** in the record since then:")
-    st.dataframe([{"Field": c.label, "Then": value_text(c.field, c.before), "Now": value_text(c.field, c.after)}
-                  for c in mc.changes], hide_index=True, width="stretch", key=state.meeting_key("changes"))
+    st.dataframe(safe_frame([{"Field": c.label, "Then": value_text(c.field, c.before), "Now": value_text(c.field, c.after)}
+                  for c in mc.changes]), hide_index=True, width="stretch", key=state.meeting_key("changes"))
 
 
 def ensure_prediction(store, mc, a, bundle):
@@ -563,7 +564,7 @@ def summary_view(store, m, cases: list, large: bool = False) -> None:
         rows = [{k: md("" if v is None else v) for k, v in r.items() if k not in ("Recorded by", "When")} for r in rows]
         st.table(rows, hide_index=True)
     else:
-        st.dataframe(rows, hide_index=True, width="stretch", key=state.meeting_key("summary_table"),
+        st.dataframe(safe_frame(rows), hide_index=True, width="stretch", key=state.meeting_key("summary_table"),
                      column_config={"Rationale": st.column_config.TextColumn(width="large"),
                                     "Present": st.column_config.TextColumn(width="medium")})
     exports(store, m)
@@ -655,7 +656,7 @@ def meeting_screen() -> None:
             roles.permitted("add_case")
         if cases:
             with st.expander(f"The meeting's cases ({len(cases)})", icon=":material/list:"):
-                st.dataframe(cases_table(cases), hide_index=True, width="stretch", key=state.meeting_key("cases_table"))
+                st.dataframe(safe_frame(cases_table(cases)), hide_index=True, width="stretch", key=state.meeting_key("cases_table"))
     if not cases:
         st.info("No cases on this meeting yet: add them above (a cohort CSV, stored cases, or the open patient)."
                 if auth.may("add_case") else "No cases on this meeting yet.")

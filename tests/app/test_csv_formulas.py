@@ -20,9 +20,8 @@ from watchwait.validation import FORMULA_START
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = '=HYPERLINK("http://x","y")'
 
-#: Files with st.dataframe calls that are not yet wrapped in safe_frame: other helpers' files of issue 21 (the lead
-#: wraps them; the calls are listed in /work/notes/readme_display_csv.md). Empty it when they are.
-PENDING = {"components/cases.py", "components/meeting.py", "components/imaging.py", "components/audit_view.py"}
+#: Files allowed an st.dataframe call not wrapped in safe_frame: none.
+PENDING: set[str] = set()
 
 
 def toolbar_cells(frame: pd.DataFrame, index: bool = False) -> list[list[str]]:
