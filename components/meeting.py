@@ -33,6 +33,9 @@ from watchwait.export.fhir import meeting_bundle, to_json
 from watchwait.export.pdf import case_pdf
 from watchwait.labels import value_text
 from watchwait.schema import BY_NAME
+from watchwait.validation import MAX_FILE_BYTES
+
+COHORT_UPLOAD_MB = MAX_FILE_BYTES // 1024 ** 2  # the uploader's own limit, checked in the browser (read_cohort checks again)
 from watchwait.store import NotFound, VersionConflict, prediction_fields, record_hash
 
 SCREEN_MEETING = "Meeting"
@@ -115,7 +118,7 @@ def import_section(store, m) -> None:
     if not roles.permitted("import"):
         return
     up = st.file_uploader("Import cases from a cohort CSV (data-dictionary columns, one row per patient)",
-                          type=["csv"], key=state.import_key())
+                          type=["csv"], key=state.import_key(), max_upload_size=COHORT_UPLOAD_MB)
     go = st.button("Import into this meeting", key=state.meeting_key("import"), disabled=up is None, type="primary")
     if not (go and up is not None):
         return
