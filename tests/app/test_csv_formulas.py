@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -123,3 +124,42 @@ def test_no_screen_offers_a_csv_download_of_its_own_unescaped():
                 mime = next((k.value for k in node.keywords if k.arg == "mime"), None)
                 text = ast.unparse(mime) if mime is not None else ""
                 assert "csv" not in text.lower(), f"{f.name}:{node.lineno} offers a CSV: escape it (escape_formulas)"
+
+
+def test_a_decision_typed_as_a_formula_reaches_the_cases_tables_escaped(tmp_path, monkeypatch):
+    """The issue's case: the Cases screen's decision and audit tables (with their toolbar's "Download as CSV") of a
+    decision whose rationale, dissent and recorder read =HYPERLINK(...). Every frame handed to st.dataframe holds it
+    escaped, and the toolbar's bytes for it hold no live formula."""
+    import datetime as dt
+
+    from apptest_helpers import goto, new_app
+    from components import state
+    from watchwait.store import Store
+
+    url = f"sqlite:///{tmp_path / 'cases.db'}"
+    monkeypatch.setenv("WATCHWAIT_DATABASE_URL", url)
+    db = Store(url)
+    try:
+        m = db.create_meeting(dt.date(2026, 12, 1), "Formulas", actor="seed")
+        sample = (ROOT / "sample_data" / "sample_patients.csv").read_text(encoding="utf-8").splitlines()
+        assert db.import_cases(m.id, ("\n".join(sample[:2]) + "\n").encode(), actor="seed", screen="test").ok
+        db.record_decision(m.id, "DEMO-01", pathway="tme", follows_suggestion=False, reason_not_followed=HOSTILE,
+                           rationale=HOSTILE, present=[HOSTILE], dissent="@SUM(1+1)", actor=HOSTILE, screen="test",
+                           expected_version=None)
+    finally:
+        db.close()
+    at = new_app()
+    goto(at, "cases")
+    at.selectbox(key=state.cases_key("open")).set_value("DEMO-01").run()
+    at.button(key=state.cases_key("open_button")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    frames = [d.value for d in at.dataframe]
+    decisions = next(f for f in frames if "Rationale" in f.columns)
+    assert decisions["Rationale"].tolist() == ["'" + HOSTILE] and decisions["Dissent"].tolist() == ["'@SUM(1+1)"]
+    assert any("'" + HOSTILE in str(v) for f in frames for v in f.to_numpy().ravel())  # it reached the tables
+    for f in frames:
+        assert live_formulas(f) == [], list(f.columns)
+        # no field of the file starts with a formula (a field starts a line or follows a comma, maybe quoted)
+        fields = re.findall(rb'(?:^|,)"?([=+@\t\r]|-(?![\d.]))', toolbar_csv(f).removeprefix(b"\xef\xbb\xbf"), re.M)
+        assert fields == [], list(f.columns)
+    assert b',"\'=HYPERLINK(""http://x"",""y"")",' in toolbar_csv(decisions)
