@@ -257,8 +257,9 @@ def changes_since(mc) -> None:
     """What changed since the case was last discussed (at another meeting)."""
 
     prev = mc.previous_decision
-    if prev is None:
-        st.markdown("**First discussion** of this case (no earlier decision in the store).")
+    if prev is None:  # "no earlier decision" beside this meeting's own "Decision recorded" read as a contradiction
+        st.markdown("**First discussion** of this case: no decision at an earlier meeting"
+                    + ("; this meeting's decision is below." if mc.decision is not None else "."))
         return
     head = (f"**Last discussed at the meeting of {prev.meeting_date}**: {pathway_text(prev.pathway)} "
             f"(recorded by {md(roles.who_text(prev.actor, prev.actor_subject))}, {when(prev.recorded_at)}).")

@@ -185,6 +185,11 @@ def test_a_bad_row_writes_nothing_and_every_bad_row_is_listed_then_the_meeting_r
     assert (d1.pathway, d1.follows_suggestion, d1.rationale, d1.present, d1.actor, d1.assessment_version) == (
         "watch_and_wait", True, hostile, ("Dr Chair", "Dr B. Surgeon"), "Dr Chair", 1)
     assert "Decision recorded for DEMO-01: Watch-and-wait (version 1, by Dr Chair)." in texts(at)
+    # the case's history line agrees with the decision below it (issue 21: it said "no earlier decision in the store"
+    # above "Decision recorded")
+    screen = texts(at)
+    assert "no earlier decision in the store" not in screen
+    assert "**First discussion** of this case: no decision at an earlier meeting; this meeting's decision is below." in screen
     shown = [el.value for el in at.markdown if "Rationale:" in str(el.value)]
     assert shown and "\\!\\[x\\]\\(http" in shown[0] and "\\<b\\>" in shown[0]  # literal text, never markup
 
