@@ -107,7 +107,14 @@ def confirm_switch() -> None:
 
 
 def cancel_switch() -> None:
+    """Keep editing: the switch is dropped, and the sample picker goes back to the patient still open (it showed the
+    patient the user had picked, over another patient's record: issue 21)."""
     st.session_state[state.PENDING_SWITCH] = None
+    src = st.session_state.get(state.PATIENT_SOURCE) or {}
+    if src.get("kind") == "sample":
+        st.session_state[state.SAMPLE_CHOICE] = src.get("name")
+    else:
+        st.session_state.pop(state.SAMPLE_CHOICE, None)
 
 
 def pending_prompt(key_prefix: str = "", advice: str = "") -> bool:

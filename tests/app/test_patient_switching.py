@@ -173,6 +173,7 @@ def test_unsaved_edits_are_never_discarded_without_a_confirmation(action):
     at.button(key="cancel_switch").click().run()  # keep editing: still the same record, edit kept
     assert not [w for w in at.warning if "Unsaved changes" in w.value]
     assert at.text_input(key="field:patient:age_years").value == "70"
+    assert at.selectbox(key=state.SAMPLE_CHOICE).value == "DEMO-01"  # the picker names the open patient again
     act()
     at.button(key="confirm_switch").click().run()  # discard: now the other patient
     expected = {"load": "DEMO-05", "clear": "", "import": "IMP-1"}[action]
