@@ -672,6 +672,8 @@ def meeting_screen() -> None:
         summary_view(store, m, cases, large)
         return
     mc = _case_at(cases, current)
-    if bound == "asking":
-        st.info(f"Case {mc.position} ({md(mc.pseudonym)}) opens as the patient on every screen once you answer above.")
+    if bound == "asking":  # nothing of the next case while the open patient is still the other one (issue 21)
+        st.info(f"Case {mc.position} ({md(mc.pseudonym)}) is shown, with its decision form, once you answer above: "
+                "open it (the unsaved changes go) or keep editing (it is then shown from the case store).")
+        return
     case_view(store, m, cases, mc, large, bound)

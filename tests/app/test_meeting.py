@@ -514,6 +514,10 @@ def test_stepping_on_never_drops_unsaved_edits_without_asking(db):
     assert ("**Unsaved changes to DEMO-01** (Age). Opening case DEMO-02 from the case store (assessment version 1) "
             "discards them") in texts(at)
     assert at.session_state[state.RAW]["patient_id"] == "DEMO-01"
+    # while the question waits, nothing of DEMO-02 is on screen beside DEMO-01's record: no case view, no decision form
+    assert "Case 2 of 2: DEMO-02" not in texts(at)
+    assert not [r for r in at.radio if str(r.key).startswith(state.decision_key(db.meetings()[0].id, "DEMO-02", ""))]
+    assert "Case 2 (DEMO-02) is shown, with its decision form, once you answer above" in texts(at)
     at.button(key="meeting_cancel_switch").click().run()
     ok(at)
     assert "The open patient is still DEMO-01, with unsaved changes: this case is shown from the case store" in texts(at)
