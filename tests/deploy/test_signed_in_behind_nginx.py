@@ -8,6 +8,8 @@ sign-in): both replicas read one .streamlit/secrets.toml whose ``[auth]`` (with 
   the chair (the identity cookie A signed is accepted by B: the shared cookie_secret), with no sign-in again; a reload
   of the meeting link continues at the same case; the decisions in the store before and after are the same, and the
   next decision recorded on B carries the provider's name and subject.
+- A decision typed on A and sent after A died reaches B with the form's values: recorded exactly as typed, or refused
+  saying what is missing with what was typed kept; never recorded otherwise.
 """
 
 from __future__ import annotations
@@ -155,5 +157,66 @@ def test_signed_in_meeting_across_replicas_and_a_failover(signed_in_deployment, 
     finally:
         chair.context.close()
         viewer.context.close()
+        if not a.running():
+            a.start()
+
+
+def test_a_decision_typed_before_the_failover_and_sent_after_it(signed_in_deployment, oidc_provider, browser):
+    """The chair fills the decision form on A (not sent), A dies, the chair clicks "Record the decision" on the page A
+    drew. The click reaches B in a new session, signed in, with the form's values: B either records exactly what was
+    typed or records nothing and says what is missing, keeping what was typed (here the people present came back
+    empty: "Not recorded. The people present are required..."); filled again, it is recorded on B as typed."""
+    dep = signed_in_deployment
+    a = dep.replicas["A"]
+    rationale = "Typed on A, sent after A died"
+    chair = pinned_page(browser, dep, "A")
+    try:
+        chair.goto(f"{dep.url}/meeting?meeting={dep.meeting}&case=3")
+        sign_in(chair, oidc_provider.issuer, "chair")
+        expect(chair.get_by_role("heading", name="Meeting").first).to_be_visible(timeout=T)
+        settle(chair)
+        case_heading(chair, "Case 3 of 15: DEMO-03")
+        assert served_by(dep, chair) == "A"
+        form = chair.locator("[data-testid='stForm']").filter(has_text="Pathway decided")
+        form.get_by_text("Local excision", exact=True).click()
+        form.get_by_text("Yes, it follows the suggestion", exact=True).click()
+        form.get_by_label("Rationale (required)").fill(rationale)
+        form.get_by_label("People present (one per line; required)").fill("Dr C. Chair")
+        settle(chair)
+        before = decisions_of(dep, dep.meeting)
+        assert "DEMO-03" not in before
+
+        sockets: list = []
+        chair.on("websocket", lambda ws: sockets.append(ws))
+        a.kill()
+        for _ in range(600):
+            chair.wait_for_timeout(50)
+            if any(ws.url.endswith("/_stcore/stream") and not ws.is_closed() for ws in sockets):
+                break
+        chair.wait_for_timeout(1000)
+        form.get_by_role("button", name="Record the decision").click()
+        settle(chair)
+        signed_in_as(chair, "chair", "chair")
+        assert served_by(dep, chair) == "B"
+        recorded = decisions_of(dep, dep.meeting).get("DEMO-03", [])
+        if not recorded:  # refused, saying why, with what was typed still in the form
+            expect(chair.get_by_text("Not recorded.", exact=False).first).to_be_visible(timeout=T)
+            assert form.get_by_label("Rationale (required)").input_value() == rationale
+            assert form.get_by_role("radio", name="Local excision", exact=True).is_checked()
+            form.get_by_label("People present (one per line; required)").fill("Dr C. Chair")
+            settle(chair)
+            form.get_by_role("button", name="Record the decision").click()
+            settle(chair)
+        expect(chair.get_by_text("Decision recorded for DEMO-03")).to_be_visible(timeout=T)
+        import psycopg
+
+        with psycopg.connect(dep.owner_url) as conn:
+            rows = conn.execute("SELECT d.pathway, d.rationale, d.actor FROM decisions d JOIN patients p "
+                                "ON p.id = d.patient_id WHERE p.pseudonym = 'DEMO-03' AND d.meeting_id = %s",
+                                (dep.meeting,)).fetchall()
+        assert rows == [("local_excision", rationale, "Dr C. Chair")]
+        assert {k: v for k, v in decisions_of(dep, dep.meeting).items() if k != "DEMO-03"} == before
+    finally:
+        chair.context.close()
         if not a.running():
             a.start()
