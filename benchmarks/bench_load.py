@@ -305,6 +305,13 @@ def main() -> None:
               f"{pct(edit, .5):.3f} / {pct(edit, .95):.3f} | {pct(assess, .5):.3f} / {pct(assess, .95):.3f} | "
               f"{r['cpu'] / max(res.n, 1):.3f} | {rss} |")
     for r in rows:
+        minutes: dict[int, list[float]] = {}
+        for t, m in r["rss"]:
+            minutes.setdefault(int(t // 60), []).append(m)
+        if len(minutes) > 2:
+            print(f"N={r['n']} resident memory by minute (MB): "
+                  + ", ".join(f"{max(v):.0f}" for _, v in sorted(minutes.items())))
+    for r in rows:
         for e in sorted(set(r["res"].errors))[:5]:
             print(f"N={r['n']} error: {e}")
 
