@@ -37,6 +37,7 @@ h2, h3, h4 { font-size: 1.15rem !important; line-height: 1.3 !important; padding
 [data-testid="stElementContainer"]:has(.ww-unload-guard) { display: none; }
 [class*="st-key-ww-opt-cohort-"] { background: #f2f2f2; border-style: dashed !important; }
 [data-testid="stMain"] code { font-size: 1rem !important; }
+.ww-local-mode { font-size: 1rem !important; }
 [data-testid="stMultiSelectTagsContainer"] span { font-size: 1rem !important; }
 .st-key-ww-notices [data-testid="stAlertContainer"] [data-testid="stMarkdownContainer"] p {
   display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2; line-clamp: 2; overflow: hidden; }
@@ -119,7 +120,8 @@ LOCAL_MODE_TEXT = ("Local mode: nobody is signed in. Changes to the case store a
                    "\u201cYour name\u201d, which nobody checks. For use by more than one person, the hospital "
                    "configures sign-in (README, \u201cSign-in and roles\u201d).")
 # The shared screen's version: one line in its large type.
-LOCAL_MODE_SHORT = "Local mode: nobody is signed in; changes carry the typed name in \u201cYour name\u201d, which nobody checks."
+LOCAL_MODE_SHORT = ("Local mode: nobody is signed in; changes carry the typed name in \u201cYour name\u201d, which "
+                    "nobody checks.")
 
 
 def who_line(where) -> None:

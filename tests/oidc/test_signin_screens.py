@@ -279,7 +279,8 @@ def test_an_idle_screen_signs_out_by_itself_even_on_the_shared_screen(oidc_provi
         assert_nothing_of_a_patient(page)
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "signed-out-idle.png"))
-        print(f"\nidle limit {idle:.0f} s: the shared screen showed the sign-in screen {gone:.1f} s after the last click")
+        print(f"\nidle limit {idle:.0f} s: the shared screen showed the sign-in screen {gone:.1f} s after the last "
+              "click")
         assert idle - 1 <= gone <= idle + 10
 
 
