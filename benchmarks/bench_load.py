@@ -205,6 +205,59 @@ async def check(url: str) -> None:
         await s.close()
 
 
+def browser_sessions(url: str, k: int, until: float, res: Results, think) -> None:
+    """``k`` real Chromium pages (Debian's, through Playwright, with the end-to-end tests' helpers) doing the same
+    steps while the protocol sessions run: the same interactions timed from the click to the end of the run it asked
+    for (``st_helpers.settle``), so the protocol's figures can be read against a browser's."""
+    import threading
+
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    from e2e_server import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+    from st_helpers import WATCH_RUNS, go, load_sample, open_app, settle
+
+    def one(i: int) -> None:
+        rng = random.Random(500 + i)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            context.add_init_script(WATCH_RUNS)
+            page = context.new_page()
+            try:
+                t = time.perf_counter()
+                open_app(page, url)
+                res.add("browser: open the Patient screen", time.perf_counter() - t, None)
+                samples = [f"DEMO-{n:02d}" for n in range(1, 16)]
+                while time.monotonic() < until:
+                    time.sleep(rng.uniform(*think))
+                    t = time.perf_counter()
+                    load_sample(page, rng.choice(samples))
+                    res.add("browser: open a sample patient", time.perf_counter() - t, None)
+                    time.sleep(rng.uniform(*think))
+                    box = page.get_by_label("CEA at response assessment (ng/mL, 0-10000)", exact=True)
+                    t = time.perf_counter()
+                    box.fill(f"{rng.uniform(0.5, 20):.1f}")
+                    box.press("Enter")
+                    settle(page)
+                    res.add("browser: edit one field", time.perf_counter() - t, None)
+                    time.sleep(rng.uniform(*think))
+                    t = time.perf_counter()
+                    go(page, "Assessment")
+                    res.add("browser: go to the Assessment screen", time.perf_counter() - t, None)
+                    time.sleep(rng.uniform(*think))
+                    go(page, "Patient")
+            except Exception as exc:  # noqa: BLE001 (counted as an error of the run)
+                res.errors.append(f"browser {i}: {type(exc).__name__}: {str(exc)[:160]}")
+            finally:
+                browser.close()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(k)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -237,7 +290,7 @@ def pct(values: list[float], q: float) -> float:
     return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
 
 
-async def run_level(url: str, n: int, seconds: float, proc: psutil.Process | None, think) -> dict:
+async def run_level(url: str, n: int, seconds: float, proc: psutil.Process | None, think, browsers: int = 0) -> dict:
     res = Results()
     cpu0 = sum(proc.cpu_times()[:2]) if proc else 0.0
     rss: list[tuple[float, float]] = []
@@ -251,7 +304,8 @@ async def run_level(url: str, n: int, seconds: float, proc: psutil.Process | Non
             await asyncio.sleep(5)
 
     sampler = asyncio.create_task(sample())
-    await asyncio.gather(*(clinician(url, 1000 * n + i, until, res, think) for i in range(n)))
+    side = [asyncio.to_thread(browser_sessions, url, browsers, until, res, think)] if browsers else []
+    await asyncio.gather(*(clinician(url, 1000 * n + i, until, res, think) for i in range(n)), *side)
     sampler.cancel()
     cpu = (sum(proc.cpu_times()[:2]) - cpu0) if proc else float("nan")
     return dict(n=n, res=res, cpu=cpu, rss=rss, wall=time.monotonic() - start)
@@ -264,6 +318,8 @@ def main() -> None:
     ap.add_argument("--think", type=float, nargs=2, default=[1.0, 3.0], help="think time between clicks (s)")
     ap.add_argument("--url", default=None, help="a running dashboard (no CPU or memory figures)")
     ap.add_argument("--check", action="store_true", help="run one session's steps and print what each screen showed")
+    ap.add_argument("--browsers", type=int, default=0,
+                    help="also run this many real Chromium sessions doing the same steps (timed apart)")
     ap.add_argument("--option", action="append", default=[], metavar="SECTION.NAME=VALUE",
                     help="a Streamlit setting for the server started here (e.g. runner.postScriptGC=true)")
     args = ap.parse_args()
@@ -280,7 +336,7 @@ def main() -> None:
             return
         rows = []
         for n in args.sessions:
-            rows.append(asyncio.run(run_level(url, n, args.seconds, proc, tuple(args.think))))
+            rows.append(asyncio.run(run_level(url, n, args.seconds, proc, tuple(args.think), args.browsers)))
             r = rows[-1]
             print(f"N={n}: {r['res'].n} interactions, {len(r['res'].errors)} errors, CPU {r['cpu']:.1f} s", flush=True)
     finally:
@@ -295,7 +351,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         res = r["res"]
-        every = [t for v in res.times.values() for t in v]
+        every = [t for k, v in res.times.items() if not k.startswith("browser") for t in v]
         edit = res.times.get("edit one field", [float("nan")])
         assess = res.times.get("go to the Assessment screen", [float("nan")])
         first = [m for t, m in r["rss"] if t <= 60]
@@ -304,6 +360,17 @@ def main() -> None:
         print(f"| {r['n']} | {res.n} | {len(res.errors)} | {pct(every, .5):.3f} | {pct(every, .95):.3f} | "
               f"{pct(edit, .5):.3f} / {pct(edit, .95):.3f} | {pct(assess, .5):.3f} / {pct(assess, .95):.3f} | "
               f"{r['cpu'] / max(res.n, 1):.3f} | {rss} |")
+    if args.browsers:
+        print()
+        print(f"The same steps in {args.browsers} real Chromium session(s) alongside, from the click to the end of its run:")
+        print("| sessions | step | protocol p50 / p95 (s) | Chromium p50 / p95 (s) | Chromium n |")
+        print("|---|---|---|---|---|")
+        for r in rows:
+            for kind in ("open a sample patient", "edit one field", "go to the Assessment screen"):
+                proto, brow = r["res"].times.get(kind, []), r["res"].times.get("browser: " + kind, [])
+                if proto and brow:
+                    print(f"| {r['n']} | {kind} | {pct(proto, .5):.3f} / {pct(proto, .95):.3f} | "
+                          f"{pct(brow, .5):.3f} / {pct(brow, .95):.3f} | {len(brow)} |")
     for r in rows:
         minutes: dict[int, list[float]] = {}
         for t, m in r["rss"]:
