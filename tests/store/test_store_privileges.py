@@ -54,6 +54,8 @@ def test_grant_prints_read_and_append_only(owner_url, app_role, capsys):
     expected = [f'GRANT CONNECT ON DATABASE "{db}" TO "{app_role}";', f'GRANT USAGE ON SCHEMA public TO "{app_role}";']
     for t in tables:
         expected += [f'REVOKE ALL ON TABLE {t} FROM "{app_role}";', f'GRANT SELECT, INSERT ON TABLE {t} TO "{app_role}";']
+        if t in ("patients", "meetings"):  # for SELECT ... FOR UPDATE only
+            expected.append(f'GRANT UPDATE (id) ON TABLE {t} TO "{app_role}";')
     expected += [f'REVOKE ALL ON TABLE alembic_version FROM "{app_role}";',
                  f'GRANT SELECT ON TABLE alembic_version TO "{app_role}";']
     for t in tables:
@@ -61,7 +63,9 @@ def test_grant_prints_read_and_append_only(owner_url, app_role, capsys):
             expected += [f'REVOKE ALL ON SEQUENCE public.{t}_id_seq FROM "{app_role}";',
                          f'GRANT USAGE ON SEQUENCE public.{t}_id_seq TO "{app_role}";']
     assert out == expected
-    assert not any(w in line for line in out for w in ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER", "OWNER", "CREATE"))
+    assert not any(w in line for line in out for w in ("DELETE", "TRUNCATE", "TRIGGER", "OWNER", "CREATE"))
+    assert [line for line in out if "UPDATE" in line] == [f'GRANT UPDATE (id) ON TABLE meetings TO "{app_role}";',
+                                                          f'GRANT UPDATE (id) ON TABLE patients TO "{app_role}";']
     # printing changed nothing: the role still cannot read
     assert "permission denied for table audit" in refused(as_role(owner_url, app_role), "SELECT * FROM audit")
 
@@ -93,6 +97,10 @@ def test_the_app_role_writes_everything_the_store_writes_and_cannot_tamper(owner
     assert refused(app, "UPDATE audit SET actor = 'forged'") == "permission denied for table audit"
     assert refused(app, "UPDATE decisions SET pathway = 'watch_and_wait'") == "permission denied for table decisions"
     assert refused(app, "UPDATE patients SET pseudonym = 'RC-9'") == "permission denied for table patients"
+    # the one column it may name (for FOR UPDATE): the append-only trigger refuses the update itself
+    assert refused(app, "UPDATE patients SET id = id") == "patients is append-only: rows cannot be changed or deleted"
+    assert refused(app, "UPDATE meetings SET id = id + 100") == ("meetings is append-only: rows cannot be changed or "
+                                                                 "deleted")
     assert refused(app, "DELETE FROM meeting_cases") == "permission denied for table meeting_cases"
     assert refused(app, "TRUNCATE audit") == "permission denied for table audit"
     assert refused(app, "DROP TABLE accesses") == "must be owner of table accesses"

@@ -18,8 +18,11 @@ Least privilege (PostgreSQL)
     Migrations and ``watchwait db`` run as the role that owns the tables; the dashboard connects as an
     application role that may only read and append (:func:`grant_statements`): ``SELECT, INSERT`` on every table
     (the store never updates or deletes a row: every table is append-only), ``SELECT`` on ``alembic_version``,
-    ``USAGE`` on the id sequences, ``CONNECT`` and schema ``USAGE``. No ownership, so no ``ALTER TABLE ... DISABLE
-    TRIGGER``, no DDL, no ``TRUNCATE``/``DELETE``/``UPDATE``. :func:`owner_refusal` is the dashboard's start-up
+    ``USAGE`` on the id sequences, ``CONNECT`` and schema ``USAGE``; and ``UPDATE (id)`` on ``patients`` and
+    ``meetings`` only because PostgreSQL asks it of ``SELECT ... FOR UPDATE``, the row lock that queues two writers
+    of one case or one meeting (an actual UPDATE of those tables is refused by their append-only triggers, which
+    this role cannot disable). No ownership, so no ``ALTER TABLE ... DISABLE TRIGGER``, no DDL, no
+    ``TRUNCATE``/``DELETE``, no other ``UPDATE``. :func:`owner_refusal` is the dashboard's start-up
     check: a message when it is connected as the tables' owner (or a superuser), unless
     ``WATCHWAIT_ALLOW_OWNER=1`` says this is a test.
 """
@@ -45,6 +48,8 @@ from watchwait.store import integrity, migrate
 from watchwait.store.entities import StoreError
 
 ALLOW_OWNER_ENV = "WATCHWAIT_ALLOW_OWNER"
+#: tables whose rows the store locks with SELECT ... FOR UPDATE (PostgreSQL asks UPDATE on a column for that)
+LOCKED_ROWS = ("patients", "meetings")
 ROLE_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
@@ -328,6 +333,8 @@ def grant_statements(url: str | None, app_role: str) -> list[str]:
     out = [f'GRANT CONNECT ON DATABASE "{db}" TO {role};', f"GRANT USAGE ON SCHEMA public TO {role};"]
     for t in tables:
         out += [f"REVOKE ALL ON TABLE {t} FROM {role};", f"GRANT SELECT, INSERT ON TABLE {t} TO {role};"]
+        if t in LOCKED_ROWS:  # SELECT ... FOR UPDATE needs it; the append-only trigger refuses any actual UPDATE
+            out.append(f"GRANT UPDATE (id) ON TABLE {t} TO {role};")
     out += [f"REVOKE ALL ON TABLE alembic_version FROM {role};", f"GRANT SELECT ON TABLE alembic_version TO {role};"]
     for s in seqs:
         out += [f"REVOKE ALL ON SEQUENCE {s} FROM {role};", f"GRANT USAGE ON SEQUENCE {s} TO {role};"]

@@ -16,8 +16,9 @@ How (schema revision ``0004_integrity``)
       two hashes left out) and ``chain_hash`` = SHA-256(previous audit row's ``chain_hash`` + ``row_hash``); the
       first row follows :data:`GENESIS`. Who looked (``accesses``, not in the audit) has the same two columns
       and a chain of its own.
-    - Writers are serialised (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level advisory lock,
-      :data:`CHAIN_LOCK`), so the chain has one order, that of the ids.
+    - Appends to a chain are serialised (SQLite: ``BEGIN IMMEDIATE`` serialises every writer; PostgreSQL: a
+      transaction-level advisory lock per chain, :data:`CHAIN_LOCK`, taken just before the append and held to the
+      commit), so each chain has one order, that of the ids.
 
 :func:`verify` reads the whole store and returns every problem, in this order: audit rows whose hash does not
 match their content or does not follow from the row before; covered rows that changed or went missing (each
@@ -48,7 +49,7 @@ CHAINED = {"patients": "id", "assessments": "id", "predictions": "id", "meetings
 #: tables with a chain of their own (no audit row covers their rows)
 SELF_CHAINED = ("audit", "accesses")
 HASH_COLUMNS = ("row_hash", "chain_hash")
-CHAIN_LOCK = 74327002
+CHAIN_LOCK = {"audit": 74327002, "accesses": 74327003}
 _CHUNK = 500
 
 LABELS = {"patients": "patients", "assessments": "assessments", "predictions": "predictions", "meetings": "meetings",
@@ -119,10 +120,11 @@ def last_chain_hash(conn, table: str = "audit") -> str:
     return h or GENESIS
 
 
-def lock_chain(conn) -> None:
-    """Serialise writers on PostgreSQL for the rest of the transaction (SQLite's BEGIN IMMEDIATE already does)."""
+def lock_chain(conn, table: str = "audit") -> None:
+    """Serialise appends to the chain on PostgreSQL until the transaction ends (SQLite's BEGIN IMMEDIATE already
+    serialises every writer). Taken after any row lock of the write, never before one."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK})
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CHAIN_LOCK[table]})
 
 
 def next_ids(conn, table: str, n: int) -> list[int]:

@@ -90,11 +90,11 @@ class Store:
     # ------------------------------------------------------------- transactions
     @contextmanager
     def _write(self):
-        """One write transaction. Writers are serialised (SQLite: BEGIN IMMEDIATE; PostgreSQL: the chain's advisory
-        lock, taken first), so each audit row follows the one before it in the hash chain."""
+        """One write transaction. SQLite: BEGIN IMMEDIATE serialises writers. PostgreSQL: writers of one case or one
+        meeting queue on its row (``SELECT ... FOR UPDATE``), and only the audit append at the end is serialised
+        (the chain's advisory lock, always taken last, so no two writers wait on each other in opposite order)."""
         try:
             with migrate.write_connection(self._engine) as conn:
-                integrity.lock_chain(conn)
                 yield conn
         except OperationalError as exc:
             msg = str(exc.orig or exc).lower()
@@ -125,21 +125,38 @@ class Store:
     def _audit_many(conn, entries: list[dict], covered: list[Sequence[tuple[str, object]]]) -> None:
         """Append audit rows in order, each covering its rows (the hash chain, :mod:`watchwait.store.integrity`)."""
         if entries:
+            integrity.lock_chain(conn)
             conn.execute(audit.insert(), integrity.chain_entries(conn, entries, covered))
 
+    @staticmethod
+    def _insert_new(conn, table, rows: list[dict], key: str) -> dict:
+        """INSERT ... ON CONFLICT DO NOTHING; returns key -> id of the rows this statement inserted (a row another
+        writer inserted first is not returned: the caller did not create it)."""
+        if conn.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        q = insert(table).on_conflict_do_nothing(index_elements=[key]).returning(table.c[key], table.c.id)
+        out = {}
+        for chunk in _chunks(rows):
+            if len(chunk) == 1:
+                out.update(conn.execute(q.values(**chunk[0])).all())
+            else:
+                out.update(conn.execute(q, chunk).all())
+        return out
+
     def _lock_patient(self, conn, pseudonym: str, create: bool) -> tuple[int, bool]:
-        """The patient's id, and whether this write created the row (writers are serialised, see :meth:`_write`)."""
-        pid = conn.execute(select(patients.c.id).where(patients.c.pseudonym == pseudonym)).scalar()
-        if pid is None and create:
-            pid = conn.execute(patients.insert().values(pseudonym=pseudonym, created_at=_now())
-                               .returning(patients.c.id)).scalar()
-            return pid, True
+        """The patient's id (its row locked until the write ends), and whether this write created the row."""
+        created = False
+        if create:
+            created = bool(self._insert_new(conn, patients, [{"pseudonym": pseudonym, "created_at": _now()}], "pseudonym"))
+        pid = conn.execute(select(patients.c.id).where(patients.c.pseudonym == pseudonym).with_for_update()).scalar()
         if pid is None:
             raise NotFound(f"No case with the pseudonym {pseudonym!r} in the store; save its assessment first.")
-        return pid, False
+        return pid, created
 
     def _lock_meeting(self, conn, meeting_id: int):
-        row = conn.execute(select(meetings).where(meetings.c.id == meeting_id)).first()
+        row = conn.execute(select(meetings).where(meetings.c.id == meeting_id).with_for_update()).first()
         if row is None:
             raise NotFound(f"No meeting number {meeting_id} in the store.")
         return row
@@ -388,13 +405,14 @@ class Store:
                 existing.update(conn.execute(select(patients.c.pseudonym, patients.c.id)
                                              .where(patients.c.pseudonym.in_(chunk))).all())
             new = [p for p in ids if p not in existing]
-            pid = dict(existing)
-            if new:  # writers are serialised (see _write): no one else adds these pseudonyms meanwhile
-                got = conn.execute(patients.insert().returning(patients.c.pseudonym, patients.c.id,
-                                                               sort_by_parameter_order=True),
-                                   [{"pseudonym": p, "created_at": now} for p in new]).all()
-                pid.update({r.pseudonym: r.id for r in got})
-            created = set(new)
+            created = set()
+            if new:
+                created = set(self._insert_new(conn, patients, [{"pseudonym": p, "created_at": now} for p in new],
+                                               "pseudonym"))
+            pid = {}
+            for chunk in _chunks(ids):
+                pid.update(conn.execute(select(patients.c.pseudonym, patients.c.id).where(patients.c.pseudonym.in_(chunk))
+                                        .with_for_update()).all())
             latest = {}  # patient id -> (version, record)
             for chunk in _chunks([pid[p] for p in existing]):
                 top = (select(assessments.c.patient_id, func.max(assessments.c.version).label("v"))
@@ -815,6 +833,7 @@ class Store:
         actor, screen = _who(actor, screen)
         with self._write() as conn:
             now = _now()
+            integrity.lock_chain(conn, "accesses")
             row = integrity.chain_entries(conn, [dict(at=now, actor=actor, actor_subject=subject, pseudonym=p,
                                                       screen=screen)], [()], table="accesses")[0]
             new_id = conn.execute(accesses.insert().values(**row).returning(accesses.c.id)).scalar()
