@@ -139,6 +139,11 @@ def _serve(args: list[str], cwd: Path, timeout: float = 60) -> tuple[int | None,
     port = auth_free_port()
     log = cwd / f"serve-{port}.log"
     env = {k: v for k, v in os.environ.items() if k != "WATCHWAIT_DATABASE_URL"}
+    # On a wildcard or unset address, Streamlit (headless) asks checkip.amazonaws.com for the machine's external
+    # address before the app is imported: a closed loopback port as the proxy keeps that request on this machine.
+    closed = "http://127.0.0.1:9"
+    env.update(HTTP_PROXY=closed, HTTPS_PROXY=closed, http_proxy=closed, https_proxy=closed,
+               NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
     cmd = [str(Path(sys.executable).with_name("streamlit")), "run", str(ROOT / "components" / "serve.py"),
            "--server.headless", "true", "--server.port", str(port), "--browser.gatherUsageStats", "false", *args]
     with log.open("w") as out:
