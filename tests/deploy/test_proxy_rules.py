@@ -4,6 +4,8 @@
   goes through to a replica;
 - a request body never lands on the proxy's disk (proxy_request_buffering off): an 8 MB upload leaves nginx's
   client_body_temp folder empty and nothing "buffered to a temporary file" in its logs;
+- the route cookie: a browser without one gets a new random one; one of ours is kept; anything else a client
+  sends is replaced (it goes into the access log and the hash);
 - the WebSocket upgrade passes through nginx for the dashboard's own host name, and a replica refuses it for any
   other (server.allowedHosts: a DNS-rebinding page cannot open a session).
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import socket
 import ssl
 
@@ -84,3 +87,18 @@ def test_the_websocket_passes_for_the_dashboards_host_only(deployed, host, upgra
                           f"Connection: Upgrade\nSec-WebSocket-Key: {key}\nSec-WebSocket-Version: 13\n"
                           f"Sec-WebSocket-Protocol: streamlit\nOrigin: https://{host}:{port}\n")
     assert (status(reply) == 101) is upgraded, reply
+
+
+def test_the_route_cookie_is_ours_or_replaced(deployed):
+    def route(cookies):
+        [header] = [h for h in fetch(f"{deployed.url}/_stcore/health", cookies=cookies).header("Set-Cookie")
+                    if h.startswith("ww_route=")]
+        assert header.endswith("; Path=/; Secure; HttpOnly; SameSite=Lax"), header
+        return header.split(";")[0].removeprefix("ww_route=")
+
+    fresh = route(None)
+    assert re.fullmatch(r"[0-9a-f]{32}", fresh) and route(None) != fresh
+    assert route({"ww_route": fresh}) == fresh
+    for bad in ("x" * 65, "a0001%0d%0aX-Injected:1", "<script>", "a-b"):
+        replaced = route({"ww_route": bad})
+        assert re.fullmatch(r"[0-9a-f]{32}", replaced), (bad, replaced)
