@@ -105,9 +105,9 @@ def main() -> None:
               ("db restore, s", lambda r: f"{r['restore_s']:.2f}"),
               ("db restore --yes incl. backup first, s", lambda r: f"{r['restore_with_first_backup_s']:.2f}"),
               ("db verify after restore, s", lambda r: f"{r['verify_after_restore_s']:.2f}")]
-    print(f"{'':46s}" + "".join(f"{name:>20s}" for name, _ in rows))
+    print(f"{'':46s}" + "".join(f"{name:>24s}" for name, _ in rows))
     for label, f in labels:
-        print(f"{label:46s}" + "".join(f"{f(r):>20s}" for _, r in rows))
+        print(f"{label:46s}" + "".join(f"{f(r):>24s}" for _, r in rows))
 
 
 if __name__ == "__main__":
