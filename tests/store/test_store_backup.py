@@ -184,3 +184,19 @@ def test_backup_refuses_the_store_itself_and_a_missing_folder(tmp_path):
         backup(str(db), tmp_path / "nowhere" / "b.db")
     assert str(exc.value) == f"The folder {tmp_path / 'nowhere'} does not exist; make it first or give another --out."
     assert main(["db", "backup", "--url", str(db), "--out", str(tmp_path)]) == 2
+
+
+def test_a_missing_pg_dump_is_named_with_the_package_to_install(monkeypatch, tmp_path):
+    import glob
+
+    from watchwait.store import StoreError
+    from watchwait.store.admin import pg_tool
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("WATCHWAIT_PG_BINDIR", str(tmp_path))
+    monkeypatch.setattr(glob, "glob", lambda pattern: [])  # a machine without Debian's PostgreSQL packages
+    with pytest.raises(StoreError) as exc:
+        pg_tool("pg_dump")
+    assert str(exc.value) == ("pg_dump was not found (on PATH, in WATCHWAIT_PG_BINDIR or under /usr/lib/postgresql/*/bin); "
+                              "install Debian's postgresql-client package (apt-get install postgresql-client) to back up "
+                              "or restore a PostgreSQL store.")

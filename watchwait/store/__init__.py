@@ -82,10 +82,14 @@ Reads
     is a :class:`Person` (a signed-in one: by subject; a typed one: its name among typed rows) or a str (a
     subject, or a typed name); ``reader``, when a :class:`Person`, needs the ``read_audit`` permission.
 
-Never overwritten
-    Assessments, predictions, decisions, follow-up, models, the audit trail and who looked are append-only in the
-    database itself (triggers refuse UPDATE, DELETE and TRUNCATE on both engines); the API has no edit or
-    delete. Times are UTC, ISO 8601.
+Never overwritten, and an edit shows
+    Every table is append-only in the database itself (triggers refuse UPDATE, DELETE and TRUNCATE on both engines;
+    patients, meetings and meeting cases since revision 0004); the API has no edit or delete. Times are UTC, ISO
+    8601. Every audit row carries a hash chain over the previous audit row and its own content, and covers the hash
+    of every row its write added (:mod:`watchwait.store.integrity`; ``watchwait db verify`` names the first row
+    that does not match). Backups, restores, what a downgrade would remove, and the least-privilege role on
+    PostgreSQL (``watchwait db grant``; :func:`watchwait.store.admin.owner_refusal` for the dashboard's start-up
+    check) are in :mod:`watchwait.store.admin`. A new SQLite file is 0600 in a 0700 folder.
 """
 
 from __future__ import annotations
