@@ -143,6 +143,20 @@ def test_a_non_superuser_owner_is_an_owner_too(pg_server, app_role):
         conn.execute("ALTER TABLE audit ENABLE TRIGGER USER")
 
 
+def test_a_role_without_grants_gets_a_plain_message(owner_url, app_role):
+    """Before `db grant --apply` (or after a restore, which brings back no grants), and on an empty database."""
+    from watchwait.store import StoreSchemaError
+
+    app = as_role(owner_url, app_role)
+    with pytest.raises(StoreSchemaError) as exc:
+        Store(app)
+    assert str(exc.value) == (
+        f"{app_role} may not use the case store at {migrate.shown(migrate.resolve_url(app))} (permission denied for "
+        f"table alembic_version). The owner of its tables grants what the dashboard needs with `watchwait db grant "
+        f"--app-role {app_role} --apply` (needed again after a restore); the schema itself is created and upgraded by "
+        "the owner (`watchwait db upgrade`).")
+
+
 def test_grant_refusals(owner_url, app_role, tmp_path):
     with pytest.raises(StoreError) as exc:
         grant_statements(owner_url, "App; DROP TABLE audit")
@@ -160,3 +174,24 @@ def test_grant_refusals(owner_url, app_role, tmp_path):
         grant_statements(str(tmp_path / "s.db"), app_role)
     assert str(exc.value) == ("watchwait db grant is for a PostgreSQL store; an SQLite store is a file that only its "
                               "owner can read and write (0600 in a 0700 folder).")
+
+
+def test_after_a_restore_the_grants_are_applied_again(owner_url, app_role, tmp_path, monkeypatch, capsys):
+    from watchwait.store import StoreSchemaError
+
+    monkeypatch.chdir(tmp_path)
+    apply_grants(owner_url, app_role)
+    app = as_role(owner_url, app_role)
+    with Store(app) as s:
+        s.save_assessment("RC-1", record("RC-1"), expected_version=None, actor="Dr Ade", screen="Patient")
+    assert main(["db", "backup", "--url", owner_url, "--out", str(tmp_path / "b.dump")]) == 0
+    assert main(["db", "restore", "--url", owner_url, str(tmp_path / "b.dump"), "--yes"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == ("the backup carries no grants: run `watchwait db grant --app-role "
+                                                        "NAME --apply` again for the dashboard's role")
+    with pytest.raises(StoreSchemaError):
+        Store(app)
+    assert main(["db", "grant", "--url", owner_url, "--app-role", app_role, "--apply"]) == 0
+    with Store(app) as s:
+        assert s.assessment("RC-1").version == 1
+        s.save_assessment("RC-1", record("RC-1", age_years=70), expected_version=1, actor="Dr Ade", screen="Patient")
+    assert verify(owner_url).ok

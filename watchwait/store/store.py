@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import numpy as np
 from sqlalchemy import and_, func, literal, or_, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.sql import Select
 
 from watchwait.errors import CohortFileError, RecordError, quoted
@@ -19,7 +19,8 @@ from watchwait.schema import BY_NAME
 from watchwait.store import integrity, migrate
 from watchwait.store.entities import (Access, AssessmentVersion, AuditEntry, CasePage, CaseSummary, Decision,
                                       FollowUp, FollowUpRecord, ImportIssue, ImportReport, InvalidEntry, Meeting,
-                                      MeetingCase, NotFound, Prediction, SiteModel, StoreBusy, VersionConflict)
+                                      MeetingCase, NotFound, Prediction, SiteModel, StoreBusy, StoreSchemaError,
+                                      VersionConflict)
 from watchwait.store.identity import Person, require
 from watchwait.store.tables import (accesses, assessments, audit, decisions, follow_ups, meeting_cases, meetings,
                                     models, patients, predictions)
@@ -61,6 +62,16 @@ class Store:
             opened = True
         except OperationalError as exc:
             raise migrate.unreachable(self._url, exc) from None
+        except ProgrammingError as exc:
+            if "permission denied" not in str(exc.orig or exc):
+                raise
+            first = str(exc.orig or exc).strip().splitlines()[0]
+            role = self._url.username or "this role"
+            raise StoreSchemaError(
+                f"{role} may not use the case store at {migrate.shown(self._url)} ({first}). The owner of its tables "
+                f"grants what the dashboard needs with `watchwait db grant --app-role {role} --apply` (needed again "
+                "after a restore); the schema itself is created and upgraded by the owner (`watchwait db upgrade`)."
+            ) from None
         finally:  # a refused or unreachable database leaves no pooled connection behind
             if not opened:
                 self._engine.dispose()
