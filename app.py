@@ -26,9 +26,7 @@ PAGES = [
 ]
 
 state.init()
-# Signed-in mode (an [auth] in .streamlit/secrets.toml): nobody sees a screen, a patient or a stored case without
-# signing in; an expired or idle sign-in ends here. Local mode: nothing is shown when served beyond loopback.
-auth.gate(PAGES)
+auth.gate(PAGES)  # [auth] set: nothing without a live sign-in (expired, idle: ends here); local mode: loopback only
 links.restore_from_url()  # a reload reopens the meeting and case the URL names (?meeting=&case=)
 identity.restore_from_url()  # ... or the sample patient it names
 
@@ -37,6 +35,5 @@ identity.on_every_screen()  # before any screen draws: nothing of another patien
 layout.apply_css()
 layout.sidebar()
 casestore.actor_sidebar()  # the who of every write: the signed-in person (and "Sign out"), or "Your name"
-with st.sidebar:
-    auth.keep_watch()  # signed in: the timer that signs out an expired or idle screen, the shared screen too
+auth.keep_watch()  # signed in: the timer (in the sidebar) that signs out an expired or idle screen, shared screen too
 patient.timed_run(page, t0)

@@ -60,7 +60,7 @@ def _secrets() -> Mapping | None:
         if not st.secrets.load_if_toml_exists():
             return None
         return st.secrets
-    except Exception:  # a malformed secrets file: Streamlit reports it itself; here it means "not configured"
+    except FileNotFoundError:  # StreamlitSecretNotFoundError: a malformed secrets file (Streamlit reports it itself)
         return None
 
 
@@ -311,11 +311,17 @@ def _claims() -> dict:
     return st.user.to_dict() if st.user.is_logged_in else {}
 
 
-def _my_key() -> str | None:
+def _cookie(name: str) -> str | None:
     try:
-        return browser_key(st.context.cookies.get(USER_COOKIE))
-    except Exception:  # no request context (AppTest): the tab's own clock is used
+        value = st.context.cookies.get(name)
+    except RuntimeError:  # no Streamlit runtime: no cookies
         return None
+    return value if isinstance(value, str) else None  # AppTest's stand-in client gives a mock, not a cookie
+
+
+def _my_key() -> str | None:
+    # without cookies (AppTest) the key is None and the tab's own clock is used
+    return browser_key(_cookie(USER_COOKIE))
 
 
 def _last_activity(key: str | None) -> float | None:
@@ -369,10 +375,7 @@ def sign_in_screen(pages) -> None:
     st.title("watchwait")
     st.markdown("Decision support for the rectal cancer MDT. Sign in with your hospital account to open patients, "
                 "meetings and stored cases.")
-    try:
-        why = st.context.cookies.get(WHY_COOKIE)
-    except Exception:
-        why = None
+    why = _cookie(WHY_COOKIE)
     text = why_text(why, settings().idle_minutes)
     if text:
         st.info(text, icon=":material/logout:")
@@ -456,4 +459,5 @@ def keep_watch() -> None:
             st.session_state[_TIMER_DUE] = why
             st.rerun(scope="app")
 
-    st.fragment(run_every=tick)(_look)()
+    with st.sidebar:
+        st.fragment(run_every=tick)(_look)()

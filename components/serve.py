@@ -85,14 +85,14 @@ class SignInCookies:
 
     @staticmethod
     def _cookies(scope) -> dict[str, str]:
-        from http.cookies import SimpleCookie
+        from http.cookies import CookieError, SimpleCookie
 
         jar = SimpleCookie()
         for k, v in scope.get("headers", []):
             if k == b"cookie":
                 try:
                     jar.load(v.decode("latin-1"))
-                except Exception:  # a malformed Cookie header: no cookies of ours
+                except CookieError:  # a malformed Cookie header: no cookies of ours
                     return {}
         return {k: m.value for k, m in jar.items()}
 
