@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from watchwait.cli import main
 from watchwait.store import Store, migrate
 from watchwait.store.admin import verify
-from watchwait.store.integrity import GENESIS
+from watchwait.store.integrity import GENESIS, LABELS
 
 TABLES = ("patients", "assessments", "predictions", "meetings", "meeting_cases", "decisions", "follow_ups", "models",
           "audit", "accesses")
@@ -192,10 +192,19 @@ def test_one_changed_character_in_any_column_of_any_table_is_found(filled, db_ur
                 conn.execute(text(f"UPDATE {table} SET {column} = :v WHERE {key} = :k"),
                              {"v": value, "k": new if column == key else row[key]})
     eng.dispose()
-    assert verify(db_url).ok
+    assert [p.message for p in verify(db_url).problems] == [  # every row back as it was: only the triggers are off
+        f"{LABELS[table]}: its append-only triggers are missing or switched off (removed by someone with the database "
+        "file or its owner role?)"]
     assert len(checked) >= 2 and set(checked) >= {c for c in row if row[c] is not None and c in ("pseudonym", "record", "pathway", "probability",
                                                                             "data", "summary", "title", "model_hash",
                                                                             "chain_hash", "row_hash", "covers", "position")}
+
+
+def test_switched_off_triggers_are_found_even_before_any_edit(filled, db_url, capsys):
+    tamper(db_url, "decisions", "SELECT 1")
+    assert first_problem(db_url) == ("decisions: its append-only triggers are missing or switched off (removed by "
+                                     "someone with the database file or its owner role?)")
+    assert main(["db", "verify", "--url", db_url]) == 1
 
 
 def test_a_changed_chain_hash_names_the_next_row(filled, db_url):
@@ -240,9 +249,14 @@ def test_a_shortened_trail_is_found_with_the_head_kept_elsewhere(filled, db_url,
     capsys.readouterr()
     tamper(db_url, "follow_ups", "DELETE FROM follow_ups WHERE version = 2")
     tamper(db_url, "audit", "DELETE FROM audit WHERE id = (SELECT max(id) FROM audit)")  # the noted head
-    assert verify(db_url).ok  # a consistent shorter trail: only the noted head tells
-    assert main(["db", "verify", "--url", db_url, "--expect", earlier.upper()]) == 0
-    capsys.readouterr()
+    # a consistent shorter trail: only the noted head tells (and the triggers the attacker switched off)
+    assert [p.message for p in verify(db_url).problems] == [
+        "follow-up: its append-only triggers are missing or switched off (removed by someone with the database file or "
+        "its owner role?)",
+        "audit: its append-only triggers are missing or switched off (removed by someone with the database file or its "
+        "owner role?)"]
+    # the head noted before the removed write is still in the trail (upper case accepted)
+    assert [p.table for p in verify(db_url, earlier.upper()).problems] == ["follow_ups", "audit"]
     assert main(["db", "verify", "--url", db_url, "--expect", head[:16]]) == 1
     assert capsys.readouterr().err.splitlines()[0].endswith(
         f"NOT intact. no audit row has the chain head {head[:16]}: the trail was rewritten or shortened since that "

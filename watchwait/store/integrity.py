@@ -249,5 +249,25 @@ def verify(conn, expect: str | None = None) -> VerifyReport:
         elif not any(h.startswith(e) for h in seen_heads):
             report.problems.append(Problem("audit", None, f"no audit row has the chain head {e}: the trail was "
                                                           "rewritten or shortened since that head was noted."))
+    for t in missing_triggers(conn):
+        report.problems.append(Problem(t, None, f"{LABELS.get(t, t)}: its append-only triggers are missing or switched "
+                                                "off (removed by someone with the database file or its owner role?)"))
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def missing_triggers(conn) -> list[str]:
+    """The tables whose append-only triggers are gone or disabled (names as in migrations/append_only.py)."""
+    tables = [*CHAINED, *SELF_CHAINED]
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(text("SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                                 "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal AND "
+                                 "t.tgenabled <> 'D'")).all()
+        want = {t: {f"{t}_append_only", f"{t}_no_truncate"} for t in tables}
+    else:
+        rows = conn.execute(text("SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'")).all()
+        want = {t: {f"{t}_append_only_update", f"{t}_append_only_delete"} for t in tables}
+    have: dict[str, set] = {}
+    for table, name in rows:
+        have.setdefault(table, set()).add(name)
+    return [t for t in tables if not want[t] <= have.get(t, set())]
