@@ -128,6 +128,7 @@ def may(action: str) -> bool:
 # ``ww_signed_out`` (why the last sign-out happened: one of :data:`WHY`, shown on the sign-in screen).
 
 import hashlib  # noqa: E402
+import os  # noqa: E402
 import hmac  # noqa: E402
 import ipaddress  # noqa: E402
 import secrets as _secrets_mod  # noqa: E402
@@ -232,6 +233,34 @@ def local_mode_refusal(address: str | None) -> str | None:
             f"name. But {where}. Either start it on loopback (--server.address 127.0.0.1, as `make run` does), or "
             "configure sign-in through the hospital's identity provider ([auth] and [watchwait_auth] in "
             ".streamlit/secrets.toml; README, \"Sign-in and roles\").")
+
+
+#: Request headers a reverse proxy adds (deploy/nginx/watchwait.conf sets the first three).
+PROXY_HEADERS = ("x-forwarded-for", "x-real-ip", "x-forwarded-proto", "forwarded")
+#: Tests of the proxy itself run local mode behind nginx; a hospital never sets this.
+LOCAL_BEHIND_PROXY_ENV = "WATCHWAIT_TEST_LOCAL_MODE_BEHIND_PROXY"
+LOCAL_BEHIND_PROXY = ("This dashboard is in local mode: there is no sign-in, and changes carry a name anyone can type. "
+                      "It was reached through a reverse proxy, so other computers on the network could use it under "
+                      "any name. Nothing is shown. The hospital's IT team must configure sign-in through the "
+                      "hospital's identity provider ([auth] and [watchwait_auth] in .streamlit/secrets.toml; "
+                      "deploy/GUIDE.md). On one computer, open it at http://127.0.0.1 without the proxy.")
+
+
+def local_mode_behind_proxy(headers: Mapping[str, str], environ: Mapping[str, str]) -> str | None:
+    """Local mode reached through a reverse proxy (the app binds loopback, so serve.py's address check passes, yet
+    nginx serves it to the whole network): the refusal, or None. ``headers``: the request's (any case)."""
+    if environ.get(LOCAL_BEHIND_PROXY_ENV) == "1":
+        return None
+    names = {str(k).lower() for k in headers}
+    return LOCAL_BEHIND_PROXY if names & set(PROXY_HEADERS) else None
+
+
+def _headers() -> Mapping[str, str]:
+    try:
+        h = st.context.headers
+    except RuntimeError:  # no Streamlit runtime: no request
+        return {}
+    return h if isinstance(h, Mapping) else {}
 
 
 def deep_link_target(path: str, query: str, pages: set[str], base: str = "") -> str | None:
@@ -418,6 +447,8 @@ def gate(pages) -> None:
         # Only when served (``streamlit run``: the server mode is set); an AppTest has no server and no address.
         served = getattr(config, "_server_mode", None) is not None
         refusal = local_mode_refusal(config.get_option("server.address")) if served else None
+        if served and not refusal:
+            refusal = local_mode_behind_proxy(_headers(), os.environ)
         if refusal:
             _hide_navigation(pages)
             st.error(refusal.removeprefix("watchwait: the dashboard did not start. "), icon=":material/lock:")

@@ -284,7 +284,10 @@ class Replica:
     def launch(self) -> Replica:
         env = {**os.environ, **read_env_file(self.etc / "env"), "PYTHONUNBUFFERED": "1",
                "STREAMLIT_SERVER_ALLOWED_HOSTS": self.allowed_host,
-               "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+               "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+               # the local-mode deployments of these tests are on loopback: let local mode answer through nginx
+               # (components.auth.local_mode_behind_proxy refuses it everywhere else)
+               "WATCHWAIT_TEST_LOCAL_MODE_BEHIND_PROXY": "1"}
         self.starts += 1
         log = self.log_path.with_name(f"{self.log_path.stem}-{self.starts}.log")
         with log.open("w") as out:
