@@ -41,6 +41,12 @@ h2, h3, h4 { font-size: 1.15rem !important; line-height: 1.3 !important; padding
 [data-testid="stMultiSelectTagsContainer"] span { font-size: 1rem !important; }
 .st-key-ww-notices [data-testid="stAlertContainer"] [data-testid="stMarkdownContainer"] p {
   display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2; line-clamp: 2; overflow: hidden; }
+/* the decision form at the room's type size (its text was 21 px), its boxes tall enough for six names */
+[data-testid="stTextArea"] textarea, [data-testid="stTextInput"] input, [data-testid="stRadio"] label p,
+[data-testid="stRadio"] label div { font-size: 1rem !important; }
+[data-testid="stTextArea"] textarea { min-height: 7.6rem !important; line-height: 1.2 !important; }
+/* a button that cannot be pressed looks it (it looked like the others from the back of the room) */
+button:disabled { opacity: 0.4 !important; border-style: dashed !important; cursor: not-allowed !important; }
 </style>
 """
 

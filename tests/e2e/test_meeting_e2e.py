@@ -211,6 +211,15 @@ def test_a_whole_meeting(page1080: Page, meeting_server, shots, tmp_path):
     page.locator("[data-testid='stForm']").filter(has_text="Pathway decided").scroll_into_view_if_needed()
     drawn(page)  # scrolled there, the form's layout still
     shot(page, shots / f"{tag}_03_presentation_decision_form.png", full=False)
+    # the form in the room's type (issue 21: its text was 21 px) and "People present" showing six lines, not three
+    form = page.evaluate("""() => {
+        const f = [...document.querySelectorAll("[data-testid='stForm']")].find(e => e.innerText.includes("Pathway decided"));
+        const box = [...f.querySelectorAll("textarea")].find(t => t.getAttribute("aria-label").startsWith("People present"));
+        const radio = f.querySelector("[data-testid='stRadio'] label p");
+        return {box: parseFloat(getComputedStyle(box).fontSize), lines: box.clientHeight / parseFloat(getComputedStyle(box).lineHeight),
+                radio: parseFloat(getComputedStyle(radio).fontSize)};
+    }""")
+    assert form["box"] == 24 and form["radio"] == 24 and form["lines"] >= 6, form
 
     # the case PDF, downloaded
     with page.expect_download(timeout=T) as dl:
@@ -230,6 +239,13 @@ def test_a_whole_meeting(page1080: Page, meeting_server, shots, tmp_path):
     below = page.get_by_text("Not decided yet:").first.bounding_box()
     assert heading["y"] + heading["height"] <= below["y"], (heading, below)
     shot(page, shots / f"{tag}_04_presentation_summary.png", full=False)
+    # a button that cannot be pressed looks it (issue 21: the disabled Summary button looked like Next case)
+    look = page.evaluate("""() => Object.fromEntries(["Summary", "Previous case"].map(name => {
+        const b = [...document.querySelectorAll("button")].find(x => x.innerText.trim().endsWith(name));
+        return [name, b ? {disabled: b.disabled, opacity: parseFloat(getComputedStyle(b).opacity)} : null];
+    }))""")
+    assert look["Summary"]["disabled"] and look["Summary"]["opacity"] <= 0.5, look
+    assert not look["Previous case"]["disabled"] and look["Previous case"]["opacity"] == 1, look
     with page.expect_download(timeout=T) as dl:
         page.get_by_role("button", name="Meeting FHIR Bundle (JSON)").click()
     bundle_path = tmp_path / "bundle.json"
