@@ -191,6 +191,12 @@ def check_store_at_start() -> None:
     except StoreSchemaError as exc:
         print(f"watchwait: the dashboard did not start. {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
+    from watchwait.store.admin import owner_refusal
+
+    refusal = owner_refusal(url or str(default))  # PostgreSQL as the tables' owner could switch their triggers off
+    if refusal:
+        print(f"watchwait: the dashboard did not start. {refusal}", file=sys.stderr, flush=True)
+        raise SystemExit(2)
 
 
 check_store_at_start()

@@ -53,8 +53,19 @@ def meeting_server(request, tmp_path):
 
         pg = PostgresServer(fsync=False).start()
         db_url = pg.create_database("meeting_e2e")
+    app_url = db_url
+    if pg is not None:  # as a hospital runs it: the owner makes the schema and grants; the dashboard is the app role
+        import psycopg
+
+        from watchwait.store.admin import apply_grants
+
+        Store(db_url).close()
+        with psycopg.connect(pg.url(), autocommit=True) as conn:
+            conn.execute("CREATE ROLE ww_app LOGIN")
+        apply_grants(db_url, "ww_app")
+        app_url = db_url.replace("postgresql://postgres@", "postgresql://ww_app@", 1)
     port = free_port()
-    proc = start_server(port, tmp_path / "server.log", env={**os.environ, "WATCHWAIT_DATABASE_URL": db_url})
+    proc = start_server(port, tmp_path / "server.log", env={**os.environ, "WATCHWAIT_DATABASE_URL": app_url})
     store = None
     try:
         url = f"http://127.0.0.1:{port}"

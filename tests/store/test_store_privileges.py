@@ -195,3 +195,26 @@ def test_after_a_restore_the_grants_are_applied_again(owner_url, app_role, tmp_p
         assert s.assessment("RC-1").version == 1
         s.save_assessment("RC-1", record("RC-1", age_years=70), expected_version=1, actor="Dr Ade", screen="Patient")
     assert verify(owner_url).ok
+
+
+def test_the_dashboard_does_not_start_as_the_owner_and_starts_as_the_app_role(owner_url, app_role, tmp_path):
+    """components/serve.py (what `make run` serves) runs owner_refusal at start: the owner is refused with the
+    message and exit 2 before anything is served; the application role starts."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    code = (f"import sys; sys.path.insert(0, {str(root)!r}); import runpy; "
+            f"runpy.run_path({str(root / 'components' / 'serve.py')!r})")
+    env = {k: v for k, v in os.environ.items() if k != "WATCHWAIT_ALLOW_OWNER"}
+    run = subprocess.run([sys.executable, "-c", code], env={**env, "WATCHWAIT_DATABASE_URL": owner_url}, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert run.stderr.strip() == ("watchwait: the dashboard did not start. "
+                                  + OWNER_MESSAGE.format(user="postgres"))
+    apply_grants(owner_url, app_role)
+    run = subprocess.run([sys.executable, "-c", code], env={**env, "WATCHWAIT_DATABASE_URL": as_role(owner_url, app_role)},
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+
