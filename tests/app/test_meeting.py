@@ -175,6 +175,7 @@ def test_a_bad_row_writes_nothing_and_every_bad_row_is_listed_then_the_meeting_r
     assert pred.probability == pytest.approx(expected.probability) and pred.actor == "Dr Chair"
     assert pred.model_version == expected.model_version and pred.suggestion == expected.suggestion.pathway
     assert at.metric[0].value == present.percent(expected.probability)  # DEMO-01 reads 0.9967: "> 99%"
+    assert [e.summary for e in db.audit() if e.action == "prediction.recorded"][-1].count("probability > 99%") == 1
     ok(at.run())
     assert len(db.predictions(cases[0].assessment.id)) == 1  # shown again: not stored twice
     assert at.query_params["meeting"] == str(m.id) and at.query_params["case"] == "1"

@@ -17,6 +17,7 @@ from sqlalchemy.sql import Select
 from watchwait.errors import CohortFileError, RecordError, quoted
 from watchwait.schema import BY_NAME
 from watchwait.store import integrity, migrate
+from watchwait.probtext import percent  # a model output reads '> 99%', never '100%'
 from watchwait.store.entities import (Access, AssessmentVersion, AuditEntry, CasePage, CaseSummary, Decision,
                                       FollowUp, FollowUpRecord, ImportIssue, ImportReport, InvalidEntry, Meeting,
                                       MeetingCase, NotFound, Prediction, SiteModel, StoreBusy, StoreSchemaError,
@@ -282,7 +283,7 @@ class Store:
                           rule_ids=_dumps(rules_), flags=_dumps(flags_), recorded_at=now, actor=actor, actor_subject=subject,
                           screen=screen)
             new_id = conn.execute(predictions.insert().values(**values).returning(predictions.c.id)).scalar()
-            shown_p = "no probability (outside the model's scope)" if p is None else f"probability {p:.0%}"
+            shown_p = "no probability (outside the model's scope)" if p is None else f"probability {percent(p)}"
             self._audit(conn, now, actor, subject, screen, "prediction.recorded",
                         f"prediction for assessment version {row.version} by model {model_version}: {shown_p}",
                         pseudonym=row.pseudonym, rows=[("predictions", new_id)])
