@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -66,8 +68,14 @@ class Session:
 
     async def connect(self) -> None:
         ws_url = self.url.replace("http", "ws", 1) + "/_stcore/stream"
+        tls = None
+        if self.url.startswith("https"):  # the test deployment's self-signed certificate
+            import ssl
+
+            tls = ssl.create_default_context()
+            tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
         self.ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None, origin=self.url,
-                                           open_timeout=30, ping_interval=None)
+                                           open_timeout=30, ping_interval=None, ssl=tls)
 
     async def close(self) -> None:
         if self.ws is not None:
@@ -290,24 +298,28 @@ def pct(values: list[float], q: float) -> float:
     return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
 
 
-async def run_level(url: str, n: int, seconds: float, proc: psutil.Process | None, think, browsers: int = 0) -> dict:
+async def run_level(url: str, n: int, seconds: float, procs: list[psutil.Process], think, browsers: int = 0) -> dict:
     res = Results()
-    cpu0 = sum(proc.cpu_times()[:2]) if proc else 0.0
+
+    def cpu_now() -> float:
+        return sum(sum(p.cpu_times()[:2]) for p in procs)
+
+    cpu0 = cpu_now()
     rss: list[tuple[float, float]] = []
     until = time.monotonic() + seconds
     start = time.monotonic()
 
     async def sample() -> None:
         while time.monotonic() < until + 5:
-            if proc:
-                rss.append((time.monotonic() - start, proc.memory_info().rss / 1024 ** 2))
+            if procs:
+                rss.append((time.monotonic() - start, sum(p.memory_info().rss for p in procs) / 1024 ** 2))
             await asyncio.sleep(5)
 
     sampler = asyncio.create_task(sample())
     side = [asyncio.to_thread(browser_sessions, url, browsers, until, res, think)] if browsers else []
     await asyncio.gather(*(clinician(url, 1000 * n + i, until, res, think) for i in range(n)), *side)
     sampler.cancel()
-    cpu = (sum(proc.cpu_times()[:2]) - cpu0) if proc else float("nan")
+    cpu = (cpu_now() - cpu0) if procs else float("nan")
     return dict(n=n, res=res, cpu=cpu, rss=rss, wall=time.monotonic() - start)
 
 
@@ -317,32 +329,48 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=120.0, help="how long each level runs")
     ap.add_argument("--think", type=float, nargs=2, default=[1.0, 3.0], help="think time between clicks (s)")
     ap.add_argument("--url", default=None, help="a running dashboard (no CPU or memory figures)")
+    ap.add_argument("--deployment", action="store_true",
+                    help="measure deploy/ as the guide sets it up: nginx (TLS, sticky sessions) in front of two replicas "
+                         "and one PostgreSQL (tests/deploy's harness, local mode); CPU and memory are the replicas' sum")
     ap.add_argument("--check", action="store_true", help="run one session's steps and print what each screen showed")
     ap.add_argument("--browsers", type=int, default=0,
                     help="also run this many real Chromium sessions doing the same steps (timed apart)")
     ap.add_argument("--option", action="append", default=[], metavar="SECTION.NAME=VALUE",
                     help="a Streamlit setting for the server started here (e.g. runner.postScriptGC=true)")
     args = ap.parse_args()
-    proc = None
+    procs: list[psutil.Process] = []
     server = None
+    stack = contextlib.ExitStack()
     if args.url:
         url = args.url.rstrip("/")
+    elif args.deployment:
+        sys.path.insert(0, str(ROOT / "tests" / "deploy"))
+        from deploy_harness import deployment
+
+        from watchwait.store.pgserver import PostgresServer
+
+        pg = PostgresServer(fsync=False).start()
+        stack.callback(pg.stop)
+        dep = stack.enter_context(deployment(Path(stack.enter_context(tempfile.TemporaryDirectory())), pg))
+        url = dep.url
+        procs = [psutil.Process(r.proc.pid) for r in dep.replicas.values()]
     else:
         server, url = start_server(args.option)
-        proc = psutil.Process(server.pid)
+        procs = [psutil.Process(server.pid)]
     try:
         if args.check:
             asyncio.run(check(url))
             return
         rows = []
         for n in args.sessions:
-            rows.append(asyncio.run(run_level(url, n, args.seconds, proc, tuple(args.think), args.browsers)))
+            rows.append(asyncio.run(run_level(url, n, args.seconds, procs, tuple(args.think), args.browsers)))
             r = rows[-1]
             print(f"N={n}: {r['res'].n} interactions, {len(r['res'].errors)} errors, CPU {r['cpu']:.1f} s", flush=True)
     finally:
         if server:
             server.terminate()
             server.wait(timeout=20)
+        stack.close()
     print()
     if args.option:
         print("server settings:", ", ".join(args.option))
