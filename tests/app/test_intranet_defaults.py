@@ -89,6 +89,6 @@ def test_the_security_headers_middleware_adds_every_header():
 
 def test_no_full_garbage_collection_after_every_rerun_in_either_config():
     """runner.postScriptGC off in make run's and in production's settings: Streamlit's gc.collect(2) after every rerun
-    was two thirds of the server's CPU per click (benchmarks/bench_load.py; README, "Load on one server")."""
+    was two thirds of the server's CPU per click (benchmarks/bench_load.py; README, "Load")."""
     for path in (ROOT / ".streamlit" / "config.toml", ROOT / "deploy" / "streamlit" / "config.toml"):
         assert tomllib.loads(path.read_text())["runner"]["postScriptGC"] is False, path
