@@ -16,7 +16,7 @@ from components import state
 from components.safe import md
 from watchwait.errors import FieldIssue
 from watchwait.schema import (BY_NAME, FIELDS, G_BIO, G_BLOOD, G_CONTEXT, G_FOLLOW, G_ID, G_IMG, G_OUT, G_RESTAGE, G_TREAT,
-                              G_TUMOUR, Field, max_chars)
+                              G_TUMOUR, Field)
 from components.values import is_blank
 from components.fmt import issue_text
 from watchwait.labels import code_text
@@ -90,7 +90,8 @@ def widget(f: Field, key: str, current: object, on_change: Callable[[object], No
     placeholder = "blank = not available" if not f.required else ""
     if f.name.startswith("ctdna_"):
         placeholder = "0 = not detected; blank = not tested"
-    return st.text_input(lab, placeholder=placeholder, max_chars=max_chars(f), **kw)
+    # no max_chars: Streamlit ignores a pasted value longer than it, silently; the validator's message names the limit
+    return st.text_input(lab, placeholder=placeholder, **kw)
 
 
 def field_issue(f: Field, value: object, show_required: bool = True) -> FieldIssue | None:

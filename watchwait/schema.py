@@ -195,8 +195,8 @@ MAX_NUMBER_CHARS = 32
 
 
 def max_chars(field: Field) -> int:
-    """The most characters a value of ``field`` may have (the form's text boxes stop there; the validator refuses
-    a longer text or path value with this limit in its message)."""
+    """The most characters a value of ``field`` may have: the validator refuses a longer text or path value with
+    this limit in its message (numbers and the pseudonym are refused by their own rules first)."""
     if field.kind in ("integer", "number"):
         return MAX_NUMBER_CHARS
     if field.name == "patient_id":

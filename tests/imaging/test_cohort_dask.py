@@ -77,7 +77,24 @@ def local(cohort, broken) -> dict:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def _plain_main():
+    """Worker processes start by 'spawn', which runs the parent's ``__main__`` again from its file. In a pytest worker
+    that ran an AppTest before this file, ``__main__`` is the dashboard's app.py (Streamlit's script runner names the
+    script it runs so), and every worker process died running it (a fresh-clone run, 2026-12-08: 'Nanny failed to
+    start'). While the cluster lives, ``__main__`` is a plain module with no file; a site's `dask worker` has none."""
+    import types
+
+    before = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if before is not None:
+            sys.modules["__main__"] = before
+
+
+@pytest.fixture(scope="module")
+def cluster(_plain_main):
     """A scheduler and two single-threaded worker processes on 127.0.0.1 (random ports), with the key."""
     import dask
     from distributed import Client, LocalCluster

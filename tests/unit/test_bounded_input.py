@@ -22,11 +22,14 @@ from watchwait.validation import read_cohort, validate_record
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_data" / "sample_patients.csv"
 
-# The CLI in a process of its own, its peak resident memory (ru_maxrss, KiB on Linux) printed as the last line.
-_CHILD = ("import json, resource, sys\n"
+# The CLI in a process of its own, its peak resident memory (VmHWM of /proc/self/status) printed as the last line.
+_CHILD = ("import json, sys\n"
+          "def peak_mb():  # this program's own peak (VmHWM): ru_maxrss would count the forked parent's pages too\n"
+          "    line = next(x for x in open('/proc/self/status') if x.startswith('VmHWM:'))\n"
+          "    return int(line.split()[1]) / 1024\n"
           "from watchwait.cli import main\n"
           "code = main(sys.argv[1:])\n"
-          "print(json.dumps({'code': code, 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n")
+          "print(json.dumps({'code': code, 'rss_mb': peak_mb()}))\n")
 
 
 def _predict(cohort: Path, out: Path) -> tuple[dict, str]:
