@@ -92,7 +92,11 @@ def _first_screen(url: str, headers: dict) -> tuple[list[str], list[str]]:
                     elif getattr(getattr(el, kind), "id", ""):
                         widgets.append(getattr(el, kind).id.split("-", 2)[-1])
 
-    return asyncio.run(go())
+    # in a thread of its own: a pytest worker that ran Playwright's sync API before keeps an event loop running here
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, go()).result()
 
 
 def test_the_real_server_refuses_a_browser_that_came_through_a_proxy(local_server):
