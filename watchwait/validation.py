@@ -102,7 +102,6 @@ MAX_ROWS = 1_000_000
 #: Characters in one line of the file (a whole patient).
 MAX_LINE_CHARS = 1_000_000
 # MAX_CELL_CHARS (a cell) and the text fields' limits (watchwait.schema.max_chars) live in the data dictionary's module.
-text_limit = max_chars
 
 
 def check_cell(field: Field, value: object) -> tuple[object, FieldIssue | None]:
@@ -148,7 +147,7 @@ def check_cell(field: Field, value: object) -> tuple[object, FieldIssue | None]:
             return value.strip(), None
         return None, _issue(field, value)
     if isinstance(value, str):
-        limit = text_limit(field)
+        limit = max_chars(field)
         if len(value.strip()) > limit:
             return None, FieldIssue(field.name, value, f"{field.name} must be at most {limit:,} characters; got "
                                                        f"{len(value.strip()):,}.")
@@ -239,7 +238,7 @@ def _vector_bad(field: Field, raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
             ok = text.str.fullmatch(field.pattern).fillna(False).to_numpy(dtype=bool)
             bad = ~blank & ~ok
         else:
-            bad = (text.str.len() > text_limit(field)).to_numpy(dtype=bool)
+            bad = (text.str.len() > max_chars(field)).to_numpy(dtype=bool)
         typed = pd.Series(np.where(blank | bad, None, text.to_numpy(dtype=object)), index=raw.index, dtype=object)
     if field.required:
         bad = bad | blank

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from harness import ARTIFACTS, ROOT, USERS, keep_log, serving_app, start_provider, stop_provider
@@ -184,7 +185,7 @@ def test_the_audit_carries_the_providers_name_and_subject(dashboard, oidc_provid
     title = f"Signed-in MDT {os.getpid()}-{time.monotonic_ns()}"
     page.get_by_label("Title", exact=True).fill(title)
     page.get_by_role("button", name="Create meeting").click()
-    expect(page.get_by_text(f"Meeting of ").first).to_be_visible(timeout=T)
+    expect(page.get_by_text("Meeting of ").first).to_be_visible(timeout=T)
     store = Store(dashboard.db_url)
     try:
         deadline = time.monotonic() + 20
@@ -244,7 +245,7 @@ def _interact(page: Page) -> None:
     """A click a person makes (the presentation toggle: a full run of the app)."""
     try:
         page.get_by_text("Presentation mode").first.click()
-    except Exception:
+    except PlaywrightError:  # a timeout among them: keep what the screen showed, then fail
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "interact-failed.png"))
         raise
